@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+
+from dnaseq import Genome, UnknownChromosomeError, decode
+from dnaseq.genome import candidate_names, write_fasta
+
+
+@pytest.fixture
+def genome(tmp_path):
+    path = write_fasta(tmp_path / "g.fa", {"chr1": "ACGTacgtNN" * 3, "MT": "GATTACA", "2": "CCCC"})
+    return Genome(path)
+
+
+def test_alias_resolution(genome):
+    assert genome.resolve("chr1") == "chr1"
+    assert genome.resolve("1") == "chr1"
+    assert genome.resolve("chrM") == "MT"
+    assert genome.resolve("M") == "MT"
+    assert genome.resolve("chr2") == "2"
+    assert genome.length("1") == 30
+    assert "chrMT" in candidate_names("chrM")
+
+
+def test_unknown_chromosome_lists_available(genome):
+    with pytest.raises(UnknownChromosomeError) as err:
+        genome.resolve("chr22")
+    msg = str(err.value)
+    assert "chr22" in msg and "chr1" in msg and "MT" in msg and "g.fa" in msg
+
+
+def test_lowercase_reads_as_bases(genome):
+    w = genome.fetch("chr1", 0, 10)
+    assert decode(w.codes) == "ACGTACGTNN"
+    assert not w.padded
+
+
+def test_padding_at_both_ends(genome):
+    left = genome.fetch("MT", -3, 4)
+    assert decode(left.codes) == "NNNGATT" and left.pad_left == 3 and left.pad_right == 0
+    right = genome.window("MT", 6, 6)  # centre base at index 3 -> [3, 9)
+    assert decode(right.codes) == "TACANN" and right.pad_right == 2
+    huge = genome.fetch("2", -2, 8)
+    assert decode(huge.codes) == "NNCCCCNNNN" and huge.pad_left == 2 and huge.pad_right == 4
+    off = genome.fetch("2", 10, 15)
+    assert decode(off.codes) == "NNNNN"
+
+
+def test_bgzf_fasta_and_chromosome_codes(tmp_path):
+    seq = "".join(np.random.default_rng(0).choice(list("ACGT"), size=5000))
+    path = write_fasta(tmp_path / "g.fa.gz", {"chrZ": seq})
+    g = Genome(path)
+    assert decode(g.chromosome_codes("chrZ", piece=777)) == seq
+    assert decode(g.fetch("Z", 100, 110).codes) == seq[100:110]
+    assert g.checksum().startswith("md5:")
+
+
+def test_plain_gzip_fasta_gets_a_clear_error(tmp_path):
+    import gzip
+    path = tmp_path / "plain.fa.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write(">c\nACGT\n")
+    with pytest.raises(ValueError, match="bgzip"):
+        Genome(path)
+
+
+def test_missing_fasta(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.fa"):
+        Genome(tmp_path / "nope.fa")
+
+
+def test_invalid_character_in_fasta_names_position(tmp_path):
+    g = Genome(write_fasta(tmp_path / "bad.fa", {"c": "ACGT-ACGT"}))
+    with pytest.raises(ValueError, match=r"invalid character '-' at 0-based position 4"):
+        g.chromosome_codes("c")
