@@ -1,0 +1,158 @@
+import json
+import logging
+
+import h5py
+import numpy as np
+import pytest
+
+from dnaseq import Feature, build_dataset, open_split, read_info
+from dnaseq.build import read_manifest
+from dnaseq.genome import write_fasta
+from tests.conftest import run_cli
+
+
+def _genome(tmp_path, n_chroms=("chr1", "chr2"), length=4000, seed=0):
+    rng = np.random.default_rng(seed)
+    recs = {c: "".join(rng.choice(list("ACGT"), size=length)) for c in n_chroms}
+    return write_fasta(tmp_path / "g.fa", recs)
+
+
+def _bed(tmp_path, name, lines):
+    p = tmp_path / name
+    p.write_text("".join(f"{l}\n" for l in lines))
+    return p
+
+
+def test_half_bin_rule_99_vs_100(tmp_path):
+    fa = _genome(tmp_path, ("chr1",))
+    # bin 10 = [2000, 2200): 100 bp covered -> positive; bin 12 = [2400, 2600): 99 bp -> negative
+    bed = _bed(tmp_path, "p.bed", ["chr1\t2100\t2200", "chr1\t2501\t2600"])
+    out = tmp_path / "d.h5"
+    build_dataset(str(fa), [Feature("f", "TF", str(bed))], str(out), max_n_fraction=1.0,
+                  valid_fraction=0, test_fraction=0, progress=False)
+    src = open_split(str(out), "train")
+    _, starts, _ = src.coordinates()
+    labels = src.read(np.arange(len(src)))[1][:, 0]
+    bin_start = starts + 400
+    assert labels[bin_start == 2000].tolist() == [1]
+    assert labels[bin_start == 2400].tolist() == [0]
+    assert labels.sum() == 1
+    # every bin of the chromosome is a window, padded with N at both ends
+    assert len(src) == 4000 // 200
+    assert starts.min() == -400
+
+
+def test_windows_are_centred_sequence(tmp_path):
+    fa = _genome(tmp_path, ("chr1",))
+    out = tmp_path / "d.h5"
+    bed = _bed(tmp_path, "p.bed", ["chr1\t0\t10"])
+    build_dataset(str(fa), [Feature("f", "TF", str(bed))], str(out), valid_fraction=0,
+                  test_fraction=0, progress=False)
+    src = open_split(str(out), "train")
+    codes, _ = src.read(np.arange(len(src)))
+    from dnaseq import Genome
+    g = Genome(fa)
+    _, starts, ncount = src.coordinates()
+    for row, start in zip(codes, starts):
+        assert np.array_equal(row, g.fetch("chr1", int(start), int(start) + 1000).codes)
+    assert (ncount <= 50).all()  # default max_n_fraction 0.05
+
+
+def test_chrom_holdouts_aliases_and_absent_chromosomes(tmp_path, caplog):
+    fa = _genome(tmp_path, ("chr1", "chr2", "chr3"))
+    # peak files name chromosomes without "chr" and include one absent from the FASTA
+    bed = _bed(tmp_path, "p.bed", ["1\t1000\t1400", "2\t1000\t1400", "chr9\t5\t500", "chr9\t900\t1000"])
+    out = tmp_path / "d.h5"
+    with caplog.at_level(logging.WARNING):
+        rep = build_dataset(str(fa), [Feature("f", "TF", str(bed))], str(out), valid_chroms=["2"],
+                            test_chroms=["chr3"], max_n_fraction=1.0, progress=False)
+    assert rep.peaks_unknown_chrom == {"f": {"chr9": 2}}
+    assert "chr9" in caplog.text
+    assert rep.windows == {"train": 20, "valid": 20, "test": 20}
+    assert rep.positives["train"] == [2] and rep.positives["valid"] == [2] and rep.positives["test"] == [0]
+    info = read_info(str(out))
+    assert info.attrs["split"] == {"type": "chromosome", "valid": ["chr2"], "test": ["chr3"]}
+    assert info.attrs["genome_checksum"].startswith("md5:")
+    assert info.attrs["summary"]["peaks_unknown_chrom"] == {"f": {"chr9": 2}}
+
+
+def test_n_filter_blacklist_regions_and_counts(tmp_path):
+    seq = "A" * 2000 + "N" * 2000 + "C" * 2000
+    fa = write_fasta(tmp_path / "g.fa", {"chr1": seq})
+    bed = _bed(tmp_path, "p.bed", ["chr1\t0\t100"])
+    black = _bed(tmp_path, "black.bed", ["chr1\t5900\t5901"])
+    regions = _bed(tmp_path, "regions.bed", ["chr1\t0\t3000", "chr1\t4000\t6000"])
+    out = tmp_path / "d.h5"
+    rep = build_dataset(str(fa), [Feature("f", "TF", str(bed))], str(out), max_n_fraction=0.0,
+                        blacklist=str(black), regions=str(regions), valid_fraction=0,
+                        test_fraction=0, progress=False)
+    total = 6000 // 200
+    kept = rep.windows["train"]
+    assert kept + sum(rep.dropped.values()) == total
+    assert rep.dropped["too many N"] > 0
+    assert rep.dropped["overlaps --blacklist"] > 0
+    src = open_split(str(out), "train")
+    _, starts, ncount = src.coordinates()
+    assert (ncount == 0).all()
+    assert not ((starts <= 5900) & (starts + 1000 > 5900)).any()
+
+
+def test_random_split_is_seeded_and_packed_labels(tmp_path):
+    fa = _genome(tmp_path, ("chr1",), length=40000)
+    bed = _bed(tmp_path, "p.bed", ["chr1\t1000\t30000"])
+    feats = [Feature(f"f{i}", "TF", str(bed)) for i in range(11)]
+    a = build_dataset(str(fa), feats, str(tmp_path / "a.h5"), valid_fraction=0.2, test_fraction=0.2,
+                      seed=7, pack_labels=True, progress=False)
+    b = build_dataset(str(fa), feats, str(tmp_path / "b.h5"), valid_fraction=0.2, test_fraction=0.2,
+                      seed=7, progress=False)
+    assert a.windows == b.windows and a.windows["valid"] > 0 and a.windows["test"] > 0
+    la = open_split(str(tmp_path / "a.h5"), "train").read_all_labels()
+    lb = open_split(str(tmp_path / "b.h5"), "train").read_all_labels()
+    assert np.array_equal(la, lb) and la.shape[1] == 11
+    with h5py.File(tmp_path / "a.h5") as h5:
+        assert h5["train/labels"].shape[1] == 2 and h5["train/labels"].attrs["packed"] == 1
+
+
+def test_empty_peak_file_gives_all_negative_feature(tmp_path):
+    fa = _genome(tmp_path, ("chr1",))
+    empty = _bed(tmp_path, "empty.bed", [])
+    rep = build_dataset(str(fa), [Feature("f", "TF", str(empty))], str(tmp_path / "d.h5"),
+                        valid_fraction=0, test_fraction=0, max_n_fraction=1.0, progress=False)
+    assert rep.positives["train"] == [0] and rep.windows["train"] == 20
+
+
+def test_manifest_errors(tmp_path):
+    bad = tmp_path / "m.tsv"
+    bad.write_text("name\tgroup\tpath\nf1\tTF\n")
+    with pytest.raises(ValueError, match=r"m.tsv:2: expected 3"):
+        read_manifest(str(bad))
+
+
+def test_cli_build_dataset_on_real_slice(dm3_slice, tmp_path):
+    out = tmp_path / "slice.h5"
+    proc = run_cli("build-dataset", "--reference", dm3_slice / "dm3_chr2L_400k.fa.gz",
+                   "--manifest", dm3_slice / "manifest.tsv", "--out", out, "--max-n-fraction", "0",
+                   "--seed", "3", "--valid-fraction", "0.1", "--test-fraction", "0.1")
+    assert "windows" in proc.stdout and "BEAF_Kc" in proc.stdout
+    assert "too many N" in proc.stdout
+    info = read_info(str(out))
+    assert info.feature_names[:2] == ["BEAF_Kc", "CTCF_Kc"]
+    summary = info.attrs["summary"]
+    assert sum(summary["windows"].values()) > 300
+    assert sum(summary["positives"]["train"]) > 0
+    assert "build-dataset" in info.attrs["command"]
+    info_out = run_cli("info", out).stdout
+    assert "BEAF_Kc" in info_out
+
+
+def test_cli_malformed_bed_reports_file_and_line(dm3_slice, tmp_path):
+    bad = tmp_path / "bad.bed"
+    bad.write_text("chr2L\t100\t300\nchr2L\t500\tfoo\n")
+    proc = run_cli("build-dataset", "-r", dm3_slice / "dm3_chr2L_400k.fa.gz", "--peaks", f"bad={bad}",
+                   "-o", tmp_path / "x.h5", "-q", check=False)
+    assert proc.returncode == 1
+    assert f"{bad}:2" in proc.stderr and "integers" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    ok = run_cli("build-dataset", "-r", dm3_slice / "dm3_chr2L_400k.fa.gz", "--peaks", f"bad:TF={bad}",
+                 "-o", tmp_path / "x.h5", "-q", "--skip-bad-lines")
+    assert "skipped lines: 1 start/end must be integers" in ok.stdout
