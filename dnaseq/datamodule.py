@@ -1,0 +1,202 @@
+"""LightningDataModule over dnaseq HDF5 datasets and DeepSEA bundles.
+
+Batches travel as uint8 base codes (1 byte per base) and become float one-hot only in
+``on_after_batch_transfer``, i.e. on the training device (the GPU when training there), where
+the optional reverse-complement augmentation also happens.
+
+Shuffling is chunk-aware: HDF5 decompresses whole chunks, so a batch of rows drawn uniformly
+from the whole split would decompress one chunk per row. :class:`ChunkShuffleSampler` shuffles
+the order of chunks, then shuffles rows within groups of ``mix_chunks`` chunks and cuts those
+into batches; each batch then touches a few chunks that the reader caches. Splits that fit in
+memory are loaded whole and shuffled freely.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterator, List, Optional
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from .dataset import SplitSource, open_split
+from .encoding import one_hot, reverse_complement_one_hot
+
+
+class ChunkShuffleSampler(Sampler):
+    """Yields one sorted index array per batch; reproducible from (seed, epoch).
+
+    With ``num_replicas > 1`` each rank takes every ``num_replicas``-th batch (the same number
+    on every rank), so DDP needs no extra sampler.
+    """
+
+    def __init__(self, n: int, batch_size: int, chunk_rows: int = 1, shuffle: bool = True,
+                 seed: int = 0, mix_chunks: int = 16, drop_last: bool = False,
+                 num_replicas: int = 1, rank: int = 0):
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        self.n, self.batch_size, self.chunk_rows = n, batch_size, max(1, chunk_rows)
+        self.shuffle, self.seed, self.mix_chunks, self.drop_last = shuffle, seed, mix_chunks, drop_last
+        self.num_replicas, self.rank = num_replicas, rank
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _order(self) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(self.n)
+        rng = np.random.default_rng([self.seed, self.epoch])
+        if self.chunk_rows <= 1:
+            return rng.permutation(self.n)
+        n_chunks = math.ceil(self.n / self.chunk_rows)
+        chunks = rng.permutation(n_chunks)
+        order = []
+        for g in range(0, n_chunks, self.mix_chunks):
+            rows = np.concatenate([np.arange(c * self.chunk_rows, min((c + 1) * self.chunk_rows, self.n))
+                                   for c in chunks[g:g + self.mix_chunks]])
+            order.append(rng.permutation(rows))
+        return np.concatenate(order)
+
+    def _batches(self) -> List[np.ndarray]:
+        order = self._order()
+        batches = [order[i:i + self.batch_size] for i in range(0, self.n, self.batch_size)]
+        if self.drop_last and batches and len(batches[-1]) < self.batch_size:
+            batches.pop()
+        if self.num_replicas > 1:
+            usable = len(batches) // self.num_replicas * self.num_replicas
+            batches = batches[self.rank:usable:self.num_replicas]
+        return batches
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for b in self._batches():
+            yield np.sort(b)
+
+    def __len__(self) -> int:
+        full, rest = divmod(self.n, self.batch_size)
+        count = full + (1 if rest and not self.drop_last else 0)
+        return count // self.num_replicas if self.num_replicas > 1 else count
+
+
+class BatchDataset(Dataset):
+    """Map-style dataset whose items are whole batches: ``ds[index_array] -> (codes, labels)``."""
+
+    def __init__(self, source: SplitSource):
+        self.source = source
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, idx):
+        codes, labels = self.source.read(np.asarray(idx))
+        return torch.from_numpy(codes), torch.from_numpy(labels)
+
+
+def expand_batch(codes: torch.Tensor, labels: torch.Tensor, rc_augment: bool = False,
+                 fill: float = 0.25, generator: Optional[torch.Generator] = None):
+    """uint8 codes (B, L) + labels (B, F) -> float one-hot (B, 4, L) + float labels, on the
+    codes' device; with ``rc_augment`` a random half of the batch is reverse-complemented."""
+    x = one_hot(codes, fill=fill)
+    if rc_augment:
+        flip = torch.rand(x.shape[0], generator=generator, device="cpu") < 0.5
+        flip = flip.to(x.device)
+        if flip.any():
+            x = x.clone()
+            x[flip] = reverse_complement_one_hot(x[flip])
+    return x, labels.float()
+
+
+class DNADataModule(pl.LightningDataModule):
+    """Feeds Lightning from a dnaseq HDF5 dataset, a DeepSEA ``.mat`` file or a bundle folder.
+
+    Args:
+        data: path to the dataset (``dnaseq build-dataset`` output) or DeepSEA bundle folder.
+        batch_size: windows per batch.
+        num_workers: DataLoader worker processes (each opens its own HDF5 handle).
+        rc_augment: reverse-complement a random half of every training batch.
+        in_memory: load splits into RAM; ``None`` = when a split is under 2 GiB.
+        seed: shuffling seed (combined with the epoch number).
+        pin_memory: pin host memory (only takes effect when training on CUDA).
+        mix_chunks: chunks mixed into one shuffle group for on-disk splits.
+        fill: one-hot value of N in every channel.
+        train_split / val_split / test_split: names of the splits to use.
+    """
+
+    def __init__(self, data: str, batch_size: int = 128, num_workers: int = 0,
+                 rc_augment: bool = False, in_memory: Optional[bool] = None, seed: int = 0,
+                 pin_memory: bool = True, mix_chunks: int = 16, fill: float = 0.25,
+                 train_split: str = "train", val_split: str = "valid", test_split: str = "test",
+                 predict_split: str = "test"):
+        super().__init__()
+        self.data = data
+        self.batch_size, self.num_workers = batch_size, num_workers
+        self.rc_augment, self.in_memory, self.seed = rc_augment, in_memory, seed
+        self.pin_memory, self.mix_chunks, self.fill = pin_memory, mix_chunks, fill
+        self.splits = {"train": train_split, "valid": val_split, "test": test_split, "predict": predict_split}
+        self._sources = {}
+        # read the header now so models can be sized from the data before setup()
+        probe = open_split(data, val_split if self._has(val_split) else train_split, in_memory=False)
+        self.info = probe.info
+        probe.close()
+
+    def _has(self, split: str) -> bool:
+        from .dataset import available_splits
+        return split in available_splits(self.data)
+
+    @property
+    def n_features(self) -> int:
+        return self.info.n_features
+
+    @property
+    def seq_len(self) -> int:
+        return self.info.seq_len
+
+    @property
+    def feature_names(self) -> List[str]:
+        return list(self.info.feature_names)
+
+    @property
+    def feature_groups(self) -> List[str]:
+        return list(self.info.feature_groups)
+
+    def source(self, role: str) -> SplitSource:
+        split = self.splits[role]
+        if split not in self._sources:
+            self._sources[split] = open_split(self.data, split, in_memory=self.in_memory)
+        return self._sources[split]
+
+    def _loader(self, role: str, shuffle: bool) -> DataLoader:
+        src = self.source(role)
+        replicas, rank = 1, 0
+        if self.trainer is not None and self.trainer.world_size > 1 and role == "train":
+            replicas, rank = self.trainer.world_size, self.trainer.global_rank
+        sampler = ChunkShuffleSampler(len(src), self.batch_size, getattr(src, "chunk_rows", 1),
+                                      shuffle=shuffle, seed=self.seed, mix_chunks=self.mix_chunks,
+                                      num_replicas=replicas, rank=rank)
+        pin = self.pin_memory and torch.cuda.is_available()
+        return DataLoader(BatchDataset(src), sampler=sampler, batch_size=None,
+                          num_workers=self.num_workers, pin_memory=pin,
+                          persistent_workers=self.num_workers > 0 and role == "train")
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("valid", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("predict", shuffle=False)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        codes, labels = batch
+        training = self.trainer is not None and self.trainer.training
+        return expand_batch(codes, labels, rc_augment=self.rc_augment and training, fill=self.fill)
+
+    def teardown(self, stage: str) -> None:
+        for src in self._sources.values():
+            src.close()
+        self._sources = {}
