@@ -1,0 +1,143 @@
+"""DanQ (Quang & Xie 2016) and the configurable conv + recurrent family it belongs to.
+
+Every recurrent layer runs with ``batch_first=True`` over the *length* axis, so a sequence's
+prediction never depends on the other sequences in its batch.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence, Union
+
+import torch
+from torch import nn
+
+from .deepsea import conv_out
+
+RNN_TYPES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+READOUTS = ("flatten", "mean", "max", "last")
+
+
+def _as_list(value, n: int, name: str) -> list:
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ValueError(f"{name} has {len(value)} entries but there are {n} conv layers")
+        return list(value)
+    return [value] * n
+
+
+class ConvRecurrent(nn.Module):
+    """A conv tower, an optional recurrent layer, a readout and a dense head.
+
+    Args:
+        seq_len, n_features: input length and number of outputs.
+        conv_filters: filters per conv layer, e.g. ``[320]`` or ``[300, 200, 200]``.
+        conv_widths: kernel width per layer (or one for all). Convolutions are 'valid'.
+        pool_sizes: max-pool size (= stride) after each layer; 1 means none.
+        conv_dropout: dropout after each conv block.
+        batch_norm: batch norm after each convolution.
+        rnn_type: ``rnn``, ``lstm``, ``gru`` or ``none`` (a pure CNN, Basset-like).
+        rnn_hidden, rnn_layers, bidirectional, rnn_dropout: the recurrent layer.
+        readout: how recurrent (or conv) outputs reach the head: ``flatten`` (as DanQ),
+            ``mean`` or ``max`` over positions, or ``last`` state (for bidirectional: the
+            forward direction's last step and the backward direction's first step).
+        readout_dropout: dropout before the head.
+        head_hidden: sizes of the dense hidden layers (ReLU), e.g. ``[925]``.
+        head_dropout: dropout between dense hidden layers.
+    """
+
+    def __init__(self, seq_len: int = 1000, n_features: int = 919,
+                 conv_filters: Sequence[int] = (320,), conv_widths: Union[int, Sequence[int]] = 26,
+                 pool_sizes: Union[int, Sequence[int]] = 13, conv_dropout: Union[float, Sequence[float]] = 0.2,
+                 batch_norm: bool = False, rnn_type: str = "lstm", rnn_hidden: int = 320,
+                 rnn_layers: int = 1, bidirectional: bool = True, rnn_dropout: float = 0.0,
+                 readout: str = "flatten", readout_dropout: float = 0.5,
+                 head_hidden: Sequence[int] = (925,), head_dropout: float = 0.0):
+        super().__init__()
+        if rnn_type not in RNN_TYPES and rnn_type != "none":
+            raise ValueError(f"rnn_type must be one of {sorted(RNN_TYPES)} or 'none', got {rnn_type!r}")
+        if readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
+        n = len(conv_filters)
+        widths, pools = _as_list(conv_widths, n, "conv_widths"), _as_list(pool_sizes, n, "pool_sizes")
+        drops = _as_list(conv_dropout, n, "conv_dropout")
+        layers, channels, L = [], 4, seq_len
+        for filters, width, pool, drop in zip(conv_filters, widths, pools, drops):
+            layers.append(nn.Conv1d(channels, filters, width))
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(filters))
+            layers.append(nn.ReLU())
+            L = conv_out(L, width)
+            if pool > 1:
+                layers.append(nn.MaxPool1d(pool, pool))
+                L //= pool
+            if drop:
+                layers.append(nn.Dropout(drop))
+            channels = filters
+        if L < 1:
+            raise ValueError(f"the conv tower shrinks {seq_len} bp inputs to nothing; use narrower "
+                             f"kernels or smaller pools")
+        self.conv = nn.Sequential(*layers)
+        self.rnn: Optional[nn.RNNBase] = None
+        width_out = channels
+        if rnn_type != "none":
+            self.rnn = RNN_TYPES[rnn_type](channels, rnn_hidden, num_layers=rnn_layers, batch_first=True,
+                                           bidirectional=bidirectional,
+                                           dropout=rnn_dropout if rnn_layers > 1 else 0.0)
+            width_out = rnn_hidden * (2 if bidirectional else 1)
+        self.bidirectional = bidirectional and self.rnn is not None
+        self.readout = readout
+        self.readout_dropout = nn.Dropout(readout_dropout) if readout_dropout else nn.Identity()
+        head_in = width_out * L if readout == "flatten" else width_out
+        head, prev = [], head_in
+        for i, h in enumerate(head_hidden):
+            head += [nn.Linear(prev, h), nn.ReLU()]
+            if head_dropout and i < len(head_hidden) - 1:
+                head.append(nn.Dropout(head_dropout))
+            prev = h
+        head.append(nn.Linear(prev, n_features))
+        self.head = nn.Sequential(*head)
+        self.seq_len, self.n_features, self.positions = seq_len, n_features, L
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._after_conv(self.conv(x))
+
+    def ism_parts(self):
+        """(conv tower, finish, first dense layer or None, flatten is position-major) for local
+        ISM: with no recurrent layer and a flatten readout the first dense layer can be updated
+        by its change alone; otherwise the rest runs on the spliced conv output."""
+        head = list(self.head)
+        if (self.rnn is None and self.readout == "flatten" and not self.training
+                and isinstance(head[0], nn.Linear)):
+            return self.conv, nn.Sequential(*head[1:]), head[0], True
+        return self.conv, self._after_conv, None, True
+
+    def _after_conv(self, h: torch.Tensor) -> torch.Tensor:
+        h = h.transpose(1, 2)  # (B, L', C): recurrence runs along the sequence
+        if self.rnn is not None:
+            h, _ = self.rnn(h)
+        if self.readout == "flatten":
+            h = h.flatten(1)
+        elif self.readout == "mean":
+            h = h.mean(dim=1)
+        elif self.readout == "max":
+            h = h.max(dim=1).values
+        else:  # last
+            if self.bidirectional:
+                half = h.shape[-1] // 2
+                h = torch.cat([h[:, -1, :half], h[:, 0, half:]], dim=-1)
+            else:
+                h = h[:, -1]
+        return self.head(self.readout_dropout(h))
+
+
+class DanQ(ConvRecurrent):
+    """DanQ as published: conv 320 x 26 (valid) + ReLU, max-pool 13/13, dropout 0.2, BiLSTM 320
+    per direction over the whole sequence, dropout 0.5, flatten (75 x 640 for 1000 bp), dense
+    925 + ReLU, dense to the features. 46,929,039 parameters for 1000 bp and 919 features
+    (PyTorch's LSTM has two bias vectors per gate; Keras' one, hence 2,560 more than the paper's
+    Keras count).
+    """
+
+    def __init__(self, seq_len: int = 1000, n_features: int = 919):
+        super().__init__(seq_len, n_features, conv_filters=(320,), conv_widths=26, pool_sizes=13,
+                         conv_dropout=0.2, rnn_type="lstm", rnn_hidden=320, bidirectional=True,
+                         readout="flatten", readout_dropout=0.5, head_hidden=(925,))

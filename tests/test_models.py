@@ -1,0 +1,86 @@
+import pytest
+import torch
+
+from dnaseq.models import DanQ, DeepSEA, build_model, count_parameters
+
+
+def test_published_parameter_counts():
+    assert count_parameters(build_model("deepsea", 1000, 919)) == 52_843_119
+    assert count_parameters(build_model("danq", 1000, 919)) == 46_929_039
+
+
+@pytest.mark.parametrize("length", [500, 1000, 2000])
+@pytest.mark.parametrize("name", ["deepsea", "danq"])
+def test_forward_shapes_any_length(name, length):
+    model = build_model(name, length, 7).eval()
+    with torch.no_grad():
+        assert model(torch.rand(2, 4, length)).shape == (2, 7)
+
+
+def test_dense_layer_sized_from_length():
+    assert DeepSEA(2000, 3).head[1].in_features == 960 * ((((2000 - 7) // 4 - 7) // 4) - 7)
+    assert DanQ(1000, 3).head[0].in_features == 75 * 640
+
+
+@pytest.mark.parametrize("readout", ["flatten", "mean", "max", "last"])
+def test_conv_recurrent_readouts(readout):
+    m = build_model("conv_recurrent", 300, 5, conv_filters=[8, 8], conv_widths=[9, 5], pool_sizes=[4, 2],
+                    batch_norm=True, rnn_type="gru", rnn_hidden=6, rnn_layers=2, rnn_dropout=0.1,
+                    readout=readout, head_hidden=[10, 10], head_dropout=0.1).eval()
+    assert m(torch.rand(3, 4, 300)).shape == (3, 5)
+
+
+def test_pure_cnn_without_recurrent_layer():
+    m = build_model("conv_recurrent", 600, 4, conv_filters=[16, 16], conv_widths=[19, 11], pool_sizes=[3, 4],
+                    rnn_type="none", readout="max")
+    assert m.rnn is None and m(torch.rand(2, 4, 600)).shape == (2, 4)
+
+
+@pytest.mark.parametrize("rnn_type", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_one_training_step_changes_weights(rnn_type, bidirectional):
+    torch.manual_seed(0)
+    m = build_model("conv_recurrent", 200, 3, conv_filters=[8], conv_widths=9, pool_sizes=4,
+                    rnn_type=rnn_type, rnn_hidden=5, bidirectional=bidirectional, head_hidden=[6])
+    assert isinstance(m.rnn, {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[rnn_type])
+    assert m.rnn.bidirectional == bidirectional
+    before = [p.detach().clone() for p in m.parameters()]
+    opt = torch.optim.Adam(m.parameters(), lr=1e-2)
+    x, y = torch.rand(4, 4, 200), (torch.rand(4, 3) > 0.5).float()
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(m(x), y)
+    loss.backward()
+    opt.step()
+    assert torch.isfinite(loss)
+    assert all(p.grad is not None for p in m.parameters())
+    assert all(not torch.equal(a, b) for a, b in zip(before, m.parameters()))
+
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("danq", {}),
+    ("conv_recurrent", dict(conv_filters=[16], conv_widths=11, pool_sizes=5, rnn_type="gru",
+                            rnn_hidden=8, rnn_layers=2, readout="last")),
+    ("deepsea", {}),
+])
+def test_prediction_does_not_depend_on_the_batch(name, kwargs):
+    torch.manual_seed(1)
+    model = build_model(name, 1000, 11, **kwargs).eval()
+    batch = torch.rand(6, 4, 1000)
+    with torch.no_grad():
+        together = model(batch)
+        alone = torch.cat([model(batch[i:i + 1]) for i in range(6)])
+        reordered = model(batch.flip(0)).flip(0)
+    assert torch.allclose(together, alone, atol=1e-5)
+    assert torch.allclose(together, reordered, atol=1e-5)
+
+
+def test_registry_errors_name_the_fix():
+    with pytest.raises(ValueError, match="did you mean 'danq'"):
+        build_model("danqq", 1000, 3)
+    with pytest.raises(ValueError, match="did you mean 'rnn_hidden'"):
+        build_model("conv_recurrent", 1000, 3, rnn_hiden=4)
+    with pytest.raises(ValueError, match="rnn_type"):
+        build_model("conv_recurrent", 1000, 3, rnn_type="transformer")
+    with pytest.raises(ValueError, match="shrinks"):
+        build_model("conv_recurrent", 20, 3)
+    with pytest.raises(ValueError, match="longer inputs"):
+        build_model("deepsea", 40, 3)
