@@ -272,6 +272,9 @@ def open_split(path: str, split: str, in_memory: Optional[bool] = None,
 
 
 def available_splits(path: str) -> List[str]:
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"dataset not found: {path} (relative paths are relative to "
+                                f"the current directory, {os.getcwd()})")
     if os.path.isdir(path) or str(path).endswith(".mat"):
         from . import deepsea_bundle
         return deepsea_bundle.available_splits(path)

@@ -1,0 +1,127 @@
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+import dnaseq
+from dnaseq.build import read_manifest
+from dnaseq.task import checkpoint_metadata
+from tests.conftest import run_cli
+
+TINY_MODEL = {"arch": "conv_recurrent",
+              "arch_args": {"conv_filters": [8], "conv_widths": 19, "pool_sizes": 13, "rnn_type": "gru",
+                            "rnn_hidden": 8, "head_hidden": [16]}}
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory):
+    """A real dataset from the shipped dm3 slice (chr2L:1-400,000, 8 features)."""
+    import shutil
+    from tests.conftest import DATA
+    d = tmp_path_factory.mktemp("tiny")
+    shutil.copytree(DATA / "dm3_slice", d / "slice", ignore=shutil.ignore_patterns("*.fai", "*.gzi"))
+    out = d / "tiny.h5"
+    dnaseq.build_dataset(str(d / "slice" / "dm3_chr2L_400k.fa.gz"), read_manifest(str(d / "slice" / "manifest.tsv")),
+                         str(out), max_n_fraction=0.0, valid_fraction=0.2, test_fraction=0.2, seed=1,
+                         progress=False)
+    return out
+
+
+def write_config(path, data, ckpt_dir, **trainer):
+    cfg = {"seed_everything": 7, "model": {**TINY_MODEL, "lr": 0.003},
+           "data": {"data": str(data), "batch_size": 32},
+           "trainer": {"max_epochs": 1, "enable_progress_bar": False, "accelerator": "cpu",
+                       "logger": [{"class_path": "pytorch_lightning.loggers.CSVLogger",
+                                   "init_args": {"save_dir": str(ckpt_dir.parent / "logs")}}], **trainer},
+           "checkpoint": {"dirpath": str(ckpt_dir)}}
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_train_subprocess_checkpoint_is_self_contained(tiny_dataset, tmp_path):
+    cfg = write_config(tmp_path / "c.yaml", tiny_dataset, tmp_path / "ckpt")
+    proc = run_cli("train", "--config", cfg)
+    assert "best checkpoint:" in proc.stdout
+    last = tmp_path / "ckpt" / "last.ckpt"
+    assert last.exists() and list((tmp_path / "ckpt").glob("best-*.ckpt"))
+    meta = checkpoint_metadata(str(last))
+    assert meta["base_order"] == "ACGT" and meta["version"] == dnaseq.__version__
+    hp = meta["hyper_parameters"]
+    assert hp["n_features"] == 8 and hp["seq_len"] == 1000 and hp["feature_names"][0] == "BEAF_Kc"
+    assert hp["arch"] == "conv_recurrent" and hp["arch_args"]["rnn_type"] == "gru"
+    model = dnaseq.load_model(str(last))
+    assert not model.training and model.feature_names[0] == "BEAF_Kc" and model.feature_groups[0] == "TF"
+    with torch.no_grad():
+        p = model.predict_proba(dnaseq.one_hot("ACGT" * 250))
+    assert p.shape == (1, 8) and ((p >= 0) & (p <= 1)).all()
+    # metrics were logged by the CSV logger
+    metrics = next((tmp_path / "logs").rglob("metrics.csv")).read_text()
+    assert "valid_auroc" in metrics and "train_loss_epoch" in metrics
+
+
+def test_resume_from_last_continues_epoch_and_step(tiny_dataset, tmp_path):
+    cfg = write_config(tmp_path / "c.yaml", tiny_dataset, tmp_path / "ckpt")
+    run_cli("train", "--config", cfg)
+    first = checkpoint_metadata(str(tmp_path / "ckpt" / "last.ckpt"))
+    run_cli("train", "--config", cfg, "--ckpt_path", "last", "--trainer.max_epochs", "2")
+    second = checkpoint_metadata(str(tmp_path / "ckpt" / "last.ckpt"))
+    assert first["epoch"] == 0 and second["epoch"] == 1
+    assert second["global_step"] == 2 * first["global_step"] > 0
+
+
+def test_same_seed_gives_identical_weights(tiny_dataset, tmp_path):
+    from dnaseq.train import main
+    states = []
+    for run in ("a", "b"):
+        cfg = write_config(tmp_path / f"{run}.yaml", tiny_dataset, tmp_path / run / "ckpt",
+                           limit_train_batches=4, limit_val_batches=2)
+        assert main(["--config", str(cfg), "--data.rc_augment", "true"]) == 0
+        states.append(torch.load(tmp_path / run / "ckpt" / "last.ckpt", weights_only=False)["state_dict"])
+    assert states[0].keys() == states[1].keys()
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+
+
+def test_config_errors_are_one_clear_line(tiny_dataset, tmp_path):
+    cfg = write_config(tmp_path / "c.yaml", tiny_dataset, tmp_path / "ckpt")
+    bad = run_cli("train", "--config", cfg, "--trainer.max_epohcs", "3", check=False)
+    assert bad.returncode == 2 and "did you mean 'trainer.max_epochs'" in bad.stderr
+    assert "usage:" not in bad.stderr
+    text = cfg.read_text().replace("lr: 0.003", "lrate: 0.003")
+    (tmp_path / "typo.yaml").write_text(text)
+    typo = run_cli("train", "--config", tmp_path / "typo.yaml", check=False)
+    assert typo.returncode == 2 and "lrate" in typo.stderr and "'model.lr'" in typo.stderr
+    missing = run_cli("train", "--config", cfg, "--data.data", tmp_path / "absent.h5", check=False)
+    assert missing.returncode == 1 and "absent.h5" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_feature_count_mismatch_names_both_numbers(tiny_dataset, tmp_path):
+    cfg = write_config(tmp_path / "c.yaml", tiny_dataset, tmp_path / "ckpt", limit_train_batches=2,
+                       limit_val_batches=1)
+    run_cli("train", "--config", cfg)
+    fa = tmp_path / "g.fa"
+    from dnaseq.genome import write_fasta
+    write_fasta(fa, {"chr1": "ACGT" * 1000})
+    bed = tmp_path / "p.bed"
+    bed.write_text("chr1\t0\t500\n")
+    other = tmp_path / "other.h5"
+    dnaseq.build_dataset(str(fa), [dnaseq.Feature("a", "TF", str(bed)), dnaseq.Feature("b", "TF", str(bed))],
+                         str(other), valid_fraction=0.3, test_fraction=0.3, progress=False)
+    with pytest.raises(ValueError, match=r"predicts 8 features but .* has 2"):
+        dnaseq.evaluate(str(tmp_path / "ckpt" / "last.ckpt"), str(other), plots=False, progress=False)
+    resumed = run_cli("train", "--config", cfg, "--data.data", other, "--ckpt_path", "last", check=False)
+    assert resumed.returncode == 1
+    assert "8" in resumed.stderr and "2" in resumed.stderr and "features" in resumed.stderr
+
+
+@pytest.mark.parametrize("optimizer,scheduler", [("sgd", "step"), ("rmsprop", "plateau"), ("adamw", "cosine")])
+def test_optimizers_and_schedulers_from_config(tiny_dataset, tmp_path, optimizer, scheduler):
+    from dnaseq.train import main
+    cfg = write_config(tmp_path / "c.yaml", tiny_dataset, tmp_path / "ckpt", limit_train_batches=2,
+                       limit_val_batches=1)
+    assert main(["--config", str(cfg), "--model.optimizer", optimizer, "--model.lr_scheduler", scheduler,
+                 "--model.pos_weight", "auto", "--trainer.gradient_clip_val", "0.5"]) == 0
+    model = dnaseq.load_model(str(tmp_path / "ckpt" / "last.ckpt"))
+    assert model.hparams.optimizer == optimizer
+    assert (model.pos_weight_t >= 1).all() and model.pos_weight_t.max() > 1
