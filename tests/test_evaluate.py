@@ -1,0 +1,134 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+import dnaseq
+from dnaseq.compare import compare_evaluations
+from dnaseq.evaluate import evaluate_predictions, feature_metrics, load_evaluation, summarize
+from tests.conftest import run_cli
+from tests.test_train import write_config
+
+
+def test_auc_values_computed_by_hand():
+    # feature 0: scores 0.1 0.4 0.35 0.8 with labels 0 0 1 1 -> of the 4 (pos, neg) pairs,
+    # 3 are ordered correctly -> ROC AUC 0.75; ranking by score: 0.8(+) 0.4(-) 0.35(+) 0.1(-)
+    # -> precision at each positive: 1/1, 2/3 -> AP = (1 + 2/3) / 2 = 0.8333
+    # feature 1: perfectly ranked -> 1.0 and 1.0
+    labels = np.array([[0, 0], [0, 0], [1, 1], [1, 1]])
+    probs = np.array([[0.1, 0.1], [0.4, 0.2], [0.35, 0.7], [0.8, 0.9]])
+    t = feature_metrics(labels, probs, ["a", "b"], ["TF", "DNase"])
+    assert t.roc_auc.tolist() == pytest.approx([0.75, 1.0])
+    assert t.pr_auc.tolist() == pytest.approx([(1 + 2 / 3) / 2, 1.0])
+    assert t.n_pos.tolist() == [2, 2] and t.n_neg.tolist() == [2, 2]
+
+
+def test_features_without_positives_or_negatives_keep_their_row():
+    labels = np.array([[0, 1, 1], [0, 1, 0], [0, 1, 1]])
+    probs = np.array([[0.1, 0.2, 0.9], [0.2, 0.3, 0.1], [0.3, 0.1, 0.8]])
+    t = feature_metrics(labels, probs, ["none", "all", "ok"], ["TF", "TF", "Histone"])
+    assert len(t) == 3
+    assert np.isnan(t.roc_auc[0]) and t.note[0] == "no positives in this split"
+    assert np.isnan(t.pr_auc[1]) and t.note[1] == "no negatives in this split"
+    assert t.roc_auc[2] == 1.0 and t.note[2] == ""
+    s = summarize(t).set_index("group")
+    assert s.loc["TF", "features"] == 2 and s.loc["TF", "scored"] == 0 and np.isnan(s.loc["TF", "roc_auc_mean"])
+    assert s.loc["all", "scored"] == 1 and s.loc["all", "roc_auc_mean"] == 1.0
+
+
+def test_group_summary_mean_and_median():
+    t = pd.DataFrame({"feature": list("abcde"), "group": ["TF", "TF", "TF", "DNase", "DNase"],
+                      "n_pos": 1, "n_neg": 1, "roc_auc": [0.6, 0.7, 0.95, 0.8, 0.9],
+                      "pr_auc": [0.1, 0.2, 0.6, 0.3, 0.5], "note": ""})
+    s = summarize(t).set_index("group")
+    assert s.loc["TF", "roc_auc_mean"] == pytest.approx(0.75)
+    assert s.loc["TF", "roc_auc_median"] == pytest.approx(0.7)
+    assert s.loc["DNase", "pr_auc_mean"] == pytest.approx(0.4)
+    assert s.loc["all", "roc_auc_median"] == pytest.approx(0.8)
+
+
+def test_compare_refuses_different_features():
+    lab = np.array([[0, 1], [1, 0], [1, 1], [0, 0]])
+    a = evaluate_predictions(lab, np.random.default_rng(0).random((4, 2)), ["x", "y"])
+    b = evaluate_predictions(lab, np.random.default_rng(1).random((4, 2)), ["x", "z"])
+    with pytest.raises(ValueError, match="different features"):
+        compare_evaluations(a, b)
+    c = compare_evaluations(a, a)
+    assert c.stats["roc_auc"]["a_better"] == 0 and c.stats["roc_auc"]["mean_diff"] == 0
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    d = tmp_path_factory.mktemp("trained")
+    import shutil
+    from tests.conftest import DATA
+    shutil.copytree(DATA / "dm3_slice", d / "slice", ignore=shutil.ignore_patterns("*.fai", "*.gzi"))
+    data = d / "tiny.h5"
+    dnaseq.build_dataset(str(d / "slice" / "dm3_chr2L_400k.fa.gz"),
+                         dnaseq.read_manifest(str(d / "slice" / "manifest.tsv")), str(data),
+                         max_n_fraction=0.0, valid_fraction=0.3, test_fraction=0.3, seed=2, progress=False)
+    ckpts = []
+    for seed in (1, 2):
+        cfg = write_config(d / f"c{seed}.yaml", data, d / f"ckpt{seed}")
+        run_cli("train", "--config", cfg, "--seed_everything", seed)
+        ckpts.append(d / f"ckpt{seed}" / "last.ckpt")
+    return data, ckpts
+
+
+def test_evaluate_cli_writes_tables_plots_and_predictions(trained, tmp_path):
+    data, (ckpt, _) = trained
+    out = tmp_path / "eval"
+    proc = run_cli("evaluate", "--checkpoint", ckpt, "--data", data, "--out", out, "--save-predictions", "-q")
+    assert "ROC AUC" in proc.stdout and "both strands" in proc.stdout
+    table = pd.read_csv(out / "metrics_per_feature.tsv", sep="\t")
+    assert len(table) == 8 and {"feature", "group", "n_pos", "n_neg", "roc_auc", "pr_auc", "note"} <= set(table.columns)
+    # features with no positives in this tiny split are listed with the reason, not dropped
+    for r in table.itertuples():
+        if r.n_pos == 0:
+            assert np.isnan(r.roc_auc) and "no positives" in r.note
+    summary = json.loads((out / "metrics.json").read_text())
+    assert summary["meta"]["rc_average"] is True and summary["summary"][-1]["group"] == "all"
+    for png in ("curves.png", "auc_by_group.png"):
+        with Image.open(out / png) as im:
+            im.verify()
+            assert im.format == "PNG"
+    import h5py
+    with h5py.File(out / "predictions.h5") as h5:
+        assert h5["probabilities"].shape == h5["labels"].shape == (summary["meta"]["windows"], 8)
+    fwd = run_cli("evaluate", "-m", ckpt, "-d", data, "--no-rc-average", "-q")
+    assert "forward strand only" in fwd.stdout
+
+
+def test_compare_cli_on_two_trained_checkpoints(trained, tmp_path):
+    data, (a, b) = trained
+    run_cli("evaluate", "-m", a, "-d", data, "-o", tmp_path / "A", "-q")
+    run_cli("evaluate", "-m", b, "-d", data, "-o", tmp_path / "B", "-q")
+    proc = run_cli("compare", tmp_path / "A", tmp_path / "B", "--out", tmp_path / "cmp")
+    assert "A better on" in proc.stdout and "median A-B" in proc.stdout
+    with Image.open(tmp_path / "cmp" / "comparison.png") as im:
+        assert im.format == "PNG"
+    stats = json.loads((tmp_path / "cmp" / "comparison.json").read_text())["stats"]
+    assert 0 <= stats["roc_auc"]["a_better_share"] <= 1
+    direct = run_cli("compare", a, b, "--data", data)
+    assert "A better on" in direct.stdout
+    # results over different features are refused with a clear message
+    ev = load_evaluation(str(tmp_path / "B"))
+    ev.table.loc[0, "feature"] = "renamed"
+    ev.write(str(tmp_path / "C"))
+    bad = run_cli("compare", tmp_path / "A", tmp_path / "C", check=False)
+    assert bad.returncode == 1 and "different features" in bad.stderr and "renamed" in bad.stderr
+
+
+def test_single_sweep_metrics_equal_sklearn_scorers():
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from dnaseq.evaluate import roc_and_pr_auc
+    rng = np.random.default_rng(4)
+    for n, rate in ((50, 0.3), (5000, 0.02)):
+        y = (rng.random(n) < rate).astype(np.uint8)
+        p = np.round(rng.random(n) * 0.5 + y * 0.3, 2).astype(np.float32)  # many ties
+        roc, ap = roc_and_pr_auc(y, p)
+        assert roc == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+        assert ap == pytest.approx(average_precision_score(y, p), abs=1e-12)
