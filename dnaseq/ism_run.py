@@ -1,0 +1,132 @@
+"""ISM of a genome region or of FASTA sequences, saved to HDF5 with plots (``dnaseq ism``)."""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from .encoding import encode, one_hot
+from .genome import Genome
+from .ism import importance, ism, ism_effects
+
+
+def parse_region(text: str) -> Tuple[str, int, int]:
+    """``chr:start-end`` (1-based, inclusive, commas allowed) -> (chrom, start0, end0_exclusive)."""
+    m = re.fullmatch(r"\s*([^:\s]+):([\d,]+)-([\d,]+)\s*", text)
+    if not m:
+        raise ValueError(f"region {text!r} is not chrom:start-end (1-based, inclusive), e.g. chr2L:10001-10200")
+    chrom, start, end = m.group(1), int(m.group(2).replace(",", "")), int(m.group(3).replace(",", ""))
+    if start < 1 or end < start:
+        raise ValueError(f"region {text!r}: need 1 <= start <= end")
+    return chrom, start - 1, end
+
+
+@dataclass
+class IsmResult:
+    names: List[str]
+    codes: np.ndarray  # (N, L)
+    positions: np.ndarray  # (P,) 0-based within each window
+    reference: torch.Tensor  # (N, F)
+    predictions: torch.Tensor  # (N, 4, P, F)
+    features: List[str]
+    window_starts: List[Optional[int]]
+
+
+def region_input(genome: Genome, region: str, length: int):
+    """The model-length window centred on the region and the region's positions inside it."""
+    chrom, s, e = parse_region(region)
+    if e - s > length:
+        raise ValueError(f"region {region} spans {e - s} bp, more than the model's {length} bp window; "
+                         f"split it into pieces of at most {length} bp")
+    centre = (s + e) // 2
+    w = genome.window(chrom, centre, length)
+    positions = np.arange(s - w.start, e - w.start)
+    return [f"{w.chrom}:{s + 1}-{e}"], w.codes[None, :], positions, [w.start]
+
+
+def fasta_input(path: str, length: int):
+    """Sequences of a FASTA; each must be exactly the model's length."""
+    import pyfaidx
+    fa = pyfaidx.Fasta(path, as_raw=True, sequence_always_upper=False)
+    names, codes = [], []
+    for name in fa.keys():
+        seq = fa[name][:]
+        if len(seq) != length:
+            raise ValueError(f"{path}: sequence {name!r} has {len(seq)} bp but the model takes {length} bp; "
+                             f"use sequences of exactly {length} bp or --region on a reference")
+        names.append(name)
+        codes.append(encode(seq))
+    if not names:
+        raise ValueError(f"{path}: no sequences")
+    return names, np.stack(codes), np.arange(length), [None] * len(names)
+
+
+def run_ism(checkpoint, out: str, reference: Optional[str] = None, region: Optional[str] = None,
+            fasta: Optional[str] = None, feature: Optional[str] = None, plot_dir: Optional[str] = None,
+            rc_average: bool = False, batch_size: int = 512, device: str = "auto",
+            progress: bool = True) -> IsmResult:
+    """ISM of a region (``reference`` + ``region``) or of every sequence in ``fasta``; writes
+    ``out`` (HDF5) and, for ``feature`` (default: the first), a heatmap and a logo per sequence."""
+    from .task import load_model
+
+    model = load_model(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else checkpoint
+    L = model.seq_len
+    if (region is None) == (fasta is None):
+        raise ValueError("give either --region (with --reference) or --fasta")
+    if region is not None:
+        if not reference:
+            raise ValueError("--region needs --reference")
+        with Genome(reference) as g:
+            names, codes, positions, starts = region_input(g, region, L)
+    else:
+        names, codes, positions, starts = fasta_input(fasta, L)
+    features = model.feature_names
+    if feature is not None and feature not in features:
+        raise ValueError(f"feature {feature!r} is not predicted by this model; it predicts {features[:10]}"
+                         + (" ..." if len(features) > 10 else ""))
+    x = one_hot(codes)
+    preds = ism(model, x, batch_size=batch_size, rc_average=rc_average, positions=positions,
+                device=device, progress=progress)
+    with torch.no_grad():
+        ref = model.predict_proba(x.to(next(model.parameters()).device), rc_average=rc_average).float().cpu()
+    result = IsmResult(names, codes, positions, ref, preds, features, starts)
+    write_ism(out, result, {"checkpoint": str(checkpoint), "reference": reference or "", "region": region or "",
+                            "fasta": fasta or "", "rc_average": rc_average})
+    if plot_dir:
+        plot_ism(result, feature or features[0], plot_dir)
+    return result
+
+
+def write_ism(path: str, r: IsmResult, meta: dict) -> None:
+    import h5py
+    with h5py.File(path, "w") as h5:
+        h5.create_dataset("ism", data=r.predictions.numpy(), compression="gzip")
+        h5.create_dataset("reference", data=r.reference.numpy())
+        h5.create_dataset("codes", data=r.codes)
+        h5.create_dataset("positions", data=r.positions)
+        h5.attrs["names"] = json.dumps(r.names)
+        h5.attrs["features"] = json.dumps(r.features)
+        h5.attrs["window_starts"] = json.dumps(r.window_starts)
+        h5.attrs["layout"] = "ism[n, base (A,C,G,T), position, feature] = probability with that base there"
+        h5.attrs["meta"] = json.dumps(meta)
+
+
+def plot_ism(r: IsmResult, feature: str, plot_dir: str) -> List[str]:
+    from .plots import plot_ism_heatmap, plot_logo
+    os.makedirs(plot_dir, exist_ok=True)
+    j = r.features.index(feature)
+    effects = ism_effects(r.predictions, r.reference)[..., j]  # (N, 4, P)
+    paths = []
+    for n, name in enumerate(r.names):
+        safe = re.sub(r"[^\w.-]+", "_", name)
+        paths.append(plot_ism_heatmap(effects[n].numpy(), r.codes[n], list(r.positions), feature,
+                                      os.path.join(plot_dir, f"{safe}.{feature}.heatmap.png")))
+        heights = importance(effects[n], r.codes[n], r.positions)
+        paths.append(plot_logo(heights, r.codes[n], list(r.positions), feature,
+                               os.path.join(plot_dir, f"{safe}.{feature}.logo.png")))
+    return paths
