@@ -77,6 +77,59 @@ def _info(args) -> int:
     return 0
 
 
+def _evaluate(args) -> int:
+    from .evaluate import evaluate
+
+    result = evaluate(args.checkpoint, args.data, split=args.split, rc_average=not args.no_rc_average,
+                      batch_size=args.batch_size, device=args.device, out_dir=args.out,
+                      save_predictions=args.save_predictions, plot_features=_split_list(args.plot_features),
+                      progress=not args.quiet)
+    print(result.format())
+    print("predictions averaged over both strands (reverse-complement averaging)" if not args.no_rc_average
+          else "predictions from the forward strand only (--no-rc-average)")
+    if args.out:
+        print(f"wrote {args.out}/metrics_per_feature.tsv, metrics_summary.tsv, metrics.json, curves.png, "
+              f"auc_by_group.png" + (", predictions.h5" if args.save_predictions else ""))
+    return 0
+
+
+def _compare(args) -> int:
+    from .compare import compare
+
+    result = compare(args.a, args.b, out_dir=args.out, data=args.data, split=args.split)
+    print(result.format())
+    if args.out:
+        print(f"wrote {args.out}/comparison.tsv, comparison.json, comparison.png")
+    return 0
+
+
+def _score_variants(args) -> int:
+    from .variants import score_variants
+
+    summary = score_variants(args.checkpoint, args.vcf, args.reference, args.out,
+                             scores=_split_list(args.scores), fmt=args.format, ref_policy=args.ref_policy,
+                             rc_average=not args.no_rc_average, batch_size=args.batch_size,
+                             chunk_size=args.chunk_size, device=args.device, progress=not args.quiet)
+    print(summary.format())
+    print("predictions averaged over both strands" if not args.no_rc_average else "forward strand only")
+    print("wrote " + ", ".join(summary.outputs + [f"{args.out}.summary.json"]))
+    return 0
+
+
+def _ism(args) -> int:
+    from .ism_run import run_ism
+
+    result = run_ism(args.checkpoint, args.out, reference=args.reference, region=args.region,
+                     fasta=args.fasta, feature=args.feature, plot_dir=args.plot_dir,
+                     rc_average=args.rc_average, batch_size=args.batch_size, device=args.device,
+                     progress=not args.quiet)
+    n, _, p, f = result.predictions.shape
+    print(f"ISM of {n} sequence(s) x {p} positions x 4 bases x {f} features -> {args.out}")
+    if args.plot_dir:
+        print(f"plots for {args.feature or result.features[0]} in {args.plot_dir}/")
+    return 0
+
+
 def make_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -109,6 +162,64 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     b.set_defaults(func=_build_dataset)
 
+    sub.add_parser("train", help="train a model from a YAML config (dnaseq train --config X.yaml; "
+                                 "see dnaseq train --help)", add_help=False)
+
+    e = sub.add_parser("evaluate", help="per-feature ROC AUC / PR AUC of a checkpoint on a dataset split",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    e.add_argument("--checkpoint", "-m", required=True)
+    e.add_argument("--data", "-d", required=True, help="dnaseq HDF5 dataset or DeepSEA bundle")
+    e.add_argument("--split", default="test")
+    e.add_argument("--out", "-o", help="output folder for tables, plots and predictions")
+    e.add_argument("--no-rc-average", action="store_true", help="forward strand only")
+    e.add_argument("--save-predictions", action="store_true", help="write predictions.h5")
+    e.add_argument("--plot-features", help="comma-separated features for the curves (default: best, median, worst)")
+    e.add_argument("--batch-size", type=int, default=256)
+    e.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    e.add_argument("--quiet", "-q", action="store_true")
+    e.set_defaults(func=_evaluate)
+
+    c = sub.add_parser("compare", help="compare two evaluations (or two checkpoints on --data)")
+    c.add_argument("a", help="evaluation folder / metrics.json / checkpoint")
+    c.add_argument("b", help="evaluation folder / metrics.json / checkpoint")
+    c.add_argument("--out", "-o", help="output folder for comparison.tsv/json/png")
+    c.add_argument("--data", help="dataset, when A and B are checkpoints")
+    c.add_argument("--split", default="test")
+    c.set_defaults(func=_compare)
+
+    from .variants import DEFAULT_SCORES, REF_POLICIES, SCORES
+    v = sub.add_parser("score-variants", help="score VCF variants: reference/alternative predictions and effects",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    v.add_argument("--checkpoint", "-m", required=True)
+    v.add_argument("--vcf", required=True, help="VCF, plain or gzip/bgzip")
+    v.add_argument("--reference", "-r", required=True, help="reference FASTA (plain or bgzip)")
+    v.add_argument("--out", "-o", required=True, help="output prefix: PREFIX.tsv or PREFIX.h5, PREFIX.summary.json")
+    v.add_argument("--scores", default=",".join(DEFAULT_SCORES), help=f"comma-separated, from {', '.join(SCORES)}")
+    v.add_argument("--format", choices=["tsv", "hdf5"], default="tsv")
+    v.add_argument("--ref-policy", choices=REF_POLICIES, default="genome",
+                   help="on REF mismatch: score with the genome's REF, the VCF's REF, or skip")
+    v.add_argument("--no-rc-average", action="store_true", help="forward strand only")
+    v.add_argument("--batch-size", type=int, default=128)
+    v.add_argument("--chunk-size", type=int, default=1024, help="variants per streamed chunk")
+    v.add_argument("--device", default="auto")
+    v.add_argument("--quiet", "-q", action="store_true")
+    v.set_defaults(func=_score_variants)
+
+    s = sub.add_parser("ism", help="in-silico saturation mutagenesis of a region or FASTA sequences",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    s.add_argument("--checkpoint", "-m", required=True)
+    s.add_argument("--region", help="chrom:start-end (1-based, inclusive), at most the model's length")
+    s.add_argument("--reference", "-r", help="reference FASTA for --region")
+    s.add_argument("--fasta", help="FASTA of sequences of exactly the model's length")
+    s.add_argument("--out", "-o", required=True, help="output HDF5")
+    s.add_argument("--feature", help="feature to plot (default: the first)")
+    s.add_argument("--plot-dir", help="folder for heatmap and logo PNGs")
+    s.add_argument("--rc-average", action="store_true", help="average predictions over both strands")
+    s.add_argument("--batch-size", type=int, default=512)
+    s.add_argument("--device", default="auto")
+    s.add_argument("--quiet", "-q", action="store_true")
+    s.set_defaults(func=_ism)
+
     i = sub.add_parser("info", help="summary of a dataset (dnaseq HDF5 or DeepSEA bundle)")
     i.add_argument("data")
     i.set_defaults(func=_info)
@@ -117,6 +228,9 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "train":  # Lightning's own CLI parses everything after `train`
+        from .train import main as train_main
+        return train_main(argv[1:])
     parser = make_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,

@@ -35,3 +35,30 @@ def run_cli(*args, cwd=None, check=True, timeout=600):
         raise AssertionError(f"dnaseq {' '.join(map(str, args))} failed ({proc.returncode}):\n"
                              f"{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A small conv+GRU model trained two steps on a real dm3 slice dataset (8 features, 1000 bp)."""
+    import pytorch_lightning as pl
+
+    import dnaseq
+    d = tmp_path_factory.mktemp("ckpt")
+    shutil.copytree(DATA / "dm3_slice", d / "slice", ignore=shutil.ignore_patterns("*.fai", "*.gzi"))
+    data = d / "tiny.h5"
+    dnaseq.build_dataset(str(d / "slice" / "dm3_chr2L_400k.fa.gz"),
+                         dnaseq.read_manifest(str(d / "slice" / "manifest.tsv")), str(data),
+                         max_n_fraction=0.0, valid_fraction=0.2, test_fraction=0.2, seed=1, progress=False)
+    pl.seed_everything(3, verbose=False)
+    dm = dnaseq.DNADataModule(str(data), batch_size=16)
+    model = dnaseq.SequenceModel("conv_recurrent", {"conv_filters": [8], "conv_widths": 11, "pool_sizes": 10,
+                                                    "rnn_type": "lstm", "rnn_hidden": 4, "head_hidden": [8]},
+                                 seq_len=dm.seq_len, n_features=dm.n_features, feature_names=dm.feature_names,
+                                 feature_groups=dm.feature_groups)
+    trainer = pl.Trainer(max_epochs=1, limit_train_batches=2, limit_val_batches=1, logger=False,
+                         enable_progress_bar=False, enable_model_summary=False, accelerator="cpu",
+                         default_root_dir=str(d))
+    trainer.fit(model, datamodule=dm)
+    path = d / "tiny.ckpt"
+    trainer.save_checkpoint(str(path))
+    return path
