@@ -5,7 +5,6 @@ import os
 from dataclasses import dataclass
 from typing import Dict, Optional
 
-import numpy as np
 import pandas as pd
 
 from .evaluate import Evaluation, evaluate, load_evaluation

@@ -20,7 +20,7 @@ import json
 import os
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import h5py
 import numpy as np

@@ -17,7 +17,7 @@ Python loop anywhere.
 """
 from __future__ import annotations
 
-from typing import Iterable, Sequence, Union
+from typing import Sequence, Union
 
 import numpy as np
 import torch
@@ -172,13 +172,3 @@ def reverse_complement_one_hot(x: torch.Tensor) -> torch.Tensor:
 
 def reverse_complement_str(seq: str) -> str:
     return decode(reverse_complement(encode(seq)))
-
-
-def gc_content(codes: np.ndarray) -> float:
-    codes = np.asarray(codes)
-    known = codes < N_CODE
-    return float(((codes == 1) | (codes == 2)).sum() / max(int(known.sum()), 1))
-
-
-def stack_codes(seqs: Iterable[SeqLike]) -> np.ndarray:
-    return np.stack([encode(s) for s in seqs])

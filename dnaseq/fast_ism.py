@@ -19,7 +19,7 @@ return False and :func:`dnaseq.ism.ism` falls back to full forward passes.
 """
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import List, Tuple
 
 import torch
 from torch import nn

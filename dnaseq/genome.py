@@ -10,12 +10,11 @@ flag such windows instead of crashing or silently shifting them.
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, List
 
 import numpy as np
 import pyfaidx
@@ -87,6 +86,9 @@ class Genome:
                              f"recompress with `zcat {self.path} | bgzip > new.fa.gz` ({exc})") from exc
         except pyfaidx.FastaIndexingError as exc:
             raise ValueError(f"{self.path}: cannot index this FASTA: {exc}") from exc
+        except PermissionError as exc:
+            raise ValueError(f"{self.path}: cannot write its index ({exc.filename}); copy the FASTA to "
+                             f"a writable folder or create the index there with `samtools faidx`") from exc
         self.lengths: Dict[str, int] = {k: len(v) for k, v in self._fasta.records.items()} \
             if hasattr(self._fasta, "records") else {k: len(self._fasta[k]) for k in self._fasta.keys()}
         self._resolved: Dict[str, str] = {}

@@ -79,6 +79,7 @@ def iter_bed_records(path: str, on_bad_line: str = "error",
         skipped[reason] += 1
         examples.setdefault(reason, f"{path}:{lineno}")
 
+    seen_data = False
     try:
         with _open_text(path) as fh:
             for lineno, line in enumerate(fh, start=1):
@@ -95,8 +96,13 @@ def iter_bed_records(path: str, on_bad_line: str = "error",
                 try:
                     start, end = int(start_s), int(end_s)
                 except ValueError:
+                    if not seen_data and not start_s.lstrip("-").isdigit() and not end_s.lstrip("-").isdigit():
+                        skipped["header line"] += 1  # e.g. "chrom  start  end" before the data
+                        examples.setdefault("header line", f"{path}:{lineno}")
+                        continue
                     bad(lineno, f"start/end must be integers, got {start_s!r} and {end_s!r}", line)
                     continue
+                seen_data = True
                 if start < 0:
                     bad(lineno, f"negative start {start}", line)
                     continue
@@ -159,7 +165,3 @@ def read_intervals(path: str, on_bad_line: str = "error") -> IntervalSet:
     for chrom, (s, e) in per_chrom.items():
         out.chroms[chrom] = merge_intervals(np.array(s, np.int64), np.array(e, np.int64))
     return out
-
-
-def records_per_chrom(iv: IntervalSet) -> Dict[str, int]:
-    return {c: len(s) for c, (s, e) in iv.chroms.items()}

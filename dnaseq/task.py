@@ -14,7 +14,6 @@ from typing import Dict, List, Optional, Union
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from . import __version__

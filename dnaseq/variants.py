@@ -35,7 +35,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence
 
 import numpy as np
 
-from .encoding import CODE_TABLE, N_CODE
+from .encoding import CODE_TABLE
 from .genome import Genome, UnknownChromosomeError
 from .vcf import VariantRow, read_vcf
 

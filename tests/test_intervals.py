@@ -59,3 +59,31 @@ def test_empty_and_truncated_files(tmp_path):
     trunc.write_bytes(full[: len(full) // 2])
     with pytest.raises(BedFormatError, match="truncated"):
         read_intervals(str(trunc))
+
+
+def test_a_column_header_before_the_data_is_skipped_and_counted(tmp_path):
+    path = tmp_path / "with_header.bed"
+    path.write_text("chrom\tstart\tend\nchr1\t1\t10\n")
+    iv = read_intervals(str(path))
+    assert iv.n_records == 1 and iv.skipped["header line"] == 1
+    later = tmp_path / "late.bed"
+    later.write_text("chr1\t1\t10\nchrom\tstart\tend\n")
+    with pytest.raises(BedFormatError, match="late.bed:2"):
+        read_intervals(str(later))
+
+
+def test_read_only_folder_without_index(tmp_path):
+    import os
+    from dnaseq import Genome
+    from dnaseq.genome import write_fasta
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    write_fasta(folder / "g.fa", {"c": "ACGT"})
+    os.chmod(folder, 0o555)
+    try:
+        if os.access(folder, os.W_OK):  # root ignores permissions: nothing to check
+            pytest.skip("running with permission to write anywhere")
+        with pytest.raises(ValueError, match="cannot write its index"):
+            Genome(folder / "g.fa")
+    finally:
+        os.chmod(folder, 0o755)

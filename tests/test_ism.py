@@ -5,7 +5,7 @@ from PIL import Image
 
 import dnaseq
 from dnaseq.genome import write_fasta
-from dnaseq.ism import ism, ism_effects
+from dnaseq.ism import ism
 from dnaseq.variants import score_variants
 from dnaseq.vcf import write_vcf
 from tests.conftest import run_cli

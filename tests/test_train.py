@@ -1,6 +1,4 @@
-import textwrap
 
-import numpy as np
 import pytest
 import torch
 import yaml

@@ -2,17 +2,15 @@ import gzip
 import json
 from collections import Counter
 
-import h5py
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 import dnaseq
 from dnaseq.genome import write_fasta
 from dnaseq.variant_writers import read_scores_h5
 from dnaseq.variants import allele_window, effect_scores, score_variants
-from dnaseq.vcf import classify_alt, read_vcf, write_vcf
+from dnaseq.vcf import classify_alt
 from tests.conftest import TEST_DATA, run_cli
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -72,26 +71,28 @@ PEER_SCRIPT = textwrap.dedent('''
         from selene_sdk.sequences import Genome
         from selene_sdk.utils import NonStrandSpecific
 
-        class SeleneDeepSEA(torch.nn.Module):  # selene feeds (N, L, 4)
+        class SeleneDeepSEA(torch.nn.Module):  # selene's DeepSEA takes (N, L, 4) or (N, 4, L)
             def __init__(self):
                 super().__init__()
                 self.net = build_model("deepsea", 1000, 919)
             def forward(self, x):
-                return torch.sigmoid(self.net(x.transpose(1, 2)))
+                return torch.sigmoid(self.net(x if x.shape[1] == 4 else x.transpose(1, 2)))
 
         core = SeleneDeepSEA()
         core.net.load_state_dict(torch.load(args["weights"]))
         model = NonStrandSpecific(core, mode="mean")
         features = [f"feature_{{i}}" for i in range(919)]
         t = time.perf_counter()
-        an = AnalyzeSequences(model, trained_model_path=model.state_dict(), sequence_length=1000,
+        wrapped = args["weights"] + ".selene.pt"
+        torch.save(model.state_dict(), wrapped)
+        an = AnalyzeSequences(model, trained_model_path=wrapped, sequence_length=1000,
                               features=features, batch_size=128, use_cuda=False,
                               reference_sequence=Genome(args["fasta"]), write_mem_limit=5000)
         an.variant_effect_prediction(args["vcf"], save_data=["diffs", "logits"], output_dir=args["out"],
                                      output_format="tsv")
         out["seconds"] = time.perf_counter() - t
     else:
-        from tangermeme.ism import saturation_mutagenesis
+        from tangermeme.saturation_mutagenesis import saturation_mutagenesis
         model = build_model(args["arch"], 1000, 919).eval()
         model.load_state_dict(torch.load(args["weights"]))
         class Prob(torch.nn.Module):
@@ -113,11 +114,11 @@ def ensure_peers(venv: str) -> str:
     if not os.path.exists(py):
         subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", venv], check=True)
     pip = [py, "-m", "pip", "install", "-q"]
-    probe = subprocess.run([py, "-c", "import tangermeme.ism, selene_sdk.predict"], capture_output=True)
+    probe = subprocess.run([py, "-c", "import tangermeme.saturation_mutagenesis, selene_sdk.predict"], capture_output=True)
     if probe.returncode:
         subprocess.run(pip + ["setuptools<81", "wheel", "cython<3.1", "numba", "memelite", "seaborn",
                               "logomaker", "pyBigWig", "plotly", "statsmodels", "pyfaidx", "click",
-                              "pytabix", "h5py", "scikit-learn", "matplotlib", "pandas", "pyyaml"], check=True)
+                              "pytabix", "ruamel.yaml", "figwig", "h5py", "scikit-learn", "matplotlib", "pandas", "pyyaml"], check=True)
         subprocess.run(pip + ["--no-deps", "tangermeme"], check=True)
         subprocess.run(pip + ["--no-deps", "--no-build-isolation", "selene-sdk"], check=True)
     return py
@@ -153,39 +154,48 @@ def bench_ism(ckpt, onehot, batch):
 
 
 def bench_million(tmp, n):
-    """Score n generated SNVs with a small model in a child process; RSS growth from its start."""
-    code = textwrap.dedent(f'''
-        import resource, sys, os, numpy as np
+    """Score n generated SNVs with a small model. Inputs are made in one child process and
+    scored in a fresh one, whose RSS growth is measured from just before scoring starts."""
+    setup = textwrap.dedent(f'''
+        import os, sys, numpy as np
         sys.path.insert(0, {ROOT!r})
         sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
-        from variants import save_checkpoint, make_inputs
-        from dnaseq.variants import score_variants
+        from variants import save_checkpoint
+        from dnaseq.genome import write_fasta, Genome
         tmp = {tmp!r}
-        ckpt = save_checkpoint("conv_recurrent", os.path.join(tmp, "small.ckpt"), n_features=8, seq_len=200,
-                               conv_filters=[16], conv_widths=9, pool_sizes=10, rnn_type="none",
-                               readout="max", head_hidden=[16])
+        save_checkpoint("conv_recurrent", os.path.join(tmp, "small.ckpt"), n_features=8, seq_len=200,
+                        conv_filters=[16], conv_widths=9, pool_sizes=10, rnn_type="none",
+                        readout="max", head_hidden=[16])
         rng = np.random.default_rng(1)
         seq = "".join(rng.choice(list("ACGT"), size=2_000_000))
-        from dnaseq.genome import write_fasta, Genome
         fa = str(write_fasta(os.path.join(tmp, "big.fa"), {{"chr1": seq}}))
         Genome(fa).close()
-        vcf = os.path.join(tmp, "million.vcf")
-        with open(vcf, "w") as fh:
+        with open(os.path.join(tmp, "million.vcf"), "w") as fh:
             fh.write("#CHROM\\tPOS\\tID\\tREF\\tALT\\n")
-            pos = rng.integers(1, 2_000_000, size={n})
-            for i, p in enumerate(pos):
+            for i, p in enumerate(rng.integers(1, 2_000_000, size={n})):
                 b = seq[p - 1]
                 fh.write(f"chr1\\t{{p}}\\tm{{i}}\\t{{b}}\\t{{'ACGT'[('ACGT'.index(b) + 1) % 4]}}\\n")
-        import time
-        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        t = time.perf_counter()
-        s = score_variants(ckpt, vcf, fa, os.path.join(tmp, "million"), fmt="hdf5", scores=("diff",),
-                           batch_size=1024, chunk_size=8192, progress=False)
-        dt = time.perf_counter() - t
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        print("MILLION", s.rows, dt, base / 1024, peak / 1024, (peak - base) / 1024)
     ''')
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    subprocess.run([sys.executable, "-c", setup], check=True, capture_output=True)
+    score = textwrap.dedent(f'''
+        import os, resource, sys, time
+        sys.path.insert(0, {ROOT!r})
+        from dnaseq.variants import score_variants
+        import dnaseq
+        tmp = {tmp!r}
+        def rss_mb():
+            with open("/proc/self/status") as fh:
+                return next(int(l.split()[1]) for l in fh if l.startswith("VmRSS")) / 1024
+        base = rss_mb()
+        t = time.perf_counter()
+        s = score_variants(os.path.join(tmp, "small.ckpt"), os.path.join(tmp, "million.vcf"),
+                           os.path.join(tmp, "big.fa"), os.path.join(tmp, "million"), fmt="hdf5",
+                           scores=("diff",), batch_size=1024, chunk_size=8192, progress=False)
+        dt = time.perf_counter() - t
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print("MILLION", s.rows, dt, base, peak, peak - base)
+    ''')
+    proc = subprocess.run([sys.executable, "-c", score], capture_output=True, text=True)
     for line in proc.stdout.splitlines():
         if line.startswith("MILLION"):
             _, rows, dt, base, peak, growth = line.split()
