@@ -124,9 +124,11 @@ def plot_ism(r: IsmResult, feature: str, plot_dir: str) -> List[str]:
     paths = []
     for n, name in enumerate(r.names):
         safe = re.sub(r"[^\w.-]+", "_", name)
+        start, chrom = r.window_starts[n], name.split(":")[0]
         paths.append(plot_ism_heatmap(effects[n].numpy(), r.codes[n], list(r.positions), feature,
-                                      os.path.join(plot_dir, f"{safe}.{feature}.heatmap.png")))
+                                      os.path.join(plot_dir, f"{safe}.{feature}.heatmap.png"),
+                                      genome_start=start, chrom=chrom))
         heights = importance(effects[n], r.codes[n], r.positions)
         paths.append(plot_logo(heights, r.codes[n], list(r.positions), feature,
-                               os.path.join(plot_dir, f"{safe}.{feature}.logo.png")))
+                               os.path.join(plot_dir, f"{safe}.{feature}.logo.png"), genome_start=start, chrom=chrom))
     return paths

@@ -34,8 +34,10 @@ def plot_curves(labels: np.ndarray, probs: np.ndarray, names: Sequence[str], fea
             continue
         fpr, tpr, _ = roc_curve(y, p)
         prec, rec, _ = precision_recall_curve(y, p)
-        ax_roc.plot(fpr, tpr, label=f"{name} ({roc_auc_score(y, p):.3f})")
-        ax_pr.plot(rec, prec, label=f"{name} ({average_precision_score(y, p):.3f})")
+        line, = ax_roc.plot(fpr, tpr, label=f"{name} ({roc_auc_score(y, p):.3f})")
+        ax_pr.plot(rec, prec, color=line.get_color(), label=f"{name} ({average_precision_score(y, p):.3f})")
+        # a random ranking's precision is the positive rate: the line to beat
+        ax_pr.axhline(y.mean(), color=line.get_color(), ls=":", lw=0.8)
     ax_roc.plot([0, 1], [0, 1], "k--", lw=0.8)
     ax_roc.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
     ax_pr.set(xlabel="recall", ylabel="precision", title="precision-recall", xlim=(0, 1), ylim=(0, 1.02))
@@ -50,7 +52,7 @@ def plot_curves(labels: np.ndarray, probs: np.ndarray, names: Sequence[str], fea
 def plot_auc_distribution(table, path: str) -> str:
     """Per-group distribution (box + points) of per-feature ROC AUC and PR AUC."""
     groups = list(dict.fromkeys(table.group))
-    fig, axes = plt.subplots(1, 2, figsize=(max(6, 2 + 1.5 * len(groups)), 4.5))
+    fig, axes = plt.subplots(1, 2, figsize=(max(9, 2 + 1.5 * len(groups)), 4.5))
     for ax, metric, label in zip(axes, ("roc_auc", "pr_auc"), ("ROC AUC", "PR AUC")):
         data = [table[(table.group == g)][metric].dropna().values for g in groups]
         ax.boxplot(data, showfliers=False)
@@ -95,8 +97,18 @@ def plot_comparison(merged, label_a: str, label_b: str, path: str) -> str:
     return path
 
 
+def _position_axis(ax, n: int, positions: Sequence[int], genome_start: Optional[int], chrom: str = "") -> None:
+    ticks = np.linspace(0, n - 1, min(10, n)).astype(int)
+    if genome_start is None:
+        ax.set_xticks(ticks, [str(positions[t]) for t in ticks])
+        ax.set_xlabel("position in sequence (0-based)")
+    else:
+        ax.set_xticks(ticks, [f"{genome_start + positions[t] + 1:,}" for t in ticks])
+        ax.set_xlabel(f"{chrom} position (1-based)")
+
+
 def plot_ism_heatmap(effects: np.ndarray, codes: np.ndarray, positions: Sequence[int], feature: str,
-                     path: str, title: str = "") -> str:
+                     path: str, title: str = "", genome_start: Optional[int] = None, chrom: str = "") -> str:
     """Position x base heatmap of ISM effects (4, P) for one feature; reference bases boxed."""
     e = np.asarray(effects)
     lim = float(np.nanmax(np.abs(e))) or 1.0
@@ -106,9 +118,8 @@ def plot_ism_heatmap(effects: np.ndarray, codes: np.ndarray, positions: Sequence
     ref = np.asarray(codes)[np.asarray(positions)]
     known = ref < 4
     ax.scatter(np.nonzero(known)[0], ref[known], marker="s", s=6, facecolors="none", edgecolors="k", lw=0.4)
-    ticks = np.linspace(0, e.shape[1] - 1, min(10, e.shape[1])).astype(int)
-    ax.set_xticks(ticks, [str(positions[t]) for t in ticks])
-    ax.set(xlabel="position in window (0-based)", title=title or f"ISM effect on {feature} (alt - ref)")
+    _position_axis(ax, e.shape[1], positions, genome_start, chrom)
+    ax.set(title=title or f"ISM effect on {feature} (alt - ref)")
     fig.colorbar(im, ax=ax, fraction=0.02, pad=0.01)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -116,7 +127,8 @@ def plot_ism_heatmap(effects: np.ndarray, codes: np.ndarray, positions: Sequence
     return path
 
 
-def plot_logo(heights: np.ndarray, codes: np.ndarray, positions: Sequence[int], feature: str, path: str) -> str:
+def plot_logo(heights: np.ndarray, codes: np.ndarray, positions: Sequence[int], feature: str, path: str,
+              genome_start: Optional[int] = None, chrom: str = "") -> str:
     """Importance logo: the reference base at each position, scaled by its importance
     (negative heights drawn below the axis)."""
     from matplotlib.patches import PathPatch
@@ -140,10 +152,8 @@ def plot_logo(heights: np.ndarray, codes: np.ndarray, positions: Sequence[int], 
     ax.set_xlim(-1, len(h))
     ax.set_ylim(-lim * 1.05 if (h < 0).any() else 0, lim * 1.05 or 1)
     ax.axhline(0, color="k", lw=0.5)
-    ticks = np.linspace(0, len(h) - 1, min(10, len(h))).astype(int)
-    ax.set_xticks(ticks, [str(positions[t]) for t in ticks])
-    ax.set(xlabel="position in window (0-based)", ylabel="importance",
-           title=f"ISM importance of the reference base for {feature}")
+    _position_axis(ax, len(h), positions, genome_start, chrom)
+    ax.set(ylabel="importance", title=f"ISM importance of the reference base for {feature}")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
