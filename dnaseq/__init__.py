@@ -12,10 +12,20 @@ from .task import SequenceModel, load_model  # noqa: E402
 from .datamodule import DNADataModule  # noqa: E402
 from .evaluate import evaluate, evaluate_predictions, load_evaluation  # noqa: E402
 from .compare import compare, compare_evaluations  # noqa: E402
+from .variants import score_variants  # noqa: E402
+from .ism_run import run_ism  # noqa: E402
+
+
+def train(args=None):
+    """Train as ``dnaseq train`` does, from CLI-style arguments, e.g.
+    ``dnaseq.train(["--config", "configs/quickstart.yaml", "--trainer.max_epochs", "2"])``;
+    returns the LightningCLI object (``.trainer``, ``.model``, ``.datamodule``)."""
+    from .train import run_training  # imported on use: LightningCLI is slow to import
+    return run_training(args)
 
 __all__ = ["__version__", "ALPHABET", "encode", "decode", "one_hot", "reverse_complement",
            "reverse_complement_one_hot", "codes_from_one_hot", "Genome", "UnknownChromosomeError",
            "read_intervals", "BedFormatError", "open_split", "read_info", "available_splits",
            "build_dataset", "read_manifest", "Feature", "MODELS", "build_model", "count_parameters",
            "SequenceModel", "load_model", "DNADataModule", "evaluate", "evaluate_predictions",
-           "load_evaluation", "compare", "compare_evaluations"]
+           "load_evaluation", "compare", "compare_evaluations", "score_variants", "run_ism", "train"]

@@ -24,10 +24,6 @@ from .task import SequenceModel
 
 
 class DnaseqCLI(LightningCLI):
-    def __init__(self, *args, run: bool = True, **kwargs):
-        self._run_mode = run
-        super().__init__(*args, run=run, **kwargs)
-
     def add_arguments_to_parser(self, parser) -> None:
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults({"checkpoint.monitor": "valid_auroc", "checkpoint.mode": "max",
@@ -36,9 +32,9 @@ class DnaseqCLI(LightningCLI):
         parser.add_lightning_class_args(EarlyStopping, "early_stopping")
         parser.set_defaults({"early_stopping.monitor": "valid_auroc", "early_stopping.mode": "max",
                              "early_stopping.patience": 5})
-        if self._run_mode is False:
-            parser.add_argument("--ckpt_path", default=None,
-                                help="checkpoint to resume from: a path, or 'last' / 'best'")
+        # dnaseq runs fit itself (run=False), so the resume path is its own top-level option
+        parser.add_argument("--ckpt_path", default=None,
+                            help="checkpoint to resume from: a path, or 'last' / 'best'")
         for attr in ("n_features", "seq_len", "feature_names", "feature_groups"):
             parser.link_arguments(f"data.{attr}", f"model.{attr}", apply_on="instantiate")
 
@@ -54,11 +50,23 @@ def _default_trainer() -> dict:
     return {"logger": loggers, "use_distributed_sampler": False}
 
 
-def run_training(args: Optional[List[str]] = None) -> DnaseqCLI:
-    """Train from CLI-style arguments (``--config X.yaml``, overrides, ``--ckpt_path last``)."""
-    return DnaseqCLI(SequenceModel, DNADataModule, args=["fit", *(args or [])], run=True,
+def build_cli(args: Optional[List[str]] = None) -> DnaseqCLI:
+    """Parse CLI-style arguments and instantiate model, data and trainer (no training yet)."""
+    return DnaseqCLI(SequenceModel, DNADataModule, args=list(args or []), run=False,
                      trainer_defaults=_default_trainer(), save_config_kwargs={"overwrite": True},
                      auto_configure_optimizers=False)
+
+
+def fit(cli: DnaseqCLI) -> DnaseqCLI:
+    """Train what :func:`build_cli` set up, resuming from ``--ckpt_path`` when given."""
+    _check_resume_compatible(cli)
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=cli.config.get("ckpt_path"))
+    return cli
+
+
+def run_training(args: Optional[List[str]] = None) -> DnaseqCLI:
+    """Train from CLI-style arguments (``--config X.yaml``, overrides, ``--ckpt_path last``)."""
+    return fit(build_cli(args))
 
 
 def valid_keys() -> List[str]:
@@ -103,14 +111,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*args parameter is intended.*")
     if any(a in ("-h", "--help") for a in argv):
-        run_training(argv)
+        build_cli(argv)  # prints the help and exits
         return 0
     captured = io.StringIO()
     try:
         with redirect_stderr(captured):
-            cli = DnaseqCLI(SequenceModel, DNADataModule, args=argv, run=False,
-                            trainer_defaults=_default_trainer(), save_config_kwargs={"overwrite": True},
-                            auto_configure_optimizers=False)
+            cli = build_cli(argv)
     except SystemExit as exc:
         if exc.code:
             print(f"dnaseq train: error: {explain_config_error(captured.getvalue())}", file=sys.stderr)
@@ -123,8 +129,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 1
     sys.stderr.write(captured.getvalue())
     try:
-        _check_resume_compatible(cli)
-        cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=cli.config.get("ckpt_path"))
+        fit(cli)
     except (FileNotFoundError, ValueError) as exc:
         print(f"dnaseq train: error: {_root_cause(exc)}", file=sys.stderr)
         return 1
