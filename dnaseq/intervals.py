@@ -7,13 +7,14 @@ evaluated with ``searchsorted`` — no per-base arrays, no per-peak Python loop 
 from __future__ import annotations
 
 import gzip
-import io
 import os
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
+
+from .textio import open_text
 
 
 class BedFormatError(ValueError):
@@ -48,14 +49,6 @@ class IntervalSet:
         return self.n_records
 
 
-def _open_text(path: str) -> io.TextIOBase:
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
-    return open(path, "r", encoding="utf-8", errors="replace")
-
-
 def iter_bed_records(path: str, on_bad_line: str = "error",
                      skipped: Optional[Counter] = None,
                      examples: Optional[Dict[str, str]] = None) -> Iterator[Tuple[str, int, int]]:
@@ -81,7 +74,7 @@ def iter_bed_records(path: str, on_bad_line: str = "error",
 
     seen_data = False
     try:
-        with _open_text(path) as fh:
+        with open_text(path) as fh:
             for lineno, line in enumerate(fh, start=1):
                 line = line.rstrip("\r\n")
                 if not line.strip() or line.startswith(("#", "track", "browser")):

@@ -14,11 +14,12 @@ ALT classification (``alt_kind``):
 from __future__ import annotations
 
 import gzip
-import io
 import os
 import re
 from dataclasses import dataclass
 from typing import Iterator, List, Optional
+
+from .textio import open_text
 
 _BASES = re.compile(r"^[ACGTNacgtn]+$")
 _IUPAC = re.compile(r"^[ACGTNRYSWKMBDHVacgtnryswkmbdhv]+$")
@@ -61,14 +62,6 @@ def classify_alt(ref: str, alt: str) -> str:
     return "indel"
 
 
-def _open(path: str) -> io.TextIOBase:
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
-    return open(path, "r", encoding="utf-8", errors="replace")
-
-
 def read_vcf(path: str) -> Iterator[VariantRow]:
     """Yield one :class:`VariantRow` per ALT of every data line; malformed lines yield one row
     with ``kind="malformed"`` and the problem. A truncated gzip ends with one such row."""
@@ -76,7 +69,7 @@ def read_vcf(path: str) -> Iterator[VariantRow]:
         raise FileNotFoundError(f"VCF not found: {path}")
     lineno = 0
     try:
-        with _open(path) as fh:
+        with open_text(path) as fh:
             for lineno, line in enumerate(fh, start=1):
                 line = line.rstrip("\r\n")
                 if not line or line.startswith("#"):

@@ -26,6 +26,19 @@ def dm3_slice(tmp_path) -> Path:
     return dst
 
 
+def build_slice_dataset(folder: Path, name: str = "tiny.h5", **options) -> Path:
+    """Copy the shipped real dm3 slice into ``folder`` and build a dataset from it."""
+    import dnaseq
+    shutil.copytree(DATA / "dm3_slice", folder / "slice", ignore=shutil.ignore_patterns("*.fai", "*.gzi"),
+                    dirs_exist_ok=True)
+    out = folder / name
+    dnaseq.build_dataset(str(folder / "slice" / "dm3_chr2L_400k.fa.gz"),
+                         dnaseq.read_manifest(str(folder / "slice" / "manifest.tsv")), str(out),
+                         **{"max_n_fraction": 0.0, "valid_fraction": 0.2, "test_fraction": 0.2, "seed": 1,
+                            "progress": False, **options})
+    return out
+
+
 def run_cli(*args, cwd=None, check=True, timeout=600):
     """Run ``dnaseq`` in a subprocess, as a user would."""
     proc = subprocess.run([sys.executable, "-m", "dnaseq.cli", *map(str, args)], cwd=cwd,
@@ -44,11 +57,7 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 
     import dnaseq
     d = tmp_path_factory.mktemp("ckpt")
-    shutil.copytree(DATA / "dm3_slice", d / "slice", ignore=shutil.ignore_patterns("*.fai", "*.gzi"))
-    data = d / "tiny.h5"
-    dnaseq.build_dataset(str(d / "slice" / "dm3_chr2L_400k.fa.gz"),
-                         dnaseq.read_manifest(str(d / "slice" / "manifest.tsv")), str(data),
-                         max_n_fraction=0.0, valid_fraction=0.2, test_fraction=0.2, seed=1, progress=False)
+    data = build_slice_dataset(d)
     pl.seed_everything(3, verbose=False)
     dm = dnaseq.DNADataModule(str(data), batch_size=16)
     model = dnaseq.SequenceModel("conv_recurrent", {"conv_filters": [8], "conv_widths": 11, "pool_sizes": 10,

@@ -5,10 +5,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-import dnaseq
 from dnaseq.compare import compare_evaluations
 from dnaseq.evaluate import evaluate_predictions, feature_metrics, load_evaluation, summarize
-from tests.conftest import run_cli
+from tests.conftest import build_slice_dataset, run_cli
 from tests.test_train import write_config
 
 
@@ -62,13 +61,7 @@ def test_compare_refuses_different_features():
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     d = tmp_path_factory.mktemp("trained")
-    import shutil
-    from tests.conftest import DATA
-    shutil.copytree(DATA / "dm3_slice", d / "slice", ignore=shutil.ignore_patterns("*.fai", "*.gzi"))
-    data = d / "tiny.h5"
-    dnaseq.build_dataset(str(d / "slice" / "dm3_chr2L_400k.fa.gz"),
-                         dnaseq.read_manifest(str(d / "slice" / "manifest.tsv")), str(data),
-                         max_n_fraction=0.0, valid_fraction=0.3, test_fraction=0.3, seed=2, progress=False)
+    data = build_slice_dataset(d, valid_fraction=0.3, test_fraction=0.3, seed=2)
     ckpts = []
     for seed in (1, 2):
         cfg = write_config(d / f"c{seed}.yaml", data, d / f"ckpt{seed}")

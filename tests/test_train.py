@@ -4,9 +4,8 @@ import torch
 import yaml
 
 import dnaseq
-from dnaseq.build import read_manifest
 from dnaseq.task import checkpoint_metadata
-from tests.conftest import run_cli
+from tests.conftest import build_slice_dataset, run_cli
 
 TINY_MODEL = {"arch": "conv_recurrent",
               "arch_args": {"conv_filters": [8], "conv_widths": 19, "pool_sizes": 13, "rnn_type": "gru",
@@ -16,15 +15,7 @@ TINY_MODEL = {"arch": "conv_recurrent",
 @pytest.fixture(scope="module")
 def tiny_dataset(tmp_path_factory):
     """A real dataset from the shipped dm3 slice (chr2L:1-400,000, 8 features)."""
-    import shutil
-    from tests.conftest import DATA
-    d = tmp_path_factory.mktemp("tiny")
-    shutil.copytree(DATA / "dm3_slice", d / "slice", ignore=shutil.ignore_patterns("*.fai", "*.gzi"))
-    out = d / "tiny.h5"
-    dnaseq.build_dataset(str(d / "slice" / "dm3_chr2L_400k.fa.gz"), read_manifest(str(d / "slice" / "manifest.tsv")),
-                         str(out), max_n_fraction=0.0, valid_fraction=0.2, test_fraction=0.2, seed=1,
-                         progress=False)
-    return out
+    return build_slice_dataset(tmp_path_factory.mktemp("tiny"))
 
 
 def write_config(path, data, ckpt_dir, **trainer):
