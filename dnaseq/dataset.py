@@ -188,8 +188,12 @@ class H5Split(SplitSource):
         self.cache_chunks = cache_chunks
         self._memory = None
         if in_memory:
-            g = self._group()
-            self._memory = (g["sequences"][:], self._unpack(g["labels"][:]))
+            self.load_into_memory()
+
+    def load_into_memory(self) -> None:
+        """Read the whole split once; later reads come from RAM."""
+        g = self._group()
+        self._memory = (g["sequences"][:], self._unpack(g["labels"][:]))
 
     def __getstate__(self):
         # h5py handles cannot cross process boundaries: a worker reopens the file itself
@@ -263,12 +267,12 @@ def open_split(path: str, split: str, in_memory: Optional[bool] = None,
         return deepsea_bundle.open_mat_split(path, split)
     if not os.path.exists(path):
         raise FileNotFoundError(f"dataset not found: {path}")
+    src = H5Split(path, split)
     if in_memory is None:
-        src = H5Split(path, split)
         in_memory = src.n * (src.info.seq_len + src.info.n_features) < memory_limit_bytes
-        if not in_memory:
-            return src
-    return H5Split(path, split, in_memory=in_memory)
+    if in_memory:
+        src.load_into_memory()
+    return src
 
 
 def available_splits(path: str) -> List[str]:

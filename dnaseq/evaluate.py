@@ -145,22 +145,18 @@ def evaluate(checkpoint, data: str, split: str = "test", rc_average: bool = True
     """
     from .dataset import open_split
     from .predict import predict_split
-    from .task import load_model
+    from .task import as_model, check_compatible
 
-    model = load_model(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else checkpoint
+    model, label = as_model(checkpoint)
     source = open_split(data, split)
-    if source.info.n_features != model.n_features:
-        raise ValueError(f"the checkpoint predicts {model.n_features} features but {data} has "
-                         f"{source.info.n_features}")
-    if source.info.seq_len != model.seq_len:
-        raise ValueError(f"the checkpoint takes {model.seq_len} bp windows but {data} has {source.info.seq_len} bp")
+    check_compatible(model.n_features, model.seq_len, source.info.n_features, source.info.seq_len,
+                     model_label="the checkpoint", data_label=str(data))
     if list(source.info.feature_names) != model.feature_names:
         import logging
         logging.getLogger(__name__).warning("feature names of %s differ from the checkpoint's; "
                                             "using the dataset's", data)
     probs, labels = predict_split(model, source, batch_size, rc_average, device, progress)
-    meta = {"checkpoint": str(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else "in-memory model",
-            "data": str(data), "split": split, "windows": int(len(labels)),
+    meta = {"checkpoint": label, "data": str(data), "split": split, "windows": int(len(labels)),
             "rc_average": bool(rc_average)}
     result = evaluate_predictions(labels, probs, source.info.feature_names, source.info.feature_groups, meta)
     if out_dir:

@@ -89,8 +89,7 @@ class Genome:
         except PermissionError as exc:
             raise ValueError(f"{self.path}: cannot write its index ({exc.filename}); copy the FASTA to "
                              f"a writable folder or create the index there with `samtools faidx`") from exc
-        self.lengths: Dict[str, int] = {k: len(v) for k, v in self._fasta.records.items()} \
-            if hasattr(self._fasta, "records") else {k: len(self._fasta[k]) for k in self._fasta.keys()}
+        self.lengths: Dict[str, int] = {k: len(v) for k, v in self._fasta.records.items()}
         self._resolved: Dict[str, str] = {}
 
     # -- names -------------------------------------------------------------------------

@@ -58,19 +58,17 @@ def ism(model, x, batch_size: int = 512, rc_average: bool = False, positions: Op
     # With a dense-delta finish small blocks keep windows tight; when a recurrent layer must
     # run in full anyway, larger blocks keep its batches large.
     if local:
-        core = model.model if hasattr(model, "model") else model
-        block = max(1, min(16, batch_size // 4)) if core.ism_parts()[2] is not None else max(1, batch_size // 3)
+        dense_delta = getattr(model, "model", model).ism_parts()[2] is not None
+        block = max(1, min(16, batch_size // 4)) if dense_delta else max(1, batch_size // 3)
     bar = tqdm(total=n * len(pos) * 3, unit="mut", desc="ism", disable=not progress)
     for s in range(n):
         ref_bases = codes[s, pos]  # (P,)
         is_mut = bases[None, :] != ref_bases[:, None]  # (P, 4); all True at N
         p_idx, b_idx = torch.nonzero(is_mut, as_tuple=True)
         if local:
-            strands = [(fast_ism.LocalISM(model.model if hasattr(model, "model") else model,
-                                          x[s:s + 1].contiguous()), False)]
+            strands = [(fast_ism.LocalISM(model, x[s:s + 1].contiguous()), False)]
             if rc_average:
-                strands.append((fast_ism.LocalISM(model.model if hasattr(model, "model") else model,
-                                                  reverse_complement_one_hot(x[s:s + 1]).contiguous()), True))
+                strands.append((fast_ism.LocalISM(model, reverse_complement_one_hot(x[s:s + 1]).contiguous()), True))
             order = torch.argsort(pos[p_idx], stable=True)
             p_idx, b_idx = p_idx[order], b_idx[order]
             genome_pos = pos[p_idx]

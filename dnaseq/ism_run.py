@@ -72,9 +72,9 @@ def run_ism(checkpoint, out: str, reference: Optional[str] = None, region: Optio
             progress: bool = True) -> IsmResult:
     """ISM of a region (``reference`` + ``region``) or of every sequence in ``fasta``; writes
     ``out`` (HDF5) and, for ``feature`` (default: the first), a heatmap and a logo per sequence."""
-    from .task import load_model
+    from .task import as_model
 
-    model = load_model(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else checkpoint
+    model, label = as_model(checkpoint)
     L = model.seq_len
     if (region is None) == (fasta is None):
         raise ValueError("give either --region (with --reference) or --fasta")
@@ -95,7 +95,7 @@ def run_ism(checkpoint, out: str, reference: Optional[str] = None, region: Optio
     with torch.no_grad():
         ref = model.predict_proba(x.to(next(model.parameters()).device), rc_average=rc_average).float().cpu()
     result = IsmResult(names, codes, positions, ref, preds, features, starts)
-    write_ism(out, result, {"checkpoint": str(checkpoint), "reference": reference or "", "region": region or "",
+    write_ism(out, result, {"checkpoint": label, "reference": reference or "", "region": region or "",
                             "fasta": fasta or "", "rc_average": rc_average})
     if plot_dir:
         plot_ism(result, feature or features[0], plot_dir)

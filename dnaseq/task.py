@@ -126,11 +126,8 @@ class SequenceModel(pl.LightningModule):
         dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         if dm is None or not hasattr(dm, "n_features"):
             return
-        if dm.n_features != self.n_features:
-            raise ValueError(f"the model predicts {self.n_features} features but the dataset "
-                             f"{getattr(dm, 'data', '')} has {dm.n_features}")
-        if dm.seq_len != self.seq_len:
-            raise ValueError(f"the model takes {self.seq_len} bp windows but the dataset has {dm.seq_len} bp")
+        check_compatible(self.n_features, self.seq_len, dm.n_features, dm.seq_len,
+                         data_label=f"the dataset {getattr(dm, 'data', '')}")
         if stage == "fit" and self.hparams.pos_weight == "auto":
             labels = dm.source("train").read_all_labels()
             pos = labels.sum(axis=0).astype(np.float64)
@@ -206,6 +203,23 @@ class SequenceModel(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: Dict) -> None:
         checkpoint["dnaseq"] = {"version": __version__, "base_order": ALPHABET,
                                 "codes": {"A": 0, "C": 1, "G": 2, "T": 3, "N": 4}}
+
+
+def check_compatible(n_features: int, seq_len: int, data_n_features: int, data_seq_len: int,
+                     model_label: str = "the model", data_label: str = "the dataset") -> None:
+    """Refuse, naming both numbers, a model and a dataset of different feature count or length."""
+    if n_features != data_n_features:
+        raise ValueError(f"{model_label} predicts {n_features} features but {data_label} has {data_n_features}")
+    if seq_len != data_seq_len:
+        raise ValueError(f"{model_label} takes {seq_len} bp windows but {data_label} has {data_seq_len} bp")
+
+
+def as_model(checkpoint) -> "tuple[SequenceModel, str]":
+    """(model, label) from a checkpoint path or an already loaded model."""
+    import os
+    if isinstance(checkpoint, (str, os.PathLike)):
+        return load_model(str(checkpoint)), str(checkpoint)
+    return checkpoint, "in-memory model"
 
 
 def load_model(path: str, map_location: str = "cpu") -> SequenceModel:

@@ -154,14 +154,12 @@ def _check_resume_compatible(cli) -> None:
         if cli.config.get("ckpt_path") == "last":
             return  # Lightning starts from scratch with a warning
         raise FileNotFoundError(f"checkpoint to resume from not found: {ckpt}")
+    from .task import check_compatible
+
     hp = torch.load(ckpt, map_location="cpu", weights_only=False).get("hyper_parameters", {})
     dm = cli.datamodule
-    if hp.get("n_features") not in (None, dm.n_features):
-        raise ValueError(f"checkpoint {ckpt} predicts {hp['n_features']} features but the dataset "
-                         f"{dm.data} has {dm.n_features}")
-    if hp.get("seq_len") not in (None, dm.seq_len):
-        raise ValueError(f"checkpoint {ckpt} takes {hp['seq_len']} bp windows but the dataset "
-                         f"{dm.data} has {dm.seq_len} bp")
+    check_compatible(hp.get("n_features", dm.n_features), hp.get("seq_len", dm.seq_len), dm.n_features,
+                     dm.seq_len, model_label=f"checkpoint {ckpt}", data_label=f"the dataset {dm.data}")
 
 
 def _root_cause(exc: BaseException) -> str:

@@ -27,7 +27,6 @@ symbolic ALT ...). Work and output go in chunks, so memory does not grow with th
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence
 
 import numpy as np
 
-from .encoding import CODE_TABLE
+from .encoding import CODE_TABLE, decode
 from .genome import Genome, UnknownChromosomeError
 from .vcf import VariantRow, read_vcf
 
@@ -114,14 +113,14 @@ def prepare(rows: Sequence[VariantRow], genome: Genome, length: int, ref_policy:
                     match = ref_matches(vcf_ref, genome_ref)
                     if not match and ref_policy == "skip":
                         status = "ref_mismatch"
-                        note = f"REF {r.ref} differs from the reference ({_decode(genome_ref)}); --ref-policy skip"
+                        note = f"REF {r.ref} differs from the reference ({decode(genome_ref)}); --ref-policy skip"
                     else:
                         ref_allele = vcf_ref if (ref_policy == "vcf" and not match) else genome_ref
                         ref_w, pad_r = allele_window(genome, chrom, pos0, len(r.ref), ref_allele, length)
                         alt_w, pad_a = allele_window(genome, chrom, pos0, len(r.ref), _codes(r.alt), length)
                         padded = pad_r or pad_a
                         if not match:
-                            note = (f"REF {r.ref} differs from the reference ({_decode(genome_ref)}); "
+                            note = (f"REF {r.ref} differs from the reference ({decode(genome_ref)}); "
                                     f"scored with the {'VCF' if ref_policy == 'vcf' else 'genome'} REF")
                         if padded:
                             note = (note + "; " if note else "") + "window runs off the chromosome end (N-padded)"
@@ -133,11 +132,6 @@ def prepare(rows: Sequence[VariantRow], genome: Genome, length: int, ref_policy:
         out.ref_match.append(match)
         out.padded.append(padded)
     return out
-
-
-def _decode(codes: np.ndarray) -> str:
-    from .encoding import decode
-    return decode(codes)
 
 
 def effect_scores(ref: np.ndarray, alt: np.ndarray, which: Sequence[str] = SCORES) -> Dict[str, np.ndarray]:
@@ -186,8 +180,9 @@ def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Seque
     """
     from tqdm.auto import tqdm
 
+    from . import __version__
     from .predict import predict_codes
-    from .task import load_model
+    from .task import as_model
     from .variant_writers import make_writer
 
     bad = [s for s in scores if s not in SCORES]
@@ -195,15 +190,13 @@ def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Seque
         raise ValueError(f"unknown score(s) {bad}; choose from {', '.join(SCORES)}")
     if ref_policy not in REF_POLICIES:
         raise ValueError(f"ref_policy must be one of {REF_POLICIES}, got {ref_policy!r}")
-    model = load_model(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else checkpoint
+    model, label = as_model(checkpoint)
     genome = Genome(reference)
     L, features = model.seq_len, model.feature_names
-    meta = {"checkpoint": str(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else "in-memory model",
-            "vcf": str(vcf), "reference": str(reference), "window": L, "ref_policy": ref_policy,
+    meta = {"checkpoint": label, "vcf": str(vcf), "reference": str(reference), "window": L, "ref_policy": ref_policy,
             "rc_average": rc_average, "scores": list(scores),
-            "centring": "allele centred; SNV at index L//2", "logit_eps": LOGIT_EPS}
-    from . import __version__
-    meta["dnaseq_version"] = __version__
+            "centring": "allele centred; SNV at index L//2", "logit_eps": LOGIT_EPS,
+            "dnaseq_version": __version__}
     writer = make_writer(fmt, out, features, list(scores), meta)
     statuses: Counter = Counter()
     n_rows = 0

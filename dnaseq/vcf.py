@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import os
 import re
+import zlib
 from dataclasses import dataclass
 from typing import Iterator, List, Optional
 
@@ -75,14 +76,9 @@ def read_vcf(path: str) -> Iterator[VariantRow]:
                 if not line or line.startswith("#"):
                     continue
                 yield from _parse_line(line, lineno)
-    except (EOFError, gzip.BadGzipFile, OSError, zlib_error()) as exc:
+    except (EOFError, gzip.BadGzipFile, OSError, zlib.error) as exc:
         yield VariantRow(lineno + 1, "", -1, "", "", "", 0, "malformed",
                          f"file ends early or is corrupt after line {lineno} ({exc})")
-
-
-def zlib_error():
-    import zlib
-    return zlib.error
 
 
 def _parse_line(line: str, lineno: int) -> List[VariantRow]:
