@@ -77,16 +77,58 @@ def _info(args) -> int:
     return 0
 
 
+def _devices(text: str):
+    """``--devices``: a count (``2``), ``auto``, ``-1`` (all) or a list of indices (``0,3``)."""
+    text = str(text).strip()
+    if "," in text:
+        return [int(t) for t in text.split(",") if t.strip()]
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def _add_run_options(parser, batch_size: int) -> None:
+    """The options every command that applies a model shares (same names as ``dnaseq train``)."""
+    from .inference.strand import STRANDS
+    g = parser.add_argument_group("how the model runs (the same for every command)")
+    g.add_argument("--strand", choices=STRANDS, default="as-trained",
+                   help="as-trained: what the checkpoint was validated with; both: average the window "
+                        "and its reverse complement; forward: the given strand only")
+    g.add_argument("--accelerator", default=None, help="cpu, gpu, mps or auto (Lightning)")
+    g.add_argument("--devices", default=None, help="device count (default 1), 'auto', or indices such as 0,1")
+    g.add_argument("--num-nodes", type=int, default=1)
+    g.add_argument("--strategy", default="auto", help="auto, or ddp for several devices/nodes")
+    g.add_argument("--precision", default="32-true", help="32-true, bf16-mixed, 16-mixed ...")
+    g.add_argument("--batch-size", type=int, default=batch_size)
+    g.add_argument("--num-workers", type=int, default=0, help="DataLoader workers building inputs")
+    g.add_argument("--device", default="auto", help=argparse.SUPPRESS)  # 0.1 spelling: cpu, cuda, cuda:1
+    g.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def _run_options(args):
+    from .inference.engine import RunOptions
+    base = RunOptions.from_device(args.device)
+    return RunOptions(accelerator=args.accelerator or base.accelerator,
+                      devices=_devices(args.devices) if args.devices else base.devices,
+                      num_nodes=args.num_nodes, strategy=args.strategy, precision=args.precision,
+                      batch_size=args.batch_size, num_workers=args.num_workers, progress=not args.quiet)
+
+
+_STRAND_TEXT = {"both": "predictions averaged over both strands (window and reverse complement)",
+                "forward": "predictions from the forward strand only"}
+
+
 def _evaluate(args) -> int:
     from .evaluate import evaluate
 
-    result = evaluate(args.checkpoint, args.data, split=args.split, rc_average=not args.no_rc_average,
-                      batch_size=args.batch_size, device=args.device, out_dir=args.out,
+    result = evaluate(args.checkpoint, args.data, split=args.split, strand=args.strand, out_dir=args.out,
                       save_predictions=args.save_predictions, plot_features=_split_list(args.plot_features),
-                      progress=not args.quiet)
+                      run=_run_options(args))
+    if result is None:  # another rank of a multi-process run: rank 0 reports
+        return 0
     print(result.format())
-    print("predictions averaged over both strands (reverse-complement averaging)" if not args.no_rc_average
-          else "predictions from the forward strand only (--no-rc-average)")
+    print(_STRAND_TEXT[result.meta["strand"]])
     if args.out:
         print(f"wrote {args.out}/metrics_per_feature.tsv, metrics_summary.tsv, metrics.json, curves.png, "
               f"auc_by_group.png" + (", predictions.h5" if args.save_predictions else ""))
@@ -171,12 +213,9 @@ def make_parser() -> argparse.ArgumentParser:
     e.add_argument("--data", "-d", required=True, help="dnaseq HDF5 dataset or DeepSEA bundle")
     e.add_argument("--split", default="test")
     e.add_argument("--out", "-o", help="output folder for tables, plots and predictions")
-    e.add_argument("--no-rc-average", action="store_true", help="forward strand only")
     e.add_argument("--save-predictions", action="store_true", help="write predictions.h5")
     e.add_argument("--plot-features", help="comma-separated features for the curves (default: best, median, worst)")
-    e.add_argument("--batch-size", type=int, default=256)
-    e.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
-    e.add_argument("--quiet", "-q", action="store_true")
+    _add_run_options(e, 256)
     e.set_defaults(func=_evaluate)
 
     c = sub.add_parser("compare", help="compare two evaluations (or two checkpoints on --data)")

@@ -13,7 +13,12 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import pandas as pd
+import torch
 from sklearn import metrics as skm
+
+from .inference import engine
+from .inference.engine import RunOptions
+from .inference.predictor import probabilities_step, settings
 
 METRICS = ("roc_auc", "pr_auc")
 
@@ -102,7 +107,7 @@ class Evaluation:
         lines = []
         if self.meta:
             lines.append(", ".join(f"{k}: {v}" for k, v in self.meta.items() if k in
-                                   ("checkpoint", "data", "split", "windows", "rc_average")))
+                                   ("checkpoint", "data", "split", "windows", "strand")))
         t = self.table
         shown = t if len(t) <= max_rows else t.head(max_rows)
         lines.append(f"{'feature':<28}{'group':<10}{'pos':>8}{'neg':>9}{'ROC AUC':>9}{'PR AUC':>9}")
@@ -134,17 +139,19 @@ def evaluate_predictions(labels: np.ndarray, probs: np.ndarray, feature_names, f
     return Evaluation(table, summarize(table), dict(meta or {}))
 
 
-def evaluate(checkpoint, data: str, split: str = "test", rc_average: bool = True,
+def evaluate(checkpoint, data: str, split: str = "test", strand: Optional[str] = None,
              batch_size: int = 256, device: str = "auto", out_dir: Optional[str] = None,
              save_predictions: bool = False, plots: bool = True, plot_features: Optional[Sequence[str]] = None,
-             progress: bool = True) -> Evaluation:
+             progress: bool = True, run: Optional[RunOptions] = None) -> Optional[Evaluation]:
     """Evaluate a checkpoint (path or loaded model) on one split of a dataset.
 
+    ``strand``: ``as-trained`` (default: the checkpoint's), ``forward`` or ``both``. ``run``
+    (accelerator, devices, strategy, precision ...) overrides ``device`` / ``batch_size``.
     With ``out_dir``: writes metrics TSV/JSON, PNG plots and, with ``save_predictions``,
-    ``predictions.h5`` (probabilities, labels, feature names).
+    ``predictions.h5`` (probabilities, labels, feature names). Returns None on ranks other
+    than 0 of a multi-process run.
     """
     from .dataset import open_split
-    from .predict import predict_split
     from .task import as_model, check_compatible
 
     model, label = as_model(checkpoint)
@@ -155,9 +162,32 @@ def evaluate(checkpoint, data: str, split: str = "test", rc_average: bool = True
         import logging
         logging.getLogger(__name__).warning("feature names of %s differ from the checkpoint's; "
                                             "using the dataset's", data)
-    probs, labels = predict_split(model, source, batch_size, rc_average, device, progress)
+    if out_dir:
+        ensure_writable_dir(out_dir)
+    run = run or RunOptions.from_device(device, batch_size=batch_size, progress=progress)
+    s = settings(model, strand)
+    n, F = len(source), source.info.n_features
+    chunk = max(run.batch_size, getattr(source, "chunk_rows", 1))
+
+    def produce():
+        for lo in range(0, n, chunk):
+            idx = np.arange(lo, min(lo + chunk, n))
+
+            def unit(idx=idx, lo=lo):
+                codes, y = source.read(idx)
+                return {"codes": torch.from_numpy(np.ascontiguousarray(codes)), "meta": (lo, y)}
+            yield unit
+
+    try:
+        info = engine.run(s.net, produce, probabilities_step(s.fill, s.strand, run.batch_size),
+                          lambda: _SplitSink(n, F), run, total=-(-n // chunk))
+    finally:
+        source.close()
+    if not info.is_main:
+        return None
+    probs, labels = info.sink.probs, info.sink.labels
     meta = {"checkpoint": label, "data": str(data), "split": split, "windows": int(len(labels)),
-            "rc_average": bool(rc_average)}
+            "strand": s.strand, "fill": s.fill, "precision": str(run.precision)}
     result = evaluate_predictions(labels, probs, source.info.feature_names, source.info.feature_groups, meta)
     if out_dir:
         result.write(out_dir)
@@ -168,6 +198,27 @@ def evaluate(checkpoint, data: str, split: str = "test", rc_average: bool = True
             from .plots import plot_evaluation
             plot_evaluation(result, labels, probs, out_dir, features=plot_features)
     return result
+
+
+class _SplitSink:
+    def __init__(self, n: int, n_features: int):
+        self.probs = np.empty((n, n_features), np.float32)
+        self.labels = np.empty((n, n_features), np.uint8)
+
+    def write(self, meta, out) -> None:
+        lo, y = meta
+        self.probs[lo:lo + len(y)] = out["probs"]
+        self.labels[lo:lo + len(y)] = y
+
+
+def ensure_writable_dir(path: str) -> None:
+    """Create ``path`` (and parents) or stop with a one-line error, before any long work."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot create output folder {path}: {exc.strerror or exc}") from exc
+    if not os.access(path, os.W_OK):
+        raise ValueError(f"output folder {path} is not writable; choose another --out")
 
 
 def save_predictions_h5(path: str, probs: np.ndarray, labels: np.ndarray, names, groups, meta: Dict) -> None:

@@ -17,7 +17,8 @@ import torch
 from torch.nn import functional as F
 
 from . import __version__
-from .encoding import ALPHABET, reverse_complement_one_hot
+from .encoding import ALPHABET
+from .inference.strand import StrandWrapper, resolve_strand
 from .models import build_model
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,
@@ -60,7 +61,10 @@ class SequenceModel(pl.LightningModule):
         pos_weight: per-feature positive weight for rare features: a list, one number for all,
             ``auto`` (negatives/positives in the training split, capped at ``pos_weight_cap``)
             or ``None``.
-        rc_average: average predictions over both strands at validation, test and prediction.
+        rc_average: average predictions over both strands at validation; the checkpoint's
+            strand mode ("as trained") for every inference command.
+        fill: one-hot value of N in every channel, as the data module fed it in training
+            (linked from ``data.fill`` by ``dnaseq train``); inference uses the same.
     """
 
     def __init__(self, arch: str = "danq", arch_args: Optional[Dict] = None, seq_len: int = 1000,
@@ -69,7 +73,7 @@ class SequenceModel(pl.LightningModule):
                  lr: float = 1e-3, weight_decay: float = 0.0, momentum: float = 0.9,
                  lr_scheduler: str = "none", scheduler_args: Optional[Dict] = None,
                  pos_weight: Union[None, float, List[float], str] = None, pos_weight_cap: float = 100.0,
-                 rc_average: bool = False):
+                 rc_average: bool = False, fill: float = 0.25):
         super().__init__()
         _choice(optimizer, OPTIMIZERS, "optimizer")
         _choice(lr_scheduler, SCHEDULERS, "lr_scheduler")
@@ -83,7 +87,7 @@ class SequenceModel(pl.LightningModule):
                                    "weight_decay": weight_decay, "momentum": momentum,
                                    "lr_scheduler": lr_scheduler, "scheduler_args": dict(scheduler_args or {}),
                                    "pos_weight": pos_weight, "pos_weight_cap": pos_weight_cap,
-                                   "rc_average": rc_average})
+                                   "rc_average": rc_average, "fill": float(fill)})
         self.model = build_model(arch, seq_len, n_features, **(arch_args or {}))
         self.register_buffer("pos_weight_t", torch.ones(n_features), persistent=True)
         if pos_weight is not None and pos_weight != "auto":
@@ -108,18 +112,33 @@ class SequenceModel(pl.LightningModule):
     def n_features(self) -> int:
         return int(self.hparams.n_features)
 
+    @property
+    def fill(self) -> float:
+        """One-hot value of N used in training (0.25 for checkpoints older than this setting)."""
+        return float(self.hparams.get("fill", 0.25))
+
+    @property
+    def trained_strand(self) -> str:
+        """``both`` when the model was validated with reverse-complement averaging, else ``forward``."""
+        return "both" if self.hparams.get("rc_average") else "forward"
+
+    def strand_mode(self, strand: Optional[str] = None) -> str:
+        """``forward`` or ``both`` for a requested mode (``None`` / ``as-trained`` = the checkpoint's)."""
+        return resolve_strand(strand, self.trained_strand == "both")
+
     # -- forward / prediction ----------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """One-hot (B, 4, L) -> logits (B, F)."""
         return self.model(x)
 
-    def predict_proba(self, x: torch.Tensor, rc_average: Optional[bool] = None) -> torch.Tensor:
-        """Probabilities (B, F); with ``rc_average`` the mean over both strands."""
-        rc = self.hparams.rc_average if rc_average is None else rc_average
-        p = torch.sigmoid(self.model(x))
-        if rc:
-            p = (p + torch.sigmoid(self.model(reverse_complement_one_hot(x)))) / 2
-        return p
+    def predict_proba(self, x: torch.Tensor, strand: Optional[str] = None,
+                      rc_average: Optional[bool] = None) -> torch.Tensor:
+        """Probabilities (B, F) of one-hot ``x``; ``strand``: ``as-trained`` (default),
+        ``forward`` or ``both`` (mean over the window and its reverse complement).
+        ``rc_average`` is the 0.1 spelling (True = ``both``, False = ``forward``)."""
+        if rc_average is not None and strand is None:
+            strand = "both" if rc_average else "forward"
+        return StrandWrapper(self.model, self.strand_mode(strand))(x)
 
     # -- setup -------------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
@@ -148,7 +167,7 @@ class SequenceModel(pl.LightningModule):
     def _eval_step(self, batch, name: str):
         x, y = batch
         if self.hparams.rc_average:
-            p = self.predict_proba(x).float().clamp(1e-7, 1 - 1e-7)
+            p = self.predict_proba(x, "both").float().clamp(1e-7, 1 - 1e-7)
             w = torch.where(y > 0, self.pos_weight_t, torch.ones_like(y))
             loss = F.binary_cross_entropy(p, y, weight=w)
         else:
@@ -202,7 +221,8 @@ class SequenceModel(pl.LightningModule):
     # -- checkpoint metadata -----------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: Dict) -> None:
         checkpoint["dnaseq"] = {"version": __version__, "base_order": ALPHABET,
-                                "codes": {"A": 0, "C": 1, "G": 2, "T": 3, "N": 4}}
+                                "codes": {"A": 0, "C": 1, "G": 2, "T": 3, "N": 4},
+                                "fill": self.fill, "strand": self.trained_strand}
 
 
 def check_compatible(n_features: int, seq_len: int, data_n_features: int, data_seq_len: int,

@@ -37,6 +37,8 @@ class DnaseqCLI(LightningCLI):
                             help="checkpoint to resume from: a path, or 'last' / 'best'")
         for attr in ("n_features", "seq_len", "feature_names", "feature_groups"):
             parser.link_arguments(f"data.{attr}", f"model.{attr}", apply_on="instantiate")
+        # the N fill used in training travels in the checkpoint, so inference uses the same
+        parser.link_arguments("data.fill", "model.fill")
 
 
 def _default_trainer() -> dict:

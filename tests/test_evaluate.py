@@ -74,7 +74,8 @@ def test_evaluate_cli_writes_tables_plots_and_predictions(trained, tmp_path):
     data, (ckpt, _) = trained
     out = tmp_path / "eval"
     proc = run_cli("evaluate", "--checkpoint", ckpt, "--data", data, "--out", out, "--save-predictions", "-q")
-    assert "ROC AUC" in proc.stdout and "both strands" in proc.stdout
+    # the tiny config trains without rc_average: "as trained" is the forward strand
+    assert "ROC AUC" in proc.stdout and "forward strand only" in proc.stdout
     table = pd.read_csv(out / "metrics_per_feature.tsv", sep="\t")
     assert len(table) == 8 and {"feature", "group", "n_pos", "n_neg", "roc_auc", "pr_auc", "note"} <= set(table.columns)
     # features with no positives in this tiny split are listed with the reason, not dropped
@@ -82,7 +83,7 @@ def test_evaluate_cli_writes_tables_plots_and_predictions(trained, tmp_path):
         if r.n_pos == 0:
             assert np.isnan(r.roc_auc) and "no positives" in r.note
     summary = json.loads((out / "metrics.json").read_text())
-    assert summary["meta"]["rc_average"] is True and summary["summary"][-1]["group"] == "all"
+    assert summary["meta"]["strand"] == "forward" and summary["summary"][-1]["group"] == "all"
     for png in ("curves.png", "auc_by_group.png"):
         with Image.open(out / png) as im:
             im.verify()
@@ -90,8 +91,8 @@ def test_evaluate_cli_writes_tables_plots_and_predictions(trained, tmp_path):
     import h5py
     with h5py.File(out / "predictions.h5") as h5:
         assert h5["probabilities"].shape == h5["labels"].shape == (summary["meta"]["windows"], 8)
-    fwd = run_cli("evaluate", "-m", ckpt, "-d", data, "--no-rc-average", "-q")
-    assert "forward strand only" in fwd.stdout
+    both = run_cli("evaluate", "-m", ckpt, "-d", data, "--strand", "both", "-q")
+    assert "averaged over both strands" in both.stdout
 
 
 def test_compare_cli_on_two_trained_checkpoints(trained, tmp_path):

@@ -1,0 +1,285 @@
+"""The one inference path: Lightning's ``Trainer.predict`` over a stream of work units, with an
+ordered, streamed writer.
+
+Every command that applies a model (``evaluate``, ``predict``, ``score-variants``, ``ism``) is
+a *producer* of work units, a *step* that turns one unit into tensors on the device, and a
+*sink* that receives the results in input order. This module runs them on any accelerator,
+device count, node count, strategy and precision Lightning supports (the same option names
+as ``dnaseq train``: ``accelerator``, ``devices``, ``num_nodes``, ``strategy``, ``precision``).
+
+* Units are dealt round-robin: unit ``i`` goes to rank ``i % world_size`` (and, within a
+  rank, to DataLoader worker ``(i // world_size) % num_workers``). A unit may be a callable
+  that builds its inputs, so each rank only builds its own share (reading windows from the
+  genome is done once per unit, by its owner).
+* A unit is a dict of tensors (moved to the device by Lightning) and an optional ``meta``
+  value that travels untouched to the sink (variant rows, labels, coordinates).
+* Results reach the sink as ``sink.write(meta, outputs)`` in unit order. On one process they
+  are written as they come. With several processes each rank spills its results to a file
+  (pickle records, in a folder rank 0 chose and broadcast; on several nodes set
+  ``spill_dir`` to shared storage) and rank 0 merges them in unit order at the end. Output
+  is therefore identical whatever the number of devices: the same units, in the same order,
+  computed one unit at a time.
+* The sink is created only on global rank 0 (``make_sink()``), so no other rank opens an
+  output file. Other ranks get ``RunInfo.is_main = False`` back and must not write anything.
+* The caller's network is left as it was found: device and train/eval mode of every
+  submodule are restored after the run (Lightning moves it to the device and switches it to
+  eval mode).
+
+DDP runs through Lightning's ``ddp`` strategy, which starts the other ranks by running the
+same command again; ``ddp_spawn`` (which pickles the work) is not supported.
+"""
+from __future__ import annotations
+
+import heapq
+import logging
+import os
+import pickle
+import shutil
+import sys
+import tempfile
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterable, List, Optional, Union
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import BasePredictionWriter
+from torch import nn
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+_LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning", "lightning_fabric", "lightning.pytorch",
+                      "pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero")
+
+
+@dataclass
+class RunOptions:
+    """How inference runs: Lightning Trainer options plus batching.
+
+    ``devices`` defaults to 1 (not Lightning's ``auto``) so a machine with 8 GPUs is not
+    turned into an 8-process job unless asked. ``precision``: ``32-true``, ``bf16-mixed``,
+    ``16-mixed`` ... as in ``dnaseq train``.
+    """
+    accelerator: str = "auto"
+    devices: Union[int, str, List[int]] = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: Union[str, int] = "32-true"
+    batch_size: int = 256
+    num_workers: int = 0
+    progress: bool = True
+    spill_dir: Optional[str] = None
+
+    @classmethod
+    def from_device(cls, device: str = "auto", **kwargs) -> "RunOptions":
+        """Options from a torch-style device string (``cpu``, ``cuda``, ``cuda:1``, ``auto``)."""
+        device = str(device or "auto")
+        if device == "auto":
+            return cls(**kwargs)
+        kind, _, index = device.partition(":")
+        accel = {"cuda": "gpu", "gpu": "gpu", "cpu": "cpu", "mps": "mps"}.get(kind, kind)
+        devices: Union[int, List[int]] = [int(index)] if index else 1
+        return cls(accelerator=accel, devices=devices, **kwargs)
+
+
+@dataclass
+class RunInfo:
+    is_main: bool
+    world_size: int
+    sink: Any = None
+    units: int = 0
+
+
+class _Opaque:
+    """Wraps unit metadata so neither the DataLoader nor Lightning tries to convert or move it."""
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
+def _rank_world():
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+class _Units(IterableDataset):
+    def __init__(self, produce: Callable[[], Iterable]):
+        self.produce = produce
+
+    def __iter__(self):
+        rank, world = _rank_world()
+        info = get_worker_info()
+        wid, nw = (info.id, info.num_workers) if info is not None else (0, 1)
+        for i, unit in enumerate(self.produce()):
+            if i % world != rank or (i // world) % nw != wid:
+                continue
+            unit = unit() if callable(unit) else dict(unit)
+            meta = unit.pop("meta", None)
+            yield {"_i": i, "_meta": _Opaque(meta), **unit}
+
+
+class _Module(pl.LightningModule):
+    def __init__(self, net: nn.Module, step: Callable):
+        super().__init__()
+        self.net = net
+        self._step = step
+
+    def forward(self, x):
+        return self.net(x)
+
+    def predict_step(self, batch, batch_idx, dataloader_idx=0):
+        inputs = {k: v for k, v in batch.items() if k not in ("_i", "_meta")}
+        out = self._step(self.net, inputs)
+        return {"_i": batch["_i"], "_meta": batch["_meta"], "out": out}
+
+
+def _to_numpy(out: Dict[str, Any]) -> Dict[str, Any]:
+    res = {}
+    for k, v in out.items():
+        if isinstance(v, torch.Tensor):
+            v = v.detach()
+            v = (v.float() if v.is_floating_point() else v).cpu().numpy()
+        res[k] = v
+    return res
+
+
+class _OrderedWriter(BasePredictionWriter):
+    """Hands results to the sink in unit order (directly, or via per-rank spill files)."""
+
+    def __init__(self, make_sink: Callable[[], Any], options: RunOptions, total: Optional[int]):
+        super().__init__("batch")
+        self.make_sink, self.options, self.total = make_sink, options, total
+        self.sink = None
+        self.units = 0
+        self._dir = self._spill = self._bar = None
+        self._world = 1
+
+    def setup(self, trainer, pl_module, stage):
+        self._world = trainer.world_size
+        if self._world > 1:
+            base = self.options.spill_dir or tempfile.gettempdir()
+            path = tempfile.mkdtemp(prefix="dnaseq-spill-", dir=base) if trainer.is_global_zero else None
+            self._dir = trainer.strategy.broadcast(path)
+            self._spill = open(os.path.join(self._dir, f"rank{trainer.global_rank}.pkl"), "wb")
+        if trainer.is_global_zero:
+            self.sink = self.make_sink()
+            if self.options.progress:
+                from tqdm.auto import tqdm
+                self._bar = tqdm(total=self.total, unit="unit", file=sys.stderr, leave=False,
+                                 desc="predict" if self._world == 1 else f"predict (rank 0 of {self._world})")
+
+    def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx,
+                           dataloader_idx=0):
+        record = (prediction["_i"], prediction["_meta"].value, _to_numpy(prediction["out"]))
+        if self._spill is not None:
+            pickle.dump(record, self._spill, protocol=pickle.HIGHEST_PROTOCOL)
+        else:
+            self.sink.write(record[1], record[2])
+            self.units += 1
+        if self._bar is not None:
+            self._bar.update(self._world)
+
+    def on_predict_end(self, trainer, pl_module):
+        if self._bar is not None:
+            self._bar.close()
+        if self._spill is None:
+            return
+        self._spill.close()
+        trainer.strategy.barrier()
+        if trainer.is_global_zero:
+            try:
+                for _, meta, out in _merge([os.path.join(self._dir, f"rank{r}.pkl") for r in range(self._world)]):
+                    self.sink.write(meta, out)
+                    self.units += 1
+            finally:
+                shutil.rmtree(self._dir, ignore_errors=True)
+        trainer.strategy.barrier()
+
+
+def _records(path: str):
+    with open(path, "rb") as fh:
+        while True:
+            try:
+                yield pickle.load(fh)
+            except EOFError:
+                return
+
+
+def _merge(paths: List[str]):
+    """Records of every rank's spill file, merged by unit number (each file is already sorted)."""
+    return heapq.merge(*(_records(p) for p in paths), key=lambda r: r[0])
+
+
+@contextmanager
+def preserved(net: nn.Module):
+    """Restore ``net``'s device and every submodule's train/eval mode afterwards."""
+    modes = [(m, m.training) for m in net.modules()]
+    first = next(iter(net.parameters()), None)
+    device = first.device if first is not None else None
+    try:
+        yield net
+    finally:
+        if device is not None:
+            net.to(device)
+        for m, mode in modes:
+            m.training = mode
+
+
+@contextmanager
+def quiet_lightning():
+    """No "GPU available" / tip lines from Lightning on inference commands."""
+    loggers = [logging.getLogger(n) for n in _LIGHTNING_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+            warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
+            warnings.filterwarnings("ignore", message=".*IterableDataset.*")
+            warnings.filterwarnings("ignore", message=".*`srun` command is available.*")
+            warnings.filterwarnings("ignore", message=".*infer the batch indices.*")
+            warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def run(net: nn.Module, produce: Callable[[], Iterable], step: Callable, make_sink: Callable[[], Any],
+        options: Optional[RunOptions] = None, total: Optional[int] = None) -> RunInfo:
+    """Run ``step(net, unit_tensors) -> {name: tensor}`` over every unit of ``produce()`` and hand
+    the results to ``make_sink()``'s ``write(meta, outputs)`` in unit order (see module docstring).
+
+    ``total`` (number of units, if known) only feeds the progress bar.
+    """
+    options = options or RunOptions()
+    writer = _OrderedWriter(make_sink, options, total)
+    loader = DataLoader(_Units(produce), batch_size=None, num_workers=options.num_workers)
+    with preserved(net), quiet_lightning():
+        trainer = pl.Trainer(accelerator=options.accelerator, devices=options.devices,
+                             num_nodes=options.num_nodes, strategy=options.strategy,
+                             precision=options.precision, logger=False, enable_checkpointing=False,
+                             enable_progress_bar=False, enable_model_summary=False, callbacks=[writer],
+                             use_distributed_sampler=False, default_root_dir=tempfile.gettempdir())
+        trainer.predict(_Module(net, step), dataloaders=loader, return_predictions=False)
+    is_main = trainer.is_global_zero
+    if is_main and writer.sink is None:  # no unit at all: Lightning skipped the loop
+        writer.sink = make_sink()
+    return RunInfo(is_main, trainer.world_size, writer.sink if is_main else None, writer.units)
+
+
+class ArraySink:
+    """Collects one output per unit into preallocated arrays (``meta`` = the unit's row offset)."""
+
+    def __init__(self, n: int, shapes: Dict[str, tuple], dtype=np.float32):
+        self.arrays = {k: np.empty((n,) + tuple(s), dtype) for k, s in shapes.items()}
+
+    def write(self, meta, out) -> None:
+        lo = int(meta)
+        for k, arr in self.arrays.items():
+            v = out[k]
+            arr[lo:lo + len(v)] = v

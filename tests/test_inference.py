@@ -1,0 +1,117 @@
+"""The one inference path: run settings from the checkpoint, caller's model left as found,
+ordered output, and the same rows on 2 DDP processes (gloo, CPU) as on 1."""
+import json
+
+import numpy as np
+import pytest
+import pytorch_lightning as pl
+import torch
+
+import dnaseq
+from dnaseq.inference import engine
+from dnaseq.inference.predictor import predict_codes, settings
+from dnaseq.inference.strand import StrandWrapper, resolve_strand
+from tests.conftest import run_cli
+
+ARCH = {"conv_filters": [8], "conv_widths": 11, "pool_sizes": 10, "rnn_type": "gru", "rnn_hidden": 4,
+        "head_hidden": [8]}
+
+
+def save(model, path):
+    trainer = pl.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False, accelerator="cpu")
+    trainer.strategy.connect(model)
+    trainer.save_checkpoint(str(path))
+    return path
+
+
+@pytest.mark.parametrize("fill,rc", [(0.0, False), (0.25, True)])
+def test_fill_and_strand_come_from_the_checkpoint(tmp_path, fill, rc):
+    torch.manual_seed(0)
+    model = dnaseq.SequenceModel("conv_recurrent", ARCH, seq_len=200, n_features=3, fill=fill, rc_average=rc)
+    loaded = dnaseq.load_model(str(save(model, tmp_path / "m.ckpt")))
+    s = settings(loaded)
+    assert s.fill == fill and s.strand == ("both" if rc else "forward")
+    meta = torch.load(str(tmp_path / "m.ckpt"), weights_only=False)["dnaseq"]
+    assert meta["fill"] == fill and meta["strand"] == s.strand
+    codes = np.random.default_rng(0).integers(0, 5, (5, 200)).astype(np.uint8)  # with N
+    got = predict_codes(loaded, codes)
+    with torch.no_grad():
+        expect = StrandWrapper(loaded.model.eval(), s.strand)(dnaseq.one_hot(codes, fill=fill)).numpy()
+        other = StrandWrapper(loaded.model, s.strand)(dnaseq.one_hot(codes, fill=0.25 - fill + 0.0)).numpy()
+    np.testing.assert_allclose(got, expect, atol=1e-6)
+    assert not np.allclose(got, other)  # the fill actually matters for windows with N
+    fwd = predict_codes(loaded, codes, strand="forward")
+    with torch.no_grad():
+        np.testing.assert_allclose(fwd, torch.sigmoid(loaded.model(dnaseq.one_hot(codes, fill=fill))).numpy(),
+                                   atol=1e-6)
+
+
+def test_train_links_data_fill_to_the_model(tmp_path, shipped_dataset):
+    from dnaseq.train import build_cli
+    cli = build_cli(["--data.data", str(shipped_dataset), "--data.fill", "0", "--model.arch", "conv_recurrent",
+                     "--model.arch_args", json.dumps(ARCH), "--trainer.logger", "false",
+                     "--trainer.default_root_dir", str(tmp_path)])
+    assert cli.model.fill == 0.0
+
+
+def test_strand_modes():
+    assert resolve_strand(None, True) == "both" and resolve_strand("as-trained", False) == "forward"
+    assert resolve_strand("forward", True) == "forward" and resolve_strand("both", False) == "both"
+    with pytest.raises(ValueError, match="unknown strand"):
+        resolve_strand("reverse", False)
+
+
+def test_callers_model_is_left_as_found():
+    model = dnaseq.SequenceModel("conv_recurrent", ARCH, seq_len=200, n_features=3)
+    model.train()
+    model.model.conv[0].eval()  # a mixed state must come back exactly
+    before = [m.training for m in model.modules()]
+    predict_codes(model, np.zeros((3, 200), np.uint8))
+    assert [m.training for m in model.modules()] == before
+    assert next(model.parameters()).device.type == "cpu"
+
+
+class _Sink:
+    def __init__(self):
+        self.got = []
+
+    def write(self, meta, out):
+        self.got.append((meta, out["x"].copy()))
+
+
+def test_engine_keeps_unit_order_and_builds_lazily():
+    built = []
+
+    def produce():
+        for i in range(7):
+            def unit(i=i):
+                built.append(i)
+                return {"x": torch.full((2,), float(i)), "meta": f"u{i}"}
+            yield unit
+
+    info = engine.run(torch.nn.Identity(), produce, lambda net, u: {"x": u["x"] * 2}, _Sink,
+                      engine.RunOptions(accelerator="cpu", progress=False))
+    assert info.is_main and [m for m, _ in info.sink.got] == [f"u{i}" for i in range(7)]
+    assert [float(x[0]) for _, x in info.sink.got] == [2.0 * i for i in range(7)] and built == list(range(7))
+
+
+def test_empty_input_still_makes_the_sink():
+    info = engine.run(torch.nn.Identity(), lambda: iter(()), lambda net, u: u, _Sink,
+                      engine.RunOptions(accelerator="cpu", progress=False))
+    assert info.is_main and info.sink.got == []
+
+
+def test_evaluate_on_two_ddp_processes_equals_one(tiny_checkpoint, tmp_path):
+    data = tiny_checkpoint.parent / "tiny.h5"
+    one = tmp_path / "one"
+    two = tmp_path / "two"
+    run_cli("evaluate", "-m", tiny_checkpoint, "-d", data, "-o", one, "--save-predictions", "-q",
+            "--accelerator", "cpu", "--batch-size", "16")
+    proc = run_cli("evaluate", "-m", tiny_checkpoint, "-d", data, "-o", two, "--save-predictions", "-q",
+                   "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--batch-size", "16")
+    assert proc.stdout.count("ROC AUC") == 1  # only rank 0 reports
+    import h5py
+    with h5py.File(one / "predictions.h5") as a, h5py.File(two / "predictions.h5") as b:
+        np.testing.assert_allclose(a["probabilities"][:], b["probabilities"][:], atol=1e-6)
+        assert np.array_equal(a["labels"][:], b["labels"][:])
+    assert (one / "metrics_per_feature.tsv").read_text() == (two / "metrics_per_feature.tsv").read_text()
