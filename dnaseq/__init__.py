@@ -14,6 +14,7 @@ from .evaluate import evaluate, evaluate_predictions, load_evaluation  # noqa: E
 from .compare import compare, compare_evaluations  # noqa: E402
 from .variants import score_variants  # noqa: E402
 from .ism_run import run_ism  # noqa: E402
+from .predict import predict  # noqa: E402
 
 
 def train(args=None):
@@ -28,4 +29,4 @@ __all__ = ["__version__", "ALPHABET", "encode", "decode", "one_hot", "reverse_co
            "read_intervals", "BedFormatError", "open_split", "read_info", "available_splits",
            "build_dataset", "read_manifest", "Feature", "MODELS", "build_model", "count_parameters",
            "SequenceModel", "load_model", "DNADataModule", "evaluate", "evaluate_predictions",
-           "load_evaluation", "compare", "compare_evaluations", "score_variants", "run_ism", "train"]
+           "load_evaluation", "compare", "compare_evaluations", "score_variants", "run_ism", "predict", "train"]

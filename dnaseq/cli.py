@@ -135,6 +135,27 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _predict(args) -> int:
+    from .predict import predict
+
+    result = predict(args.checkpoint, args.out, reference=args.reference, regions=args.regions, fasta=args.fasta,
+                     chroms=_split_list(args.chroms), stride=args.stride, fmt=args.format,
+                     bigwig=_split_list(args.bigwig), strand=args.strand, run=_run_options(args))
+    if result is None:
+        return 0
+    s = result.summary
+    print(f"{s['windows']:,} windows predicted for {len(result.features)} features "
+          f"({_STRAND_TEXT[s['strand']].split(' (')[0]})")
+    if s["gap_bins_skipped"]:
+        print(f"{s['gap_bins_skipped']:,} bins entirely N (assembly gaps) were not predicted")
+    if s["mostly_n"]:
+        print(f"{s['mostly_n']:,} windows are more than half N (column n_fraction)")
+    if s["bigwig_overlaps_dropped"]:
+        print(f"{s['bigwig_overlaps_dropped']:,} bins overlapping an earlier bin were left out of the bigWig tracks")
+    print("wrote " + ", ".join(result.paths))
+    return 0 if s["windows"] else 1
+
+
 def _compare(args) -> int:
     from .compare import compare
 
@@ -225,6 +246,25 @@ def make_parser() -> argparse.ArgumentParser:
     c.add_argument("--data", help="dataset, when A and B are checkpoints")
     c.add_argument("--split", default="test")
     c.set_defaults(func=_compare)
+
+    r = sub.add_parser("predict", help="predictions for BED regions, FASTA sequences or whole chromosomes "
+                                       "(TSV/HDF5, bigWig tracks)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    r.add_argument("--checkpoint", "-m", required=True)
+    src = r.add_mutually_exclusive_group(required=True)
+    src.add_argument("--regions", help="BED of regions (with --reference): one centred window each, or tiled "
+                                       "with --stride")
+    src.add_argument("--chroms", help="comma-separated chromosomes, or 'all' (with --reference), tiled in "
+                                      "--stride bp bins (default 200)")
+    src.add_argument("--fasta", help="FASTA of sequences of the model's length (shorter: N-padded; longer: "
+                                     "tiled with --stride)")
+    r.add_argument("--reference", "-r", help="reference FASTA for --regions / --chroms")
+    r.add_argument("--stride", type=int, help="bin size: each bin is predicted from the window centred on it")
+    r.add_argument("--out", "-o", required=True, help="output prefix: PREFIX.tsv or PREFIX.h5 (+ PREFIX.FEATURE.bw)")
+    r.add_argument("--format", choices=["tsv", "hdf5"], default="tsv")
+    r.add_argument("--bigwig", help="comma-separated features to write as bigWig tracks, or 'all'")
+    _add_run_options(r, 256)
+    r.set_defaults(func=_predict)
 
     from .variants import DEFAULT_SCORES, REF_POLICIES, SCORES
     v = sub.add_parser("score-variants", help="score VCF variants: reference/alternative predictions and effects",

@@ -1,0 +1,105 @@
+"""dnaseq predict: BED regions, whole chromosomes and FASTA sequences -> TSV / HDF5 / bigWig."""
+import numpy as np
+import pandas as pd
+import pytest
+
+import dnaseq
+from dnaseq.genome import write_fasta
+from dnaseq.inference.predictor import predict_codes
+from tests.conftest import DATA, run_cli
+
+SLICE_FA = DATA / "dm3_slice" / "dm3_chr2L_400k.fa.gz"
+
+
+@pytest.fixture(scope="module")
+def model(tiny_checkpoint):
+    return dnaseq.load_model(str(tiny_checkpoint))
+
+
+@pytest.fixture(scope="module")
+def genome_copy(tmp_path_factory):
+    d = tmp_path_factory.mktemp("genome")
+    seq = dnaseq.Genome(str(SLICE_FA)).fetch_text("chr2L", 0, 60_000)
+    return write_fasta(d / "g.fa", {"chr2L": seq})
+
+
+def test_regions_cli_tsv_and_bigwig_read_back(model, tiny_checkpoint, genome_copy, tmp_path):
+    import pyBigWig
+    bed = tmp_path / "r.bed"
+    # real sequence, a region near the start (padded window) and two overlapping regions
+    bed.write_text("track name=x\nchr2L\t30000\t30200\nchr2L\t100\t300\nchr2L\t40000\t40500\n2L\t40100\t40300\n")
+    run_cli("predict", "-m", tiny_checkpoint, "--regions", bed, "-r", genome_copy, "-o", tmp_path / "p",
+            "--bigwig", "BEAF_Kc,SuHw_Mbn2", "-q")
+    t = pd.read_csv(tmp_path / "p.tsv", sep="\t")
+    assert len(t) == 4 and list(t.columns[:8]) == ["name", "chrom", "start", "end", "bin_start", "bin_end",
+                                                    "padded", "n_fraction"]
+    assert t.padded.tolist() == [False, True, False, False] and t.chrom.tolist() == ["chr2L"] * 4
+    g = dnaseq.Genome(str(genome_copy))
+    codes = np.stack([g.window("chr2L", (s + e) // 2, 1000).codes for s, e in zip(t.bin_start, t.bin_end)])
+    assert (t.start == [(s + e) // 2 - 500 for s, e in zip(t.bin_start, t.bin_end)]).all()
+    expect = predict_codes(model, codes)
+    np.testing.assert_allclose(t[model.feature_names].to_numpy(), expect, rtol=1e-6, atol=1e-7)
+    with pyBigWig.open(str(tmp_path / "p.BEAF_Kc.bw")) as bw:
+        assert bw.chroms() == {"chr2L": 60_000}
+        got = bw.intervals("chr2L")
+    # sorted by position; the region overlapping an earlier one is left out of the track
+    assert [(a, b) for a, b, _ in got] == [(100, 300), (30000, 30200), (40000, 40500)]
+    j = model.feature_names.index("BEAF_Kc")
+    assert [v for _, _, v in got] == pytest.approx([expect[1, j], expect[0, j], expect[2, j]], rel=1e-6)
+
+
+def test_chromosome_tiling_hdf5_and_bigwig(model, tiny_checkpoint, genome_copy, tmp_path):
+    import h5py
+    import pyBigWig
+    proc = run_cli("predict", "-m", tiny_checkpoint, "--chroms", "chr2L", "-r", genome_copy, "--stride", "200",
+                   "-o", tmp_path / "c", "--format", "hdf5", "--bigwig", "CTCF_Kc", "-q")
+    g = dnaseq.Genome(str(genome_copy))
+    chrom = g.chromosome_codes("chr2L")
+    gaps = sum((chrom[s:s + 200] == 4).all() for s in range(0, 60_000, 200))
+    assert gaps > 0 and f"{gaps:,} bins entirely N" in proc.stdout
+    with h5py.File(tmp_path / "c.h5") as h5:
+        starts = h5["windows/bin_start"][:]
+        probs = h5["probabilities"][:]
+    assert len(starts) == 300 - gaps and (np.diff(starts) > 0).all() and (starts % 200 == 0).all()
+    some = [0, len(starts) // 2, len(starts) - 1]
+    codes = np.stack([g.window("chr2L", int(starts[i]) + 100, 1000).codes for i in some])
+    np.testing.assert_allclose(probs[some], predict_codes(model, codes), rtol=1e-6, atol=1e-7)
+    with pyBigWig.open(str(tmp_path / "c.CTCF_Kc.bw")) as bw:
+        vals = bw.values("chr2L", int(starts[some[1]]), int(starts[some[1]]) + 200)
+    assert vals == pytest.approx([probs[some[1], model.feature_names.index("CTCF_Kc")]] * 200, rel=1e-6)
+
+
+def test_fasta_python_api_returns_a_dataframe(model, tmp_path):
+    rng = np.random.default_rng(0)
+    exact = "".join(rng.choice(list("ACGT"), 1000))
+    short = "".join(rng.choice(list("ACGT"), 600))
+    fa = write_fasta(tmp_path / "s.fa", {"exact": exact, "short": short})
+    res = dnaseq.predict(model, fasta=str(fa))
+    assert res.table.name.tolist() == ["exact", "short"] and res.table.padded.tolist() == [False, True]
+    padded = "N" * 200 + short + "N" * 200
+    np.testing.assert_allclose(res.probabilities, predict_codes(model, dnaseq.encode([exact, padded])), atol=1e-7)
+    long = write_fasta(tmp_path / "l.fa", {"long": exact + short})
+    with pytest.raises(ValueError, match="pass --stride"):
+        dnaseq.predict(model, fasta=str(long))
+    tiled = dnaseq.predict(model, fasta=str(long), stride=400)
+    assert tiled.table.bin_start.tolist() == [0, 400, 800, 1200]
+    assert dnaseq.predict(model, fasta=str(long), stride=400, strand="both").summary["strand"] == "both"
+
+
+def test_bad_requests_fail_before_work(tiny_checkpoint, genome_copy, tmp_path):
+    proc = run_cli("predict", "-m", tiny_checkpoint, "--chroms", "chrNope", "-r", genome_copy, "-o", tmp_path / "x",
+                   check=False)
+    assert proc.returncode == 1 and "chrNope" in proc.stderr and not list(tmp_path.glob("x*"))
+    proc = run_cli("predict", "-m", tiny_checkpoint, "--chroms", "chr2L", "-r", genome_copy, "-o", tmp_path / "x",
+                   "--bigwig", "NOPE", check=False)
+    assert proc.returncode == 1 and "NOPE" in proc.stderr
+
+
+def test_predict_on_two_ddp_processes_equals_one(tiny_checkpoint, genome_copy, tmp_path):
+    args = ["predict", "-m", tiny_checkpoint, "--chroms", "chr2L", "-r", genome_copy, "--stride", "500",
+            "--batch-size", "8", "-q", "--accelerator", "cpu"]
+    run_cli(*args, "-o", tmp_path / "one")
+    run_cli(*args, "-o", tmp_path / "two", "--devices", "2", "--strategy", "ddp")
+    a, b = pd.read_csv(tmp_path / "one.tsv", sep="\t"), pd.read_csv(tmp_path / "two.tsv", sep="\t")
+    assert a.name.tolist() == b.name.tolist() and len(a) > 16  # 15 units of 8 bins (gaps left out), dealt to 2 ranks
+    np.testing.assert_allclose(a.iloc[:, 8:].to_numpy(), b.iloc[:, 8:].to_numpy(), atol=1e-6)
