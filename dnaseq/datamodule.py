@@ -27,18 +27,20 @@ from .encoding import one_hot, reverse_complement_one_hot
 class ChunkShuffleSampler(Sampler):
     """Yields one sorted index array per batch; reproducible from (seed, epoch).
 
-    With ``num_replicas > 1`` each rank takes every ``num_replicas``-th batch (the same number
-    on every rank), so DDP needs no extra sampler.
+    With ``num_replicas > 1`` each rank takes every ``num_replicas``-th batch, so DDP needs no
+    extra sampler. Training (``even=True``) gives every rank the same number of batches (the
+    last few batches of an epoch are left out); evaluation (``even=False``) gives every window to
+    exactly one rank.
     """
 
     def __init__(self, n: int, batch_size: int, chunk_rows: int = 1, shuffle: bool = True,
                  seed: int = 0, mix_chunks: int = 16, drop_last: bool = False,
-                 num_replicas: int = 1, rank: int = 0):
+                 num_replicas: int = 1, rank: int = 0, even: bool = True):
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         self.n, self.batch_size, self.chunk_rows = n, batch_size, max(1, chunk_rows)
         self.shuffle, self.seed, self.mix_chunks, self.drop_last = shuffle, seed, mix_chunks, drop_last
-        self.num_replicas, self.rank = num_replicas, rank
+        self.num_replicas, self.rank, self.even = num_replicas, rank, even
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -65,7 +67,7 @@ class ChunkShuffleSampler(Sampler):
         if self.drop_last and batches and len(batches[-1]) < self.batch_size:
             batches.pop()
         if self.num_replicas > 1:
-            usable = len(batches) // self.num_replicas * self.num_replicas
+            usable = len(batches) // self.num_replicas * self.num_replicas if self.even else len(batches)
             batches = batches[self.rank:usable:self.num_replicas]
         return batches
 
@@ -76,7 +78,11 @@ class ChunkShuffleSampler(Sampler):
     def __len__(self) -> int:
         full, rest = divmod(self.n, self.batch_size)
         count = full + (1 if rest and not self.drop_last else 0)
-        return count // self.num_replicas if self.num_replicas > 1 else count
+        if self.num_replicas == 1:
+            return count
+        if self.even:
+            return count // self.num_replicas
+        return len(range(self.rank, count, self.num_replicas))
 
 
 class BatchDataset(Dataset):
@@ -169,11 +175,11 @@ class DNADataModule(pl.LightningDataModule):
     def _loader(self, role: str, shuffle: bool) -> DataLoader:
         src = self.source(role)
         replicas, rank = 1, 0
-        if self.trainer is not None and self.trainer.world_size > 1 and role == "train":
+        if self.trainer is not None and self.trainer.world_size > 1 and role in ("train", "valid"):
             replicas, rank = self.trainer.world_size, self.trainer.global_rank
         sampler = ChunkShuffleSampler(len(src), self.batch_size, getattr(src, "chunk_rows", 1),
                                       shuffle=shuffle, seed=self.seed, mix_chunks=self.mix_chunks,
-                                      num_replicas=replicas, rank=rank)
+                                      num_replicas=replicas, rank=rank, even=role == "train")
         pin = self.pin_memory and torch.cuda.is_available()
         return DataLoader(BatchDataset(src), sampler=sampler, batch_size=None,
                           num_workers=self.num_workers, pin_memory=pin,

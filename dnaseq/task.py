@@ -15,6 +15,8 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.nn import functional as F
+from torchmetrics import Metric
+from torchmetrics.classification import MultilabelAUROC
 
 from . import __version__
 from .encoding import ALPHABET
@@ -35,15 +37,20 @@ def _choice(value: str, options, what: str) -> str:
     return key
 
 
-def mean_auroc(probs: np.ndarray, labels: np.ndarray) -> float:
-    """Mean ROC AUC over features that have both classes (NaN when none has)."""
-    from sklearn.metrics import roc_auc_score
-    aucs = []
-    for j in range(labels.shape[1]):
-        y = labels[:, j]
-        if 0 < y.sum() < len(y):
-            aucs.append(roc_auc_score(y, probs[:, j]))
-    return float(np.mean(aucs)) if aucs else float("nan")
+class _LabelCounts(Metric):
+    """Positives per feature and windows seen, summed across DDP ranks."""
+
+    def __init__(self, n_features: int):
+        super().__init__()
+        self.add_state("pos", torch.zeros(n_features, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("n", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, y: torch.Tensor) -> None:
+        self.pos += y.to(torch.float64).sum(dim=0)
+        self.n += y.shape[0]
+
+    def compute(self):
+        return self.pos, float(self.n)
 
 
 class SequenceModel(pl.LightningModule):
@@ -93,7 +100,11 @@ class SequenceModel(pl.LightningModule):
         if pos_weight is not None and pos_weight != "auto":
             pw = torch.as_tensor(pos_weight, dtype=torch.float32)
             self.pos_weight_t.copy_(pw.expand(n_features))
-        self._val_outputs: List = []
+        # validation AUROC per feature, exact (thresholds=None) and synced across DDP ranks, so
+        # each rank validates only its share; positives/windows per feature pick the features
+        # that have both classes (the others are left out of the mean, as in dnaseq.evaluate)
+        self.val_auroc = MultilabelAUROC(num_labels=n_features, average=None, thresholds=None)
+        self.val_counts = _LabelCounts(n_features)
 
     # -- properties users want on a loaded model -------------------------------------------
     @property
@@ -178,17 +189,21 @@ class SequenceModel(pl.LightningModule):
 
     def validation_step(self, batch, batch_idx):
         p, y = self._eval_step(batch, "valid")
-        self._val_outputs.append((p.detach().cpu(), y.detach().cpu().to(torch.uint8)))
+        self.val_auroc.update(p.float(), y.to(torch.int32))
+        self.val_counts.update(y)
 
     def on_validation_epoch_end(self):
-        if not self._val_outputs:
+        pos, n = self.val_counts.compute()
+        if n == 0:
             return
-        probs = torch.cat([p for p, _ in self._val_outputs]).numpy()
-        labels = torch.cat([y for _, y in self._val_outputs]).numpy()
-        self._val_outputs = []
-        # computed on each rank's share; exact on one device, an average of shares under DDP
-        auc = mean_auroc(probs, labels)
-        self.log("valid_auroc", auc, prog_bar=True, sync_dist=True)
+        with warnings.catch_warnings():  # features without positives are masked below
+            warnings.simplefilter("ignore")
+            aucs = self.val_auroc.compute()
+        both = (pos > 0) & (pos < n)
+        auc = aucs[both].float().mean() if both.any() else torch.tensor(float("nan"))
+        self.log("valid_auroc", auc, prog_bar=True)
+        for m in (self.val_auroc, self.val_counts):
+            m.reset()
 
     def test_step(self, batch, batch_idx):
         self._eval_step(batch, "test")

@@ -1,3 +1,5 @@
+import pytest
+import dnaseq
 import numpy as np
 import torch
 
@@ -58,3 +60,40 @@ def test_rc_augment_flips_about_half():
     assert 60 < int(same.sum()) < 140
     flipped = ~same
     assert torch.equal(x[flipped], torch.flip(plain[flipped], dims=(-2, -1)))
+
+
+def test_eval_sharding_gives_every_window_to_exactly_one_rank():
+    from dnaseq.datamodule import ChunkShuffleSampler
+    for n, bs, world in ((103, 10, 2), (100, 10, 3), (7, 10, 2), (64, 8, 4)):
+        seen = []
+        for rank in range(world):
+            s = ChunkShuffleSampler(n, bs, chunk_rows=16, shuffle=False, num_replicas=world, rank=rank, even=False)
+            batches = list(s)
+            assert len(batches) == len(s)
+            seen += [int(i) for b in batches for i in b]
+        assert sorted(seen) == list(range(n))
+
+
+def test_validation_auroc_equals_scikit_learn(tmp_path):
+    """valid_auroc (torchmetrics, synced across ranks) is scikit-learn's mean per-feature ROC AUC."""
+    import pytorch_lightning as pl
+    import torch
+    from sklearn.metrics import roc_auc_score
+
+    from tests.conftest import build_slice_dataset
+    data = build_slice_dataset(tmp_path)
+    pl.seed_everything(0, verbose=False)
+    dm = dnaseq.DNADataModule(str(data), batch_size=32)
+    model = dnaseq.SequenceModel("conv_recurrent", {"conv_filters": [8], "conv_widths": 11, "pool_sizes": 10,
+                                                    "rnn_type": "none", "readout": "max", "head_hidden": [8]},
+                                 seq_len=dm.seq_len, n_features=dm.n_features)
+    trainer = pl.Trainer(max_epochs=1, limit_train_batches=2, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, enable_checkpointing=False, accelerator="cpu")
+    trainer.fit(model, datamodule=dm)
+    logged = float(trainer.callback_metrics["valid_auroc"])
+    src = dnaseq.open_split(str(data), "valid")
+    codes, labels = src.read(np.arange(len(src)))
+    with torch.no_grad():
+        p = model.eval().predict_proba(dnaseq.one_hot(codes), strand="forward").numpy()
+    aucs = [roc_auc_score(labels[:, j], p[:, j]) for j in range(labels.shape[1]) if 0 < labels[:, j].sum() < len(labels)]
+    assert len(aucs) >= 3 and logged == pytest.approx(float(np.mean(aucs)), abs=1e-5)
