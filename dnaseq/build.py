@@ -35,7 +35,7 @@ from . import __version__
 from .dataset import SPLITS, DatasetWriter
 from .encoding import N_CODE
 from .genome import Genome, UnknownChromosomeError
-from .intervals import IntervalSet, read_intervals
+from .intervals import IntervalSet, merge_intervals, read_intervals
 
 log = logging.getLogger(__name__)
 
@@ -107,14 +107,18 @@ class BuildReport:
 
 
 def _rename_to_genome(iv: IntervalSet, genome: Genome) -> Dict[str, int]:
-    """Re-key intervals by the FASTA's chromosome names; return records on unknown chromosomes."""
+    """Re-key intervals by the FASTA's chromosome names; return records on unknown chromosomes.
+
+    Names that are aliases of one chromosome (``chr1`` and ``1`` in one file) are merged."""
     unknown, renamed = {}, {}
     for chrom, (s, e) in iv.chroms.items():
         try:
-            renamed[genome.resolve(chrom)] = (s, e)
+            renamed.setdefault(genome.resolve(chrom), []).append((s, e))
         except UnknownChromosomeError:
-            unknown[chrom] = len(s)
-    iv.chroms = renamed
+            unknown[chrom] = iv.n_records_by_chrom.get(chrom, len(s))  # records, not merged peaks
+    iv.chroms = {c: parts[0] if len(parts) == 1 else
+                 merge_intervals(np.concatenate([s for s, _ in parts]), np.concatenate([e for _, e in parts]))
+                 for c, parts in renamed.items()}
     return unknown
 
 

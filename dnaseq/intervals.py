@@ -6,8 +6,9 @@ evaluated with ``searchsorted`` — no per-base arrays, no per-peak Python loop 
 """
 from __future__ import annotations
 
-import gzip
 import os
+import re
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Tuple
@@ -29,6 +30,9 @@ class IntervalSet:
     n_records: int = 0
     skipped: Counter = field(default_factory=Counter)  # reason -> count
     skipped_examples: Dict[str, str] = field(default_factory=dict)  # reason -> first "file:line"
+    n_records_by_chrom: Counter = field(default_factory=Counter)  # records (not merged) per name
+    n_lines: int = 0  # every line of the file
+    n_comment_lines: int = 0  # track / browser / # / blank lines
 
     def intervals(self, chrom: str) -> Tuple[np.ndarray, np.ndarray]:
         empty = np.zeros(0, dtype=np.int64)
@@ -49,69 +53,122 @@ class IntervalSet:
         return self.n_records
 
 
+#: Largest start/end accepted. Far beyond any chromosome, and small enough that sums of interval
+#: lengths stay inside int64.
+MAX_COORDINATE = 2 ** 62
+_INTEGER = re.compile(r"-?[0-9]+")  # ASCII digits only: int() would also take "1_000", "+5", "١٢"
+
+
+def _to_int(text: str) -> int:
+    """``text`` (matched by ``_INTEGER``) as an int; absurdly long numbers become just past the
+    limit, so they are rejected without int()'s own limit on digits being reached."""
+    if len(text.lstrip("-")) > 20:
+        return -(MAX_COORDINATE + 1) if text.startswith("-") else MAX_COORDINATE + 1
+    return int(text)
+
+
+def _is_header(line: str) -> bool:
+    return line.startswith(("#", "track", "browser"))
+
+
 def iter_bed_records(path: str, on_bad_line: str = "error",
                      skipped: Optional[Counter] = None,
-                     examples: Optional[Dict[str, str]] = None) -> Iterator[Tuple[str, int, int]]:
+                     examples: Optional[Dict[str, str]] = None,
+                     lines: Optional[Counter] = None) -> Iterator[Tuple[str, int, int]]:
     """Yield (chrom, start, end) from a BED3+ / narrowPeak file (plain or gzipped).
 
-    ``track``, ``browser``, ``#`` and blank lines are skipped (counted as headers). A malformed
-    line raises :class:`BedFormatError` naming ``file:line`` and the problem, or with
-    ``on_bad_line="skip"`` is counted in ``skipped`` under its reason.
+    ``track``, ``browser``, ``#`` and blank lines are skipped (counted in ``lines["comment"]``;
+    ``lines["total"]`` counts every line). Only ``\n`` ends a line (a ``\r`` before it is
+    dropped), so line numbers are those of ``sed -n Np`` and ``awk``. Columns are split on tabs, or on any whitespace when a line has
+    fewer than 3 tab-separated columns. A malformed line raises :class:`BedFormatError` whose
+    message starts ``file:line: problem``, or with ``on_bad_line="skip"`` is counted in
+    ``skipped`` under its reason (a fixed category such as ``"negative start"``; the first such
+    line is kept in ``examples``). A column header before the data and zero-length intervals are
+    counted in ``skipped`` in both modes. So, in skip mode, records yielded + ``sum(skipped)`` +
+    ``lines["comment"]`` == ``lines["total"]``. A truncated or corrupt gzip stream raises
+    :class:`BedFormatError` in both modes, naming the line where the data ends.
     """
     if on_bad_line not in ("error", "skip"):
         raise ValueError("on_bad_line must be 'error' or 'skip'")
     if not os.path.exists(path):
         raise FileNotFoundError(f"peak/interval file not found: {path}")
+    if os.path.isdir(path):
+        raise BedFormatError(f"{path}: is a folder, not a BED file")
     skipped = skipped if skipped is not None else Counter()
     examples = examples if examples is not None else {}
+    lines = lines if lines is not None else Counter()
 
-    def bad(lineno: int, reason: str, line: str):
+    def bad(lineno: int, reason: str, detail: str, line: str):
         if on_bad_line == "error":
-            raise BedFormatError(f"{path}:{lineno}: {reason}: {line[:80]!r} "
+            raise BedFormatError(f"{path}:{lineno}: {detail}: {line[:80]!r} "
                                  f"(fix the line, or pass --skip-bad-lines to count and skip such lines)")
         skipped[reason] += 1
         examples.setdefault(reason, f"{path}:{lineno}")
 
+    def count(lineno: int, reason: str):
+        skipped[reason] += 1
+        examples.setdefault(reason, f"{path}:{lineno}")
+
     seen_data = False
+    lineno = 0
     try:
-        with open_text(path) as fh:
-            for lineno, line in enumerate(fh, start=1):
-                line = line.rstrip("\r\n")
-                if not line.strip() or line.startswith(("#", "track", "browser")):
+        fh = open_text(path, newline="\n")
+    except OSError as exc:  # e.g. permission denied
+        raise BedFormatError(f"{path}: cannot read ({exc})") from exc
+    with fh:
+        it = iter(fh)
+        while True:
+            try:
+                line = next(it)
+            except StopIteration:
+                break
+            except (EOFError, OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+                raise BedFormatError(f"{path}:{lineno + 1}: file is truncated or not valid gzip "
+                                     f"({type(exc).__name__}: {exc}); {lineno} lines were read") from exc
+            lineno += 1
+            lines["total"] += 1
+            line = line.rstrip("\r\n")
+            if lineno == 1:
+                line = line.lstrip("\ufeff")  # a UTF-8 byte-order mark
+            if not line.strip() or _is_header(line):
+                lines["comment"] += 1
+                continue
+            fields = line.split("\t")
+            if len(fields) < 3:
+                fields = line.split()
+            if len(fields) < 3:
+                bad(lineno, "fewer than 3 columns",
+                    f"expected at least 3 tab-separated columns (chrom, start, end), got {len(fields)}", line)
+                continue
+            chrom, start_s, end_s = fields[0].strip(), fields[1].strip(), fields[2].strip()
+            start_ok, end_ok = bool(_INTEGER.fullmatch(start_s)), bool(_INTEGER.fullmatch(end_s))
+            if not (start_ok and end_ok):
+                if not seen_data and not start_ok and not end_ok:
+                    count(lineno, "header line")  # e.g. "chrom  start  end" before the data
                     continue
-                fields = line.split("\t")
-                if len(fields) < 3:
-                    fields = line.split()
-                if len(fields) < 3:
-                    bad(lineno, f"expected at least 3 tab-separated columns (chrom, start, end), got {len(fields)}", line)
-                    continue
-                chrom, start_s, end_s = fields[0], fields[1], fields[2]
-                try:
-                    start, end = int(start_s), int(end_s)
-                except ValueError:
-                    if not seen_data and not start_s.lstrip("-").isdigit() and not end_s.lstrip("-").isdigit():
-                        skipped["header line"] += 1  # e.g. "chrom  start  end" before the data
-                        examples.setdefault("header line", f"{path}:{lineno}")
-                        continue
-                    bad(lineno, f"start/end must be integers, got {start_s!r} and {end_s!r}", line)
-                    continue
-                seen_data = True
-                if start < 0:
-                    bad(lineno, f"negative start {start}", line)
-                    continue
-                if end < start:
-                    bad(lineno, f"end {end} is before start {start}", line)
-                    continue
-                if end == start:
-                    # legal in BED (a point), but it covers no base: count it, do not use it
-                    skipped["zero-length interval"] += 1
-                    examples.setdefault("zero-length interval", f"{path}:{lineno}")
-                    continue
-                yield chrom, start, end
-    except (EOFError, gzip.BadGzipFile, OSError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
-        raise BedFormatError(f"{path}: file is truncated or not valid gzip ({exc})") from exc
+                bad(lineno, "start/end must be integers",
+                    f"start/end must be integers, got {start_s[:30]!r} and {end_s[:30]!r}", line)
+                continue
+            seen_data = True
+            start, end = _to_int(start_s), _to_int(end_s)
+            if start < 0:
+                bad(lineno, "negative start", f"negative start {start_s[:30]}", line)
+                continue
+            if end > MAX_COORDINATE or start > MAX_COORDINATE:
+                bad(lineno, "coordinate too large",
+                    f"coordinate {(end_s if end > start else start_s)[:30]} is larger than 2**62", line)
+                continue
+            if end < start:
+                bad(lineno, "end before start", f"end {end_s[:30]} is before start {start_s[:30]}", line)
+                continue
+            if not chrom:
+                bad(lineno, "empty chromosome name", "empty chromosome name", line)
+                continue
+            if end == start:
+                # legal in BED (a point), but it covers no base: count it, do not use it
+                count(lineno, "zero-length interval")
+                continue
+            yield chrom, start, end
 
 
 def merge_intervals(starts: np.ndarray, ends: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -150,11 +207,14 @@ def read_intervals(path: str, on_bad_line: str = "error") -> IntervalSet:
     """Read a BED/narrowPeak file into a merged :class:`IntervalSet`."""
     out = IntervalSet(source=str(path))
     per_chrom: Dict[str, Tuple[List[int], List[int]]] = {}
-    for chrom, start, end in iter_bed_records(str(path), on_bad_line, out.skipped, out.skipped_examples):
+    lines: Counter = Counter()
+    for chrom, start, end in iter_bed_records(str(path), on_bad_line, out.skipped, out.skipped_examples, lines):
         s, e = per_chrom.setdefault(chrom, ([], []))
         s.append(start)
         e.append(end)
         out.n_records += 1
+        out.n_records_by_chrom[chrom] += 1
+    out.n_lines, out.n_comment_lines = lines["total"], lines["comment"]
     for chrom, (s, e) in per_chrom.items():
         out.chroms[chrom] = merge_intervals(np.array(s, np.int64), np.array(e, np.int64))
     return out
