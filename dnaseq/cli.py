@@ -183,9 +183,10 @@ def _ism(args) -> int:
     from .ism_run import run_ism
 
     result = run_ism(args.checkpoint, args.out, reference=args.reference, region=args.region,
-                     fasta=args.fasta, feature=args.feature, plot_dir=args.plot_dir,
-                     rc_average=args.rc_average, batch_size=args.batch_size, device=args.device,
-                     progress=not args.quiet)
+                     fasta=args.fasta, feature=args.feature, plot_dir=args.plot_dir, strand=args.strand,
+                     run=_run_options(args))
+    if result is None:
+        return 0
     n, _, p, f = result.predictions.shape
     print(f"ISM of {n} sequence(s) x {p} positions x 4 bases x {f} features -> {args.out}")
     if args.plot_dir:
@@ -293,10 +294,7 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", "-o", required=True, help="output HDF5")
     s.add_argument("--feature", help="feature to plot (default: the first)")
     s.add_argument("--plot-dir", help="folder for heatmap and logo PNGs")
-    s.add_argument("--rc-average", action="store_true", help="average predictions over both strands")
-    s.add_argument("--batch-size", type=int, default=512)
-    s.add_argument("--device", default="auto")
-    s.add_argument("--quiet", "-q", action="store_true")
+    _add_run_options(s, 512)
     s.set_defaults(func=_ism)
 
     i = sub.add_parser("info", help="summary of a dataset (dnaseq HDF5 or DeepSEA bundle)")

@@ -1,30 +1,79 @@
-"""Local recomputation for saturation mutagenesis (the fastISM idea, Nair et al. 2022).
+"""Local recomputation of edited sequences (the fastISM idea, Nair et al. 2022).
 
-A single-base edit changes a convolution's output only where its kernel covers the edit, a
+A base edit changes a convolution's output only where its kernel covers the edit, a
 max-pool's only where its window does, and an elementwise layer's only where its input
-changed. So for each block of edited positions we recompute every layer of the model's conv
-tower on the few positions that can differ, splice them into the cached activations of the
-unedited sequence, and then finish the model:
+changed. So for a batch of edits we recompute every layer of the model's conv tower on the
+few positions that can differ, splice them into the cached activations of the unedited
+windows, and then finish the model:
 
 * when the tower ends in Flatten + Linear (DeepSEA, or a flatten readout with no recurrent
   layer), the first dense layer is updated by its change only:
   ``W @ h_mut = W @ h_ref + W[:, changed] @ (h_mut - h_ref)[changed]``;
-* otherwise (a recurrent layer sees the whole sequence) the rest of the model runs in full on
-  the spliced activations.
+* when a single-layer recurrent layer (RNN / GRU / LSTM, uni- or bidirectional) follows the
+  tower, its forward direction reproduces the reference's outputs up to the first changed
+  position s and its backward direction those from the last changed position e - 1 on: the
+  edited windows rerun the forward direction only on s..T-1, starting from the reference's
+  state after s - 1, and the backward direction only on e-1..0, starting from the reference's
+  state after consuming T-1..e (:class:`_Recurrence`; the reference's recurrence runs in pieces
+  split at those positions, so its states come at no extra cost). The readout and head then
+  run in full on the spliced outputs;
+* otherwise (a deeper recurrence sees the whole sequence in every layer) the rest of the model
+  runs in full on the spliced activations.
+
+:class:`CachedTower` holds the reference activations of a batch of windows and does that
+layer-by-layer recompute (:meth:`CachedTower.local_logits`); two front ends use it:
+
+* :class:`LocalISM` -- one cached sequence, batches of single-base edits at nearby positions
+  (saturation mutagenesis, :func:`dnaseq.ism.ism`);
+* :func:`edited_logits` -- many different reference windows, each with its own edit of a
+  common width (variant scoring: REF and ALT windows that differ at one or a few columns).
 
 Models expose the split through ``ism_parts()`` (tower, finish, first dense layer or None,
-whether the flatten is position-major); layers other than Conv1d (no padding,
-stride 1), MaxPool1d, ReLU and eval-mode Dropout/BatchNorm/Identity make :func:`supported`
-return False and :func:`dnaseq.ism.ism` falls back to full forward passes.
+whether the flatten is position-major), and recurrent ones also through ``ism_recurrence()``
+((recurrent layer, head of its outputs) or None); layers other than Conv1d (no padding, stride 1,
+dilation 1, one group), MaxPool1d (no padding, dilation 1, floor mode), pointwise activations
+and eval-mode Dropout/BatchNorm/Identity make :func:`supported` return False, and the callers
+fall back to full forward passes.
 """
 from __future__ import annotations
 
-from typing import List, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
-from torch import nn
+from torch import _VF, nn
 
-_ELEMENTWISE = (nn.ReLU, nn.Dropout, nn.Identity, nn.BatchNorm1d)
+_POINTWISE = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Softplus, nn.Identity)
+_EVAL_ONLY = (nn.Dropout, nn.BatchNorm1d)  # positionwise in eval mode only
+
+# edited_logits: rows whose edit starts lie within MERGE_GAP columns of each other share one
+# recomputed span; at most MAX_GROUPS spans per call (the widest gaps split them).
+MERGE_GAP = 32
+MAX_GROUPS = 16
+
+# Rerun a single-layer recurrence only from the first changed position on (see _Recurrence);
+# False runs it in full on the spliced tower output (kept for benchmarks and as a switch).
+LOCAL_RECURRENCE = True
+
+
+def _first(v) -> int:
+    return v if isinstance(v, int) else v[0]
+
+
+def _pool_params(layer: nn.MaxPool1d) -> Tuple[int, int]:
+    k = _first(layer.kernel_size)
+    return k, _first(layer.stride) if layer.stride is not None else k
+
+
+def _out_span(layer: nn.Module, lo: int, hi: int, n_out: int) -> Tuple[int, int, int, int]:
+    """Output columns [olo, ohi) of a conv / pool layer that can change when its input changes
+    on [lo, hi), and the input columns [a, b) they read."""
+    if isinstance(layer, nn.Conv1d):
+        k = layer.kernel_size[0]
+        olo, ohi = max(0, lo - k + 1), min(n_out, hi)
+        return olo, ohi, olo, ohi + k - 1
+    k, s = _pool_params(layer)
+    olo, ohi = max(0, -(-(lo - k + 1) // s)), min(n_out, (hi - 1) // s + 1)
+    return olo, ohi, olo * s, (ohi - 1) * s + k
 
 
 def _layer_ok(layer: nn.Module) -> bool:
@@ -32,15 +81,16 @@ def _layer_ok(layer: nn.Module) -> bool:
         return (layer.stride == (1,) and layer.dilation == (1,) and layer.groups == 1
                 and layer.padding in ((0,), "valid"))
     if isinstance(layer, nn.MaxPool1d):
-        k = layer.kernel_size if isinstance(layer.kernel_size, int) else layer.kernel_size[0]
-        s = layer.stride if isinstance(layer.stride, int) else layer.stride[0]
-        pad = layer.padding if isinstance(layer.padding, int) else layer.padding[0]
-        dil = layer.dilation if isinstance(layer.dilation, int) else layer.dilation[0]
-        return pad == 0 and dil == 1 and not layer.ceil_mode and k >= 1 and s >= 1
-    return isinstance(layer, _ELEMENTWISE)
+        k, s = _pool_params(layer)
+        return (_first(layer.padding) == 0 and _first(layer.dilation) == 1 and not layer.ceil_mode
+                and not layer.return_indices and k >= 1 and s >= 1)
+    if isinstance(layer, _EVAL_ONLY):
+        return not layer.training
+    return isinstance(layer, _POINTWISE)
 
 
 def supported(model: nn.Module) -> bool:
+    """Whether ``model`` (a loaded model or its core network) can be recomputed locally."""
     core = getattr(model, "model", model)
     if not hasattr(core, "ism_parts"):
         return False
@@ -48,43 +98,239 @@ def supported(model: nn.Module) -> bool:
     return all(_layer_ok(layer) for layer in tower)
 
 
-def _pool_params(layer: nn.MaxPool1d) -> Tuple[int, int]:
-    k = layer.kernel_size if isinstance(layer.kernel_size, int) else layer.kernel_size[0]
-    s = layer.stride if isinstance(layer.stride, int) else layer.stride[0]
-    return k, s
+class CachedTower:
+    """Reference activations of a batch of windows ``x`` (B, 4, L), cached layer by layer,
+    and the local recompute of edited copies of them.
 
-
-def _assemble(ref: torch.Tensor, mut: torch.Tensor, lo: int, hi: int, a: int, b: int) -> torch.Tensor:
-    """Mutant activations on [a, b): the reference there, with the mutants' [lo, hi) spliced in."""
-    m = mut.shape[0]
-    out = ref[:, :, a:b].expand(m, -1, -1).clone()
-    s, e = max(lo, a), min(hi, b)
-    if e > s:
-        out[:, :, s - a:e - a] = mut[:, :, s - lo:e - lo]
-    return out
-
-
-class LocalISM:
-    """Caches one sequence's activations and scores batches of single-base edits locally."""
+    Only what the recompute reads is kept: the input of every conv / pool layer, the tower's
+    output and (for a dense-delta finish) the first dense layer's pre-activation, or (for a
+    local recurrence) the recurrent layer's reference outputs and states.
+    """
 
     def __init__(self, model: nn.Module, x: torch.Tensor):
         core = getattr(model, "model", model)
-        self.tower, self.finish, self.first_linear, self.position_major = core.ism_parts()
-        self.tower = list(self.tower)
-        self.acts: List[torch.Tensor] = [x]  # (1, C, L) per layer input, plus the tower output
+        tower, self.finish, self.first_linear, self.position_major = core.ism_parts()
+        self.rec = _Recurrence.of(core) if self.first_linear is None else None
+        self.tower = list(tower)
+        self.x = x
+        self.acts: List[Optional[torch.Tensor]] = []  # input of layer i where layer i reads it
+        self.lengths = [x.shape[-1]]  # input length of layer i; the last is the tower's output
         h = x
         for layer in self.tower:
+            self.acts.append(h if isinstance(layer, (nn.Conv1d, nn.MaxPool1d)) else None)
             h = layer(h)
-            self.acts.append(h)
+            self.lengths.append(h.shape[-1])
         self.ref_out = h
-        self.ref_pre = None
+        self.ref_pre = self.first_linear(self._flat(h)) if self.first_linear is not None else None
+        self._ref_logits: Optional[torch.Tensor] = None
+
+    def _flat(self, h: torch.Tensor) -> torch.Tensor:
+        return h.transpose(1, 2).flatten(1) if self.position_major else h.flatten(1)
+
+    @property
+    def ref_logits(self) -> torch.Tensor:
+        """Logits (B, F) of the cached windows (the model's forward pass, computed once)."""
+        if self._ref_logits is None:
+            if self.rec is not None:
+                self._ref_logits = self.rec.ref_logits(self.ref_out)
+            else:
+                self._ref_logits = self.finish(self.ref_pre if self.first_linear is not None else self.ref_out)
+        return self._ref_logits
+
+    def tower_span(self, lo: int, hi: int) -> Optional[Tuple[int, int]]:
+        """Columns [lo', hi') of the tower's output that can change when the input changes on
+        [lo, hi); None when none can."""
+        for i, layer in enumerate(self.tower):
+            if isinstance(layer, (nn.Conv1d, nn.MaxPool1d)):
+                lo, hi = _out_span(layer, lo, hi, self.lengths[i + 1])[:2]
+                if hi <= lo:
+                    return None
+        return lo, hi
+
+    def plan(self, lo: int, hi: int) -> None:
+        """Announce an edit span [lo, hi) (input columns) before the reference logits are
+        computed, so that a local recurrence keeps the reference's states for it as it goes."""
+        span = self.tower_span(lo, hi) if self.rec is not None else None
+        if span is not None:
+            self.rec.plan(*span, self.lengths[-1])
+
+    def local_logits(self, mut: torch.Tensor, lo: int, hi: int, src: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Logits of edited windows whose input differs from the cache only on columns [lo, hi).
+
+        ``mut`` (m, 4, hi - lo) holds the edited windows' columns [lo, hi). Row j is an edit of
+        cached window ``src[j]``; with ``src=None`` the cache holds one window (every row edits
+        it) or exactly m windows (row j edits window j).
+        """
+        m = mut.shape[0]
+        for i, layer in enumerate(self.tower):
+            if not isinstance(layer, (nn.Conv1d, nn.MaxPool1d)):  # pointwise
+                mut = layer(mut)
+                continue
+            olo, ohi, a, b = _out_span(layer, lo, hi, self.lengths[i + 1])
+            if ohi <= olo:  # the edit falls where this layer does not look (a pool's tail)
+                return _take(self.ref_logits, src).expand(m, -1).clone()
+            mut = layer(_assemble(self.acts[i], mut, lo, hi, a, b, src))
+            lo, hi = olo, ohi
         if self.first_linear is not None:
-            flat = h.transpose(1, 2).flatten(1) if self.position_major else h.flatten(1)
-            self.ref_pre = self.first_linear(flat)  # (1, hidden)
+            delta = mut - _take(self.ref_out[:, :, lo:hi], src)  # (m, C, w)
+            C, Lf = self.ref_out.shape[1], self.ref_out.shape[2]
+            weight = self.first_linear.weight  # (hidden, C * Lf), columns as the flatten lays them out
+            if self.position_major:  # column = position * C + channel
+                w = weight.view(-1, Lf, C)[:, lo:hi, :].reshape(weight.shape[0], -1)
+                delta = delta.transpose(1, 2)
+            else:  # column = channel * Lf + position
+                w = weight.view(-1, C, Lf)[:, :, lo:hi].reshape(weight.shape[0], -1)
+            pre = _take(self.ref_pre, src) + delta.reshape(m, -1).to(w.dtype) @ w.T
+            return self.finish(pre)
+        if self.rec is not None:
+            _ = self.ref_logits  # the reference recurrence runs first: it keeps outputs and states
+            return self.rec.alt_logits(mut, lo, hi, src)
+        return self.finish(_assemble(self.ref_out, mut, lo, hi, 0, self.lengths[-1], src))
+
+
+_RNN_FNS = {"LSTM": _VF.lstm, "GRU": _VF.gru, "RNN_TANH": _VF.rnn_tanh, "RNN_RELU": _VF.rnn_relu}
+
+
+class _Recurrence:
+    """A single-layer, batch-first RNN / GRU / LSTM (uni- or bidirectional) run one direction
+    at a time and in pieces, so that edited windows rerun only what their edit can change.
+
+    Each direction d works in its own order: the forward direction on positions 0..T-1, the
+    backward one on T-1..0 (the flipped sequence). A state "at q" is the state after consuming
+    the first q steps in that order. An edit that changes the tower output on [lo, hi) leaves
+    the first ``lo`` forward steps and the first ``T - hi`` backward steps as they are: the
+    edited windows rerun each direction from there on, from the reference's state at that q,
+    and take the reference's outputs before it.
+
+    The reference recurrence (:meth:`ref_logits`) splits at the q's announced through
+    :meth:`plan`; a state asked for later is computed from the nearest earlier one kept.
+    Directions run through ``torch._VF`` with the module's own parameter tensors (as its
+    forward does), one direction's weights at a time: nothing is copied or re-registered.
+    """
+
+    def __init__(self, rnn: nn.RNNBase, head):
+        self.fn = _RNN_FNS[rnn.mode]
+        self.lstm = rnn.mode == "LSTM"
+        self.bias = rnn.bias
+        self.hidden = rnn.hidden_size
+        names = ["weight_ih_l0", "weight_hh_l0"] + (["bias_ih_l0", "bias_hh_l0"] if rnn.bias else [])
+        suffixes = ["", "_reverse"] if rnn.bidirectional else [""]
+        self.weights = [[getattr(rnn, n + sfx) for n in names] for sfx in suffixes]  # as _VF wants them
+        self.head = head
+        self.splits: List[set] = [set() for _ in self.weights]
+        self.memo: List[Dict[int, object]] = [{0: None} for _ in self.weights]  # q -> state (all rows)
+        self.seq: List[torch.Tensor] = []  # reference input of each direction, in its order (B, T, C)
+        self.out: List[torch.Tensor] = []  # reference output of each direction, in its order (B, T, H)
+
+    @classmethod
+    def of(cls, core: nn.Module) -> Optional["_Recurrence"]:
+        """The local recurrence of ``core``, or None when it has none this class can run."""
+        get = getattr(core, "ism_recurrence", None)
+        parts = get() if (LOCAL_RECURRENCE and get is not None) else None
+        if parts is None:
+            return None
+        rnn, head = parts
+        if not (isinstance(rnn, (nn.RNN, nn.GRU, nn.LSTM)) and rnn.mode in _RNN_FNS and rnn.num_layers == 1
+                and rnn.batch_first and not rnn.training and getattr(rnn, "proj_size", 0) == 0):
+            return None
+        return cls(rnn, head)
+
+    def plan(self, lo: int, hi: int, T: int) -> None:
+        self.splits[0].add(lo)
+        if len(self.splits) > 1:
+            self.splits[1].add(T - hi)
+
+    def _run(self, d: int, x: torch.Tensor, state):
+        """Direction d on ``x`` (n, t, C) (in its order) from ``state`` (None: zeros)."""
+        if state is None:
+            zeros = torch.zeros(1, x.shape[0], self.hidden, dtype=x.dtype, device=x.device)
+            state = (zeros, zeros) if self.lstm else zeros
+        result = self.fn(x, state, self.weights[d], self.bias, 1, 0.0, False, False, True)
+        return result[0], (tuple(result[1:]) if self.lstm else result[1])
+
+    def _combine(self, outs: List[torch.Tensor]) -> torch.Tensor:
+        return outs[0] if len(outs) == 1 else torch.cat([outs[0], outs[1].flip(1)], dim=-1)
+
+    def ref_logits(self, tower_out: torch.Tensor) -> torch.Tensor:
+        """Logits of the reference windows from their tower output (B, C, T)."""
+        x = tower_out.transpose(1, 2)
+        T = x.shape[1]
+        for d in range(len(self.weights)):
+            seq = x if d == 0 else x.flip(1)
+            self.seq.append(seq)
+            outs, state, prev = [], None, 0
+            for q in sorted(q for q in self.splits[d] if 0 < q < T) + [T]:
+                o, state = self._run(d, seq[:, prev:q], state)
+                outs.append(o)
+                if q < T:
+                    self.memo[d][q] = state
+                prev = q
+            self.out.append(outs[0] if len(outs) == 1 else torch.cat(outs, dim=1))
+        return self.head(self._combine(self.out))
+
+    def _state(self, d: int, q: int):
+        memo = self.memo[d]
+        if q not in memo:
+            p = max(k for k in memo if k < q)
+            memo[q] = self._run(d, self.seq[d][:, p:q], memo[p])[1]
+        return memo[q]
+
+    def alt_logits(self, mut: torch.Tensor, lo: int, hi: int, src: Optional[torch.Tensor]) -> torch.Tensor:
+        """Logits of edited windows whose tower output ``mut`` (m, C, hi - lo) differs from the
+        cached rows' (``src`` as in :meth:`CachedTower.local_logits`) only on [lo, hi)."""
+        m = mut.shape[0]
+        span = mut.transpose(1, 2)  # (m, w, C)
+        T = self.seq[0].shape[1]
+        outs = []
+        for d in range(len(self.weights)):
+            if d == 0:
+                q, alt = lo, torch.cat([span.to(self.seq[0].dtype), _rows(self.seq[0][:, hi:], src, m)], dim=1)
+            else:  # the span flipped, then positions lo-1 .. 0
+                q, alt = T - hi, torch.cat([span.flip(1).to(self.seq[1].dtype),
+                                            _rows(self.seq[1][:, T - lo:], src, m)], dim=1)
+            state = self._state(d, q)
+            if state is not None:
+                state = tuple(_rows(s, src, m, dim=1) for s in state) if self.lstm else _rows(state, src, m, dim=1)
+            o, _ = self._run(d, alt, state)
+            outs.append(torch.cat([_rows(self.out[d][:, :q], src, m), o.to(self.out[d].dtype)], dim=1) if q else o)
+        return self.head(self._combine(outs))
+
+
+def _rows(t: torch.Tensor, src: Optional[torch.Tensor], m: int, dim: int = 0) -> torch.Tensor:
+    """Rows ``src`` of ``t`` along ``dim``; with ``src=None`` all of them, broadcast to ``m``
+    when ``t`` holds one."""
+    if src is not None:
+        return t.index_select(dim, src)
+    if t.shape[dim] == m:
+        return t
+    shape = list(t.shape)
+    shape[dim] = m
+    return t.expand(shape).contiguous()
+
+
+def _take(t: torch.Tensor, src: Optional[torch.Tensor]) -> torch.Tensor:
+    """Rows ``src`` of ``t``, or ``t`` itself (to broadcast) when ``src`` is None."""
+    return t if src is None else t.index_select(0, src)
+
+
+def _assemble(ref: torch.Tensor, mut: torch.Tensor, lo: int, hi: int, a: int, b: int,
+              src: Optional[torch.Tensor]) -> torch.Tensor:
+    """Edited activations on [a, b): the cached rows there, with the edits' [lo, hi) spliced in."""
+    base = ref[:, :, a:b]
+    out = base.index_select(0, src) if src is not None else base.expand(mut.shape[0], -1, -1).clone()
+    s, e = max(lo, a), min(hi, b)
+    if e > s:
+        out[:, :, s - a:e - a] = mut[:, :, s - lo:e - lo].to(out.dtype)
+    return out
+
+
+class LocalISM(CachedTower):
+    """Caches one sequence's activations (``x`` is (1, 4, L)) and scores batches of single-base
+    edits locally."""
 
     def logits(self, positions: torch.Tensor, bases: torch.Tensor) -> torch.Tensor:
         """Logits for mutants (one per entry of ``positions`` / ``bases``) of the cached sequence."""
-        x = self.acts[0]
+        x = self.x
         m = len(positions)
         lo, hi = int(positions.min()), int(positions.max()) + 1
         mut = x[:, :, lo:hi].expand(m, -1, -1).clone()
@@ -92,40 +338,115 @@ class LocalISM:
         cols = (positions - lo).to(x.device)
         mut[rows, :, cols] = 0.0
         mut[rows, bases.to(x.device), cols] = 1.0
-        for i, layer in enumerate(self.tower):
-            ref_in, ref_out = self.acts[i], self.acts[i + 1]
-            if isinstance(layer, nn.Conv1d):
-                k = layer.kernel_size[0]
-                olo, ohi = max(0, lo - k + 1), min(ref_out.shape[-1], hi)
-                if ohi <= olo:
-                    return self._finish_unchanged(m)
-                mut = layer(_assemble(ref_in, mut, lo, hi, olo, ohi + k - 1))
-            elif isinstance(layer, nn.MaxPool1d):
-                k, s = _pool_params(layer)
-                olo = max(0, -(-(lo - k + 1) // s))
-                ohi = min(ref_out.shape[-1], (hi - 1) // s + 1)
-                if ohi <= olo:
-                    return self._finish_unchanged(m)
-                mut = layer(_assemble(ref_in, mut, lo, hi, olo * s, (ohi - 1) * s + k))
-            else:
-                olo, ohi = lo, hi
-                mut = layer(mut)
-            lo, hi = olo, ohi
-        if self.first_linear is not None:
-            ref_slice = self.ref_out[:, :, lo:hi]
-            delta = (mut - ref_slice)  # (m, C, w)
-            C, Lf = self.ref_out.shape[1], self.ref_out.shape[2]
-            chan = torch.arange(C, device=x.device)[:, None]
-            at = torch.arange(lo, hi, device=x.device)[None, :]
-            # column of each (channel, position) in the flattened vector the dense layer reads
-            idx = (at * C + chan) if self.position_major else (chan * Lf + at)
-            w = self.first_linear.weight[:, idx.reshape(-1)]  # (hidden, C * width)
-            pre = self.ref_pre + delta.reshape(m, -1) @ w.T
-            return self.finish(pre)
-        full = _assemble(self.ref_out, mut, lo, hi, 0, self.ref_out.shape[-1])
-        return self.finish(full)
+        return self.local_logits(mut, lo, hi)
 
-    def _finish_unchanged(self, m: int) -> torch.Tensor:
-        if self.first_linear is not None:
-            return self.finish(self.ref_pre.expand(m, -1))
-        return self.finish(self.ref_out.expand(m, -1, -1))
+
+def _write(win: torch.Tensor, rel: Union[int, torch.Tensor], alt: torch.Tensor) -> torch.Tensor:
+    """Write ``alt`` (m, 4, k) into ``win`` (m, 4, w) at columns rel .. rel + k - 1 (rel an int
+    for every row, or one per row), in place."""
+    k = alt.shape[-1]
+    if isinstance(rel, int):
+        win[:, :, rel:rel + k] = alt
+    else:
+        cols = rel[:, None] + torch.arange(k, device=win.device)  # (m, k)
+        rows = torch.arange(win.shape[0], device=win.device)[:, None]
+        win[rows, :, cols] = alt.transpose(1, 2)  # advanced indices first: (m, k, 4)
+    return win
+
+
+def _groups(starts: torch.Tensor, k: int):
+    """Split rows into spans of nearby edit starts: yields (rows or None for all, lo, hi,
+    starts as an int when they are all equal in the group, else None)."""
+    s = starts.cpu()
+    lo, hi = int(s.min()), int(s.max())
+    if lo == hi:
+        yield None, lo, lo + k, lo
+        return
+    uniq = torch.unique(s)  # sorted
+    gaps = torch.diff(uniq)
+    cut = gaps > MERGE_GAP
+    if int(cut.sum()) > MAX_GROUPS - 1:  # keep only the widest gaps as cuts
+        keep = torch.topk(gaps, MAX_GROUPS - 1).indices
+        cut = torch.zeros_like(cut)
+        cut[keep] = True
+    gid = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(cut.long(), 0)])  # group of each uniq
+    if int(gid[-1]) == 0:
+        yield None, lo, hi + k, None
+        return
+    row_gid = gid[torch.searchsorted(uniq, s)]
+    for g in range(int(gid[-1]) + 1):
+        members = uniq[gid == g]
+        rows = torch.nonzero(row_gid == g).flatten()
+        g_lo, g_hi = int(members[0]), int(members[-1])
+        yield rows, g_lo, g_hi + k, (g_lo if g_lo == g_hi else None)
+
+
+@torch.no_grad()
+def edited_logits(model: nn.Module, ref_x: torch.Tensor, starts: Union[int, torch.Tensor],
+                  alt_onehot: torch.Tensor, fast: bool = True) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Logits of B reference windows and of their edited (ALT) copies.
+
+    Args:
+        model: a loaded model (``SequenceModel``) or its core network, in eval mode and on
+            ``ref_x``'s device.
+        ref_x: one-hot reference windows (B, 4, L).
+        starts: (B,) first edited column of each row (or one int for all rows).
+        alt_onehot: (B, 4, k) (or (4, k) for all rows): row b's ALT window is ``ref_x[b]`` with
+            columns ``[starts[b], starts[b] + k)`` replaced by ``alt_onehot[b]``.
+        fast: recompute the ALT windows locally when :func:`supported` allows it (otherwise,
+            or with ``fast=False``, they get full forward passes).
+    Returns:
+        (ref_logits, alt_logits), each (B, F) on ``ref_x``'s device. The REF logits are a full
+        forward pass whose activations are cached for the batch; each ALT row recomputes the
+        conv tower only on the span its edit reaches, then updates the first dense layer by its
+        change or runs the rest of the model (e.g. the recurrent layer) on the spliced output.
+        Rows with equal starts (the SNV case) share one span; rows with nearby starts are
+        grouped (see ``MERGE_GAP`` / ``MAX_GROUPS``). Memory grows with B (the whole tower's
+        activations are cached): score a few hundred windows per call.
+    """
+    core = getattr(model, "model", model)
+    dev = ref_x.device
+    param = next(core.parameters(), None)
+    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+    x = ref_x.to(dtype)
+    if x.dim() != 3 or x.shape[1] != 4:
+        raise ValueError(f"ref_x must be one-hot (B, 4, L), got shape {tuple(ref_x.shape)}")
+    B, _, L = x.shape
+    alt = alt_onehot.to(device=dev, dtype=dtype)
+    if alt.dim() == 2:
+        alt = alt.expand(B, -1, -1)
+    k = alt.shape[-1]
+    if alt.shape[:2] != (B, 4) or k < 1:
+        raise ValueError(f"alt_onehot must be ({B}, 4, k), got shape {tuple(alt_onehot.shape)}")
+    starts = torch.as_tensor(starts, dtype=torch.long).to(dev).reshape(-1)
+    if starts.numel() not in (1, B):
+        raise ValueError(f"starts must hold one column or one per row ({B}), got {starts.numel()}")
+    starts = starts.expand(B)
+    if B and (int(starts.min()) < 0 or int(starts.max()) + k > L):
+        raise ValueError(f"edits must lie in columns 0..{L - 1} (starts + {k} <= {L})")
+    if B == 0 or not (fast and supported(model)):
+        alt_x = x.clone()
+        _write(alt_x, starts, alt)
+        return core(x), core(alt_x)
+    cache = CachedTower(core, x)
+    groups = list(_groups(starts, k))
+    for _, lo, hi, _ in groups:
+        cache.plan(lo, hi)
+    ref = cache.ref_logits
+    out = None
+    for rows, lo, hi, same in groups:
+        if rows is None:
+            win = x[:, :, lo:hi].clone()
+            src, g_alt, g_starts = None, alt, starts
+        else:
+            rows = rows.to(dev)
+            win = x[:, :, lo:hi].index_select(0, rows)
+            src, g_alt, g_starts = rows, alt.index_select(0, rows), starts.index_select(0, rows)
+        _write(win, (same - lo) if same is not None else g_starts - lo, g_alt)
+        logits = cache.local_logits(win, lo, hi, src)
+        if rows is None:
+            return ref, logits
+        if out is None:
+            out = torch.empty((B,) + tuple(logits.shape[1:]), dtype=logits.dtype, device=dev)
+        out[rows] = logits.to(out.dtype)
+    return ref, out

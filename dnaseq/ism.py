@@ -12,89 +12,119 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
+from . import fast_ism
 from .encoding import N_CODE, codes_from_one_hot, one_hot
+from .inference import engine
+from .inference.engine import RunOptions
+from .inference.predictor import settings
+from .inference.strand import StrandWrapper, strand_views
 
 
-@torch.no_grad()
-def ism(model, x, batch_size: int = 512, rc_average: bool = False, positions: Optional[Sequence[int]] = None,
-        device: str = "auto", progress: bool = False, fast: bool = True) -> torch.Tensor:
+def ism(model, x, batch_size: int = 512, strand: Optional[str] = None,
+        positions: Optional[Sequence[int]] = None, device: str = "auto", progress: bool = False,
+        fast: bool = True, run: Optional[RunOptions] = None, rc_average: Optional[bool] = None) -> torch.Tensor:
     """Saturation mutagenesis of one-hot ``x`` (N, 4, L) (or codes / strings).
 
     Args:
-        model: a loaded dnaseq model (``predict_proba``) or any module returning logits.
+        model: a loaded dnaseq model or any module returning logits.
         positions: restrict to these 0-based positions (default: all L); the output's third
             axis then has ``len(positions)`` entries in that order.
-        rc_average: average each prediction over both strands.
+        strand: ``as-trained`` (default: the checkpoint's strand mode), ``forward`` or ``both``
+            (each prediction averaged over the sequence and its reverse complement);
+            ``rc_average`` is the 0.1 spelling.
         fast: recompute only what each edit can change (:mod:`dnaseq.fast_ism`) when the
             model supports it; the results equal full forward passes to float rounding.
+        run: Trainer options (devices, precision ...); sequences are dealt to the devices.
     Returns:
-        probabilities (N, 4, P, F) float32 on the CPU.
+        probabilities (N, 4, P, F) float32 on the CPU (None on ranks other than 0).
     """
-    from tqdm.auto import tqdm
+    preds, _ = ism_with_reference(model, x, batch_size, strand, positions, device, progress, fast, run, rc_average)
+    return preds
 
-    from . import fast_ism
-    from .encoding import reverse_complement_one_hot
-    from .predict import resolve_device
 
+def ism_with_reference(model, x, batch_size: int = 512, strand: Optional[str] = None,
+                       positions: Optional[Sequence[int]] = None, device: str = "auto", progress: bool = False,
+                       fast: bool = True, run: Optional[RunOptions] = None, rc_average: Optional[bool] = None):
+    """:func:`ism` plus the unmutated predictions (N, F): ``(ism, reference)``."""
+    if rc_average is not None and strand is None:
+        strand = "both" if rc_average else "forward"
+    s = settings(model, strand)
     if not isinstance(x, torch.Tensor) or x.dim() != 3:
-        x = one_hot(x)
-    dev = resolve_device(device)
-    model = model.to(dev).eval()
-    predict = (lambda t: model.predict_proba(t, rc_average=rc_average)) if hasattr(model, "predict_proba") \
-        else (lambda t: torch.sigmoid(model(t)))
-    x = x.float().to(dev)
+        x = one_hot(x, fill=s.fill)
+    x = x.float().cpu()
     n, _, L = x.shape
     pos = torch.arange(L) if positions is None else torch.as_tensor(list(positions), dtype=torch.long)
     if len(pos) and (pos.min() < 0 or pos.max() >= L):
         raise ValueError(f"positions must lie in 0..{L - 1}")
-    codes = torch.from_numpy(codes_from_one_hot(x.cpu()).astype(np.int64))  # (N, L)
-    ref_pred = predict(x).float().cpu()  # (N, F)
-    F = ref_pred.shape[1]
-    out = ref_pred[:, None, None, :].expand(n, 4, len(pos), F).clone()
-    # every (position index, base) pair that is a mutation, per sequence
-    bases = torch.arange(4)
-    local = fast and fast_ism.supported(model)
-    # local ISM batches mutants by nearby positions: a block of positions shares one window.
-    # With a dense-delta finish small blocks keep windows tight; when a recurrent layer must
-    # run in full anyway, larger blocks keep its batches large.
-    if local:
-        dense_delta = getattr(model, "model", model).ism_parts()[2] is not None
-        block = max(1, min(16, batch_size // 4)) if dense_delta else max(1, batch_size // 3)
-    bar = tqdm(total=n * len(pos) * 3, unit="mut", desc="ism", disable=not progress)
-    for s in range(n):
-        ref_bases = codes[s, pos]  # (P,)
-        is_mut = bases[None, :] != ref_bases[:, None]  # (P, 4); all True at N
+    run = run or RunOptions.from_device(device, batch_size=batch_size, progress=progress)
+
+    def produce():
+        for i in range(n):
+            yield {"x": x[i:i + 1].contiguous(), "meta": i}
+
+    info = engine.run(s.net, produce, _ism_step(s.strand, pos, run.batch_size, fast), lambda: _IsmSink(n), run,
+                      total=n)
+    if not info.is_main:
+        return None, None
+    return torch.from_numpy(info.sink.ism), torch.from_numpy(info.sink.ref)
+
+
+class _IsmSink:
+    def __init__(self, n: int):
+        self.n = n
+        self.ism = self.ref = None
+
+    def write(self, i, out) -> None:
+        if self.ism is None:
+            self.ism = np.empty((self.n,) + out["ism"].shape, np.float32)
+            self.ref = np.empty((self.n,) + out["ref"].shape, np.float32)
+        self.ism[i], self.ref[i] = out["ism"], out["ref"]
+
+
+def _ism_step(strand: str, pos: torch.Tensor, batch_size: int, fast: bool):
+    """One sequence (1, 4, L) -> ``{"ism": (4, P, F), "ref": (F,)}``."""
+
+    def step(net, unit):
+        x = unit["x"]
+        dev = x.device
+        L = x.shape[-1]
+        predict = StrandWrapper(net, strand)
+        ref_pred = predict(x).float()[0]  # (F,)
+        out = ref_pred[None, None, :].expand(4, len(pos), ref_pred.shape[0]).clone()
+        codes = torch.from_numpy(codes_from_one_hot(x.float().cpu()).astype(np.int64))[0]  # (L,)
+        is_mut = torch.arange(4)[None, :] != codes[pos][:, None]  # (P, 4); all True at N
         p_idx, b_idx = torch.nonzero(is_mut, as_tuple=True)
-        if local:
-            strands = [(fast_ism.LocalISM(model, x[s:s + 1].contiguous()), False)]
-            if rc_average:
-                strands.append((fast_ism.LocalISM(model, reverse_complement_one_hot(x[s:s + 1]).contiguous()), True))
+        if fast and fast_ism.supported(net):
+            # local ISM batches mutants by nearby positions: a block of positions shares one
+            # window. With a dense-delta finish small blocks keep windows tight; when a recurrent
+            # layer must run in full anyway, larger blocks keep its batches large.
+            dense_delta = net.ism_parts()[2] is not None
+            block = max(1, min(16, batch_size // 4)) if dense_delta else max(1, batch_size // 3)
+            engines = [(fast_ism.LocalISM(net, v.contiguous()), is_rc) for v, is_rc in strand_views(x.float(), strand)]
             order = torch.argsort(pos[p_idx], stable=True)
             p_idx, b_idx = p_idx[order], b_idx[order]
-            genome_pos = pos[p_idx]
-            starts = torch.nonzero(torch.diff(genome_pos // block, prepend=torch.tensor([-1]))).flatten()
+            starts = torch.nonzero(torch.diff(pos[p_idx] // block, prepend=torch.tensor([-1]))).flatten()
             bounds = starts.tolist() + [len(p_idx)]
             for a, b in zip(bounds[:-1], bounds[1:]):
                 pi, bi = p_idx[a:b], b_idx[a:b]
                 probs = 0
-                for engine, is_rc in strands:
+                for eng, is_rc in engines:
                     at = (L - 1 - pos[pi]) if is_rc else pos[pi]
                     base = (3 - bi) if is_rc else bi
-                    probs = probs + torch.sigmoid(engine.logits(at.to(dev), base.to(dev)).float())
-                out[s, bi, pi] = (probs / len(strands)).cpu()
-                bar.update(len(pi))
-            continue
+                    probs = probs + torch.sigmoid(eng.logits(at.to(dev), base.to(dev)).float())
+                out[bi.to(dev), pi.to(dev)] = probs / len(engines)
+            return {"ism": out, "ref": ref_pred}
         for lo in range(0, len(p_idx), batch_size):
             pi, bi = p_idx[lo:lo + batch_size], b_idx[lo:lo + batch_size]
             cols = pos[pi].to(dev)
-            batch = x[s:s + 1].expand(len(pi), 4, L).clone()
+            batch = x.float().expand(len(pi), 4, L).clone()
             rows = torch.arange(len(pi), device=dev)
             batch[rows, :, cols] = 0.0
             batch[rows, bi.to(dev), cols] = 1.0
-            out[s, bi, pi] = predict(batch).float().cpu()
-            bar.update(len(pi))
-    bar.close()
-    return out
+            out[bi.to(dev), pi.to(dev)] = predict(batch).float()
+        return {"ism": out, "ref": ref_pred}
+
+    return step
 
 
 def ism_effects(ism_preds: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:

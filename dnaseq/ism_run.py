@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -10,9 +11,12 @@ from typing import List, Optional, Tuple
 import numpy as np
 import torch
 
-from .encoding import encode, one_hot
+from .encoding import N_CODE, encode
 from .genome import Genome
-from .ism import importance, ism, ism_effects
+from .inference.engine import RunOptions
+from .ism import importance, ism_effects, ism_with_reference
+
+log = logging.getLogger(__name__)
 
 
 def parse_region(text: str) -> Tuple[str, int, int]:
@@ -68,16 +72,22 @@ def fasta_input(path: str, length: int):
 
 def run_ism(checkpoint, out: str, reference: Optional[str] = None, region: Optional[str] = None,
             fasta: Optional[str] = None, feature: Optional[str] = None, plot_dir: Optional[str] = None,
-            rc_average: bool = False, batch_size: int = 512, device: str = "auto",
-            progress: bool = True) -> IsmResult:
+            strand: Optional[str] = None, batch_size: int = 512, device: str = "auto",
+            progress: bool = True, run: Optional[RunOptions] = None) -> Optional[IsmResult]:
     """ISM of a region (``reference`` + ``region``) or of every sequence in ``fasta``; writes
-    ``out`` (HDF5) and, for ``feature`` (default: the first), a heatmap and a logo per sequence."""
+    ``out`` (HDF5) and, for ``feature`` (default: the first), a heatmap and a logo per sequence.
+    ``strand``: ``as-trained`` (default), ``forward`` or ``both``. Returns None on ranks other
+    than 0 of a multi-process run."""
     from .task import as_model
 
     model, label = as_model(checkpoint)
     L = model.seq_len
     if (region is None) == (fasta is None):
         raise ValueError("give either --region (with --reference) or --fasta")
+    features = model.feature_names
+    if feature is not None and feature not in features:
+        raise ValueError(f"feature {feature!r} is not predicted by this model; it predicts {features[:10]}"
+                         + (" ..." if len(features) > 10 else ""))
     if region is not None:
         if not reference:
             raise ValueError("--region needs --reference")
@@ -85,18 +95,19 @@ def run_ism(checkpoint, out: str, reference: Optional[str] = None, region: Optio
             names, codes, positions, starts = region_input(g, region, L)
     else:
         names, codes, positions, starts = fasta_input(fasta, L)
-    features = model.feature_names
-    if feature is not None and feature not in features:
-        raise ValueError(f"feature {feature!r} is not predicted by this model; it predicts {features[:10]}"
-                         + (" ..." if len(features) > 10 else ""))
-    x = one_hot(codes)
-    preds = ism(model, x, batch_size=batch_size, rc_average=rc_average, positions=positions,
-                device=device, progress=progress)
-    with torch.no_grad():
-        ref = model.predict_proba(x.to(next(model.parameters()).device), rc_average=rc_average).float().cpu()
+    for name, c in zip(names, codes):
+        n_share = float((c[positions] == N_CODE).mean()) if len(positions) else 0.0
+        if n_share > 0.5:
+            log.warning("%s is %.0f%% N: its ISM effects will be near zero and say little; choose a region "
+                        "with sequence", name, 100 * n_share)
+    run = run or RunOptions.from_device(device, batch_size=batch_size, progress=progress)
+    preds, ref = ism_with_reference(model, codes, strand=strand, positions=positions, run=run)
+    if preds is None:
+        return None
+    strand_mode = model.strand_mode(strand)
     result = IsmResult(names, codes, positions, ref, preds, features, starts)
     write_ism(out, result, {"checkpoint": label, "reference": reference or "", "region": region or "",
-                            "fasta": fasta or "", "rc_average": rc_average})
+                            "fasta": fasta or "", "strand": strand_mode, "fill": model.fill})
     if plot_dir:
         plot_ism(result, feature or features[0], plot_dir)
     return result

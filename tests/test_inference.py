@@ -115,3 +115,37 @@ def test_evaluate_on_two_ddp_processes_equals_one(tiny_checkpoint, tmp_path):
         np.testing.assert_allclose(a["probabilities"][:], b["probabilities"][:], atol=1e-6)
         assert np.array_equal(a["labels"][:], b["labels"][:])
     assert (one / "metrics_per_feature.tsv").read_text() == (two / "metrics_per_feature.tsv").read_text()
+
+
+@pytest.mark.parametrize("arch,kwargs", [
+    ("conv_recurrent", dict(conv_filters=[8, 8], conv_widths=[9, 5], pool_sizes=[4, 2], rnn_type="gru",
+                            rnn_hidden=4, readout="flatten", head_hidden=[8])),
+    ("conv_recurrent", dict(conv_filters=[8, 8], conv_widths=[9, 5], pool_sizes=[4, 2], rnn_type="none",
+                            readout="flatten", head_hidden=[8])),
+])
+@pytest.mark.parametrize("strand", ["forward", "both"])
+def test_pair_step_equals_full_passes(arch, kwargs, strand):
+    """Substitutions by local recomputation and indels by full passes give full-pass probabilities."""
+    from dnaseq.inference.pairs import pair_step
+    torch.manual_seed(0)
+    net = dnaseq.build_model(arch, 200, 5, **kwargs).eval()
+    rng = np.random.default_rng(0)
+    ref = rng.integers(0, 4, (6, 200)).astype(np.uint8)
+    ref[0, 90:95] = 4
+    alt_full = ref.copy()
+    sub_rows, starts, widths, subs = [0, 1, 2, 4], [100, 100, 99, 0], [1, 1, 3, 1], []
+    for r, s, k in zip(sub_rows, starts, widths):
+        a = (ref[r, s:s + k] + 1) % 4
+        alt_full[r, s:s + k] = a
+        subs.append(np.pad(a, (0, 3 - k)))
+    full_rows = [3, 5]
+    for r in full_rows:  # e.g. an insertion re-centred: a shifted window
+        alt_full[r] = np.roll(ref[r], 3)
+    unit = {"ref": torch.from_numpy(ref), "sub_rows": torch.tensor(sub_rows), "sub_start": torch.tensor(starts),
+            "sub_len": torch.tensor(widths), "sub_alt": torch.from_numpy(np.stack(subs).astype(np.uint8)),
+            "full_rows": torch.tensor(full_rows), "full_alt": torch.from_numpy(alt_full[full_rows])}
+    with torch.no_grad():
+        out = pair_step(0.25, strand, 3)(net, unit)
+        wrapped = StrandWrapper(net, strand)
+        np.testing.assert_allclose(out["ref"].numpy(), wrapped(dnaseq.one_hot(ref)).numpy(), atol=1e-6)
+        np.testing.assert_allclose(out["alt"].numpy(), wrapped(dnaseq.one_hot(alt_full)).numpy(), atol=1e-6)

@@ -16,7 +16,7 @@ as ``dnaseq train``: ``accelerator``, ``devices``, ``num_nodes``, ``strategy``, 
 * Results reach the sink as ``sink.write(meta, outputs)`` in unit order. On one process they
   are written as they come. With several processes each rank spills its results to a file
   (pickle records, in a folder rank 0 chose and broadcast; on several nodes set
-  ``spill_dir`` to shared storage) and rank 0 merges them in unit order at the end. Output
+  ``spill_dir`` or the environment variable ``DNASEQ_SPILL_DIR`` to shared storage) and rank 0 merges them in unit order at the end. Output
   is therefore identical whatever the number of devices: the same units, in the same order,
   computed one unit at a time.
 * The sink is created only on global rank 0 (``make_sink()``), so no other rank opens an
@@ -160,7 +160,7 @@ class _OrderedWriter(BasePredictionWriter):
     def setup(self, trainer, pl_module, stage):
         self._world = trainer.world_size
         if self._world > 1:
-            base = self.options.spill_dir or tempfile.gettempdir()
+            base = self.options.spill_dir or os.environ.get("DNASEQ_SPILL_DIR") or tempfile.gettempdir()
             path = tempfile.mkdtemp(prefix="dnaseq-spill-", dir=base) if trainer.is_global_zero else None
             self._dir = trainer.strategy.broadcast(path)
             self._spill = open(os.path.join(self._dir, f"rank{trainer.global_rank}.pkl"), "wb")

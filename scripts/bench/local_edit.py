@@ -1,0 +1,113 @@
+#!/usr/bin/env python
+"""Variant scoring with local recomputation (dnaseq.fast_ism.edited_logits) vs full passes.
+
+For DeepSEA and DanQ (1000 bp, 919 features, random weights, eval mode) and a batch of SNVs at
+the window centre, times
+
+  (a) full:  a full forward pass of REF and ALT on both strands (4 passes of the batch);
+  (b) local: REF in full on both strands, ALT recomputed locally on both strands
+             (``edited_logits`` once per strand);
+  (c) local, both strands in one ``edited_logits`` call (2B rows, starts L//2 and L-1-L//2).
+
+Every window is 1000 bp; "windows/s" counts the 4 x batch windows (REF, ALT x 2 strands) a
+batch of variants needs, so variants/s = windows/s / 4. Repetitions are interleaved and the
+median is reported.
+
+    python scripts/bench/local_edit.py [--batch 128] [--reps 5] [--threads 2] [--archs deepsea,danq]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+import dnaseq  # noqa: E402
+from dnaseq.encoding import reverse_complement_one_hot  # noqa: E402
+from dnaseq.fast_ism import edited_logits, supported  # noqa: E402
+
+
+def make_batch(batch: int, seq_len: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 4, size=(batch, seq_len)).astype(np.uint8)
+    x = dnaseq.one_hot(codes).float()
+    c = seq_len // 2
+    alt_base = torch.from_numpy((codes[:, c].astype(np.int64) + rng.integers(1, 4, size=batch)) % 4)
+    alt = torch.nn.functional.one_hot(alt_base, 4).float()[:, :, None]  # (B, 4, 1)
+    return x, alt
+
+
+@torch.no_grad()
+def run_full(model, x, alt, c):
+    alt_x = x.clone()
+    alt_x[:, :, c:c + 1] = alt
+    rc, rc_alt = reverse_complement_one_hot(x), reverse_complement_one_hot(alt_x)
+    return model(x), model(alt_x), model(rc), model(rc_alt)
+
+
+def run_local(model, x, alt, c):
+    L = x.shape[-1]
+    rc = reverse_complement_one_hot(x)
+    ref_f, alt_f = edited_logits(model, x, c, alt)
+    ref_r, alt_r = edited_logits(model, rc, L - 1 - c, alt.flip(1))
+    return ref_f, alt_f, ref_r, alt_r
+
+
+def run_local_one_call(model, x, alt, c):
+    L = x.shape[-1]
+    B = x.shape[0]
+    both = torch.cat([x, reverse_complement_one_hot(x)])
+    starts = torch.tensor([c] * B + [L - 1 - c] * B)
+    ref, out = edited_logits(model, both, starts, torch.cat([alt, alt.flip(1)]))
+    return ref[:B], out[:B], ref[B:], out[B:]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--archs", default="deepsea,danq")
+    ap.add_argument("--seq-len", type=int, default=1000)
+    ap.add_argument("--features", type=int, default=919)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    c = args.seq_len // 2
+    x, alt = make_batch(args.batch, args.seq_len)
+    n_windows = 4 * args.batch
+    print(f"torch {torch.__version__}, {args.threads} threads, batch {args.batch} SNVs at {c}, "
+          f"{args.seq_len} bp, {args.features} features; median of {args.reps}")
+    for arch in args.archs.split(","):
+        torch.manual_seed(0)
+        model = dnaseq.build_model(arch, args.seq_len, args.features).eval()
+        assert supported(model)
+        ways = {"full": run_full, "local": run_local, "local_1call": run_local_one_call}
+        # warm-up and correctness
+        full = run_full(model, x, alt, c)
+        for name in ("local", "local_1call"):
+            got = ways[name](model, x, alt, c)
+            err = max(float((a - b).abs().max()) for a, b in zip(got, full))
+            print(f"  {arch} {name}: max |logit - full| = {err:.2e}")
+        times = {k: [] for k in ways}
+        for _ in range(args.reps):
+            for name, fn in ways.items():
+                t = time.perf_counter()
+                fn(model, x, alt, c)
+                times[name].append(time.perf_counter() - t)
+        med = {k: statistics.median(v) for k, v in times.items()}
+        for name in ways:
+            print(f"{arch:8s} {name:12s} {med[name]:7.3f} s/batch  {n_windows / med[name]:8.1f} windows/s  "
+                  f"{args.batch / med[name]:7.1f} variants/s  (runs: {', '.join(f'{t:.2f}' for t in times[name])})")
+        print(f"{arch:8s} speed-up local / full: {med['full'] / med['local']:.2f}x "
+              f"(one call for both strands: {med['full'] / med['local_1call']:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()

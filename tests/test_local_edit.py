@@ -1,0 +1,226 @@
+"""fast_ism.edited_logits: ALT logits of many reference windows, recomputed locally, equal full
+forward passes of the ALT windows."""
+import functools
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import dnaseq
+from dnaseq import fast_ism
+from dnaseq.encoding import reverse_complement_one_hot
+from dnaseq.fast_ism import edited_logits, supported
+
+L = 1000
+ATOL = 1e-5
+
+ARCHS = {
+    "deepsea": ("deepsea", dict()),
+    "danq": ("danq", dict()),
+    "gru": ("conv_recurrent", dict(conv_filters=[16, 16], conv_widths=[9, 5], pool_sizes=[4, 2], rnn_type="gru",
+                                   rnn_hidden=8, readout="max")),
+    "cnn_bn": ("conv_recurrent", dict(conv_filters=[16, 16], conv_widths=[9, 5], pool_sizes=[4, 3], rnn_type="none",
+                                      readout="flatten", head_hidden=[32], batch_norm=True)),
+}
+
+
+@functools.lru_cache(maxsize=None)
+def get_model(name: str) -> nn.Module:
+    arch, kwargs = ARCHS[name]
+    torch.manual_seed(0)
+    model = dnaseq.build_model(arch, L, 919 if name in ("deepsea", "danq") else 8, **kwargs)
+    for m in model.modules():  # non-trivial batch-norm statistics
+        if isinstance(m, nn.BatchNorm1d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.5, 0.5)
+    return model.eval()
+
+
+def rows_for(name: str) -> int:
+    return 4 if name in ("deepsea", "danq") else 8  # big models: ~10 ms a window on 2 cores
+
+
+def windows(n: int, seed: int, n_cols=()) -> torch.Tensor:
+    codes = np.random.default_rng(seed).integers(0, 4, size=(n, L)).astype(np.uint8)
+    for c in n_cols:
+        codes[:, c] = 4  # N: 0.25 in every row
+    return dnaseq.one_hot(codes).float()
+
+
+def random_alt(n: int, k: int, seed: int) -> torch.Tensor:
+    bases = torch.from_numpy(np.random.default_rng(seed).integers(0, 4, size=(n, k)))
+    return nn.functional.one_hot(bases, 4).permute(0, 2, 1).float()  # (n, 4, k)
+
+
+def full_alt(model, x, starts, alt) -> torch.Tensor:
+    """ALT windows built one by one and run through the model in full."""
+    alt_x = x.clone()
+    for b in range(len(x)):
+        s = int(starts[b])
+        alt_x[b, :, s:s + alt.shape[-1]] = alt[b]
+    with torch.no_grad():
+        return model(alt_x)
+
+
+def check(model, x, starts, alt, atol=ATOL):
+    starts_t = torch.as_tensor(starts).expand(len(x))
+    ref, out = edited_logits(model, x, starts_t, alt)
+    with torch.no_grad():
+        assert torch.allclose(ref, model(x), atol=atol)
+    expected = full_alt(model, x, starts_t, alt)
+    assert out.shape == expected.shape
+    assert (expected - ref).abs().max() > atol  # the edits matter
+    assert (out - expected).abs().max() <= atol, float((out - expected).abs().max())
+    return ref, out
+
+
+@pytest.mark.parametrize("name", list(ARCHS))
+def test_snv_at_the_centre_on_both_strands(name):
+    model = get_model(name)
+    assert supported(model)
+    n = rows_for(name)
+    x = windows(n, 1, n_cols=(3, L // 2 + 1))
+    alt = random_alt(n, 1, 2)
+    check(model, x, L // 2, alt)  # forward strand: edit at L // 2
+    rc = reverse_complement_one_hot(x)
+    check(model, rc, L - 1 - L // 2, alt.flip(1))  # the complement base on the reverse strand
+    # both strands in one call: two nearby starts share one span
+    both = torch.cat([x, rc])
+    starts = torch.tensor([L // 2] * n + [L - 1 - L // 2] * n)
+    check(model, both, starts, torch.cat([alt, alt.flip(1)]))
+
+
+@pytest.mark.parametrize("name", list(ARCHS))
+@pytest.mark.parametrize("k", [2, 3])
+def test_mnvs(name, k):
+    model = get_model(name)
+    n = rows_for(name)
+    check(model, windows(n, 3), L // 2 - k // 2, random_alt(n, k, 4))
+
+
+@pytest.mark.parametrize("name", list(ARCHS))
+def test_edges_and_different_starts_in_one_call(name):
+    model = get_model(name)
+    n = rows_for(name)
+    x = windows(n, 5, n_cols=(0, L - 1))  # N at both ends of every window
+    starts = torch.tensor([0, L - 1, 500, 497, 0, L - 1, 1, 998][:n])
+    check(model, x, starts, random_alt(n, 1, 6))
+    starts = torch.tensor([0, L - 3, 251, 997, 250, 499, 500, 640][:n])
+    check(model, x, starts, random_alt(n, 3, 7))
+
+
+def test_many_starts_capped_groups(monkeypatch):
+    model = get_model("cnn_bn")
+    x = windows(12, 8)
+    starts = torch.tensor([0, 1, 90, 180, 270, 360, 450, 540, 630, 720, 810, 998])
+    alt = random_alt(12, 2, 9)
+    groups = list(fast_ism._groups(starts, 2))
+    assert len(groups) == 11  # 0 and 1 merge
+    check(model, x, starts, alt)
+    monkeypatch.setattr(fast_ism, "MAX_GROUPS", 3)
+    groups = list(fast_ism._groups(starts, 2))
+    assert len(groups) == 3 and sorted(int(i) for g in groups for i in g[0]) == list(range(12))
+    check(model, x, starts, alt)
+
+
+def test_n_columns_at_the_edit_and_a_reference_edit():
+    model = get_model("deepsea")
+    x = windows(4, 10, n_cols=(L // 2 - 1, L // 2, L // 2 + 1))
+    alt = random_alt(4, 1, 11)
+    alt[0] = 0.25  # writing N over N: ALT == REF
+    ref, out = check(model, x, L // 2, alt)
+    assert torch.allclose(out[0], ref[0], atol=ATOL)
+
+
+def test_loaded_model_wrapper_and_int_start():
+    torch.manual_seed(0)
+    arch, kwargs = ARCHS["gru"]
+    wrapped = dnaseq.SequenceModel(arch, kwargs, seq_len=L, n_features=5).eval()
+    x = windows(4, 12)
+    alt = random_alt(1, 1, 13)[0]  # (4, 1): the same ALT for every row
+    ref, out = edited_logits(wrapped, x, L // 2, alt)
+    assert torch.allclose(ref, wrapped(x), atol=ATOL)
+    assert torch.allclose(out, full_alt(wrapped.model, x, [L // 2] * 4, alt.expand(4, -1, -1)), atol=ATOL)
+
+
+class PaddedConv(nn.Module):
+    """Has ism_parts, but its padded conv is not local in the sense fast_ism needs."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Sequential(nn.Conv1d(4, 8, 9, padding=4), nn.ReLU(), nn.MaxPool1d(10))
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(8 * (L // 10), 6))
+
+    def forward(self, x):
+        return self.head(self.conv(x))
+
+    def ism_parts(self):
+        return self.conv, nn.Identity(), self.head[1], False
+
+
+class Custom(nn.Module):
+    """No ism_parts at all."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(4, 4, 5)
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.fc(torch.tanh(self.conv(x)).mean(-1))
+
+
+@pytest.mark.parametrize("make", [PaddedConv, Custom])
+def test_unsupported_models_fall_back(make):
+    torch.manual_seed(0)
+    model = make().eval()
+    assert not supported(model)
+    x = windows(5, 14, n_cols=(7,))
+    starts = torch.tensor([0, 500, 500, 998, 3])
+    check(model, x, starts, random_alt(5, 2, 15))
+
+
+def test_training_mode_is_not_local():
+    arch, kwargs = ARCHS["cnn_bn"]
+    model = dnaseq.build_model(arch, L, 4, **kwargs)
+    assert not supported(model.train())
+    assert supported(model.eval())
+
+
+def test_fast_false_and_empty_batch():
+    model = get_model("gru")
+    x = windows(3, 16)
+    alt = random_alt(3, 1, 17)
+    a = edited_logits(model, x, L // 2, alt)[1]
+    b = edited_logits(model, x, L // 2, alt, fast=False)[1]
+    assert torch.allclose(a, b, atol=ATOL)
+    ref, out = edited_logits(model, x[:0], torch.zeros(0, dtype=torch.long), alt[:0])
+    assert ref.shape == out.shape == (0, 8)
+
+
+def test_bad_inputs():
+    model = get_model("gru")
+    x = windows(2, 18)
+    with pytest.raises(ValueError, match="columns"):
+        edited_logits(model, x, L - 1, random_alt(2, 2, 0))
+    with pytest.raises(ValueError, match="alt_onehot"):
+        edited_logits(model, x, 0, random_alt(3, 1, 0))
+    with pytest.raises(ValueError, match="starts"):
+        edited_logits(model, x, torch.tensor([0, 1, 2]), random_alt(2, 1, 0))
+
+
+@pytest.mark.parametrize("name", ["deepsea", "danq", "gru", "cnn_bn"])
+def test_bf16_autocast(name):
+    model = get_model(name)
+    x = windows(4, 19)
+    starts = torch.tensor([L // 2, L // 2, L - 1 - L // 2, 3])
+    alt = random_alt(4, 1, 20)
+    ref32, out32 = edited_logits(model, x, starts, alt)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        ref16, out16 = edited_logits(model, x, starts, alt)
+    assert torch.isfinite(out16.float()).all()
+    assert (ref16.float() - ref32).abs().max() <= 1e-2
+    assert (out16.float() - out32).abs().max() <= 1e-2
