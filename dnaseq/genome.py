@@ -5,13 +5,20 @@ pyfaidx reads plain FASTA and BGZF-compressed FASTA (``.fa.gz`` made by ``bgzip`
 cannot be indexed: the error says to recompress it with ``bgzip``.
 
 Every window request returns exactly the length asked for: bases beyond either end of the
-chromosome are filled with N and the number filled on each side is reported, so callers can
-flag such windows instead of crashing or silently shifting them.
+chromosome are filled with N and the number filled on each side is reported (each at most the
+window's length), so callers can flag such windows instead of crashing or silently shifting them.
+
+The index is checked against the FASTA every time a ``Genome`` opens (see
+:mod:`dnaseq.fasta_index`): a stale, partial or garbage index is rebuilt, or refused in a
+read-only folder, never used.
 """
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List
@@ -20,6 +27,10 @@ import numpy as np
 import pyfaidx
 
 from .encoding import CODE_TABLE, INVALID, N_CODE
+from .fasta_index import (_bgzip_message, _duplicate_or, check_index, ensure_index,  # noqa: F401
+                          index_paths, is_bgzf_path)
+
+log = logging.getLogger(__name__)
 
 # Pairs of names that mean the same sequence in different naming schemes.
 _SPECIAL_ALIASES = {"chrM": ["MT", "M", "chrMT"], "MT": ["chrM", "M"], "M": ["chrM", "MT"]}
@@ -71,24 +82,37 @@ class Window:
         return self.pad_left > 0 or self.pad_right > 0
 
 
+# -- index checks ----------------------------------------------------------------------------
 class Genome:
-    """A reference FASTA. ``Genome(path)`` indexes it on first use (pyfaidx writes ``.fai``)."""
+    """A reference FASTA. ``Genome(path)`` indexes it on first use (pyfaidx writes ``.fai``) and
+    checks an existing index against the FASTA, rebuilding it if it does not match (module docstring).
+    """
 
     def __init__(self, path: str | os.PathLike):
         self.path = str(path)
         if not os.path.exists(self.path):
             raise FileNotFoundError(f"reference FASTA not found: {self.path}")
+        if not os.path.isfile(self.path):
+            raise ValueError(f"{self.path}: not a FASTA file")
+        if not is_bgzf_path(self.path):
+            with open(self.path, "rb") as fh:
+                if fh.read(2) == b"\x1f\x8b":
+                    raise ValueError(f"{self.path} is gzip-compressed: name it .fa.gz (compressed with "
+                                     f"`bgzip`) or decompress it")
+        self.index_path, self.gzi_path = index_paths(self.path)
+        ensure_index(self.path)
         try:
             self._fasta = pyfaidx.Fasta(self.path, as_raw=True, sequence_always_upper=False,
-                                        rebuild=False, build_index=True)
+                                        rebuild=False, build_index=False)
         except pyfaidx.UnsupportedCompressionFormat as exc:
-            raise ValueError(f"{self.path}: gzip FASTA must be BGZF-compressed to be indexed; "
-                             f"recompress with `zcat {self.path} | bgzip > new.fa.gz` ({exc})") from exc
-        except pyfaidx.FastaIndexingError as exc:
-            raise ValueError(f"{self.path}: cannot index this FASTA: {exc}") from exc
-        except PermissionError as exc:
-            raise ValueError(f"{self.path}: cannot write its index ({exc.filename}); copy the FASTA to "
-                             f"a writable folder or create the index there with `samtools faidx`") from exc
+            raise ValueError(_bgzip_message(self.path, exc)) from exc
+        except ValueError as exc:
+            raise _duplicate_or(self.path, exc, f"{self.path}: cannot read this FASTA or its index "
+                                                f"{self.index_path}: {exc}") from exc
+        except (pyfaidx.FastaIndexingError, OSError, EOFError, IndexError, struct.error,
+                zlib.error) as exc:
+            raise ValueError(f"{self.path}: cannot read this FASTA or its index {self.index_path}: "
+                             f"{exc}") from exc
         self.lengths: Dict[str, int] = {k: len(v) for k, v in self._fasta.records.items()}
         self._resolved: Dict[str, str] = {}
 
@@ -133,9 +157,23 @@ class Genome:
         lo, hi = max(start, 0), min(end, length)
         codes = np.full(end - start, N_CODE, dtype=np.uint8)
         if hi > lo:
+            codes[lo - start:hi - start] = _text_to_codes(self._read(name, lo, hi), self.path, name, lo)
+        # positions < 0 and positions >= length; each at most the window's size
+        pad_left = max(0, min(end, 0) - start)
+        pad_right = max(0, end - max(start, length))
+        return Window(name, start, end, codes, pad_left=pad_left, pad_right=pad_right)
+
+    def _read(self, name: str, lo: int, hi: int) -> str:
+        """Text of [lo, hi) inside the sequence; ValueError if pyfaidx returns another length."""
+        try:
             text = self._fasta[name][lo:hi]
-            codes[lo - start:hi - start] = _text_to_codes(text, self.path, name, lo)
-        return Window(name, start, end, codes, pad_left=max(0, -start), pad_right=max(0, end - length))
+        except (zlib.error, struct.error, EOFError, pyfaidx.FetchError) as exc:  # a damaged BGZF block
+            raise ValueError(f"{self.path}: cannot read {name}:{lo}-{hi}: {exc}") from exc
+        if len(text) != hi - lo:
+            raise ValueError(f"{self.path}: read {len(text)} bases of {name}:{lo}-{hi} instead of "
+                             f"{hi - lo}: its lines do not match the index {self.index_path}; delete "
+                             f"the index or rebuild it with `samtools faidx {self.path}`")
+        return text
 
     def window(self, chrom: str, center: int, length: int) -> Window:
         """A window of ``length`` bases around 0-based ``center``: [center - length//2, +length).
@@ -156,7 +194,7 @@ class Genome:
         codes = np.empty(length, dtype=np.uint8)
         for lo in range(0, length, piece):
             hi = min(lo + piece, length)
-            codes[lo:hi] = _text_to_codes(self._fasta[name][lo:hi], self.path, name, lo)
+            codes[lo:hi] = _text_to_codes(self._read(name, lo, hi), self.path, name, lo)
         return codes
 
     def checksum(self) -> str:
