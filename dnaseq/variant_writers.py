@@ -1,66 +1,125 @@
 """Streaming writers for variant scores: TSV (full float precision) and HDF5.
 
-Both are appended chunk by chunk, so memory never holds more than one chunk of results.
-TSV: ``#`` metadata lines, then a header: the variant columns and one column per score and
-feature named ``score:feature``. Floats are written with 9 significant digits, which
-round-trips float32 exactly (and keeps float64 scores to 9 digits). Read with
-``pandas.read_csv(path, sep="\\t", comment="#")``.
-HDF5: ``/variants/<column>`` (strings / integers / booleans) and ``/scores/<score>`` float32
-(N, F); attributes ``features`` and ``meta`` (JSON).
+Both are appended chunk by chunk, so memory never holds more than one chunk of results. Both
+write to ``PATH.partial`` and rename it to ``PATH`` only when the whole run succeeded; a failed
+run removes the ``.partial`` file, so a ``PREFIX.tsv``/``PREFIX.h5`` is always complete.
+
+String cells: every string cell (chrom, id, ref, alt, status, note ...) of both formats goes
+through one sanitiser, :func:`dnaseq.textio.escape_controls`: control characters (tab, CR, LF,
+NUL, DEL, C1) become ``\\xNN``; everything else (``#``, quotes, spaces, ``;``, non-ASCII such
+as ``é``) is written as it is, UTF-8 encoded. Bytes of the VCF that are not UTF-8 arrive as
+``\\xNN`` text too.
+
+TSV: one header line (the variant columns, then one column per score and feature named
+``score:feature``), then one line per row; no comment lines (run metadata are in
+``PREFIX.summary.json``). Cells follow the CSV quoting rules with a tab delimiter: a cell that
+holds ``"`` is written in double quotes with each ``"`` doubled (no other cell is quoted).
+``pandas.read_csv(path, sep="\\t")`` returns every cell as written; add
+``keep_default_na=False, na_values=["nan"]`` to keep empty notes and text such as ``NA`` as
+text (scores stay NaN where not scored), and ``dtype={"chrom": str, "id": str}`` to keep names
+like ``1`` or ``007`` as text (:func:`read_scores_tsv` does all this). Floats are written with 9
+significant digits, which round-trips float32 exactly (and keeps float64 scores to 9 digits);
+rows that were not scored have ``nan``.
+
+HDF5: ``/variants/<column>`` (UTF-8 strings / int64 ``pos``, ``alt_index``, ``line``) and
+``/scores/<score>`` float32 (N, F); attributes ``features`` and ``meta`` (JSON).
 """
 from __future__ import annotations
 
+import csv
 import json
+import os
 from typing import Dict, List
 
 import numpy as np
 
+from .textio import escape_controls
+
 VARIANT_COLUMNS = ("chrom", "pos", "id", "ref", "alt", "alt_index", "line", "status", "ref_match",
                    "indel", "padded", "note")
+INT_COLUMNS = ("pos", "alt_index", "line")
+FORMATS = {"tsv": "tsv", "hdf5": "h5", "h5": "h5"}  # format -> file suffix
+
+
+def output_path(fmt: str, out: str) -> str:
+    """The data file a format writes for prefix ``out``."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown output format {fmt!r}; use tsv or hdf5")
+    return f"{out}.{FORMATS[fmt]}"
 
 
 def _variant_table(prep) -> Dict[str, list]:
+    """The variant columns of a chunk; string cells sanitised by :func:`escape_controls`."""
     rows = prep.rows
+    e = escape_controls
     return {
-        "chrom": [r.chrom for r in rows], "pos": [r.pos for r in rows], "id": [r.id for r in rows],
-        "ref": [r.ref for r in rows], "alt": [r.alt for r in rows], "alt_index": [r.alt_index for r in rows],
-        "line": [r.line for r in rows], "status": prep.status,
+        "chrom": [e(r.chrom) for r in rows], "pos": [int(r.pos) for r in rows], "id": [e(r.id) for r in rows],
+        "ref": [e(r.ref) for r in rows], "alt": [e(r.alt) for r in rows],
+        "alt_index": [int(r.alt_index) for r in rows], "line": [int(r.line) for r in rows],
+        "status": [e(s) for s in prep.status],
         "ref_match": ["" if m is None else str(bool(m)) for m in prep.ref_match],
-        "indel": [str(r.kind == "indel") for r in rows], "padded": [str(p) for p in prep.padded],
-        "note": prep.note,
+        "indel": [str(r.kind == "indel") for r in rows], "padded": [str(bool(p)) for p in prep.padded],
+        "note": [e(n) for n in prep.note],
     }
 
 
-class TsvWriter:
+class _Writer:
+    """Common part: ``PATH.partial`` while writing, renamed by :meth:`commit`."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.partial = path + ".partial"
+        self.paths = [path]
+        self._open = True
+
+    def _close(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        if self._open:
+            self._open = False
+            self._close()
+
+    def commit(self) -> None:
+        """Close and move the finished file to its final name."""
+        self.close()
+        os.replace(self.partial, self.path)
+
+    def discard(self) -> None:
+        """Close and remove the unfinished file (after a failure)."""
+        try:
+            self.close()
+        finally:
+            if os.path.exists(self.partial):
+                os.remove(self.partial)
+
+
+class TsvWriter(_Writer):
     def __init__(self, out: str, features: List[str], scores: List[str], meta: Dict):
-        self.path = f"{out}.tsv"
-        self.paths = [self.path]
-        self.fh = open(self.path, "w")
-        for k, v in meta.items():
-            self.fh.write(f"# {k}: {v}\n")
-        score_cols = [f"{s}:{f}" for s in scores for f in features]
-        self.fh.write("\t".join(list(VARIANT_COLUMNS) + score_cols) + "\n")
+        super().__init__(f"{out}.tsv")
+        self.fh = open(self.partial, "w", encoding="utf-8", newline="")
+        self.csv = csv.writer(self.fh, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+        score_cols = [escape_controls(f"{s}:{f}") for s in scores for f in features]
+        self.csv.writerow(list(VARIANT_COLUMNS) + score_cols)
         self.scores = scores
 
     def write(self, prep, values: Dict[str, np.ndarray]) -> None:
         table = _variant_table(prep)
-        block = np.concatenate([values[s] for s in self.scores], axis=1) if self.scores else \
-            np.zeros((len(prep.rows), 0))
-        text = np.char.mod("%.9g", block) if block.size else np.zeros((len(prep.rows), 0), dtype="<U1")
-        for i in range(len(prep.rows)):
-            left = "\t".join(str(table[c][i]).replace("\t", " ") for c in VARIANT_COLUMNS)
-            self.fh.write(left + ("\t" + "\t".join(text[i]) if block.shape[1] else "") + "\n")
+        n = len(prep.rows)
+        block = np.concatenate([values[s] for s in self.scores], axis=1) if self.scores else np.zeros((n, 0))
+        text = np.char.mod("%.9g", block).tolist() if block.size else [[] for _ in range(n)]
+        columns = [table[c] for c in VARIANT_COLUMNS]
+        self.csv.writerows([col[i] for col in columns] + text[i] for i in range(n))
 
-    def close(self) -> None:
+    def _close(self) -> None:
         self.fh.close()
 
 
-class Hdf5Writer:
+class Hdf5Writer(_Writer):
     def __init__(self, out: str, features: List[str], scores: List[str], meta: Dict):
         import h5py
-        self.path = f"{out}.h5"
-        self.paths = [self.path]
-        self.h5 = h5py.File(self.path, "w")
+        super().__init__(f"{out}.h5")
+        self.h5 = h5py.File(self.partial, "w")
         self.h5.attrs["features"] = json.dumps(features)
         self.h5.attrs["meta"] = json.dumps(meta)
         self.scores = scores
@@ -68,7 +127,7 @@ class Hdf5Writer:
         g = self.h5.create_group("variants")
         str_dt = h5py.string_dtype()
         for c in VARIANT_COLUMNS:
-            dt = np.int64 if c in ("pos", "alt_index", "line") else str_dt
+            dt = np.int64 if c in INT_COLUMNS else str_dt
             g.create_dataset(c, shape=(0,), maxshape=(None,), dtype=dt, chunks=(4096,), compression="gzip")
         s = self.h5.create_group("scores")
         for name in scores:
@@ -82,24 +141,36 @@ class Hdf5Writer:
         for c in VARIANT_COLUMNS:
             ds = self.h5["variants"][c]
             ds.resize((n1,))
-            ds[n0:n1] = np.asarray(table[c], dtype=np.int64) if ds.dtype == np.int64 else \
-                np.asarray([str(x) for x in table[c]], dtype=object)
+            ds[n0:n1] = np.asarray(table[c], dtype=np.int64) if c in INT_COLUMNS else \
+                np.asarray(table[c], dtype=object)
         for name in self.scores:
             ds = self.h5["scores"][name]
             ds.resize((n1, ds.shape[1]))
             ds[n0:n1] = values[name].astype(np.float32)
         self.n = n1
 
-    def close(self) -> None:
+    def _close(self) -> None:
         self.h5.close()
 
 
 def make_writer(fmt: str, out: str, features: List[str], scores: List[str], meta: Dict):
-    if fmt == "tsv":
-        return TsvWriter(out, features, scores, meta)
-    if fmt in ("hdf5", "h5"):
-        return Hdf5Writer(out, features, scores, meta)
-    raise ValueError(f"unknown output format {fmt!r}; use tsv or hdf5")
+    """A writer for ``fmt``; a file that cannot be created is a ValueError naming it."""
+    path = output_path(fmt, out)
+    try:
+        return (TsvWriter if FORMATS[fmt] == "tsv" else Hdf5Writer)(out, features, scores, meta)
+    except OSError as exc:
+        raise ValueError(f"cannot write {path}.partial: {exc.strerror or exc}") from exc
+
+
+def read_scores_tsv(path: str):
+    """A TSV output as a DataFrame: text cells exactly as written, unscored scores NaN."""
+    import pandas as pd
+    with open(path, encoding="utf-8", newline="") as fh:
+        header = next(csv.reader(fh, delimiter="\t"), [])
+    scores = [c for c in header if c not in VARIANT_COLUMNS]
+    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values={c: ["nan"] for c in scores},
+                       dtype={**{c: str for c in VARIANT_COLUMNS if c not in INT_COLUMNS},
+                              **{c: np.float64 for c in scores}})
 
 
 def read_scores_h5(path: str):

@@ -13,7 +13,18 @@ REF check. VCF REF is compared with the genome (case-insensitive; N in either ma
 nothing but N). ``ref_match`` is always written. ``ref_policy`` decides what is scored on a
 mismatch: ``genome`` (default; the reference window is the genome, the ALT replaces the REF
 span), ``vcf`` (the VCF's REF is written into the reference window), or ``skip`` (status
-``ref_mismatch``, not scored).
+``ref_mismatch``, not scored). Under ``genome``, a mismatching record whose ALT *is* the genome's
+REF (VCF REF T, genome G, ALT G) would compare the genome with itself: status
+``alt_equals_reference_genome``, not scored (``vcf`` scores it as T -> G).
+
+N in the reference. An SNV/MNV whose REF span holds any N in the genome (assembly gaps; also any
+IUPAC ambiguity letter in the FASTA), or an indel whose REF span is at least half N, gets
+``reference_is_n`` and is not scored: the site itself is unknown. An indel whose REF span is
+less than half N (a long deletion that clips a gap's edge) is scored, with a note saying how
+many of its bases are N. ``score_n_reference=True`` scores them all (with the note).
+A scored window that is more than half N (``MOSTLY_N``; gaps or chromosome ends) is scored
+with a note ``window is 62% N``. An ALT holding N is scored (N is one-hot 0.25) with a note;
+an ALT holding other IUPAC ambiguity codes (R, Y, ...) is ``invalid_alt``.
 
 Scores per feature (``scores``): ``ref`` and ``alt`` probabilities, ``diff`` = alt - ref,
 ``abs_diff``, ``logit_diff`` = logit(alt) - logit(ref) (probabilities clipped to [1e-6,
@@ -21,27 +32,53 @@ Scores per feature (``scores``): ``ref`` and ``alt`` probabilities, ``diff`` = a
 over both strands unless ``rc_average=False``.
 
 Every ALT of every record gets exactly one output row; rows that cannot be scored carry a
-``status`` and a ``note`` saying why (malformed line N: what is wrong; unknown chromosome;
-symbolic ALT ...). Work and output go in chunks, so memory does not grow with the VCF.
+``status`` and a ``note`` saying why. Statuses (``STATUSES``):
+
+  ``scored``                       scored; the note may still flag a REF mismatch, N-padding,
+                                   a mostly-N window, an N in the ALT, control characters
+  ``malformed``                    the line (or this ALT of it) cannot be read; note
+                                   ``line N: what is wrong``; CHROM/POS/ID are the line's own text
+  ``unknown_chromosome``           CHROM is not in the reference (aliases tried)
+  ``beyond_chromosome_end``        POS + len(REF) runs past the chromosome's end
+  ``reference_is_n``               the genome is N in the REF span (indels: in half of it or more)
+  ``ref_mismatch``                 REF differs from the genome and ``ref_policy="skip"``
+  ``alt_equals_reference_genome``  REF differs from the genome and ALT equals the genome
+  ``symbolic_alt``, ``breakend_alt``, ``star_allele``, ``missing_alt``, ``alt_equals_ref``,
+  ``invalid_alt``                  ALTs with no sequence to score (see :mod:`dnaseq.vcf`)
+
+Inputs are checked before any output is created (missing or non-VCF input, unwritable
+output folder: an error, nothing written); outputs are written as ``.partial`` files and
+renamed when the run succeeds. Empty or header-less input, malformed lines and runs where
+nothing was scored give warnings (logged on ``dnaseq`` and listed under ``warnings`` in
+``PREFIX.summary.json``). Work and output go in chunks, so memory does not grow with the VCF.
 """
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .encoding import CODE_TABLE, decode
+from .encoding import CODE_TABLE, N_CODE, decode
 from .genome import Genome, UnknownChromosomeError
-from .vcf import VariantRow, read_vcf
+from .textio import has_controls
+from .vcf import VariantRow, VcfReport, check_vcf, read_vcf
+
+log = logging.getLogger("dnaseq")
 
 SCORES = ("ref", "alt", "diff", "abs_diff", "logit_diff", "combined")
 DEFAULT_SCORES = ("ref", "alt", "diff", "logit_diff", "combined")
 REF_POLICIES = ("genome", "vcf", "skip")
 LOGIT_EPS = 1e-6
+MOSTLY_N = 0.5  # a scored window with more N than this is flagged in the note
+STATUSES = ("scored", "malformed", "unknown_chromosome", "beyond_chromosome_end", "reference_is_n",
+            "ref_mismatch", "alt_equals_reference_genome", "symbolic_alt", "breakend_alt", "star_allele",
+            "missing_alt", "alt_equals_ref", "invalid_alt")
 _KIND_STATUS = {"symbolic": "symbolic_alt", "breakend": "breakend_alt", "star": "star_allele",
                 "missing": "missing_alt", "same_as_ref": "alt_equals_ref", "invalid_alt": "invalid_alt",
                 "malformed": "malformed"}
@@ -88,50 +125,93 @@ class Prepared:
     alt_codes: List[np.ndarray] = field(default_factory=list)
 
 
-def prepare(rows: Sequence[VariantRow], genome: Genome, length: int, ref_policy: str = "genome") -> Prepared:
-    """Decide each row's status and build reference/alternative windows for scorable rows."""
+@dataclass
+class _Decision:
+    status: str
+    notes: List[str]
+    match: Optional[bool] = None
+    padded: bool = False
+    windows: Optional[Tuple[np.ndarray, np.ndarray]] = None
+
+
+def prepare(rows: Sequence[VariantRow], genome: Genome, length: int, ref_policy: str = "genome",
+            score_n_reference: bool = False) -> Prepared:
+    """Decide each row's status (one of ``STATUSES``) and build reference/alternative windows
+    for the rows to score."""
     out = Prepared(list(rows), [], [], [], [])
     for i, r in enumerate(rows):
-        status, note, match, padded = "scored", "", None, False
-        if not r.scorable:
-            status = _KIND_STATUS[r.kind]
-            note = f"line {r.line}: {r.problem}" if r.kind == "malformed" else _KIND_NOTE[r.kind]
-        else:
-            try:
-                chrom = genome.resolve(r.chrom)
-            except UnknownChromosomeError:
-                chrom = None
-                status, note = "unknown_chromosome", f"chromosome {r.chrom!r} is not in the reference"
-            if chrom is not None:
-                pos0, chrom_len = r.pos - 1, genome.lengths[chrom]
-                if pos0 + len(r.ref) > chrom_len:
-                    status = "beyond_chromosome_end"
-                    note = f"POS {r.pos} + REF length {len(r.ref)} runs past {chrom}'s end ({chrom_len})"
-                else:
-                    vcf_ref = _codes(r.ref)
-                    genome_ref = genome.fetch(chrom, pos0, pos0 + len(r.ref)).codes
-                    match = ref_matches(vcf_ref, genome_ref)
-                    if not match and ref_policy == "skip":
-                        status = "ref_mismatch"
-                        note = f"REF {r.ref} differs from the reference ({decode(genome_ref)}); --ref-policy skip"
-                    else:
-                        ref_allele = vcf_ref if (ref_policy == "vcf" and not match) else genome_ref
-                        ref_w, pad_r = allele_window(genome, chrom, pos0, len(r.ref), ref_allele, length)
-                        alt_w, pad_a = allele_window(genome, chrom, pos0, len(r.ref), _codes(r.alt), length)
-                        padded = pad_r or pad_a
-                        if not match:
-                            note = (f"REF {r.ref} differs from the reference ({decode(genome_ref)}); "
-                                    f"scored with the {'VCF' if ref_policy == 'vcf' else 'genome'} REF")
-                        if padded:
-                            note = (note + "; " if note else "") + "window runs off the chromosome end (N-padded)"
-                        out.scored_index.append(i)
-                        out.ref_codes.append(ref_w)
-                        out.alt_codes.append(alt_w)
-        out.status.append(status)
-        out.note.append(note)
-        out.ref_match.append(match)
-        out.padded.append(padded)
+        d = _decide(r, genome, length, ref_policy, score_n_reference)
+        if has_controls(r.chrom) or has_controls(r.id):
+            d.notes.append("control characters in CHROM/ID are written as \\xNN")
+        if d.windows is not None:
+            out.scored_index.append(i)
+            out.ref_codes.append(d.windows[0])
+            out.alt_codes.append(d.windows[1])
+        out.status.append(d.status)
+        out.note.append("; ".join(d.notes))
+        out.ref_match.append(d.match)
+        out.padded.append(d.padded)
     return out
+
+
+def _span(chrom: str, pos: int, n: int) -> str:
+    return f"{chrom}:{pos}" if n == 1 else f"{chrom}:{pos}-{pos + n - 1}"
+
+
+def _reference_is_n(r: VariantRow, n_ref: int) -> bool:
+    """Whether N in the genome's REF span makes a row ``reference_is_n``: any N for a
+    substitution (SNV/MNV: a substituted base is unknown), at least half the span for an indel
+    (a long deletion that clips one N at a gap's edge is still scored, with a note)."""
+    return n_ref > 0 if r.kind != "indel" else 2 * n_ref >= len(r.ref)
+
+
+def _decide(r: VariantRow, genome: Genome, length: int, ref_policy: str, score_n_reference: bool) -> _Decision:
+    """Status, notes and (for rows to score) the two windows of one row."""
+    if not r.scorable:
+        note = f"line {r.line}: {r.problem}" if r.kind == "malformed" else (r.problem or _KIND_NOTE[r.kind])
+        return _Decision(_KIND_STATUS[r.kind], [note])
+    if r.pos < 1:  # read_vcf never yields this; rows built by hand may
+        return _Decision("malformed", [f"line {r.line}: POS {r.pos} is below 1"])
+    try:
+        chrom = genome.resolve(r.chrom)
+    except UnknownChromosomeError:
+        return _Decision("unknown_chromosome", [f"chromosome {r.chrom!r} is not in the reference"])
+    pos0, chrom_len, ref_len = r.pos - 1, genome.lengths[chrom], len(r.ref)
+    if pos0 + ref_len > chrom_len:
+        return _Decision("beyond_chromosome_end",
+                         [f"POS {r.pos} + REF length {ref_len} runs past {chrom}'s end ({chrom_len})"])
+    vcf_ref = _codes(r.ref)
+    genome_ref = genome.fetch(chrom, pos0, pos0 + ref_len).codes
+    match = ref_matches(vcf_ref, genome_ref)
+    notes = [] if match else [f"REF {r.ref} differs from the reference ({decode(genome_ref)})"]
+    n_ref = int(np.count_nonzero(genome_ref == N_CODE))
+    if n_ref:
+        notes.append(f"the reference is N at {n_ref} of {ref_len} REF base(s) ({_span(chrom, r.pos, ref_len)})")
+        if _reference_is_n(r, n_ref) and not score_n_reference:
+            return _Decision("reference_is_n", notes, match)
+        notes[-1] += ", scored anyway" if _reference_is_n(r, n_ref) else ", scored (an indel less than half N)"
+    if not match and ref_policy == "skip":
+        notes[0] += "; --ref-policy skip"
+        return _Decision("ref_mismatch", notes, match)
+    alt = _codes(r.alt)
+    if not match and ref_policy == "genome" and ref_matches(alt, genome_ref):
+        notes[0] += (f"; ALT {r.alt} is the reference allele, so REF -> ALT is no change on this genome: not "
+                     f"scored (--ref-policy vcf scores {r.ref} -> {r.alt})")
+        return _Decision("alt_equals_reference_genome", notes, match)
+    ref_allele = vcf_ref if (ref_policy == "vcf" and not match) else genome_ref
+    ref_w, pad_r = allele_window(genome, chrom, pos0, ref_len, ref_allele, length)
+    alt_w, pad_a = allele_window(genome, chrom, pos0, ref_len, alt, length)
+    padded = pad_r or pad_a
+    if not match:
+        notes[0] += f"; scored with the {'VCF' if ref_policy == 'vcf' else 'genome'} REF"
+    if padded:
+        notes.append("window runs off the chromosome end (N-padded)")
+    n_frac = max(np.mean(ref_w == N_CODE), np.mean(alt_w == N_CODE))
+    if n_frac > MOSTLY_N:
+        notes.append(f"window is {n_frac:.0%} N")
+    if np.any(alt == N_CODE):
+        notes.append("ALT holds N, scored as an unknown base (0.25 in every channel)")
+    return _Decision("scored", notes, match, padded, (ref_w, alt_w))
 
 
 def effect_scores(ref: np.ndarray, alt: np.ndarray, which: Sequence[str] = SCORES) -> Dict[str, np.ndarray]:
@@ -162,21 +242,90 @@ class ScoringSummary:
     rows: int
     outputs: List[str]
     meta: Dict
+    warnings: List[str] = field(default_factory=list)
 
     def format(self) -> str:
         lines = [f"{self.rows:,} output rows (one per ALT of each record):"]
         for status, n in self.statuses.most_common():
-            lines.append(f"  {status:<24}{n:>10,}")
+            lines.append(f"  {status:<28}{n:>10,}")
         return "\n".join(lines)
+
+    def as_dict(self) -> Dict:
+        return {"rows": self.rows, "statuses": dict(self.statuses), "warnings": self.warnings, "meta": self.meta,
+                "outputs": self.outputs}
+
+
+def check_inputs(checkpoint, vcf: str, reference: str, out: str, fmt: str = "tsv") -> None:
+    """Everything that can be checked before outputs are created: the output format, the
+    checkpoint and reference exist, the VCF is readable and looks like a VCF
+    (:func:`dnaseq.vcf.check_vcf`), and the output prefix's folder exists (it is created) and
+    is writable. Raises FileNotFoundError / ValueError with one line naming the path."""
+    from .variant_writers import output_path
+
+    output_path(fmt, str(out))
+    if isinstance(checkpoint, (str, os.PathLike)) and not os.path.exists(checkpoint):
+        raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
+    if not os.path.exists(reference):
+        raise FileNotFoundError(f"reference FASTA not found: {reference}")
+    check_vcf(str(vcf))
+    prepare_output_prefix(str(out))
+
+
+def prepare_output_prefix(out: str) -> None:
+    """Create the folder of output prefix ``out`` (like ``evaluate --out``) and check that it
+    is writable; a prefix that is a folder (``results/``) is an error."""
+    if out.endswith(("/", os.sep)) or os.path.isdir(out):
+        raise ValueError(f"output prefix {out!r} is a folder; give a prefix such as "
+                         f"{os.path.join(out, 'scores')!r} (writes scores.tsv, scores.summary.json)")
+    folder = os.path.dirname(os.path.abspath(out))
+    probe = folder
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        raise ValueError(f"cannot create output folder {folder}: {probe} is a file")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot create output folder {folder}: {exc.strerror}") from exc
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"output folder {folder} is not writable")
+
+
+def run_warnings(report: VcfReport, statuses: Counter, rows: int) -> List[str]:
+    """Warnings for the summary (also logged on the ``dnaseq`` logger)."""
+    warnings = report.warnings()
+    if rows and not statuses.get("scored"):
+        top = ", ".join(f"{n:,} {s}" for s, n in statuses.most_common(3))
+        warnings.append(f"no variant was scored ({top})")
+    for w in warnings:
+        log.warning(w)
+    return warnings
+
+
+def write_summary(writer, out: str, summary: ScoringSummary) -> None:
+    """Write ``{out}.summary.json`` and move the finished outputs to their names (``.partial``
+    files until now); on failure nothing that looks complete is left."""
+    path = f"{out}.summary.json"
+    try:
+        with open(path + ".partial", "w", encoding="utf-8") as fh:
+            json.dump(summary.as_dict(), fh, indent=1)
+        writer.commit()
+        os.replace(path + ".partial", path)
+    except BaseException:
+        writer.discard()
+        if os.path.exists(path + ".partial"):
+            os.remove(path + ".partial")
+        raise
 
 
 def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Sequence[str] = DEFAULT_SCORES,
                    fmt: str = "tsv", ref_policy: str = "genome", rc_average: bool = True,
                    batch_size: int = 128, chunk_size: int = 1024, device: str = "auto",
-                   progress: bool = True) -> ScoringSummary:
+                   progress: bool = True, score_n_reference: bool = False) -> ScoringSummary:
     """Score every variant of ``vcf`` against ``reference`` with a checkpoint (path or model).
 
-    Writes ``{out}.tsv`` (``fmt="tsv"``) or ``{out}.h5`` (``fmt="hdf5"``) plus ``{out}.summary.json``.
+    Writes ``{out}.tsv`` (``fmt="tsv"``) or ``{out}.h5`` (``fmt="hdf5"``) plus ``{out}.summary.json``
+    (created only when the run succeeds; inputs are checked first, see :func:`check_inputs`).
     """
     from tqdm.auto import tqdm
 
@@ -190,20 +339,23 @@ def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Seque
         raise ValueError(f"unknown score(s) {bad}; choose from {', '.join(SCORES)}")
     if ref_policy not in REF_POLICIES:
         raise ValueError(f"ref_policy must be one of {REF_POLICIES}, got {ref_policy!r}")
+    check_inputs(checkpoint, vcf, reference, out, fmt)
     model, label = as_model(checkpoint)
     genome = Genome(reference)
     L, features = model.seq_len, model.feature_names
     meta = {"checkpoint": label, "vcf": str(vcf), "reference": str(reference), "window": L, "ref_policy": ref_policy,
-            "rc_average": rc_average, "scores": list(scores),
+            "rc_average": rc_average, "scores": list(scores), "score_n_reference": score_n_reference,
             "centring": "allele centred; SNV at index L//2", "logit_eps": LOGIT_EPS,
             "dnaseq_version": __version__}
-    writer = make_writer(fmt, out, features, list(scores), meta)
+    report = VcfReport(str(vcf))
     statuses: Counter = Counter()
     n_rows = 0
+    writer = None
     bar = tqdm(unit="variant", desc="score-variants", file=sys.stderr, disable=not progress)
     try:
-        for chunk in _chunks(read_vcf(vcf), chunk_size):
-            prep = prepare(chunk, genome, L, ref_policy)
+        writer = make_writer(fmt, out, features, list(scores), meta)
+        for chunk in _chunks(read_vcf(vcf, report), chunk_size):
+            prep = prepare(chunk, genome, L, ref_policy, score_n_reference)
             values = {s: np.full((len(chunk), len(features)), np.nan, np.float64) for s in scores}
             if prep.scored_index:
                 ref_p = predict_codes(model, np.stack(prep.ref_codes), batch_size, rc_average, device)
@@ -214,11 +366,14 @@ def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Seque
             statuses.update(prep.status)
             n_rows += len(chunk)
             bar.update(len(chunk))
+        writer.close()
+    except BaseException:
+        if writer is not None:
+            writer.discard()
+        raise
     finally:
         bar.close()
-        writer.close()
         genome.close()
-    summary = ScoringSummary(statuses, n_rows, writer.paths, meta)
-    with open(f"{out}.summary.json", "w") as fh:
-        json.dump({"rows": n_rows, "statuses": dict(statuses), "meta": meta, "outputs": writer.paths}, fh, indent=1)
+    summary = ScoringSummary(statuses, n_rows, writer.paths, meta, run_warnings(report, statuses, n_rows))
+    write_summary(writer, out, summary)
     return summary
