@@ -171,10 +171,12 @@ def _score_variants(args) -> int:
 
     summary = score_variants(args.checkpoint, args.vcf, args.reference, args.out,
                              scores=_split_list(args.scores), fmt=args.format, ref_policy=args.ref_policy,
-                             rc_average=not args.no_rc_average, batch_size=args.batch_size,
-                             chunk_size=args.chunk_size, device=args.device, progress=not args.quiet)
+                             strand=args.strand, chunk_size=args.chunk_size, run=_run_options(args),
+                             resume=args.resume)
+    if summary is None:
+        return 0
     print(summary.format())
-    print("predictions averaged over both strands" if not args.no_rc_average else "forward strand only")
+    print(_STRAND_TEXT[summary.meta["strand"]])
     print("wrote " + ", ".join(summary.outputs + [f"{args.out}.summary.json"]))
     return 0
 
@@ -278,11 +280,10 @@ def make_parser() -> argparse.ArgumentParser:
     v.add_argument("--format", choices=["tsv", "hdf5"], default="tsv")
     v.add_argument("--ref-policy", choices=REF_POLICIES, default="genome",
                    help="on REF mismatch: score with the genome's REF, the VCF's REF, or skip")
-    v.add_argument("--no-rc-average", action="store_true", help="forward strand only")
-    v.add_argument("--batch-size", type=int, default=128)
-    v.add_argument("--chunk-size", type=int, default=1024, help="variants per streamed chunk")
-    v.add_argument("--device", default="auto")
-    v.add_argument("--quiet", "-q", action="store_true")
+    v.add_argument("--chunk-size", type=int, default=1024, help="variants per streamed chunk (unit of work)")
+    v.add_argument("--resume", action="store_true",
+                   help="continue a killed TSV run from where PREFIX.tsv.partial ends")
+    _add_run_options(v, 128)
     v.set_defaults(func=_score_variants)
 
     s = sub.add_parser("ism", help="in-silico saturation mutagenesis of a region or FASTA sequences",

@@ -270,18 +270,3 @@ def predict(checkpoint, out: Optional[str] = None, *, reference: Optional[str] =
     table, probs = sink.in_memory()
     return PredictionResult(list(features), table, probs, paths, summary)
 
-
-# -- 0.1 helpers kept for the callers not yet on the engine ------------------------------------
-def resolve_device(device: str = "auto") -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def predict_codes(model, codes: np.ndarray, batch_size: int = 256, rc_average: bool = True,
-                  device: str = "auto", fill: Optional[float] = None) -> np.ndarray:
-    """Probabilities (N, F) for uint8 codes (N, L) through the inference engine."""
-    from .inference.predictor import predict_codes as _predict
-    return _predict(model, codes, "both" if rc_average else "forward",
-                    RunOptions.from_device(device, batch_size=batch_size, progress=False))
-

@@ -29,6 +29,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections import Counter
 from typing import Dict, List
 
 import numpy as np
@@ -95,13 +96,50 @@ class _Writer:
 
 
 class TsvWriter(_Writer):
-    def __init__(self, out: str, features: List[str], scores: List[str], meta: Dict):
+    """With ``resume=True`` an existing ``PATH.partial`` of the same run (its ``.json`` sidecar
+    holds the run's settings) is continued: a last line cut short by a kill is dropped, and
+    ``done`` / ``done_statuses`` say which rows are already there (one line per row: cells
+    never hold a line break)."""
+
+    def __init__(self, out: str, features: List[str], scores: List[str], meta: Dict, resume: bool = False):
         super().__init__(f"{out}.tsv")
+        self.scores = scores
+        self.done, self.done_statuses = 0, Counter()
+        score_cols = [escape_controls(f"{s}:{f}") for s in scores for f in features]
+        header = list(VARIANT_COLUMNS) + score_cols
+        sidecar = self.partial + ".json"
+        if resume and os.path.exists(self.partial):
+            self._check_same_run(sidecar, meta)
+            self.done, self.done_statuses = _truncate_to_complete_rows(self.partial, header)
+            self.fh = open(self.partial, "a", encoding="utf-8", newline="")
+            self.csv = csv.writer(self.fh, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+            return
+        with open(sidecar, "w", encoding="utf-8") as fh:
+            json.dump(_run_key(meta), fh)
         self.fh = open(self.partial, "w", encoding="utf-8", newline="")
         self.csv = csv.writer(self.fh, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-        score_cols = [escape_controls(f"{s}:{f}") for s in scores for f in features]
-        self.csv.writerow(list(VARIANT_COLUMNS) + score_cols)
-        self.scores = scores
+        self.csv.writerow(header)
+        self.fh.flush()
+
+    def _check_same_run(self, sidecar: str, meta: Dict) -> None:
+        try:
+            with open(sidecar, encoding="utf-8") as fh:
+                before = json.load(fh)
+        except (OSError, ValueError):
+            before = None
+        if before != _run_key(meta):
+            raise ValueError(f"--resume: {self.partial} was written by a run with other settings (or its "
+                             f"{os.path.basename(sidecar)} is missing); delete it to start again")
+
+    def commit(self) -> None:
+        super().commit()
+        if os.path.exists(self.partial + ".json"):
+            os.remove(self.partial + ".json")
+
+    def discard(self) -> None:
+        super().discard()
+        if os.path.exists(self.partial + ".json"):
+            os.remove(self.partial + ".json")
 
     def write(self, prep, values: Dict[str, np.ndarray]) -> None:
         table = _variant_table(prep)
@@ -110,6 +148,7 @@ class TsvWriter(_Writer):
         text = np.char.mod("%.9g", block).tolist() if block.size else [[] for _ in range(n)]
         columns = [table[c] for c in VARIANT_COLUMNS]
         self.csv.writerows([col[i] for col in columns] + text[i] for i in range(n))
+        self.fh.flush()  # a killed run keeps every finished chunk (--resume)
 
     def _close(self) -> None:
         self.fh.close()
@@ -153,11 +192,36 @@ class Hdf5Writer(_Writer):
         self.h5.close()
 
 
-def make_writer(fmt: str, out: str, features: List[str], scores: List[str], meta: Dict):
+_RUN_KEYS = ("checkpoint", "vcf", "reference", "window", "ref_policy", "strand", "scores", "score_n_reference")
+
+
+def _run_key(meta: Dict) -> Dict:
+    return {k: meta.get(k) for k in _RUN_KEYS}
+
+
+def _truncate_to_complete_rows(path: str, header: List[str]):
+    """Cut ``path`` after its last complete line; (data rows kept, their status counts)."""
+    with open(path, "rb+") as fh:
+        data = fh.read()
+        end = data.rfind(b"\n") + 1
+        fh.truncate(end)
+    lines = data[:end].decode("utf-8").split("\n")[:-1]
+    if not lines or lines[0].split("\t") != header:
+        raise ValueError(f"--resume: {path} does not start with this run's header; delete it to start again")
+    status_col = VARIANT_COLUMNS.index("status")
+    statuses = Counter(row[status_col] for row in csv.reader(lines[1:], delimiter="\t"))
+    return len(lines) - 1, statuses
+
+
+def make_writer(fmt: str, out: str, features: List[str], scores: List[str], meta: Dict, resume: bool = False):
     """A writer for ``fmt``; a file that cannot be created is a ValueError naming it."""
     path = output_path(fmt, out)
     try:
-        return (TsvWriter if FORMATS[fmt] == "tsv" else Hdf5Writer)(out, features, scores, meta)
+        if FORMATS[fmt] == "tsv":
+            return TsvWriter(out, features, scores, meta, resume=resume)
+        if resume:
+            raise ValueError("--resume works with --format tsv (an HDF5 file cut by a kill cannot be trusted)")
+        return Hdf5Writer(out, features, scores, meta)
     except OSError as exc:
         raise ValueError(f"cannot write {path}.partial: {exc.strerror or exc}") from exc
 

@@ -28,8 +28,8 @@ an ALT holding other IUPAC ambiguity codes (R, Y, ...) is ``invalid_alt``.
 
 Scores per feature (``scores``): ``ref`` and ``alt`` probabilities, ``diff`` = alt - ref,
 ``abs_diff``, ``logit_diff`` = logit(alt) - logit(ref) (probabilities clipped to [1e-6,
-1 - 1e-6]), and DeepSEA's ``combined`` = |logit_diff| * |diff|. Probabilities are averaged
-over both strands unless ``rc_average=False``.
+1 - 1e-6]), and DeepSEA's ``combined`` = |logit_diff| * |diff|. Strands follow the checkpoint
+(``strand="as-trained"``; ``both`` averages window and reverse complement).
 
 Every ALT of every record gets exactly one output row; rows that cannot be scored carry a
 ``status`` and a ``note`` saying why. Statuses (``STATUSES``):
@@ -54,18 +54,21 @@ nothing was scored give warnings (logged on ``dnaseq`` and listed under ``warnin
 """
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
+import torch
 
 from .encoding import CODE_TABLE, N_CODE, decode
 from .genome import Genome, UnknownChromosomeError
+from .inference import engine
+from .inference.engine import RunOptions
 from .textio import has_controls
 from .vcf import VariantRow, VcfReport, check_vcf, read_vcf
 
@@ -319,18 +322,25 @@ def write_summary(writer, out: str, summary: ScoringSummary) -> None:
 
 
 def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Sequence[str] = DEFAULT_SCORES,
-                   fmt: str = "tsv", ref_policy: str = "genome", rc_average: bool = True,
+                   fmt: str = "tsv", ref_policy: str = "genome", strand: Optional[str] = None,
                    batch_size: int = 128, chunk_size: int = 1024, device: str = "auto",
-                   progress: bool = True, score_n_reference: bool = False) -> ScoringSummary:
+                   progress: bool = True, score_n_reference: bool = False, run: Optional[RunOptions] = None,
+                   resume: bool = False, local: bool = True, rc_average: Optional[bool] = None) -> ScoringSummary:
     """Score every variant of ``vcf`` against ``reference`` with a checkpoint (path or model).
 
     Writes ``{out}.tsv`` (``fmt="tsv"``) or ``{out}.h5`` (``fmt="hdf5"``) plus ``{out}.summary.json``
     (created only when the run succeeds; inputs are checked first, see :func:`check_inputs`).
+    ``strand``: ``as-trained`` (default: the checkpoint's), ``forward`` or ``both``
+    (``rc_average`` is the 0.1 spelling). ``run``: Trainer options (devices, strategy,
+    precision) of the one inference path; chunks of ``chunk_size`` rows are dealt to the
+    devices and written in VCF order. Substitutions are scored by local recomputation
+    (``local=False``: full passes). ``resume`` continues a TSV run that was killed: rows
+    already in ``{out}.tsv.partial`` are kept and the VCF is read on from there. Returns None
+    on ranks other than 0 of a multi-process run.
     """
-    from tqdm.auto import tqdm
-
     from . import __version__
-    from .predict import predict_codes
+    from .inference.pairs import pair_step
+    from .inference.predictor import settings
     from .task import as_model
     from .variant_writers import make_writer
 
@@ -339,41 +349,108 @@ def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Seque
         raise ValueError(f"unknown score(s) {bad}; choose from {', '.join(SCORES)}")
     if ref_policy not in REF_POLICIES:
         raise ValueError(f"ref_policy must be one of {REF_POLICIES}, got {ref_policy!r}")
+    if rc_average is not None and strand is None:
+        strand = "both" if rc_average else "forward"
     check_inputs(checkpoint, vcf, reference, out, fmt)
     model, label = as_model(checkpoint)
-    genome = Genome(reference)
+    st = settings(model, strand)
+    run = run or RunOptions.from_device(device, batch_size=batch_size, progress=progress)
     L, features = model.seq_len, model.feature_names
     meta = {"checkpoint": label, "vcf": str(vcf), "reference": str(reference), "window": L, "ref_policy": ref_policy,
-            "rc_average": rc_average, "scores": list(scores), "score_n_reference": score_n_reference,
+            "strand": st.strand, "fill": st.fill, "scores": list(scores), "score_n_reference": score_n_reference,
             "centring": "allele centred; SNV at index L//2", "logit_eps": LOGIT_EPS,
-            "dnaseq_version": __version__}
+            "precision": str(run.precision), "dnaseq_version": __version__}
     report = VcfReport(str(vcf))
-    statuses: Counter = Counter()
-    n_rows = 0
-    writer = None
-    bar = tqdm(unit="variant", desc="score-variants", file=sys.stderr, disable=not progress)
+    genome = Genome(reference)
+    sink = None
+
+    def make_sink():
+        nonlocal sink
+        sink = _ScoreSink(make_writer(fmt, out, features, list(scores), meta, resume=resume), scores, len(features))
+        return sink
+
+    skip = _resume_point(fmt, out) if resume else 0  # every rank reads where the partial file ends
+
+    def produce():
+        rows = read_vcf(vcf, report)
+        if skip:
+            rows = itertools.islice(rows, skip, None)
+        for chunk in _chunks(rows, chunk_size):
+            yield lambda chunk=chunk: _pair_unit(prepare(chunk, genome, L, ref_policy, score_n_reference), L)
+
     try:
-        writer = make_writer(fmt, out, features, list(scores), meta)
-        for chunk in _chunks(read_vcf(vcf, report), chunk_size):
-            prep = prepare(chunk, genome, L, ref_policy, score_n_reference)
-            values = {s: np.full((len(chunk), len(features)), np.nan, np.float64) for s in scores}
-            if prep.scored_index:
-                ref_p = predict_codes(model, np.stack(prep.ref_codes), batch_size, rc_average, device)
-                alt_p = predict_codes(model, np.stack(prep.alt_codes), batch_size, rc_average, device)
-                for s, v in effect_scores(ref_p, alt_p, scores).items():
-                    values[s][prep.scored_index] = v
-            writer.write(prep, values)
-            statuses.update(prep.status)
-            n_rows += len(chunk)
-            bar.update(len(chunk))
-        writer.close()
+        info = engine.run(st.net, produce, pair_step(st.fill, st.strand, run.batch_size, local), make_sink, run)
     except BaseException:
-        if writer is not None:
-            writer.discard()
+        if sink is not None:  # nothing that looks complete is left; with resume the .partial stays
+            if resume:
+                sink.writer.close()
+            else:
+                sink.writer.discard()
         raise
     finally:
-        bar.close()
         genome.close()
-    summary = ScoringSummary(statuses, n_rows, writer.paths, meta, run_warnings(report, statuses, n_rows))
-    write_summary(writer, out, summary)
+    if not info.is_main:
+        return None
+    sink = info.sink
+    statuses = sink.writer.done_statuses + sink.statuses if hasattr(sink.writer, "done_statuses") else sink.statuses
+    n_rows = getattr(sink.writer, "done", 0) + sink.rows
+    summary = ScoringSummary(statuses, n_rows, sink.writer.paths, meta, run_warnings(report, statuses, n_rows))
+    write_summary(sink.writer, out, summary)
     return summary
+
+
+def _resume_point(fmt: str, out: str) -> int:
+    """Rows already written in ``{out}.tsv.partial`` (complete lines after the header), or 0."""
+    path = f"{out}.tsv.partial"
+    if fmt != "tsv" or not os.path.exists(path):
+        return 0
+    with open(path, "rb") as fh:
+        data = fh.read()
+    return max(0, data[:data.rfind(b"\n") + 1].count(b"\n") - 1)
+
+
+class _ScoreSink:
+    """Effect scores of each chunk, handed to the writer in VCF order."""
+
+    def __init__(self, writer, scores: Sequence[str], n_features: int):
+        self.writer, self.scores, self.n_features = writer, list(scores), n_features
+        self.statuses: Counter = Counter()
+        self.rows = 0
+
+    def write(self, prep: Prepared, out) -> None:
+        values = {s: np.full((len(prep.rows), self.n_features), np.nan, np.float64) for s in self.scores}
+        if prep.scored_index:
+            for s, v in effect_scores(out["ref"], out["alt"], self.scores).items():
+                values[s][prep.scored_index] = v
+        self.writer.write(prep, values)
+        self.statuses.update(prep.status)
+        self.rows += len(prep.rows)
+
+
+MAX_LOCAL_EDIT = 16  # wider differences between REF and ALT windows get full passes
+
+
+def _pair_unit(prep: Prepared, L: int) -> Dict:
+    """Tensors for :func:`dnaseq.inference.pairs.pair_step` from a prepared chunk: an ALT window
+    that differs from its REF window only within ``MAX_LOCAL_EDIT`` columns (SNVs, MNVs) is an
+    edit of it; any other (indels: shifted flanks) is a full window."""
+    n = len(prep.scored_index)
+    ref = np.stack(prep.ref_codes) if n else np.zeros((0, L), np.uint8)
+    alt = np.stack(prep.alt_codes) if n else np.zeros((0, L), np.uint8)
+    differ = ref != alt
+    sub_rows, starts, widths, full_rows = [], [], [], []
+    for i in range(n):
+        cols = np.flatnonzero(differ[i])
+        if len(cols) == 0:
+            sub_rows.append(i), starts.append(L // 2), widths.append(1)
+        elif cols[-1] - cols[0] < MAX_LOCAL_EDIT:
+            sub_rows.append(i), starts.append(int(cols[0])), widths.append(int(cols[-1] - cols[0] + 1))
+        else:
+            full_rows.append(i)
+    sub_alt = np.zeros((len(sub_rows), MAX_LOCAL_EDIT), np.uint8)
+    for j, (i, s0, k) in enumerate(zip(sub_rows, starts, widths)):
+        sub_alt[j, :k] = alt[i, s0:s0 + k]
+    return {"ref": torch.from_numpy(ref), "sub_rows": torch.tensor(sub_rows, dtype=torch.long),
+            "sub_start": torch.tensor(starts, dtype=torch.long), "sub_len": torch.tensor(widths, dtype=torch.long),
+            "sub_alt": torch.from_numpy(sub_alt), "full_rows": torch.tensor(full_rows, dtype=torch.long),
+            "full_alt": torch.from_numpy(np.ascontiguousarray(alt[full_rows])), "meta": prep}

@@ -33,7 +33,8 @@ def test_ism_equals_scoring_each_mutant_alone(tiny_checkpoint):
 
 
 def test_score_variants_matches_ism_at_the_centre(tiny_checkpoint, tmp_path):
-    """A VCF of every substitution at a few positions gives ISM's numbers for windows centred there."""
+    """A VCF of every substitution at a few positions gives ISM's numbers for windows centred there,
+    with the same (as-trained) strand mode by default in both, and with both strands when asked."""
     rng = np.random.default_rng(1)
     seq = "".join(rng.choice(list("ACGT"), size=4000))
     fa = write_fasta(tmp_path / "g.fa", {"chrT": seq})
@@ -41,7 +42,7 @@ def test_score_variants_matches_ism_at_the_centre(tiny_checkpoint, tmp_path):
     records, expected = [], {}
     for pos0 in (1500, 2000, 2345):
         window = seq[pos0 - 500: pos0 + 500]  # centre base at index 500 = L // 2
-        preds = ism(model, dnaseq.one_hot(window), positions=[500], rc_average=True)
+        preds = ism(model, dnaseq.one_hot(window), positions=[500])
         for b, base in enumerate("ACGT"):
             if base != seq[pos0]:
                 records.append(("chrT", pos0 + 1, f"v{pos0}{base}", seq[pos0], base))
@@ -53,6 +54,11 @@ def test_score_variants_matches_ism_at_the_centre(tiny_checkpoint, tmp_path):
     assert (table.status == "scored").all() and len(table) == 9
     for i, vid in enumerate(table.id):
         assert np.allclose(scores["alt"][i], expected[vid], atol=1e-5)
+    both = ism(model, dnaseq.one_hot(seq[1000:2000]), positions=[500], strand="both")  # row 0: pos0 1500
+    score_variants(model, vcf, str(fa), str(tmp_path / "sv2"), fmt="hdf5", progress=False, strand="both")
+    table, scores, _ = read_scores_h5(str(tmp_path / "sv2.h5"))
+    b = "ACGT".index(table.alt[0])
+    assert np.allclose(scores["alt"][0], both[0, b, 0].numpy(), atol=1e-5)
 
 
 def test_ism_cli_region_and_fasta_with_plots(tiny_checkpoint, tmp_path):
