@@ -149,3 +149,82 @@ def test_pair_step_equals_full_passes(arch, kwargs, strand):
         wrapped = StrandWrapper(net, strand)
         np.testing.assert_allclose(out["ref"].numpy(), wrapped(dnaseq.one_hot(ref)).numpy(), atol=1e-6)
         np.testing.assert_allclose(out["alt"].numpy(), wrapped(dnaseq.one_hot(alt_full)).numpy(), atol=1e-6)
+
+
+def _scores(path):
+    import pandas as pd
+    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=["nan"], dtype={"chrom": str, "id": str})
+
+
+SAUREUS = "tests/data/saureus"
+
+
+def test_score_variants_local_equals_full_passes(tiny_checkpoint, tmp_path):
+    """SNVs/MNVs by local recomputation and indels by full passes give the full-pass numbers
+    (the real S. aureus VCF has SNVs and indels), on both strands."""
+    from pathlib import Path
+
+    from dnaseq.variants import score_variants
+    d = Path(__file__).resolve().parents[1] / SAUREUS
+    vcf, fa = str(d / "Saureus_RN4220_vs_NCTC8325_C-Sibelia_variant.vcf.gz"), str(d / "Saureus_NCTC8325_NC_007795.fa.gz")
+    kw = dict(scores=("ref", "alt"), progress=False, strand="both", chunk_size=32)
+    score_variants(str(tiny_checkpoint), vcf, fa, str(tmp_path / "local"), **kw)
+    score_variants(str(tiny_checkpoint), vcf, fa, str(tmp_path / "full"), local=False, **kw)
+    a, b = _scores(tmp_path / "local.tsv"), _scores(tmp_path / "full.tsv")
+    assert (a.status == "scored").sum() > 50 and a.indel.astype(str).str.contains("True").any()
+    num = [c for c in a.columns if ":" in c]
+    np.testing.assert_allclose(a[num].to_numpy(float), b[num].to_numpy(float), atol=1e-6)
+
+
+def test_score_variants_on_two_ddp_processes_equals_one(tiny_checkpoint, tmp_path):
+    from pathlib import Path
+    d = Path(__file__).resolve().parents[1] / SAUREUS
+    args = ["score-variants", "-m", tiny_checkpoint, "--vcf", d / "Saureus_RN4220_vs_NCTC8325_C-Sibelia_variant.vcf.gz",
+            "-r", d / "Saureus_NCTC8325_NC_007795.fa.gz", "--chunk-size", "16", "-q", "--accelerator", "cpu"]
+    run_cli(*args, "-o", tmp_path / "one")
+    proc = run_cli(*args, "-o", tmp_path / "two", "--devices", "2", "--strategy", "ddp")
+    assert proc.stdout.count("output rows") == 1
+    a, b = _scores(tmp_path / "one.tsv"), _scores(tmp_path / "two.tsv")
+    assert len(a) == 109 and a.iloc[:, :12].equals(b.iloc[:, :12])  # same rows, same order, same statuses
+    np.testing.assert_allclose(a.iloc[:, 12:].to_numpy(float), b.iloc[:, 12:].to_numpy(float), atol=1e-6)
+
+
+def test_score_variants_resume_after_sigkill(tiny_checkpoint, tmp_path):
+    """Kill a run mid-way with SIGKILL, resume it: no duplicated and no missing rows."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from dnaseq.genome import write_fasta
+    from dnaseq.vcf import write_vcf
+    rng = np.random.default_rng(5)
+    seq = "".join(rng.choice(list("ACGT"), 50_000))
+    fa = write_fasta(tmp_path / "g.fa", {"chr1": seq})
+    pos = np.sort(rng.integers(1, 50_000, 6000))
+    vcf = write_vcf(str(tmp_path / "v.vcf"), [("chr1", int(p), f"v{i}", seq[p - 1], "ACGT"[("ACGT".index(seq[p - 1]) + 1) % 4])
+                                              for i, p in enumerate(pos)])
+    args = ["score-variants", "-m", tiny_checkpoint, "--vcf", vcf, "-r", fa, "--chunk-size", "50", "-q",
+            "--scores", "diff", "--accelerator", "cpu"]
+    cmd = [sys.executable, "-m", "dnaseq.cli", *map(str, args), "-o", str(tmp_path / "cut")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    partial = tmp_path / "cut.tsv.partial"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if partial.exists() and partial.read_bytes().count(b"\n") > 300:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "cut.tsv").exists(), "the run ended before it could be killed: make the VCF bigger"
+    done = partial.read_bytes().count(b"\n") - 1
+    assert 0 < done < 6000
+    run_cli(*args, "-o", tmp_path / "cut", "--resume")
+    run_cli(*args, "-o", tmp_path / "whole")
+    a, b = _scores(tmp_path / "cut.tsv"), _scores(tmp_path / "whole.tsv")
+    assert a.id.tolist() == b.id.tolist() == [f"v{i}" for i in range(6000)]
+    np.testing.assert_allclose(a.iloc[:, 12:].to_numpy(float), b.iloc[:, 12:].to_numpy(float), atol=1e-7)
+    assert not partial.exists() and not os.path.exists(str(partial) + ".json")
+    summary = json.loads((tmp_path / "cut.summary.json").read_text())
+    assert summary["rows"] == 6000 and summary["statuses"] == {"scored": 6000}
