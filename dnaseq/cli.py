@@ -101,7 +101,6 @@ def _add_run_options(parser, batch_size: int) -> None:
     g.add_argument("--strategy", default="auto", help="auto, or ddp for several devices/nodes")
     g.add_argument("--precision", default="32-true", help="32-true, bf16-mixed, 16-mixed ...")
     g.add_argument("--batch-size", type=int, default=batch_size)
-    g.add_argument("--num-workers", type=int, default=0, help="DataLoader workers building inputs")
     g.add_argument("--device", default="auto", help=argparse.SUPPRESS)  # 0.1 spelling: cpu, cuda, cuda:1
     g.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
@@ -112,7 +111,7 @@ def _run_options(args):
     return RunOptions(accelerator=args.accelerator or base.accelerator,
                       devices=_devices(args.devices) if args.devices else base.devices,
                       num_nodes=args.num_nodes, strategy=args.strategy, precision=args.precision,
-                      batch_size=args.batch_size, num_workers=args.num_workers, progress=not args.quiet)
+                      batch_size=args.batch_size, progress=not args.quiet)
 
 
 _STRAND_TEXT = {"both": "predictions averaged over both strands (window and reverse complement)",

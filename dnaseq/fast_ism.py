@@ -399,7 +399,9 @@ def edited_logits(model: nn.Module, ref_x: torch.Tensor, starts: Union[int, torc
         (ref_logits, alt_logits), each (B, F) on ``ref_x``'s device. The REF logits are a full
         forward pass whose activations are cached for the batch; each ALT row recomputes the
         conv tower only on the span its edit reaches, then updates the first dense layer by its
-        change or runs the rest of the model (e.g. the recurrent layer) on the spliced output.
+        change, or reruns a single-layer recurrence only from that span on in each direction
+        (from the REF's states there; the readout and head then run in full), or runs the rest
+        of the model on the spliced output.
         Rows with equal starts (the SNV case) share one span; rows with nearby starts are
         grouped (see ``MERGE_GAP`` / ``MAX_GROUPS``). Memory grows with B (the whole tower's
         activations are cached): score a few hundred windows per call.

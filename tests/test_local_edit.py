@@ -43,8 +43,8 @@ def rows_for(name: str) -> int:
     return 4 if name in ("deepsea", "danq") else 8  # big models: ~10 ms a window on 2 cores
 
 
-def windows(n: int, seed: int, n_cols=()) -> torch.Tensor:
-    codes = np.random.default_rng(seed).integers(0, 4, size=(n, L)).astype(np.uint8)
+def windows(n: int, seed: int, n_cols=(), length: int = L) -> torch.Tensor:
+    codes = np.random.default_rng(seed).integers(0, 4, size=(n, length)).astype(np.uint8)
     for c in n_cols:
         codes[:, c] = 4  # N: 0.25 in every row
     return dnaseq.one_hot(codes).float()
@@ -65,14 +65,20 @@ def full_alt(model, x, starts, alt) -> torch.Tensor:
         return model(alt_x)
 
 
-def check(model, x, starts, alt, atol=ATOL):
+def check(model, x, starts, alt, atol=ATOL, effects=None):
+    """edited_logits equals full passes; the edits must matter (more than ``atol``) unless
+    ``effects`` (a list) is given: then the largest effect is appended to it."""
     starts_t = torch.as_tensor(starts).expand(len(x))
     ref, out = edited_logits(model, x, starts_t, alt)
     with torch.no_grad():
         assert torch.allclose(ref, model(x), atol=atol)
     expected = full_alt(model, x, starts_t, alt)
     assert out.shape == expected.shape
-    assert (expected - ref).abs().max() > atol  # the edits matter
+    effect = float((expected - ref).abs().max())
+    if effects is None:
+        assert effect > atol  # the edits matter
+    else:
+        effects.append(effect)
     assert (out - expected).abs().max() <= atol, float((out - expected).abs().max())
     return ref, out
 
@@ -224,3 +230,140 @@ def test_bf16_autocast(name):
     assert torch.isfinite(out16.float()).all()
     assert (ref16.float() - ref32).abs().max() <= 1e-2
     assert (out16.float() - out32).abs().max() <= 1e-2
+
+
+# --- the recurrent layer, rerun only from the first changed position (fast_ism._Recurrence) ---
+
+LR = 400  # shorter windows for the small recurrent models: 47 recurrent steps
+
+
+def small_recurrent(rnn_type: str, bidirectional: bool, readout: str, layers: int) -> nn.Module:
+    torch.manual_seed(0)
+    model = dnaseq.build_model("conv_recurrent", LR, 6, conv_filters=[16, 16], conv_widths=[9, 5], pool_sizes=[4, 2],
+                               conv_dropout=0.1, rnn_type=rnn_type, rnn_hidden=8, rnn_layers=layers,
+                               bidirectional=bidirectional, readout=readout, head_hidden=[16]).eval()
+    with torch.no_grad():  # larger weights than the default init: edits change the logits more
+        for name, p in model.named_parameters():
+            p.mul_(3.0 if name.startswith("conv") and name.endswith("weight") else 2.0 if name.startswith("rnn") else 1.0)
+    return model
+
+
+RECURRENT_VARIANTS = (  # one layer: the local recurrence; two: the recurrent part runs in full
+    [(t, bi, r, 1) for t in ("lstm", "gru", "rnn") for bi in (False, True) for r in ("flatten", "max", "mean", "last")]
+    + [(t, bi, r, 2) for t in ("lstm", "gru", "rnn") for bi, r in ((False, "last"), (True, "flatten"))])
+
+
+@pytest.mark.parametrize("rnn_type,bidirectional,readout,layers", RECURRENT_VARIANTS)
+def test_recurrent_variants(rnn_type, bidirectional, readout, layers):
+    model = small_recurrent(rnn_type, bidirectional, readout, layers)
+    assert supported(model)
+    local = fast_ism.CachedTower(model, windows(1, 0, length=LR)).rec is not None
+    assert local == (layers == 1)  # deeper recurrences run in full on the spliced tower output
+    # a max readout, or the last step of a unidirectional recurrence, can hide an edit: the
+    # values must match everywhere, and the edits must matter somewhere
+    effects = []
+    n = 6
+    x = windows(n, 21, n_cols=(2, LR // 2 + 3), length=LR)
+    alt = random_alt(n, 1, 22)
+    rc = reverse_complement_one_hot(x)
+    both = torch.cat([x, rc])
+    starts = torch.tensor([LR // 2] * n + [LR - 1 - LR // 2] * n)
+    check(model, both, starts, torch.cat([alt, alt.flip(1)]), effects=effects)  # SNVs at the centre, both strands
+    check(model, x, LR // 2 - 1, random_alt(n, 3, 23), effects=effects)  # MNVs
+    # window edges and different starts in one call (several groups, several split points)
+    check(model, x, torch.tensor([0, LR - 1, 200, 197, 60, LR - 2]), random_alt(n, 1, 24), effects=effects)
+    check(model, x, torch.tensor([0, LR - 2, 0, LR - 2, 0, LR - 2]), random_alt(n, 2, 25), effects=effects)
+    assert max(effects) > 10 * ATOL, effects
+
+
+def test_danq_reruns_only_the_changed_part_of_each_direction(monkeypatch):
+    model = get_model("danq")
+    x = windows(3, 26)
+    cache = fast_ism.CachedTower(model, x)
+    lo, hi = cache.tower_span(L // 2, L // 2 + 1)
+    T = cache.lengths[-1]
+    assert T == 75 and 0 < lo < hi < T
+    calls = []
+    run = fast_ism._Recurrence._run
+
+    def spy(self, d, seq, state):
+        calls.append((d, seq.shape[0], seq.shape[1], state is None))
+        return run(self, d, seq, state)
+
+    monkeypatch.setattr(fast_ism._Recurrence, "_run", spy)
+    check(model, x, L // 2, random_alt(3, 1, 27))
+    # the reference: each direction once over all T positions, split where the ALT starts;
+    # the ALT: forward from lo on, backward from hi - 1 down, each from a reference state
+    assert calls == [(0, 3, lo, True), (0, 3, T - lo, False), (1, 3, T - hi, True), (1, 3, hi, False),
+                     (0, 3, T - lo, False), (1, 3, hi, False)]
+
+
+def test_local_recurrence_off_is_the_full_recurrence(monkeypatch):
+    model = small_recurrent("lstm", True, "flatten", 1)
+    x = windows(4, 28, length=LR)
+    alt = random_alt(4, 1, 29)
+    starts = torch.tensor([LR // 2, LR // 2, LR - 1 - LR // 2, 0])
+    _, on = check(model, x, starts, alt)
+    monkeypatch.setattr(fast_ism, "LOCAL_RECURRENCE", False)
+    assert fast_ism.CachedTower(model, x[:1]).rec is None
+    _, off = check(model, x, starts, alt)
+    assert torch.allclose(on, off, atol=ATOL)
+
+
+class TinyRecurrent(nn.Module):
+    """Conv + a recurrent layer this package's models do not build (ReLU RNN, no biases), mean
+    readout."""
+
+    def __init__(self, rnn: nn.RNNBase):
+        super().__init__()
+        self.conv = nn.Sequential(nn.Conv1d(4, 6, 7), nn.ReLU(), nn.MaxPool1d(5))
+        self.rnn = rnn
+        self.fc = nn.Linear((getattr(rnn, "proj_size", 0) or rnn.hidden_size) * (2 if rnn.bidirectional else 1), 3)
+
+    def head(self, h):
+        return self.fc(h.mean(dim=1))
+
+    def forward(self, x):
+        return self.head(self.rnn(self.conv(x).transpose(1, 2))[0])
+
+    def ism_parts(self):
+        return self.conv, lambda h: self.head(self.rnn(h.transpose(1, 2))[0]), None, True
+
+    def ism_recurrence(self):
+        return self.rnn, self.head
+
+
+@pytest.mark.parametrize("rnn", [
+    lambda: nn.RNN(6, 5, nonlinearity="relu", batch_first=True, bidirectional=True),
+    lambda: nn.GRU(6, 5, bias=False, batch_first=True, bidirectional=True),
+    lambda: nn.LSTM(6, 5, bias=False, batch_first=True),
+    lambda: nn.LSTM(6, 5, proj_size=3, batch_first=True, bidirectional=True),  # projections: in full
+], ids=["relu_rnn", "gru_nobias", "lstm_nobias", "lstm_proj"])
+@pytest.mark.filterwarnings("ignore:LSTM with projections")
+def test_other_recurrent_layers(rnn):
+    torch.manual_seed(1)
+    layer = rnn()
+    model = TinyRecurrent(layer).eval()
+    local = fast_ism.CachedTower(model, windows(1, 0)).rec is not None
+    assert local == (getattr(layer, "proj_size", 0) == 0)
+    x = windows(5, 30)
+    check(model, x, torch.tensor([L // 2, L // 2, 0, L - 1, 301]), random_alt(5, 1, 31))
+
+
+@pytest.mark.parametrize("rnn_type,readout", [("lstm", "flatten"), ("gru", "last")])
+def test_local_ism_through_the_recurrence(rnn_type, readout):
+    """LocalISM asks for reference states in any order; they are computed on demand."""
+    model = small_recurrent(rnn_type, True, readout, 1)
+    x = windows(1, 32, n_cols=(40,), length=LR)
+    engine = fast_ism.LocalISM(model, x)
+    assert engine.rec is not None
+    rng = np.random.default_rng(33)
+    for block in (range(250, 270), range(0, 12), range(380, 400), range(100, 140), range(40, 41)):
+        pos = torch.tensor(list(block))
+        bases = torch.from_numpy(rng.integers(0, 4, size=len(pos)))
+        got = engine.logits(pos, bases)
+        mut = x.expand(len(pos), -1, -1).clone()
+        mut[torch.arange(len(pos)), :, pos] = 0.0
+        mut[torch.arange(len(pos)), bases, pos] = 1.0
+        with torch.no_grad():
+            assert (got - model(mut)).abs().max() <= ATOL

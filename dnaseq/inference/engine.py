@@ -59,7 +59,9 @@ class RunOptions:
 
     ``devices`` defaults to 1 (not Lightning's ``auto``) so a machine with 8 GPUs is not
     turned into an 8-process job unless asked. ``precision``: ``32-true``, ``bf16-mixed``,
-    ``16-mixed`` ... as in ``dnaseq train``.
+    ``16-mixed`` ... as in ``dnaseq train``. ``num_workers`` > 0 builds units in forked
+    DataLoader workers: only for producers whose units open their own files (a pyfaidx handle
+    shared across a fork shares its file offset), so the commands keep it at 0.
     """
     accelerator: str = "auto"
     devices: Union[int, str, List[int]] = 1

@@ -103,17 +103,30 @@ class ConvRecurrent(nn.Module):
     def ism_parts(self):
         """(conv tower, finish, first dense layer or None, flatten is position-major) for local
         ISM: with no recurrent layer and a flatten readout the first dense layer can be updated
-        by its change alone; otherwise the rest runs on the spliced conv output."""
+        by its change alone; otherwise the rest runs on the spliced conv output (a single-layer
+        recurrence is rerun only where an edit reaches it, see :meth:`ism_recurrence`)."""
         head = list(self.head)
         if (self.rnn is None and self.readout == "flatten" and not self.training
                 and isinstance(head[0], nn.Linear)):
             return self.conv, nn.Sequential(*head[1:]), head[0], True
         return self.conv, self._after_conv, None, True
 
+    def ism_recurrence(self):
+        """(recurrent layer, head) for local recompute through the recurrence, or None without
+        a recurrent layer: ``head`` maps the recurrent layer's output (B, L', D) to logits, so
+        ``forward(x) == head(rnn(conv(x).transpose(1, 2))[0])``."""
+        if self.rnn is None:
+            return None
+        return self.rnn, self._readout_head
+
     def _after_conv(self, h: torch.Tensor) -> torch.Tensor:
         h = h.transpose(1, 2)  # (B, L', C): recurrence runs along the sequence
         if self.rnn is not None:
             h, _ = self.rnn(h)
+        return self._readout_head(h)
+
+    def _readout_head(self, h: torch.Tensor) -> torch.Tensor:
+        """Readout and dense head of the recurrent (or conv) outputs ``h`` (B, L', D)."""
         if self.readout == "flatten":
             h = h.flatten(1)
         elif self.readout == "mean":

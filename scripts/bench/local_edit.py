@@ -4,10 +4,15 @@
 For DeepSEA and DanQ (1000 bp, 919 features, random weights, eval mode) and a batch of SNVs at
 the window centre, times
 
-  (a) full:  a full forward pass of REF and ALT on both strands (4 passes of the batch);
-  (b) local: REF in full on both strands, ALT recomputed locally on both strands
-             (``edited_logits`` once per strand);
-  (c) local, both strands in one ``edited_logits`` call (2B rows, starts L//2 and L-1-L//2).
+  full:         a full forward pass of REF and ALT on both strands (4 passes of the batch);
+  local:        REF in full on both strands, ALT recomputed locally on both strands
+                (``edited_logits`` once per strand);
+  local_1call:  the same with both strands in one ``edited_logits`` call (2B rows, starts L//2
+                and L-1-L//2: one group, one span);
+  *_rnnfull:    the same two with ``fast_ism.LOCAL_RECURRENCE = False``: the conv tower is local
+                but the recurrent layer (DanQ's BiLSTM) and the head run in full for every ALT
+                (the behaviour before the local recurrence). For DeepSEA (no recurrence) these
+                run the very same code as local / local_1call: a check that nothing changed.
 
 Every window is 1000 bp; "windows/s" counts the 4 x batch windows (REF, ALT x 2 strands) a
 batch of variants needs, so variants/s = windows/s / 4. Repetitions are interleaved and the
@@ -30,6 +35,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, ROOT)
 
 import dnaseq  # noqa: E402
+from dnaseq import fast_ism  # noqa: E402
 from dnaseq.encoding import reverse_complement_one_hot  # noqa: E402
 from dnaseq.fast_ism import edited_logits, supported  # noqa: E402
 
@@ -69,6 +75,17 @@ def run_local_one_call(model, x, alt, c):
     return ref[:B], out[:B], ref[B:], out[B:]
 
 
+def rnn_full(fn):
+    """``fn`` with the recurrent layer run in full for every ALT row."""
+    def run(*args):
+        fast_ism.LOCAL_RECURRENCE = False
+        try:
+            return fn(*args)
+        finally:
+            fast_ism.LOCAL_RECURRENCE = True
+    return run
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--batch", type=int, default=128)
@@ -88,10 +105,11 @@ def main():
         torch.manual_seed(0)
         model = dnaseq.build_model(arch, args.seq_len, args.features).eval()
         assert supported(model)
-        ways = {"full": run_full, "local": run_local, "local_1call": run_local_one_call}
+        ways = {"full": run_full, "local_rnnfull": rnn_full(run_local), "local": run_local,
+                "local_1call_rnnfull": rnn_full(run_local_one_call), "local_1call": run_local_one_call}
         # warm-up and correctness
         full = run_full(model, x, alt, c)
-        for name in ("local", "local_1call"):
+        for name in list(ways)[1:]:
             got = ways[name](model, x, alt, c)
             err = max(float((a - b).abs().max()) for a, b in zip(got, full))
             print(f"  {arch} {name}: max |logit - full| = {err:.2e}")
@@ -103,10 +121,12 @@ def main():
                 times[name].append(time.perf_counter() - t)
         med = {k: statistics.median(v) for k, v in times.items()}
         for name in ways:
-            print(f"{arch:8s} {name:12s} {med[name]:7.3f} s/batch  {n_windows / med[name]:8.1f} windows/s  "
+            print(f"{arch:8s} {name:20s} {med[name]:7.3f} s/batch  {n_windows / med[name]:8.1f} windows/s  "
                   f"{args.batch / med[name]:7.1f} variants/s  (runs: {', '.join(f'{t:.2f}' for t in times[name])})")
-        print(f"{arch:8s} speed-up local / full: {med['full'] / med['local']:.2f}x "
-              f"(one call for both strands: {med['full'] / med['local_1call']:.2f}x)")
+        print(f"{arch:8s} speed-up over full: local {med['full'] / med['local']:.2f}x "
+              f"(recurrence in full: {med['full'] / med['local_rnnfull']:.2f}x); one call for both strands "
+              f"{med['full'] / med['local_1call']:.2f}x (recurrence in full: "
+              f"{med['full'] / med['local_1call_rnnfull']:.2f}x)")
 
 
 if __name__ == "__main__":
