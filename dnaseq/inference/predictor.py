@@ -38,8 +38,11 @@ def probabilities_step(fill: float, strand: str, batch_size: int):
     def step(net, unit):
         codes = unit["codes"]
         wrapped = StrandWrapper(net, strand)
+        if len(codes) == 0:  # e.g. a block of bins that are all assembly gap: (0, F)
+            return {"probs": wrapped(one_hot(torch.zeros(1, codes.shape[1], dtype=torch.uint8,
+                                                         device=codes.device), fill=fill))[:0]}
         parts = [wrapped(one_hot(codes[lo:lo + batch_size], fill=fill)) for lo in range(0, len(codes), batch_size)]
-        return {"probs": torch.cat(parts) if parts else torch.zeros(0)}
+        return {"probs": torch.cat(parts)}
     return step
 
 
