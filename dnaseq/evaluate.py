@@ -19,6 +19,7 @@ from sklearn import metrics as skm
 from .inference import engine
 from .inference.engine import RunOptions
 from .inference.predictor import probabilities_step, settings
+from .outputs import ensure_writable_dir
 
 METRICS = ("roc_auc", "pr_auc")
 
@@ -209,16 +210,6 @@ class _SplitSink:
         lo, y = meta
         self.probs[lo:lo + len(y)] = out["probs"]
         self.labels[lo:lo + len(y)] = y
-
-
-def ensure_writable_dir(path: str) -> None:
-    """Create ``path`` (and parents) or stop with a one-line error, before any long work."""
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as exc:
-        raise ValueError(f"cannot create output folder {path}: {exc.strerror or exc}") from exc
-    if not os.access(path, os.W_OK):
-        raise ValueError(f"output folder {path} is not writable; choose another --out")
 
 
 def save_predictions_h5(path: str, probs: np.ndarray, labels: np.ndarray, names, groups, meta: Dict) -> None:

@@ -35,6 +35,7 @@ from .inference import engine
 from .inference.engine import RunOptions
 from .inference.predictor import probabilities_step, settings
 from .intervals import iter_bed_records
+from .outputs import prepare_output_prefix
 from .prediction_writers import PredictionSink
 
 log = logging.getLogger(__name__)
@@ -219,6 +220,8 @@ def predict(checkpoint, out: Optional[str] = None, *, reference: Optional[str] =
     for path, what in ((regions, "regions BED"), (fasta, "FASTA")):
         if path is not None and not os.path.exists(path):
             raise FileNotFoundError(f"{what} not found: {path}")
+    if out is not None:
+        prepare_output_prefix(str(out))
     run = run or RunOptions(progress=False)
     genome = Genome(reference) if reference else None
     block = run.batch_size

@@ -17,12 +17,10 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from .textio import escape_controls
+
 COLUMNS = ("name", "chrom", "start", "end", "bin_start", "bin_end", "padded", "n_fraction")
 MOSTLY_N = 0.5
-
-
-def _safe(text) -> str:
-    return str(text).replace("\t", " ").replace("\n", " ").replace("\r", " ")
 
 
 class PredictionSink:
@@ -36,11 +34,6 @@ class PredictionSink:
         self._fh = self._h5 = None
         if out is None:
             return
-        folder = os.path.dirname(os.path.abspath(out))
-        try:
-            os.makedirs(folder, exist_ok=True)
-        except OSError as exc:
-            raise ValueError(f"cannot create output folder {folder}: {exc.strerror or exc}") from exc
         self.path = f"{out}.tsv" if fmt == "tsv" else f"{out}.h5"
         self.partial = self.path + ".partial"
         if fmt == "tsv":
@@ -75,7 +68,7 @@ class PredictionSink:
             text = np.char.mod("%.9g", probs) if probs.size else np.zeros((n, 0), dtype="<U1")
             lines = []
             for i in range(n):
-                left = "\t".join(_safe(table[c][i]) for c in COLUMNS[:6]) + \
+                left = "\t".join(escape_controls(table[c][i]) for c in COLUMNS[:6]) + \
                     f"\t{bool(table['padded'][i])}\t{table['n_fraction'][i]:.4g}"
                 lines.append(left + ("\t" + "\t".join(text[i]) if probs.shape[1] else ""))
             if lines:
@@ -86,7 +79,7 @@ class PredictionSink:
                 ds = self._h5["windows"][c]
                 ds.resize((n0 + n,))
                 v = table[c]
-                ds[n0:] = np.asarray([_safe(x) for x in v], dtype=object) if c in ("name", "chrom") else v
+                ds[n0:] = np.asarray([escape_controls(x) for x in v], dtype=object) if c in ("name", "chrom") else v
             ds = self._h5["probabilities"]
             ds.resize((n0 + n, ds.shape[1]))
             ds[n0:] = probs

@@ -70,6 +70,7 @@ from .genome import Genome, UnknownChromosomeError
 from .inference import engine
 from .inference.engine import RunOptions
 from .textio import has_controls
+from .outputs import prepare_output_prefix
 from .vcf import VariantRow, VcfReport, check_vcf, read_vcf
 
 log = logging.getLogger("dnaseq")
@@ -274,26 +275,6 @@ def check_inputs(checkpoint, vcf: str, reference: str, out: str, fmt: str = "tsv
     prepare_output_prefix(str(out))
 
 
-def prepare_output_prefix(out: str) -> None:
-    """Create the folder of output prefix ``out`` (like ``evaluate --out``) and check that it
-    is writable; a prefix that is a folder (``results/``) is an error."""
-    if out.endswith(("/", os.sep)) or os.path.isdir(out):
-        raise ValueError(f"output prefix {out!r} is a folder; give a prefix such as "
-                         f"{os.path.join(out, 'scores')!r} (writes scores.tsv, scores.summary.json)")
-    folder = os.path.dirname(os.path.abspath(out))
-    probe = folder
-    while not os.path.exists(probe):
-        probe = os.path.dirname(probe)
-    if not os.path.isdir(probe):
-        raise ValueError(f"cannot create output folder {folder}: {probe} is a file")
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as exc:
-        raise ValueError(f"cannot create output folder {folder}: {exc.strerror}") from exc
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ValueError(f"output folder {folder} is not writable")
-
-
 def run_warnings(report: VcfReport, statuses: Counter, rows: int) -> List[str]:
     """Warnings for the summary (also logged on the ``dnaseq`` logger)."""
     warnings = report.warnings()
@@ -342,7 +323,7 @@ def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Seque
     from .inference.pairs import pair_step
     from .inference.predictor import settings
     from .task import as_model
-    from .variant_writers import make_writer
+    from .variant_writers import complete_rows, make_writer
 
     bad = [s for s in scores if s not in SCORES]
     if bad:
@@ -369,7 +350,8 @@ def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Seque
         sink = _ScoreSink(make_writer(fmt, out, features, list(scores), meta, resume=resume), scores, len(features))
         return sink
 
-    skip = _resume_point(fmt, out) if resume else 0  # every rank reads where the partial file ends
+    partial = f"{out}.tsv.partial"  # every rank reads where the partial file ends
+    skip = complete_rows(partial) if resume and fmt == "tsv" and os.path.exists(partial) else 0
 
     def produce():
         rows = read_vcf(vcf, report)
@@ -397,16 +379,6 @@ def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Seque
     summary = ScoringSummary(statuses, n_rows, sink.writer.paths, meta, run_warnings(report, statuses, n_rows))
     write_summary(sink.writer, out, summary)
     return summary
-
-
-def _resume_point(fmt: str, out: str) -> int:
-    """Rows already written in ``{out}.tsv.partial`` (complete lines after the header), or 0."""
-    path = f"{out}.tsv.partial"
-    if fmt != "tsv" or not os.path.exists(path):
-        return 0
-    with open(path, "rb") as fh:
-        data = fh.read()
-    return max(0, data[:data.rfind(b"\n") + 1].count(b"\n") - 1)
 
 
 class _ScoreSink:
