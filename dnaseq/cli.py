@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
 import logging
 import shlex
@@ -300,7 +302,15 @@ def make_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="summary of a dataset (dnaseq HDF5 or DeepSEA bundle)")
     i.add_argument("data")
     i.set_defaults(func=_info)
+
+    for name in _COMMAND_MODULES:  # each adds its subcommands: register(sub, add_run_options, run_options)
+        if importlib.util.find_spec(f"dnaseq.{name}") is not None:
+            importlib.import_module(f"dnaseq.{name}").register(sub, _add_run_options, _run_options)
     return p
+
+
+# Subcommand groups kept in their own modules (argument parsing only, like this file).
+_COMMAND_MODULES = ("cli_interpret", "cli_design", "cli_weights")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
