@@ -9,6 +9,13 @@ from the whole split would decompress one chunk per row. :class:`ChunkShuffleSam
 the order of chunks, then shuffles rows within groups of ``mix_chunks`` chunks and cuts those
 into batches; each batch then touches a few chunks that the reader caches. Splits that fit in
 memory are loaded whole and shuffled freely.
+
+Training can be resumed mid-epoch exactly: the training loader is *stateful* in Lightning's
+sense (``state_dict`` / ``load_state_dict``), recording the epoch and how many batches the model
+has taken; a resumed run skips those batches of the same shuffled order. Nothing here draws from
+the global random generators (the loaders have their own, and reverse-complement flips are drawn
+from a generator seeded by seed, epoch, batch and rank), so the global stream is left to the model
+(dropout) and :mod:`dnaseq.training.resume` can restore it exactly.
 """
 from __future__ import annotations
 
@@ -18,19 +25,28 @@ from typing import Iterator, List, Optional
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from .dataset import SplitSource, open_split
 from .encoding import one_hot, reverse_complement_one_hot
 
 
-class ChunkShuffleSampler(Sampler):
+class ChunkShuffleSampler(DistributedSampler):
     """Yields one sorted index array per batch; reproducible from (seed, epoch).
 
     With ``num_replicas > 1`` each rank takes every ``num_replicas``-th batch, so DDP needs no
-    extra sampler. Training (``even=True``) gives every rank the same number of batches (the
-    last few batches of an epoch are left out); evaluation (``even=False``) gives every window to
-    exactly one rank.
+    extra sampler, and every window goes to exactly one rank. Training (``even=True``) gives every
+    rank the same number of batches, as DDP needs: the windows of the last, incomplete round of
+    batches are split evenly into one smaller batch per rank (only when fewer windows than ranks
+    remain are those padded with windows from the start of the epoch's order). Evaluation
+    (``even=False``) leaves the last round as it is (some ranks get one batch fewer).
+
+    ``skip`` batches are left out of the next iteration only (a resumed epoch); ``consumed``
+    counts the batches of the current epoch the model has taken (the data module advances it).
+
+    It is a ``DistributedSampler`` only so that a Trainer with ``use_distributed_sampler=True``
+    (Lightning's default) does not shard its batches a second time; none of the parent's code
+    runs (its ``__init__`` needs a process group, this sampler does not).
     """
 
     def __init__(self, n: int, batch_size: int, chunk_rows: int = 1, shuffle: bool = True,
@@ -42,9 +58,27 @@ class ChunkShuffleSampler(Sampler):
         self.shuffle, self.seed, self.mix_chunks, self.drop_last = shuffle, seed, mix_chunks, drop_last
         self.num_replicas, self.rank, self.even = num_replicas, rank, even
         self.epoch = 0
+        self.skip = 0
+        self.consumed = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+
+    def state_dict(self) -> dict:
+        """Where the current epoch stands: enough to continue it exactly after a restart."""
+        return {"epoch": self.epoch, "consumed": self.consumed, "seed": self.seed, "n": self.n,
+                "batch_size": self.batch_size, "num_replicas": self.num_replicas}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue after ``state``: the rest of its epoch, or the next epoch if it was done."""
+        same = all(state.get(k) == getattr(self, k) for k in ("seed", "n", "batch_size", "num_replicas"))
+        if not same:
+            raise ValueError("cannot resume mid-epoch: the checkpoint's data order was made for "
+                             f"{ {k: state.get(k) for k in ('seed', 'n', 'batch_size', 'num_replicas')} }, this run has "
+                             f"{ {k: getattr(self, k) for k in ('seed', 'n', 'batch_size', 'num_replicas')} }")
+        self.epoch, self.skip = int(state["epoch"]), int(state["consumed"])
+        if self.skip >= len(self):
+            self.epoch, self.skip = self.epoch + 1, 0
 
     def _order(self) -> np.ndarray:
         if not self.shuffle:
@@ -66,13 +100,22 @@ class ChunkShuffleSampler(Sampler):
         batches = [order[i:i + self.batch_size] for i in range(0, self.n, self.batch_size)]
         if self.drop_last and batches and len(batches[-1]) < self.batch_size:
             batches.pop()
-        if self.num_replicas > 1:
-            usable = len(batches) // self.num_replicas * self.num_replicas if self.even else len(batches)
-            batches = batches[self.rank:usable:self.num_replicas]
-        return batches
+        if self.num_replicas == 1:
+            return batches
+        if not self.even:
+            return batches[self.rank::self.num_replicas]
+        usable = len(batches) // self.num_replicas * self.num_replicas
+        mine = batches[self.rank:usable:self.num_replicas]
+        if usable < len(batches):  # the last round: one smaller batch per rank
+            tail = np.concatenate(batches[usable:])
+            if len(tail) < self.num_replicas:
+                tail = np.concatenate([tail, order[:self.num_replicas - len(tail)]])
+            mine.append(np.array_split(tail, self.num_replicas)[self.rank])
+        return mine
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        for b in self._batches():
+        skip, self.skip, self.consumed = self.skip, 0, self.skip
+        for b in self._batches()[skip:]:
             yield np.sort(b)
 
     def __len__(self) -> int:
@@ -81,8 +124,19 @@ class ChunkShuffleSampler(Sampler):
         if self.num_replicas == 1:
             return count
         if self.even:
-            return count // self.num_replicas
+            return -(-count // self.num_replicas)
         return len(range(self.rank, count, self.num_replicas))
+
+
+class ResumableLoader(DataLoader):
+    """A DataLoader whose position in the epoch Lightning saves in checkpoints and restores
+    (Lightning's stateful-loader protocol), delegated to its :class:`ChunkShuffleSampler`."""
+
+    def state_dict(self) -> dict:
+        return self.sampler.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sampler.load_state_dict(state)
 
 
 class BatchDataset(Dataset):
@@ -181,9 +235,14 @@ class DNADataModule(pl.LightningDataModule):
                                       shuffle=shuffle, seed=self.seed, mix_chunks=self.mix_chunks,
                                       num_replicas=replicas, rank=rank, even=role == "train")
         pin = self.pin_memory and torch.cuda.is_available()
-        return DataLoader(BatchDataset(src), sampler=sampler, batch_size=None,
-                          num_workers=self.num_workers, pin_memory=pin,
-                          persistent_workers=self.num_workers > 0 and role == "train")
+        loader_cls = ResumableLoader if role == "train" else DataLoader
+        loader = loader_cls(BatchDataset(src), sampler=sampler, batch_size=None,
+                            num_workers=self.num_workers, pin_memory=pin,
+                            persistent_workers=self.num_workers > 0 and role == "train",
+                            generator=torch.Generator().manual_seed(self.seed))  # not the global stream
+        if role == "train":
+            self._train_sampler, self._rank = sampler, rank
+        return loader
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)
@@ -200,7 +259,16 @@ class DNADataModule(pl.LightningDataModule):
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         codes, labels = batch
         training = self.trainer is not None and self.trainer.training
-        return expand_batch(codes, labels, rc_augment=self.rc_augment and training, fill=self.fill)
+        generator = None
+        sampler = getattr(self, "_train_sampler", None)
+        if training and sampler is not None:
+            # flips depend on (seed, epoch, batch, rank) only, so a resumed run draws the same ones
+            generator = torch.Generator().manual_seed(
+                int(np.random.SeedSequence([self.seed, sampler.epoch, sampler.consumed, self._rank])
+                    .generate_state(1)[0]))
+            sampler.consumed += 1  # taken by the model: what a checkpoint saved now has done
+        return expand_batch(codes, labels, rc_augment=self.rc_augment and training, fill=self.fill,
+                            generator=generator)
 
     def teardown(self, stage: str) -> None:
         for src in self._sources.values():

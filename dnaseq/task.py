@@ -22,6 +22,7 @@ from . import __version__
 from .encoding import ALPHABET
 from .inference.strand import StrandWrapper, resolve_strand
 from .models import build_model
+from .training.runs import checkpoint_in
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,
               "rmsprop": torch.optim.RMSprop}
@@ -257,11 +258,27 @@ def as_model(checkpoint) -> "tuple[SequenceModel, str]":
     return checkpoint, "in-memory model"
 
 
+def _check_checkpoint_file(path: str) -> None:
+    """One clear line for a file that is not a PyTorch checkpoint (a dataset, a text file ...)."""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head.startswith(b"\x89HDF"):
+        raise ValueError(f"{path} is an HDF5 file (a dataset or predictions?), not a dnaseq checkpoint: "
+                         "pass the .ckpt (or the run folder) that dnaseq train wrote")
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):
+        raise ValueError(f"{path} is not a PyTorch checkpoint: pass the .ckpt (or the run folder) "
+                         "that dnaseq train wrote")
+
+
 def load_model(path: str, map_location: str = "cpu") -> SequenceModel:
-    """A trained model, ready for prediction (eval mode), from a dnaseq checkpoint alone."""
+    """A trained model, ready for prediction (eval mode), from a dnaseq checkpoint alone.
+
+    ``path`` is a ``.ckpt`` file or a run folder of ``dnaseq train`` (its ``best.ckpt``)."""
     import os
     if not os.path.exists(path):
         raise FileNotFoundError(f"checkpoint not found: {path}")
+    path = checkpoint_in(str(path))
+    _check_checkpoint_file(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

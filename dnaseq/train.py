@@ -7,7 +7,10 @@ the command line. Sizes the model needs from the data (features, their names and
 window length) are linked from the data module, so configs never repeat them.
 
 Always present, and configurable under their own keys: ``checkpoint`` (best by validation mean
-ROC AUC plus ``last.ckpt``) and ``early_stopping``.
+ROC AUC as ``best.ckpt``, plus ``last.ckpt``) and ``early_stopping``. Each run writes into its own
+folder (:mod:`dnaseq.training.runs`); ``save_every_n_steps: N`` also rewrites ``last.ckpt`` every N
+steps, and a run killed at any point continues exactly with ``--ckpt_path last``
+(:mod:`dnaseq.training.resume`).
 """
 from __future__ import annotations
 
@@ -23,35 +26,75 @@ from pytorch_lightning.cli import LightningCLI
 
 from .datamodule import DNADataModule
 from .task import SequenceModel
+from .training.resume import ExactResume, step_checkpoint
+from .training.runs import RUN_DIR_ENV, resolve_run_dir, run_name
+
+
+class _ParsedOnly(Exception):
+    """Raised by :func:`parse_config` to stop before anything is instantiated."""
 
 
 class DnaseqCLI(LightningCLI):
+    parse_only = False
+
+    def before_instantiate_classes(self) -> None:
+        if self.parse_only:
+            raise _ParsedOnly(self.config)
+
     def add_arguments_to_parser(self, parser) -> None:
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults({"checkpoint.monitor": "valid_auroc", "checkpoint.mode": "max",
                              "checkpoint.save_last": True, "checkpoint.save_top_k": 1,
-                             "checkpoint.filename": "best-{epoch}-{valid_auroc:.4f}"})
+                             "checkpoint.filename": "best", "checkpoint.enable_version_counter": False})
         parser.add_lightning_class_args(EarlyStopping, "early_stopping")
         parser.set_defaults({"early_stopping.monitor": "valid_auroc", "early_stopping.mode": "max",
                              "early_stopping.patience": 5})
         # dnaseq runs fit itself (run=False), so the resume path is its own top-level option
         parser.add_argument("--ckpt_path", default=None,
-                            help="checkpoint to resume from: a path, or 'last' / 'best'")
+                            help="resume from: 'last' (the newest run of this config), a run folder, or a .ckpt file")
+        parser.add_argument("--save_every_n_steps", type=int, default=0,
+                            help="also rewrite last.ckpt every N training steps (0: at epoch ends only)")
         for attr in ("n_features", "seq_len", "feature_names", "feature_groups"):
             parser.link_arguments(f"data.{attr}", f"model.{attr}", apply_on="instantiate")
         # the N fill used in training travels in the checkpoint, so inference uses the same
         parser.link_arguments("data.fill", "model.fill")
 
+    def _instantiate_trainer(self, config: dict, callbacks: list):
+        """Put the run in its folder (see :mod:`dnaseq.training.runs`) unless the config names
+        other places, and add the exact-resume and step-checkpoint callbacks."""
+        root = config.get("default_root_dir") or "runs"
+        ckpt_path = self.config.get("ckpt_path")
+        names = [str(c) for c in (self.config.get("config") or [])]
+        self.run_dir, self.resume_from = resolve_run_dir(str(root), run_name(names), ckpt_path)
+        os.environ[RUN_DIR_ENV] = self.run_dir  # ranks that Lightning starts inherit the folder
+        folder, version = os.path.split(self.run_dir)
+        if config.get("logger") in (None, True):
+            config["logger"] = _default_loggers(os.path.dirname(folder), os.path.basename(folder), version)
+        config["default_root_dir"] = self.run_dir
+        checkpoint = self.config_init.get("checkpoint")
+        if checkpoint is not None and checkpoint.dirpath is None:
+            checkpoint.dirpath = self.run_dir
+        extra = [ExactResume()]
+        every = int(self.config.get("save_every_n_steps") or 0)
+        if every:
+            extra.append(step_checkpoint(checkpoint.dirpath if checkpoint is not None else self.run_dir, every))
+        return super()._instantiate_trainer(config, list(callbacks) + extra)
 
-def _default_trainer() -> dict:
-    loggers = [{"class_path": "pytorch_lightning.loggers.CSVLogger", "init_args": {"save_dir": "runs"}}]
+
+def _default_loggers(save_dir: str, name: str, version: str) -> list:
+    from pytorch_lightning.loggers import CSVLogger
+    loggers = [CSVLogger(save_dir=save_dir, name=name, version=version)]
     try:
-        import tensorboard  # noqa: F401
-        loggers.append({"class_path": "pytorch_lightning.loggers.TensorBoardLogger",
-                        "init_args": {"save_dir": "runs"}})
+        import tensorboard  # noqa: F401  (optional: TensorBoard events beside metrics.csv when installed)
+        from pytorch_lightning.loggers import TensorBoardLogger
+        loggers.append(TensorBoardLogger(save_dir=save_dir, name=name, version=version))
     except ImportError:
         pass
-    return {"logger": loggers, "use_distributed_sampler": False}
+    return loggers
+
+
+def _default_trainer() -> dict:
+    return {"use_distributed_sampler": False}
 
 
 def build_cli(args: Optional[List[str]] = None) -> DnaseqCLI:
@@ -61,11 +104,29 @@ def build_cli(args: Optional[List[str]] = None) -> DnaseqCLI:
                      auto_configure_optimizers=False)
 
 
+def parse_config(args: Optional[List[str]] = None):
+    """The full config (jsonargparse Namespace) that ``args`` give, without building anything:
+    checks a config for another machine (8 GPUs x 2 nodes) on this one."""
+    class _Parser(DnaseqCLI):
+        parse_only = True
+    try:
+        _Parser(SequenceModel, DNADataModule, args=list(args or []), run=False,
+                trainer_defaults=_default_trainer(), auto_configure_optimizers=False)
+    except _ParsedOnly as parsed:
+        return parsed.args[0]
+    raise RuntimeError("unreachable: parsing did not stop before instantiation")
+
+
 def fit(cli: DnaseqCLI) -> DnaseqCLI:
     """Train what :func:`build_cli` set up, resuming from ``--ckpt_path`` when given."""
     _check_resume_compatible(cli)
-    cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=cli.config.get("ckpt_path"))
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=_resume_path(cli))
     return cli
+
+
+def _resume_path(cli) -> Optional[str]:
+    """The checkpoint the run continues from (resolved from ``--ckpt_path`` with the run folder)."""
+    return cli.resume_from if hasattr(cli, "resume_from") else cli.config.get("ckpt_path")
 
 
 def run_training(args: Optional[List[str]] = None) -> DnaseqCLI:
@@ -93,7 +154,7 @@ def _valid_keys() -> tuple:
 
     sections = {"trainer": Trainer, "model": SequenceModel, "data": DNADataModule,
                 "checkpoint": ModelCheckpoint, "early_stopping": EarlyStopping}
-    keys = ["seed_everything", "ckpt_path", "config"]
+    keys = ["seed_everything", "ckpt_path", "config", "save_every_n_steps"]
     for section, cls in sections.items():
         keys += [f"{section}.{p}" for p in inspect.signature(cls.__init__).parameters if p != "self"]
     return tuple(keys)
@@ -269,13 +330,20 @@ def explain_config_error(message: str) -> str:
     return f"invalid configuration for {key!r}" + (f": {detail}" if detail else "")
 
 
+def _no_tips(record) -> bool:
+    """Drop Lightning's advertising lines ("Tip: ... litlogger / litmodels")."""
+    return "Tip:" not in str(record.msg)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of ``dnaseq train``; errors become one clear line instead of a usage dump."""
     import io
+    import logging
     import warnings
     from contextlib import redirect_stderr
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_no_tips)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*args parameter is intended.*")
     if any(a in ("-h", "--help") for a in argv):
@@ -306,9 +374,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"dnaseq train: error: {_root_cause(exc)}", file=sys.stderr)
         return 1
-    best = cli.trainer.checkpoint_callback.best_model_path if cli.trainer.checkpoint_callback else ""
-    if best:
-        print(f"best checkpoint: {best}")
+    if cli.trainer.global_rank == 0:
+        print(f"run folder: {cli.run_dir}")
+        best = cli.trainer.checkpoint_callback.best_model_path if cli.trainer.checkpoint_callback else ""
+        if best:
+            print(f"best checkpoint: {best}")
+        last = getattr(cli.trainer.checkpoint_callback, "last_model_path", "")
+        if last:
+            print(f"last checkpoint: {last}")
     return 0
 
 
@@ -318,14 +391,17 @@ def _check_resume_compatible(cli) -> None:
 
     import torch
 
-    ckpt = cli.config.get("ckpt_path")
+    ckpt = _resume_path(cli)
     if not ckpt:
         return
     if ckpt in ("last", "best") and cli.trainer.checkpoint_callback is not None:
         ckpt = os.path.join(cli.trainer.checkpoint_callback.dirpath or "", "last.ckpt")
     if not os.path.exists(ckpt):
         if cli.config.get("ckpt_path") == "last":
-            return  # Lightning starts from scratch with a warning
+            print("dnaseq train: no last.ckpt of an earlier run to resume from: starting a new run",
+                  file=sys.stderr)
+            cli.resume_from = None
+            return
         raise FileNotFoundError(f"checkpoint to resume from not found: {ckpt}")
     from .task import check_compatible
 

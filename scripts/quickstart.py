@@ -11,7 +11,6 @@ Each step is the public CLI run as a user would run it:
 from __future__ import annotations
 
 import argparse
-import glob
 import os
 import subprocess
 import sys
@@ -26,9 +25,12 @@ sys.path.insert(0, os.path.join(ROOT, "scripts"))
 from dnaseq.evaluate import load_evaluation  # noqa: E402
 
 
-def sh(*args) -> None:
+def sh(*args) -> str:
+    """Run a command as a user would, showing its output; returns its standard output."""
     print("$ " + " ".join(args), flush=True)
-    subprocess.run(args, check=True)
+    proc = subprocess.run(args, check=True, stdout=subprocess.PIPE, text=True)
+    print(proc.stdout, end="", flush=True)
+    return proc.stdout
 
 
 def main():
@@ -39,11 +41,8 @@ def main():
     t0 = time.perf_counter()
     cfg = yaml.safe_load(open(args.config))
     data = cfg["data"]["data"]
-    ckpt_dir = cfg.get("checkpoint", {}).get("dirpath", "runs/quickstart/checkpoints")
-    for old in glob.glob(os.path.join(ckpt_dir, "*.ckpt")):
-        os.remove(old)  # a fresh run; `dnaseq train ... --ckpt_path last` is how to resume
-    sh("dnaseq", "train", "--config", args.config)
-    best = sorted(glob.glob(os.path.join(ckpt_dir, "best-*.ckpt")), key=os.path.getmtime)[-1]
+    out = sh("dnaseq", "train", "--config", args.config)  # a new run folder each time
+    best = next(line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("best checkpoint: "))
     eval_dir = os.path.join(args.out, "eval")
     sh("dnaseq", "evaluate", "--checkpoint", best, "--data", data, "--out", eval_dir, "--quiet")
 

@@ -39,11 +39,11 @@ def build_slice_dataset(folder: Path, name: str = "tiny.h5", **options) -> Path:
     return out
 
 
-def run_cli(*args, cwd=None, check=True, timeout=600):
-    """Run ``dnaseq`` in a subprocess, as a user would."""
+def run_cli(*args, cwd=None, check=True, timeout=600, env=None):
+    """Run ``dnaseq`` in a subprocess, as a user would (``env``: extra environment variables)."""
     proc = subprocess.run([sys.executable, "-m", "dnaseq.cli", *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                          env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
     if check and proc.returncode != 0:
         raise AssertionError(f"dnaseq {' '.join(map(str, args))} failed ({proc.returncode}):\n"
                              f"{proc.stdout}\n{proc.stderr}")

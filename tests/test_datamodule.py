@@ -23,9 +23,10 @@ def test_sampler_covers_every_row_once_and_is_seeded():
 
 def test_sampler_ranks_partition_batches():
     parts = [list(ChunkShuffleSampler(1000, 100, seed=0, num_replicas=3, rank=r)) for r in range(3)]
-    assert all(len(p) == 3 for p in parts)
+    assert all(len(p) == 4 for p in parts)  # 3 full rounds + the 10th batch split in three
+    assert sorted(len(p[-1]) for p in parts) == [33, 33, 34]
     rows = np.concatenate([np.concatenate(p) for p in parts])
-    assert len(set(rows.tolist())) == len(rows) == 900
+    assert len(set(rows.tolist())) == len(rows) == 1000
 
 
 def test_batches_with_workers_from_disk(shipped_dataset):

@@ -1,0 +1,1 @@
+"""Training pieces beside the LightningModule: exact resume and run folders."""

@@ -1,0 +1,74 @@
+"""Exact continuation of a killed training run.
+
+Lightning's checkpoint already holds the weights, optimizer, scheduler, loop progress and the
+callbacks' state (best checkpoint, early stopping), and it saves and restores the training
+loader's position (:class:`dnaseq.datamodule.ResumableLoader`). What it does not hold is the state
+of the global random generators, which dropout draws from. :class:`ExactResume` saves them with
+every checkpoint and puts them back just before the first training batch after a restart, so the
+resumed run draws the same dropout masks as a run that was never stopped.
+
+The data module draws nothing from the global generators (its loaders and reverse-complement
+flips have their own), so between a checkpoint and the next training batch nothing else moves
+the stream. In DDP every rank restores rank 0's states: ranks are seeded alike, so their streams
+agree.
+
+:func:`step_checkpoint` is the ``save_every_n_steps`` option: ``last.ckpt`` rewritten every N
+training steps as well as at the end of each epoch.
+"""
+from __future__ import annotations
+
+import random
+from typing import Any, Dict, Optional
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint
+
+
+def rng_states() -> Dict[str, Any]:
+    """The states of every global random generator (python, numpy, torch, CUDA where present)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    # plain types and tensors only: Lightning reads checkpoints with torch.load(weights_only=True)
+    states = {"python": random.getstate(), "torch": torch.get_rng_state(),
+              "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss))}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def set_rng_states(states: Dict[str, Any]) -> None:
+    """Put back what :func:`rng_states` saved."""
+    random.setstate(states["python"])
+    kind, keys, pos, has_gauss, gauss = states["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+class ExactResume(Callback):
+    """Saves the global random states with each checkpoint; restores them before the first
+    training batch of a resumed run."""
+
+    def __init__(self) -> None:
+        self._pending: Optional[Dict[str, Any]] = None
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {"rng": rng_states()}
+
+    def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
+        self._pending = state_dict.get("rng")
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx) -> None:
+        if self._pending is not None:
+            set_rng_states(self._pending)
+            self._pending = None
+
+
+def step_checkpoint(dirpath: Optional[str], every_n_steps: int) -> ModelCheckpoint:
+    """A callback that rewrites ``last.ckpt`` in ``dirpath`` every ``every_n_steps`` training steps."""
+    if every_n_steps < 1:
+        raise ValueError(f"save_every_n_steps must be a positive number of steps, not {every_n_steps}")
+    return ModelCheckpoint(dirpath=dirpath, every_n_train_steps=every_n_steps, save_top_k=0, save_last=True,
+                           enable_version_counter=False)

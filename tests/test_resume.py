@@ -1,0 +1,73 @@
+"""Training survives a hard kill: SIGKILL mid-epoch, resume with --ckpt_path last, and the final
+weights are bitwise those of a run that was never stopped (dropout and reverse-complement
+augmentation on, so the random streams and the data order must both be restored)."""
+import json
+
+import torch
+import yaml
+
+from dnaseq.datamodule import ChunkShuffleSampler
+from dnaseq.task import checkpoint_metadata
+from tests.conftest import ROOT, build_slice_dataset, run_cli
+
+KILL = json.dumps([{"class_path": "tests.train_helpers.KillAtStep", "init_args": {"step": 11}}])
+
+
+def _config(path, data):
+    cfg = {"seed_everything": 11,
+           "model": {"arch": "conv_recurrent", "lr": 0.003, "lr_scheduler": "cosine",
+                     "arch_args": {"conv_filters": [8], "conv_widths": 19, "pool_sizes": 13, "conv_dropout": 0.2,
+                                   "rnn_type": "gru", "rnn_hidden": 8, "head_hidden": [16],
+                                   "readout_dropout": 0.3}},
+           "data": {"data": str(data), "batch_size": 16, "rc_augment": True},
+           "trainer": {"max_epochs": 2, "limit_train_batches": 8, "limit_val_batches": 2,
+                       "enable_progress_bar": False, "accelerator": "cpu", "log_every_n_steps": 1}}
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(tmp_path):
+    data = build_slice_dataset(tmp_path)
+    cfg = _config(tmp_path / "resume.yaml", data)
+    env = {"PYTHONPATH": str(ROOT)}
+    whole, broken = tmp_path / "whole", tmp_path / "broken"
+    run_cli("train", "--config", cfg, "--trainer.default_root_dir", whole, "--save_every_n_steps", "2",
+            cwd=tmp_path, env=env)
+    killed = run_cli("train", "--config", cfg, "--trainer.default_root_dir", broken, "--save_every_n_steps", "2",
+                     "--trainer.callbacks", KILL, cwd=tmp_path, env=env, check=False)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    run = broken / "resume" / "version_0"
+    saved = checkpoint_metadata(str(run / "last.ckpt"))
+    assert saved["global_step"] == 10 and saved["epoch"] == 1  # mid-epoch 1 (8 steps per epoch)
+    resumed = run_cli("train", "--config", cfg, "--trainer.default_root_dir", broken, "--save_every_n_steps", "2",
+                      "--ckpt_path", "last", cwd=tmp_path, env=env)
+    assert f"run folder: {run}" in resumed.stdout or str(run) in resumed.stdout
+    assert "not resumable" not in resumed.stderr
+    a = torch.load(whole / "resume" / "version_0" / "last.ckpt", weights_only=False)
+    b = torch.load(run / "last.ckpt", weights_only=False)
+    assert a["global_step"] == b["global_step"] == 16
+    assert a["state_dict"].keys() == b["state_dict"].keys()
+    diffs = {k: (a["state_dict"][k].float() - b["state_dict"][k].float()).abs().max().item() for k in a["state_dict"]}
+    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"]), diffs
+    # the best-checkpoint and early-stopping records continued too
+    best = [v for k, v in b["callbacks"].items() if k.startswith("ModelCheckpoint") and "valid_auroc" in k]
+    best_a = [v for k, v in a["callbacks"].items() if k.startswith("ModelCheckpoint") and "valid_auroc" in k]
+    assert best[0]["best_model_score"] == best_a[0]["best_model_score"]
+
+
+def test_sampler_state_resumes_the_same_order():
+    full = ChunkShuffleSampler(500, 32, chunk_rows=40, seed=5, mix_chunks=3)
+    full.set_epoch(2)
+    batches = [b.tolist() for b in full]
+    part = ChunkShuffleSampler(500, 32, chunk_rows=40, seed=5, mix_chunks=3)
+    part.set_epoch(2)
+    it = iter(part)
+    for _ in range(5):
+        next(it)
+    part.consumed = 5  # the data module counts batches the model took
+    fresh = ChunkShuffleSampler(500, 32, chunk_rows=40, seed=5, mix_chunks=3)
+    fresh.load_state_dict(part.state_dict())
+    assert [b.tolist() for b in fresh] == batches[5:]
+    done = ChunkShuffleSampler(500, 32, chunk_rows=40, seed=5, mix_chunks=3)
+    done.load_state_dict({**part.state_dict(), "consumed": len(full)})  # saved at the epoch's end
+    assert done.epoch == 3 and done.skip == 0
