@@ -127,33 +127,153 @@ def plot_ism_heatmap(effects: np.ndarray, codes: np.ndarray, positions: Sequence
     return path
 
 
+_BASE_COLORS = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839"}
+
+
+def _logo(matrix: np.ndarray, ax, index: Optional[Sequence[int]] = None) -> None:
+    """Draw a (4, P) matrix (rows A, C, G, T) as a sequence logo with logomaker; negative
+    values are drawn below the axis."""
+    import logomaker  # optional: needed only for logos
+    import pandas as pd
+
+    m = np.nan_to_num(np.asarray(matrix, dtype=float))
+    df = pd.DataFrame(m.T, columns=list("ACGT"), index=np.arange(m.shape[1]) if index is None else list(index))
+    logomaker.Logo(df, ax=ax, color_scheme=_BASE_COLORS, font_name="DejaVu Sans", show_spines=False,
+                   baseline_width=0.5 if (m < 0).any() else 0.0)
+
+
+def _information_matrix(pfm: np.ndarray) -> np.ndarray:
+    """Probabilities (4, W) -> letter heights in bits (each column scaled to its information)."""
+    p = np.clip(np.asarray(pfm, dtype=float), 0, None)
+    p = p / np.where(p.sum(axis=0, keepdims=True) > 0, p.sum(axis=0, keepdims=True), 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ic = 2 + np.where(p > 0, p * np.log2(p), 0).sum(axis=0)
+    return p * ic[None, :]
+
+
 def plot_logo(heights: np.ndarray, codes: np.ndarray, positions: Sequence[int], feature: str, path: str,
               genome_start: Optional[int] = None, chrom: str = "") -> str:
     """Importance logo: the reference base at each position, scaled by its importance
     (negative heights drawn below the axis)."""
-    from matplotlib.patches import PathPatch
-    from matplotlib.textpath import TextPath
-    from matplotlib.transforms import Affine2D
+    return plot_contribution_logo(heights, codes, positions, path, genome_start=genome_start, chrom=chrom,
+                                  title=f"ISM importance of the reference base for {feature}", ylabel="importance")
 
-    colors = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839", "N": "#888888"}
-    h = np.asarray(heights, dtype=float)
+
+def plot_contribution_logo(values: np.ndarray, codes: np.ndarray, positions: Sequence[int], path: str,
+                           title: str = "", genome_start: Optional[int] = None, chrom: str = "",
+                           ylabel: str = "attribution") -> str:
+    """Logo track: each position's own base (``codes[positions]``) scaled by ``values`` (P,),
+    with genome coordinates when ``genome_start`` is given."""
+    h = np.nan_to_num(np.asarray(values, dtype=float))
     ref = np.asarray(codes)[np.asarray(positions)]
+    matrix = np.zeros((4, len(h)))
+    known = ref < 4
+    matrix[ref[known].astype(int), np.nonzero(known)[0]] = h[known]
     fig, ax = plt.subplots(figsize=(min(24, 2 + 0.12 * len(h)), 2.4))
-    for x, (height, code) in enumerate(zip(h, ref)):
-        letter = "ACGTN"[int(code)]
-        if not np.isfinite(height) or height == 0:
-            continue
-        tp = TextPath((0, 0), letter, size=1, prop={"family": "DejaVu Sans", "weight": "bold"})
-        bb = tp.get_extents()
-        sx, sy = 0.9 / bb.width, abs(height) / bb.height
-        trans = Affine2D().translate(-bb.x0, -bb.y0).scale(sx, sy).translate(x - 0.45, min(0.0, height))
-        ax.add_patch(PathPatch(trans.transform_path(tp), color=colors[letter], lw=0))
-    lim = float(np.nanmax(np.abs(h))) if np.isfinite(h).any() else 1.0
+    _logo(matrix, ax)
+    lim = float(np.abs(h).max()) or 1.0
     ax.set_xlim(-1, len(h))
-    ax.set_ylim(-lim * 1.05 if (h < 0).any() else 0, lim * 1.05 or 1)
+    ax.set_ylim(-lim * 1.05 if (h < 0).any() else 0, lim * 1.05)
     ax.axhline(0, color="k", lw=0.5)
     _position_axis(ax, len(h), positions, genome_start, chrom)
-    ax.set(ylabel="importance", title=f"ISM importance of the reference base for {feature}")
+    ax.set(ylabel=ylabel, title=title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _draw_filter_match(panel: Dict, ax_top, ax_bottom) -> None:
+    """A filter's logo (bits) on ``ax_top``; its best match, in the matched orientation and
+    shifted by the offset, on ``ax_bottom``."""
+    pfm = np.asarray(panel["pfm"])
+    _logo(_information_matrix(pfm), ax_top)
+    ax_top.set_ylim(0, 2)
+    ax_top.set_title(panel["title"], fontsize=8, loc="left", color="k" if panel.get("significant") else "0.35")
+    lo, hi = -0.5, pfm.shape[1] - 0.5
+    match = panel.get("match")
+    if match is not None:
+        m = np.asarray(match)
+        if panel.get("orientation") == "-":
+            m = m[::-1, ::-1]
+        offset = int(panel.get("offset") or 0)
+        index = np.arange(m.shape[1]) - offset  # target column t lines up with filter column t - offset
+        _logo(_information_matrix(m), ax_bottom, index=index)
+        lo, hi = min(lo, index[0] - 0.5), max(hi, index[-1] + 0.5)
+        ax_bottom.set_title(panel.get("match_title", ""), fontsize=8, loc="left")
+    ax_bottom.set_ylim(0, 2)
+    for ax in (ax_top, ax_bottom):
+        ax.set_xlim(lo, hi)
+        ax.set_xticks([])
+        ax.set_yticks([0, 1, 2])
+        ax.tick_params(labelsize=6)
+    if match is None:
+        ax_bottom.set_axis_off()
+
+
+def plot_filter_match(panel: Dict, path: str) -> str:
+    """One filter beside its best database match (keys: title, pfm, match, match_title,
+    offset, orientation, significant); logos in bits."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(4, 0.35 * len(np.asarray(panel["pfm"])[0]) + 1.5), 3.2))
+    _draw_filter_match(panel, top, bottom)
+    top.set_ylabel("bits", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_filter_overview(images: Sequence[str], path: str, columns: int = 4) -> str:
+    """One page of the per-filter logo PNGs (:func:`plot_filter_match`), in the order given."""
+    pictures = [plt.imread(image) for image in images]
+    rows = max(1, -(-len(pictures) // columns))
+    aspect = max((p.shape[1] / p.shape[0] for p in pictures), default=2.0)  # width / height
+    fig, axes = plt.subplots(rows, columns, figsize=(4.0 * columns, 4.0 / aspect * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for ax, picture in zip(axes.flat, pictures):
+        ax.imshow(picture, interpolation="antialiased")
+    fig.subplots_adjust(left=0, right=1, bottom=0, top=1, wspace=0.02, hspace=0.02)
+    fig.savefig(path, dpi=100 if rows <= 20 else 60)  # DanQ's 320 filters: 80 rows
+    plt.close(fig)
+    return path
+
+
+def plot_influence_heatmap(influence, path: str) -> str:
+    """Filters x features heatmap of filter influence (a DataFrame: rows filters, columns
+    features); filters ordered by their largest absolute influence."""
+    vals = influence.to_numpy(dtype=float)
+    order = np.argsort(-np.abs(vals).max(axis=1), kind="stable")
+    vals = vals[order]
+    lim = float(np.abs(vals).max()) or 1.0
+    fig, ax = plt.subplots(figsize=(2.5 + 0.45 * vals.shape[1], 1.5 + 0.16 * vals.shape[0]))
+    im = ax.imshow(vals, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+    ax.set_xticks(range(vals.shape[1]), list(influence.columns), rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(vals.shape[0]), [influence.index[i] for i in order], fontsize=6)
+    ax.set_title("filter influence: mean change in probability when the filter is set to its mean", fontsize=9)
+    fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_design_objective(steps, path: str, objective: str = "objective") -> str:
+    """Sequence design: the objective per step (number of edits made) for each strategy.
+
+    ``steps`` is a table with columns strategy, sequence, step and objective (the best over beam
+    members / chains at that step). Thick lines: the mean over sequences; thin lines: each
+    sequence (up to 20 of them)."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for strategy, part in steps.groupby("strategy", sort=False):
+        mean = part.groupby("step")["objective"].mean()
+        line, = ax.plot(mean.index, mean.values, marker="o", lw=2, label=f"{strategy} (mean)")
+        if part.sequence.nunique() <= 20:
+            for _, one in part.groupby("sequence", sort=False):
+                ax.plot(one.step, one.objective, color=line.get_color(), lw=0.6, alpha=0.35)
+    ax.set(xlabel="step (edits made)", ylabel="objective", title=f"design: {objective}")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

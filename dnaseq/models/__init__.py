@@ -48,4 +48,5 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+from .beluga import Beluga  # noqa: E402,F401  (registers "beluga")
 __all__ = ["MODELS", "register", "build_model", "count_parameters", "DeepSEA", "DanQ", "ConvRecurrent"]

@@ -1,0 +1,83 @@
+"""Where designs start: genome regions, FASTA sequences or random sequences of the model's
+length, and the masks of bases a BED file protects.
+
+Regions get the model-length window centred on them, as ``dnaseq predict`` does (start
+``(start + end) // 2 - L // 2``; N past a chromosome end). A protect BED names genome
+coordinates for region starts, and for FASTA or random starts the sequence's name as the
+chromosome and 0-based positions within the sequence.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional
+
+import numpy as np
+
+from ..genome import Genome, candidate_names
+from ..intervals import iter_bed_records, read_intervals
+from ..ism_run import fasta_input
+
+
+@dataclass
+class Starts:
+    """Start sequences (N, L) uint8 codes, their names, and for genome regions the window's
+    chromosome and 0-based start (None otherwise)."""
+    names: List[str]
+    codes: np.ndarray
+    chroms: List[Optional[str]]
+    window_starts: List[Optional[int]]
+
+    def window_label(self, i: int) -> str:
+        """``chrom:start-end`` (1-based, inclusive) of start i's window, or '' when not from a genome."""
+        if self.chroms[i] is None:
+            return ""
+        s = int(self.window_starts[i])
+        return f"{self.chroms[i]}:{s + 1}-{s + self.codes.shape[1]}"
+
+
+def region_starts(reference: str, bed: str, length: int) -> Starts:
+    """One window of ``length`` bases centred on each region of ``bed``."""
+    names, codes, chroms, starts = [], [], [], []
+    with Genome(reference) as genome:
+        for chrom, s, e in iter_bed_records(bed):
+            name = genome.resolve(chrom)
+            w0 = (s + e) // 2 - length // 2
+            codes.append(genome.fetch(name, w0, w0 + length).codes)
+            names.append(f"{name}:{s + 1}-{e}")
+            chroms.append(name)
+            starts.append(w0)
+    if not names:
+        raise ValueError(f"{bed}: no regions")
+    return Starts(names, np.stack(codes), chroms, starts)
+
+
+def fasta_starts(path: str, length: int) -> Starts:
+    """The sequences of a FASTA file, each exactly ``length`` bases."""
+    names, codes, _, _ = fasta_input(path, length)
+    return Starts(list(names), np.asarray(codes, np.uint8), [None] * len(names), [None] * len(names))
+
+
+def random_starts(n: int, length: int, seed: int = 0) -> Starts:
+    """``n`` uniformly random sequences (named ``random_0`` ...), reproducible from ``seed``."""
+    if n < 1:
+        raise ValueError(f"the number of random sequences must be at least 1, got {n}")
+    codes = np.random.default_rng(seed).integers(0, 4, size=(n, length)).astype(np.uint8)
+    names = [f"random_{i}" for i in range(n)]
+    return Starts(names, codes, [None] * n, [None] * n)
+
+
+def protected_mask(bed: str, starts: Starts) -> np.ndarray:
+    """(N, L) bool: the bases of each start that the intervals of ``bed`` cover (module docstring)."""
+    intervals = read_intervals(bed)
+    n, L = starts.codes.shape
+    mask = np.zeros((n, L), bool)
+    for i in range(n):
+        if starts.chroms[i] is not None:
+            keys, offset = candidate_names(starts.chroms[i]), int(starts.window_starts[i])
+        else:
+            keys, offset = [starts.names[i]], 0
+        for key in keys:
+            s, e = intervals.intervals(key)
+            for a, b in zip(s - offset, e - offset):
+                mask[i, max(int(a), 0):max(min(int(b), L), 0)] = True
+    return mask

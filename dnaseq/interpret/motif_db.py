@@ -1,0 +1,183 @@
+"""Motif files: read MEME and JASPAR formats, write MEME, information content.
+
+A motif is a position probability matrix ``pfm`` of shape (4, W) in dnaseq's base order
+(A, C, G, T; columns sum to 1) with an ``id`` (``MA0529.3``), a ``name`` (``BEAF-32``) and the
+number of sites it was counted from (``nsites``; 0 when unknown).
+
+Formats read (:func:`read_motifs` tells them apart by their first non-blank line):
+
+* MEME (``MEME version 4`` ...; ``MOTIF id [name]`` then ``letter-probability matrix: ... w= W``
+  and W rows of 4 numbers). The alphabet must be ACGT (``ALPHABET= ACGT`` or absent).
+* JASPAR (``>MA0010.1 br_Z1`` then four rows ``A [ 3 1 5 ... ]``, ``C [...]``, ``G [...]``,
+  ``T [...]`` of counts; brackets optional, rows in any order). Counts are turned into
+  probabilities per column; a column of all zeros becomes uniform.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Iterable, List, Sequence
+
+import numpy as np
+
+BASES = "ACGT"
+
+
+@dataclass
+class Motif:
+    id: str
+    name: str
+    pfm: np.ndarray  # (4, W) probabilities, rows A, C, G, T
+    nsites: int = 0
+
+    @property
+    def width(self) -> int:
+        return int(self.pfm.shape[1])
+
+    @property
+    def label(self) -> str:
+        """``id name`` (or just the id when the motif has no separate name)."""
+        return f"{self.id} {self.name}" if self.name and self.name != self.id else self.id
+
+
+def normalise(counts: np.ndarray, pseudocount: float = 0.0) -> np.ndarray:
+    """Counts (4, W) -> probabilities per column (float64); an empty column becomes uniform."""
+    c = np.asarray(counts, dtype=np.float64) + pseudocount
+    total = c.sum(axis=0, keepdims=True)
+    out = np.full_like(c, 0.25)
+    np.divide(c, total, out=out, where=total > 0)
+    return out
+
+
+def information_content(pfm: np.ndarray, background: Sequence[float] = (0.25,) * 4) -> np.ndarray:
+    """Information content in bits of each column of a probability matrix (4, W):
+    ``sum_b p_b log2(p_b / bg_b)`` (2 bits for a certain base over a uniform background)."""
+    p = np.asarray(pfm, dtype=np.float64)
+    bg = np.asarray(background, dtype=np.float64)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, p * np.log2(p / bg), 0.0)
+    return terms.sum(axis=0)
+
+
+def reverse_complement(pfm: np.ndarray) -> np.ndarray:
+    """The motif of the other strand: columns reversed, A<->T and C<->G."""
+    return np.ascontiguousarray(np.asarray(pfm)[::-1, ::-1])
+
+
+def consensus(pfm: np.ndarray, min_ic: float = 0.5) -> str:
+    """Most likely base per column, lowercase where the column carries less than ``min_ic`` bits."""
+    ic = information_content(pfm)
+    best = np.asarray(pfm).argmax(axis=0)
+    return "".join(BASES[b] if i >= min_ic else BASES[b].lower() for b, i in zip(best, ic))
+
+
+def read_motifs(path: str) -> List[Motif]:
+    """Motifs of a MEME or JASPAR file (the format is recognised from the content)."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"motif file not found: {path}")
+    with open(path, "r", encoding="utf-8", errors="replace") as fh:
+        text = fh.read()
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    if first.startswith(">"):
+        motifs = parse_jaspar(text.splitlines(), path)
+    elif first.startswith("MEME") or "letter-probability matrix" in text:
+        motifs = parse_meme(text.splitlines(), path)
+    else:
+        raise ValueError(f"{path}: neither a MEME file (starts with 'MEME version') nor a JASPAR file "
+                         f"(starts with '>ID NAME')")
+    if not motifs:
+        raise ValueError(f"{path}: no motifs found")
+    return motifs
+
+
+def parse_meme(lines: Iterable[str], path: str = "<meme>") -> List[Motif]:
+    """Motifs of MEME-format text (see module docstring)."""
+    motifs: List[Motif] = []
+    ident = name = None
+    rows: List[List[float]] = []
+    width = nsites = 0
+    for lineno, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        if line.startswith("ALPHABET"):
+            alphabet = line.split("=", 1)[1].strip().split()[0] if "=" in line else ""
+            if alphabet and alphabet.upper() != BASES:
+                raise ValueError(f"{path}:{lineno}: alphabet {alphabet!r} is not ACGT")
+        elif line.startswith("MOTIF"):
+            parts = line.split()
+            if len(parts) < 2:
+                raise ValueError(f"{path}:{lineno}: MOTIF line without an identifier")
+            ident, name, rows, width = parts[1], " ".join(parts[2:]) or parts[1], [], 0
+        elif line.startswith("letter-probability") and ident is not None:
+            m = re.search(r"\bw=\s*(\d+)", line)
+            if not m:
+                raise ValueError(f"{path}:{lineno}: letter-probability line without w=")
+            width = int(m.group(1))
+            ns = re.search(r"\bnsites=\s*([\d.eE+]+)", line)
+            nsites = int(float(ns.group(1))) if ns else 0
+        elif width and len(rows) < width and line:
+            try:
+                values = [float(v) for v in line.split()]
+            except ValueError as exc:
+                raise ValueError(f"{path}:{lineno}: expected {BASES} probabilities, got {line!r}") from exc
+            if len(values) != 4:
+                raise ValueError(f"{path}:{lineno}: expected 4 values, got {len(values)}")
+            rows.append(values)
+            if len(rows) == width:
+                motifs.append(Motif(ident, name, normalise(np.array(rows).T), nsites))
+                ident, width = None, 0
+    return motifs
+
+
+_JASPAR_ROW = re.compile(r"^\s*([ACGTacgt])\s*\[?([^\]]*)\]?\s*$")
+
+
+def parse_jaspar(lines: Iterable[str], path: str = "<jaspar>") -> List[Motif]:
+    """Motifs of JASPAR-format text (``>ID NAME`` and four count rows)."""
+    motifs: List[Motif] = []
+    header, rows, start = None, {}, 0
+
+    def finish():
+        if header is None:
+            return
+        if sorted(rows) != list(BASES) or len({len(v) for v in rows.values()}) != 1:
+            raise ValueError(f"{path}:{start}: motif {header[0]} needs four rows A, C, G, T of equal length")
+        counts = np.array([rows[b] for b in BASES], dtype=np.float64)
+        motifs.append(Motif(header[0], header[1], normalise(counts), int(round(counts[:, 0].sum()))))
+
+    for lineno, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith(">"):
+            finish()
+            parts = line[1:].split()
+            if not parts:
+                raise ValueError(f"{path}:{lineno}: '>' line without an identifier")
+            header, rows, start = (parts[0], " ".join(parts[1:]) or parts[0]), {}, lineno
+            continue
+        m = _JASPAR_ROW.match(line)
+        if header is None or not m:
+            raise ValueError(f"{path}:{lineno}: expected '>ID NAME' or a count row such as 'A [ 3 1 5 ]', "
+                             f"got {line!r}")
+        try:
+            rows[m.group(1).upper()] = [float(v) for v in m.group(2).split()]
+        except ValueError as exc:
+            raise ValueError(f"{path}:{lineno}: counts must be numbers: {line!r}") from exc
+    finish()
+    return motifs
+
+
+def write_meme(path: str, motifs: Sequence[Motif]) -> str:
+    """Write motifs as a MEME version 4 file (uniform background); returns ``path``."""
+    lines = ["MEME version 4", "", f"ALPHABET= {BASES}", "", "strands: + -", "",
+             "Background letter frequencies", "A 0.25 C 0.25 G 0.25 T 0.25", ""]
+    for m in motifs:
+        name = f" {m.name}" if m.name and m.name != m.id else ""
+        lines.append(f"MOTIF {m.id}{name}")
+        lines.append(f"letter-probability matrix: alength= 4 w= {m.width} nsites= {int(m.nsites)} E= 0")
+        lines += [" " + " ".join(f"{v:.6f}" for v in col) for col in np.asarray(m.pfm).T]
+        lines.append("")
+    with open(path, "w") as fh:
+        fh.write("\n".join(lines))
+    return path
