@@ -66,7 +66,6 @@ class DnaseqCLI(LightningCLI):
         ckpt_path = self.config.get("ckpt_path")
         names = [str(c) for c in (self.config.get("config") or [])]
         self.run_dir, self.resume_from = resolve_run_dir(str(root), run_name(names), ckpt_path)
-        os.environ[RUN_DIR_ENV] = self.run_dir  # ranks that Lightning starts inherit the folder
         folder, version = os.path.split(self.run_dir)
         if config.get("logger") in (None, True):
             config["logger"] = _default_loggers(os.path.dirname(folder), os.path.basename(folder), version)
@@ -120,7 +119,15 @@ def parse_config(args: Optional[List[str]] = None):
 def fit(cli: DnaseqCLI) -> DnaseqCLI:
     """Train what :func:`build_cli` set up, resuming from ``--ckpt_path`` when given."""
     _check_resume_compatible(cli)
-    cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=_resume_path(cli))
+    before = os.environ.get(RUN_DIR_ENV)
+    os.environ[RUN_DIR_ENV] = getattr(cli, "run_dir", "") or before or ""  # ranks that Lightning starts during fit inherit the folder
+    try:
+        cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=_resume_path(cli))
+    finally:  # leave the caller's environment as it was: a later run gets a folder of its own
+        if before is None:
+            os.environ.pop(RUN_DIR_ENV, None)
+        else:
+            os.environ[RUN_DIR_ENV] = before
     return cli
 
 

@@ -71,3 +71,25 @@ def test_sampler_state_resumes_the_same_order():
     done = ChunkShuffleSampler(500, 32, chunk_rows=40, seed=5, mix_chunks=3)
     done.load_state_dict({**part.state_dict(), "consumed": len(full)})  # saved at the epoch's end
     assert done.epoch == 3 and done.skip == 0
+
+
+def test_two_runs_in_one_python_process_get_two_folders(tmp_path, monkeypatch):
+    """The folder handed to Lightning's child ranks must not leak into the caller's next run
+    (it did: a second dnaseq.train() call, or any `dnaseq train` subprocess started later, wrote
+    into the first run's folder)."""
+    import os
+
+    from dnaseq.train import run_training
+    from dnaseq.training.runs import RUN_DIR_ENV, resolve_run_dir
+    monkeypatch.delenv(RUN_DIR_ENV, raising=False)
+    data = build_slice_dataset(tmp_path)
+    args = ["--config", str(_config(tmp_path / "twice.yaml", data)), "--trainer.default_root_dir", str(tmp_path / "r"),
+            "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "1", "--trainer.limit_val_batches", "1"]
+    first, second = run_training(args), run_training(args)
+    assert first.run_dir != second.run_dir
+    assert [os.path.basename(c.run_dir) for c in (first, second)] == ["version_0", "version_1"]
+    assert (tmp_path / "r" / "twice" / "version_1" / "last.ckpt").exists()
+    assert RUN_DIR_ENV not in os.environ
+    # an inherited folder is trusted by ranks Lightning started (LOCAL_RANK > 0), by nothing else
+    assert resolve_run_dir("runs", "x", None, env={RUN_DIR_ENV: "old"})[0] != "old"
+    assert resolve_run_dir("runs", "x", None, env={RUN_DIR_ENV: "old", "LOCAL_RANK": "1"})[0] == "old"

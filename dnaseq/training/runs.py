@@ -8,8 +8,9 @@ its own checkpoint folder or loggers keeps them.
 
 A run resumed with ``--ckpt_path last`` continues in the folder of its config whose ``last.ckpt``
 was written last; ``--ckpt_path FOLDER`` continues in that folder. Processes of one multi-process run
-must agree on the folder: ranks started by Lightning inherit it from rank 0 through the
-``DNASEQ_RUN_DIR`` environment variable; ranks started together by SLURM or ``torchrun`` name it
+must agree on the folder: ranks started by Lightning (``LOCAL_RANK`` above 0) inherit it from rank 0
+through the ``DNASEQ_RUN_DIR`` environment variable, which any other process ignores (a second run
+started from a process that trained before must not write into the first run's folder); ranks started together by SLURM or ``torchrun`` name it
 after the job (``job_<SLURM_JOB_ID>`` or ``job_<rdzv id>``), which every rank sees alike.
 """
 from __future__ import annotations
@@ -51,10 +52,18 @@ def _job_folder(env) -> Optional[str]:
     return None
 
 
+def _started_by_lightning(env) -> bool:
+    """This process is a rank that Lightning's launcher started beside rank 0 of this node."""
+    try:
+        return int(env.get("LOCAL_RANK", "0") or 0) > 0
+    except ValueError:
+        return False
+
+
 def resolve_run_dir(root: str, name: str, ckpt_path: Optional[str], env=None) -> Tuple[str, Optional[str]]:
     """(run folder, checkpoint to resume from) for a run of config ``name`` under ``root``."""
     env = os.environ if env is None else env
-    if env.get(RUN_DIR_ENV):
+    if env.get(RUN_DIR_ENV) and _started_by_lightning(env):
         return env[RUN_DIR_ENV], ckpt_path
     base = Path(root) / name
     if ckpt_path and os.path.isdir(ckpt_path):
