@@ -310,7 +310,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 # Subcommand groups kept in their own modules (argument parsing only, like this file).
-_COMMAND_MODULES = ("cli_interpret", "cli_design", "cli_weights")
+_COMMAND_MODULES = ("cli_interpret", "cli_design", "cli_weights", "cli_tune")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
