@@ -331,6 +331,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"dnaseq {args.command}: error: {msg}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"dnaseq {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

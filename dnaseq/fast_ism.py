@@ -37,12 +37,18 @@ fall back to full forward passes.
 """
 from __future__ import annotations
 
+import weakref
 from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 from torch import _VF, nn
 
 _POINTWISE = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Softplus, nn.Identity)
+# Non-decreasing activations commute with max-pooling (max picks an element; f of the largest is
+# the largest f), so the tower pools first and applies them to 1/k of the columns. Only the
+# piecewise-linear ones: a vectorised exp or tanh may round an element differently from the
+# scalar loop that handles a tensor's tail, so those would not be the same bit for bit.
+_MONOTONE = (nn.ReLU,)
 _EVAL_ONLY = (nn.Dropout, nn.BatchNorm1d)  # positionwise in eval mode only
 
 # edited_logits: rows whose edit starts lie within MERGE_GAP columns of each other share one
@@ -98,6 +104,55 @@ def supported(model: nn.Module) -> bool:
     return all(_layer_ok(layer) for layer in tower)
 
 
+def _is_monotone(layer: nn.Module) -> bool:
+    if isinstance(layer, nn.LeakyReLU):
+        return layer.negative_slope >= 0
+    return isinstance(layer, _MONOTONE)
+
+
+def pool_first(tower) -> List[nn.Module]:
+    """The tower's layers with each non-decreasing activation moved after the max-pool that
+    follows it (across eval-mode Dropout / Identity): the same function, bit for bit, with the
+    activation on fewer columns."""
+    layers = list(tower)
+    i = 0
+    while i < len(layers) - 1:
+        j = i + 1
+        while j < len(layers) and isinstance(layers[j], (nn.Dropout, nn.Identity)) and not layers[j].training:
+            j += 1
+        if _is_monotone(layers[i]) and j < len(layers) and isinstance(layers[j], nn.MaxPool1d):
+            layers[i], layers[j] = layers[j], layers[i]
+            i = j
+        i += 1
+    return layers
+
+
+# Column slices of first dense layers for the dense-delta update, kept across calls (variant
+# scoring asks for the same one or two spans batch after batch). Keyed by the weight's id and
+# checked against a weak reference to it and its version, so a new model at the same address, or
+# weights changed in place, never reuse a stale slice.
+_SLICES: Dict[tuple, Tuple["weakref.ref", int, torch.Tensor]] = {}
+_MAX_SLICES = 4
+
+
+def _dense_slice(weight: torch.Tensor, C: int, Lf: int, lo: int, hi: int, position_major: bool) -> torch.Tensor:
+    """Columns of ``weight`` (hidden, C * Lf) for tower positions [lo, hi), laid out as the
+    delta is flattened: position-major (w * C) or channel-major (C * w)."""
+    key = (id(weight), C, Lf, lo, hi, position_major)
+    got = _SLICES.get(key)
+    if got is not None and got[0]() is weight and got[1] == weight._version:
+        return got[2]
+    if position_major:  # column = position * C + channel
+        part = weight.view(-1, Lf, C)[:, lo:hi, :].reshape(weight.shape[0], -1)
+    else:  # column = channel * Lf + position
+        part = weight.view(-1, C, Lf)[:, :, lo:hi].reshape(weight.shape[0], -1)
+    _SLICES.pop(key, None)
+    while len(_SLICES) >= _MAX_SLICES:
+        _SLICES.pop(next(iter(_SLICES)))
+    _SLICES[key] = (weakref.ref(weight), weight._version, part)
+    return part
+
+
 class CachedTower:
     """Reference activations of a batch of windows ``x`` (B, 4, L), cached layer by layer,
     and the local recompute of edited copies of them.
@@ -111,7 +166,7 @@ class CachedTower:
         core = getattr(model, "model", model)
         tower, self.finish, self.first_linear, self.position_major = core.ism_parts()
         self.rec = _Recurrence.of(core) if self.first_linear is None else None
-        self.tower = list(tower)
+        self.tower = pool_first(tower)
         self.x = x
         self.acts: List[Optional[torch.Tensor]] = []  # input of layer i where layer i reads it
         self.lengths = [x.shape[-1]]  # input length of layer i; the last is the tower's output
@@ -174,13 +229,11 @@ class CachedTower:
         if self.first_linear is not None:
             delta = mut - _take(self.ref_out[:, :, lo:hi], src)  # (m, C, w)
             C, Lf = self.ref_out.shape[1], self.ref_out.shape[2]
-            weight = self.first_linear.weight  # (hidden, C * Lf), columns as the flatten lays them out
-            if self.position_major:  # column = position * C + channel
-                w = weight.view(-1, Lf, C)[:, lo:hi, :].reshape(weight.shape[0], -1)
+            # (hidden, C * Lf), columns as the flatten lays them out
+            w = _dense_slice(self.first_linear.weight, C, Lf, lo, hi, self.position_major)
+            if self.position_major:
                 delta = delta.transpose(1, 2)
-            else:  # column = channel * Lf + position
-                w = weight.view(-1, C, Lf)[:, :, lo:hi].reshape(weight.shape[0], -1)
-            pre = _take(self.ref_pre, src) + delta.reshape(m, -1).to(w.dtype) @ w.T
+            pre = torch.addmm(_take(self.ref_pre, src), delta.reshape(m, -1).to(w.dtype), w.T)
             return self.finish(pre)
         if self.rec is not None:
             _ = self.ref_logits  # the reference recurrence runs first: it keeps outputs and states

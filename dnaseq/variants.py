@@ -362,10 +362,15 @@ def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Seque
 
     try:
         info = engine.run(st.net, produce, pair_step(st.fill, st.strand, run.batch_size, local), make_sink, run)
-    except BaseException:
-        if sink is not None:  # nothing that looks complete is left; with resume the .partial stays
-            if resume:
+    except BaseException as exc:
+        # nothing that looks complete is left; the .partial stays for --resume when the run was
+        # resumed or stopped by the user (Ctrl-C) with TSV output
+        interrupted = isinstance(exc, KeyboardInterrupt) and fmt == "tsv"
+        if sink is not None:
+            if resume or interrupted:
                 sink.writer.close()
+                log.warning(f"interrupted: the rows scored so far are kept in {partial}; run the same command "
+                            f"with --resume to continue")
             else:
                 sink.writer.discard()
         raise

@@ -189,8 +189,10 @@ def test_score_variants_on_two_ddp_processes_equals_one(tiny_checkpoint, tmp_pat
     np.testing.assert_allclose(a.iloc[:, 12:].to_numpy(float), b.iloc[:, 12:].to_numpy(float), atol=1e-6)
 
 
-def test_score_variants_resume_after_sigkill(tiny_checkpoint, tmp_path):
-    """Kill a run mid-way with SIGKILL, resume it: no duplicated and no missing rows."""
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGINT"])
+def test_score_variants_resume_after_sigkill(tiny_checkpoint, tmp_path, sig):
+    """Kill a run mid-way with SIGKILL (or stop it with Ctrl-C), resume it: no duplicated and no
+    missing rows."""
     import os
     import signal
     import subprocess
@@ -208,15 +210,17 @@ def test_score_variants_resume_after_sigkill(tiny_checkpoint, tmp_path):
     args = ["score-variants", "-m", tiny_checkpoint, "--vcf", vcf, "-r", fa, "--chunk-size", "50", "-q",
             "--scores", "diff", "--accelerator", "cpu"]
     cmd = [sys.executable, "-m", "dnaseq.cli", *map(str, args), "-o", str(tmp_path / "cut")]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     partial = tmp_path / "cut.tsv.partial"
     deadline = time.time() + 300
     while time.time() < deadline:
         if partial.exists() and partial.read_bytes().count(b"\n") > 300:
             break
         time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.send_signal(getattr(signal, sig))
+    err = proc.communicate()[1]
+    if sig == "SIGINT":
+        assert proc.returncode == 130 and "--resume" in err and "Traceback" not in err, err[-2000:]
     assert not (tmp_path / "cut.tsv").exists(), "the run ended before it could be killed: make the VCF bigger"
     done = partial.read_bytes().count(b"\n") - 1
     assert 0 < done < 6000

@@ -367,3 +367,38 @@ def test_local_ism_through_the_recurrence(rnn_type, readout):
         mut[torch.arange(len(pos)), bases, pos] = 1.0
         with torch.no_grad():
             assert (got - model(mut)).abs().max() <= ATOL
+
+
+@pytest.mark.parametrize("act", [nn.ReLU(), nn.LeakyReLU(0.1), nn.ELU(), nn.Tanh(), nn.GELU(), nn.LeakyReLU(-0.5)])
+def test_pool_first_is_the_same_tower_bit_for_bit(act):
+    torch.manual_seed(1)
+    tower = nn.Sequential(nn.Conv1d(4, 8, 5), act, nn.MaxPool1d(4), nn.Dropout(0.3), nn.Conv1d(8, 8, 3), act,
+                          nn.Dropout(0.1), nn.MaxPool1d(3, 2), nn.Conv1d(8, 4, 3), act).eval()
+    layers = fast_ism.pool_first(tower)
+    moved = fast_ism._is_monotone(act)
+    assert (layers.index(tower[2]) < layers.index(tower[1])) == moved  # GELU, negative slopes stay
+    assert len(layers) == len(tower) and list(tower) == list(tower.eval())  # the module is not changed
+    x = torch.randn(3, 4, 200)
+    h = x
+    for layer in layers:
+        h = layer(h)
+    assert torch.equal(h, tower(x))
+
+
+def test_dense_slices_are_never_stale():
+    """The cached first-dense-layer slices follow in-place weight changes and new models."""
+    x = dnaseq.one_hot(np.random.default_rng(2).integers(0, 4, size=(4, L)).astype(np.uint8))
+    alt = torch.zeros(4, 1)
+    alt[1] = 1
+    for seed in (0, 1):  # a second model may reuse the first one's memory
+        torch.manual_seed(seed)
+        net = dnaseq.build_model("conv_recurrent", L, 5, conv_filters=[8], conv_widths=[9], pool_sizes=[4],
+                                 rnn_type="none", readout="flatten", head_hidden=[16]).eval()
+        for _ in range(2):
+            _, got = edited_logits(net, x, 500, alt)
+            mut = x.clone()
+            mut[:, :, 500:501] = alt
+            with torch.no_grad():
+                torch.testing.assert_close(got, net(mut), atol=ATOL, rtol=0)
+                next(m for m in net.modules() if isinstance(m, nn.Linear)).weight.mul_(1.5)
+        del net

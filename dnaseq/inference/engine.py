@@ -35,6 +35,7 @@ import logging
 import os
 import pickle
 import shutil
+import signal
 import sys
 import tempfile
 import warnings
@@ -267,7 +268,16 @@ def run(net: nn.Module, produce: Callable[[], Iterable], step: Callable, make_si
                              precision=options.precision, logger=False, enable_checkpointing=False,
                              enable_progress_bar=False, enable_model_summary=False, callbacks=[writer],
                              use_distributed_sampler=False, default_root_dir=tempfile.gettempdir())
-        trainer.predict(_Module(net, step), dataloaders=loader, return_predictions=False)
+        before = signal.getsignal(signal.SIGINT)
+        try:
+            trainer.predict(_Module(net, step), dataloaders=loader, return_predictions=False)
+        except SystemExit:
+            # Lightning turns Ctrl-C into sys.exit(1) and ignores SIGINT from then on: give the
+            # caller its KeyboardInterrupt (and its Ctrl-C) back, so it can keep partial output
+            if not trainer.interrupted:
+                raise
+            signal.signal(signal.SIGINT, before)
+            raise KeyboardInterrupt from None
     is_main = trainer.is_global_zero
     if is_main and writer.sink is None:  # no unit at all: Lightning skipped the loop
         writer.sink = make_sink()
