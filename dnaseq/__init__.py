@@ -2,8 +2,8 @@
 __version__ = "0.1.0"
 
 from .encoding import (ALPHABET, decode, encode, one_hot, reverse_complement,  # noqa: E402
-                       reverse_complement_one_hot, codes_from_one_hot)
-from .genome import Genome, UnknownChromosomeError  # noqa: E402
+                       reverse_complement_one_hot, codes_from_one_hot, InvalidBaseError)
+from .genome import Genome, UnknownChromosomeError, Window  # noqa: E402
 from .intervals import read_intervals, BedFormatError  # noqa: E402
 from .dataset import open_split, read_info, available_splits  # noqa: E402
 from .build import build_dataset, read_manifest, Feature  # noqa: E402
@@ -25,7 +25,8 @@ def train(args=None):
     return run_training(args)
 
 __all__ = ["__version__", "ALPHABET", "encode", "decode", "one_hot", "reverse_complement",
-           "reverse_complement_one_hot", "codes_from_one_hot", "Genome", "UnknownChromosomeError",
+           "reverse_complement_one_hot", "codes_from_one_hot", "InvalidBaseError", "Genome", "Window",
+           "UnknownChromosomeError",
            "read_intervals", "BedFormatError", "open_split", "read_info", "available_splits",
            "build_dataset", "read_manifest", "Feature", "MODELS", "build_model", "count_parameters",
            "SequenceModel", "load_model", "DNADataModule", "evaluate", "evaluate_predictions",

@@ -17,7 +17,7 @@ Python loop anywhere.
 """
 from __future__ import annotations
 
-from typing import Sequence, Union
+from typing import List, Sequence, Union
 
 import numpy as np
 import torch
@@ -67,28 +67,83 @@ def _as_bytes_array(seq: SeqLike) -> np.ndarray:
     raise TypeError(f"cannot encode an array of dtype {arr.dtype}; pass str, bytes or uint8 ASCII")
 
 
-def encode(seq: Union[SeqLike, Sequence[str]]) -> np.ndarray:
+def _is_window(obj) -> bool:
+    """A :class:`dnaseq.genome.Window` (what ``Genome.window`` / ``Genome.fetch`` return), by
+    its fields: codes plus coordinates (no import of genome here, which imports this module)."""
+    return hasattr(obj, "codes") and hasattr(obj, "chrom") and hasattr(obj, "pad_left")
+
+
+def _describe(obj) -> str:
+    if isinstance(obj, (np.ndarray, torch.Tensor)):
+        return f"{type(obj).__name__} of dtype {obj.dtype} and shape {tuple(obj.shape)}"
+    return type(obj).__name__
+
+
+def _stack_rows(rows: List[np.ndarray]) -> np.ndarray:
+    """Equal-length 1-D code rows -> (N, L); unequal lengths name the first two that differ."""
+    if not rows:
+        return np.zeros((0, 0), dtype=np.uint8)
+    first = len(rows[0])
+    for i, row in enumerate(rows):
+        if len(row) != first:
+            raise ValueError(f"sequences must have equal lengths to be stacked: item 0 is {first} bp, "
+                             f"item {i} is {len(row)} bp (lengths {sorted({len(r) for r in rows})}); "
+                             "pad or trim them to one length, or pass them one at a time")
+    return np.stack(rows) if len(rows) > 1 else rows[0][None]
+
+
+def _item_row(item, codes_arrays: bool) -> np.ndarray:
+    """One list item as 1-D codes. ``codes_arrays``: a uint8 array is codes (``one_hot``) rather
+    than ASCII text (``encode``)."""
+    if _is_window(item):
+        row = np.asarray(item.codes)
+    elif isinstance(item, (str, bytes, bytearray, memoryview)):
+        row = encode(item)
+    elif codes_arrays and isinstance(item, (np.ndarray, torch.Tensor)):
+        row = _codes_array(item)
+    elif isinstance(item, np.ndarray):
+        row = encode(item)
+    else:
+        raise TypeError(f"cannot read a sequence from a {_describe(item)}; pass DNA text, a "
+                        "Genome.window(...) result or uint8 codes")
+    if row.ndim != 1:
+        raise ValueError(f"each item of a list must be one sequence, got an item of shape {tuple(row.shape)}")
+    return row
+
+
+def encode(seq: Union[SeqLike, Sequence]) -> np.ndarray:
     """Turn DNA text into uint8 codes (A=0, C=1, G=2, T=3, N/IUPAC=4).
 
-    ``seq`` may be a str, bytes, a uint8 array of ASCII, or a list of equal-length strings
-    (giving a 2-D array). Raises :class:`InvalidBaseError` naming the first bad character.
+    ``seq`` may be a str, bytes, a uint8 array of ASCII, a ``Genome.window(...)`` /
+    ``Genome.fetch(...)`` result (its codes), or a list of these of equal length (giving a
+    2-D array). Raises :class:`InvalidBaseError` naming the first bad character.
     """
+    if _is_window(seq):
+        return np.asarray(seq.codes, dtype=np.uint8)
+    if isinstance(seq, np.ndarray) and seq.dtype.kind == "U":
+        seq = seq.tolist() if seq.ndim else str(seq)
     if isinstance(seq, (list, tuple)):
-        if not seq:
-            return np.zeros((0, 0), dtype=np.uint8)
-        lengths = {len(s) for s in seq}
-        if len(lengths) != 1:
-            raise ValueError(f"sequences must have equal lengths to be stacked, got {sorted(lengths)}")
-        return encode("".join(seq)).reshape(len(seq), lengths.pop())
+        if all(isinstance(s, str) for s in seq):  # fast path: one lookup over the joined text
+            if not seq:
+                return np.zeros((0, 0), dtype=np.uint8)
+            lengths = [len(s) for s in seq]
+            if len(set(lengths)) != 1:
+                return _stack_rows([np.empty(n, np.uint8) for n in lengths])  # raises, naming both
+            return encode("".join(seq)).reshape(len(seq), lengths[0])
+        return _stack_rows([_item_row(s, codes_arrays=False) for s in seq])
     raw = _as_bytes_array(seq)
     codes = CODE_TABLE[raw]
     if (codes == INVALID).any():
         flat = codes.reshape(-1)
         pos = int(np.argmax(flat == INVALID))
         char = chr(int(raw.reshape(-1)[pos]))
+        hint = ""
+        if raw.size and int(raw.max()) <= N_CODE:
+            hint = ("; this array looks like uint8 codes already (values 0-4): pass it to one_hot "
+                    "directly, or decode() it to text")
         raise InvalidBaseError(
             f"invalid DNA character {char!r} at position {pos}; allowed are A C G T, "
-            f"IUPAC codes {IUPAC_AMBIGUOUS} (read as N), U, and their lowercase forms")
+            f"IUPAC codes {IUPAC_AMBIGUOUS} (read as N), U, and their lowercase forms{hint}")
     return codes
 
 
@@ -107,24 +162,50 @@ def _fill_table(fill: float, dtype: torch.dtype, device=None) -> torch.Tensor:
     return table
 
 
-def one_hot(codes: Union[np.ndarray, torch.Tensor, SeqLike], fill: float = 0.25,
-            dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
-    """Codes (L,) or (N, L) -> one-hot tensor of shape (N, 4, L), channels A, C, G, T.
+def _codes_array(x: Union[np.ndarray, torch.Tensor]) -> np.ndarray:
+    """An integer array of codes (0..4) as uint8 numpy; anything else is a clear error."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    if x.dtype == np.uint8:
+        return x
+    if x.dtype.kind in "iu":
+        if x.size and (int(x.min()) < 0 or int(x.max()) > N_CODE):
+            raise ValueError(f"codes must be 0..{N_CODE} (A C G T N), found values "
+                             f"{int(x.min())}..{int(x.max())}")
+        return x.astype(np.uint8)
+    if x.dtype.kind in "fb":
+        raise TypeError(f"expected codes (integers 0..{N_CODE}) or DNA text, got a {_describe(x)}; "
+                        "a float (4, L) / (N, 4, L) array is one-hot already and needs no one_hot()")
+    return encode(x)
 
-    Strings are encoded first. N and ambiguity codes get ``fill`` in every channel.
-    A tensor input stays on its device, so a batch of uint8 codes can be moved to the GPU
-    first and expanded there.
+
+def one_hot(codes, fill: float = 0.25, dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
+    """Sequences -> one-hot tensor of shape (N, 4, L), channels A, C, G, T.
+
+    ``codes`` may be uint8 (or other integer) codes (L,) or (N, L) as a numpy array or tensor,
+    DNA text (str / bytes), a ``Genome.window(...)`` / ``Genome.fetch(...)`` result, or a list
+    of any of these of equal length (stacked to (N, 4, L); unequal lengths are an error naming
+    them). N and ambiguity codes get ``fill`` in every channel. A tensor input stays on its
+    device, so a batch of uint8 codes can be moved to the GPU first and expanded there.
 
     The result is a (N, 4, L) view of a length-major (N, L, 4) buffer: one 16-byte gather per
     base is several times faster than writing four channel planes. Every torch op accepts it;
     call ``.contiguous()`` before ``.view()``.
     """
-    if isinstance(codes, np.ndarray) and codes.dtype == np.uint8:
-        t = torch.from_numpy(codes)
-    elif isinstance(codes, torch.Tensor):
+    if isinstance(codes, torch.Tensor):
         t = codes
+    elif isinstance(codes, np.ndarray) and codes.dtype == np.uint8:
+        t = torch.from_numpy(codes)
+    elif _is_window(codes):
+        t = torch.from_numpy(np.asarray(codes.codes, dtype=np.uint8))
+    elif isinstance(codes, (list, tuple)):
+        t = torch.from_numpy(_stack_rows([_item_row(c, codes_arrays=True) for c in codes]))
+    elif isinstance(codes, np.ndarray):
+        t = torch.from_numpy(_codes_array(codes))
     else:
         t = torch.from_numpy(encode(codes))
+    if t.is_floating_point() or t.dtype == torch.bool:
+        raise TypeError(f"one_hot takes codes or DNA text, got a {_describe(t)} (one-hot already?)")
     if device is not None:
         t = t.to(device)
     if t.dim() == 1:
@@ -135,8 +216,10 @@ def one_hot(codes: Union[np.ndarray, torch.Tensor, SeqLike], fill: float = 0.25,
         # each code picks one 16-byte record (4 float32s) from a 5-row table
         table = _fill_table(fill, dtype).numpy().view(np.complex128).reshape(5)
         idx = t.numpy()
-        if idx.size and idx.max() > N_CODE:
-            raise ValueError(f"codes must be 0..{N_CODE}, found {int(idx.max())}")
+        if idx.size:
+            lo, hi = (int(idx.min()) if idx.dtype.kind == "i" else 0), int(idx.max())
+            if hi > N_CODE or lo < 0:
+                raise ValueError(f"codes must be 0..{N_CODE}, found {hi if hi > N_CODE else lo}")
         records = np.take(table, idx)
         out = torch.from_numpy(records.view(np.float32).reshape(*idx.shape, 4))
     else:

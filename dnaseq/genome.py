@@ -26,7 +26,7 @@ from typing import Dict, List
 import numpy as np
 import pyfaidx
 
-from .encoding import CODE_TABLE, INVALID, N_CODE
+from .encoding import CODE_TABLE, DECODE_TABLE, INVALID, N_CODE
 from .fasta_index import (_bgzip_message, _duplicate_or, check_index, ensure_index,  # noqa: F401
                           index_paths, is_bgzf_path)
 
@@ -69,7 +69,11 @@ def candidate_names(name: str) -> List[str]:
 
 @dataclass(frozen=True)
 class Window:
-    """A fetched stretch of reference: codes plus how much of it lies off the chromosome."""
+    """A fetched stretch of reference: codes plus how much of it lies off the chromosome.
+
+    ``dnaseq.one_hot(window)``, ``dnaseq.encode(window)`` and ``model.predict_proba(window)``
+    take it as it is (its ``codes``), alone or in a list of windows of one length.
+    """
     chrom: str
     start: int  # 0-based, may be negative
     end: int  # exclusive, may exceed the chromosome length
@@ -80,6 +84,24 @@ class Window:
     @property
     def padded(self) -> bool:
         return self.pad_left > 0 or self.pad_right > 0
+
+    @property
+    def text(self) -> str:
+        """The bases as uppercase text (N for ambiguity codes and for the parts off the chromosome)."""
+        return DECODE_TABLE[self.codes].tobytes().decode("ascii")
+
+    @property
+    def n_fraction(self) -> float:
+        """Fraction of the window that is N (assembly gaps, ambiguity codes, off the chromosome)."""
+        return float((self.codes == N_CODE).mean()) if len(self.codes) else 0.0
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __repr__(self) -> str:
+        pad = f", padded {self.pad_left}+{self.pad_right}" if self.padded else ""
+        return (f"Window({self.chrom}:{self.start}-{self.end}, {len(self.codes)} bp, "
+                f"{100 * self.n_fraction:.0f}% N{pad})")
 
 
 # -- index checks ----------------------------------------------------------------------------
