@@ -153,6 +153,27 @@ def _dense_slice(weight: torch.Tensor, C: int, Lf: int, lo: int, hi: int, positi
     return part
 
 
+# On the CPU the reference pass runs conv and pool layers as 2-D ops in the channels-last layout,
+# oneDNN's fastest here (DeepSEA's tower 1.5x, DanQ's 2.1x faster than Conv1d at batch 128; the
+# same sums in another order, so within float rounding of the model's own forward). Local
+# recomputes (a few columns) keep Conv1d, which is as fast there.
+CHANNELS_LAST_CPU = True
+
+
+def _whole_windows(layer: nn.Module, h: torch.Tensor) -> torch.Tensor:
+    """``layer(h)`` for whole windows; see ``CHANNELS_LAST_CPU``. Hands on a (B, C, L) view of
+    the channels-last result, which pointwise layers keep and the next conv or pool reads as is."""
+    if not (CHANNELS_LAST_CPU and h.device.type == "cpu" and isinstance(layer, (nn.Conv1d, nn.MaxPool1d))
+            and _layer_ok(layer) and h.dim() == 3):
+        return layer(h)
+    h4 = h.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+    if isinstance(layer, nn.Conv1d):
+        w = layer.weight.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+        return nn.functional.conv2d(h4, w, layer.bias).squeeze(2)
+    k, s = _pool_params(layer)
+    return nn.functional.max_pool2d(h4, (1, k), (1, s)).squeeze(2)
+
+
 class CachedTower:
     """Reference activations of a batch of windows ``x`` (B, 4, L), cached layer by layer,
     and the local recompute of edited copies of them.
@@ -173,7 +194,7 @@ class CachedTower:
         h = x
         for layer in self.tower:
             self.acts.append(h if isinstance(layer, (nn.Conv1d, nn.MaxPool1d)) else None)
-            h = layer(h)
+            h = _whole_windows(layer, h)
             self.lengths.append(h.shape[-1])
         self.ref_out = h
         self.ref_pre = self.first_linear(self._flat(h)) if self.first_linear is not None else None
