@@ -8,6 +8,7 @@ from typing import Dict, Optional
 import pandas as pd
 
 from .evaluate import Evaluation, evaluate, load_evaluation
+from .outputs import ensure_writable_dir
 
 
 @dataclass
@@ -61,7 +62,11 @@ def compare_evaluations(a: Evaluation, b: Evaluation, label_a: str = "A", label_
 
 def compare(a: str, b: str, out_dir: Optional[str] = None, data: Optional[str] = None,
             split: str = "test", **evaluate_kwargs) -> Comparison:
-    """Compare two evaluation folders (or two checkpoints on ``data``); write TSV, JSON, PNG."""
+    """Compare two evaluation folders (or two checkpoints on ``data``); write TSV, JSON, PNG.
+
+    ``out_dir`` is created (or refused with one line naming it) before anything is evaluated."""
+    if out_dir:
+        ensure_writable_dir(out_dir)
     ev_a = _as_evaluation(a, data, split, **evaluate_kwargs)
     ev_b = _as_evaluation(b, data, split, **evaluate_kwargs)
     result = compare_evaluations(ev_a, ev_b, os.path.basename(os.path.normpath(a)),
@@ -70,7 +75,6 @@ def compare(a: str, b: str, out_dir: Optional[str] = None, data: Optional[str] =
         import json
 
         from .plots import plot_comparison
-        os.makedirs(out_dir, exist_ok=True)
         result.merged.to_csv(os.path.join(out_dir, "comparison.tsv"), sep="\t", index=False, float_format="%.6g")
         with open(os.path.join(out_dir, "comparison.json"), "w") as fh:
             json.dump({"a": a, "b": b, "stats": result.stats}, fh, indent=1)

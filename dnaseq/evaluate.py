@@ -149,7 +149,8 @@ def evaluate(checkpoint, data: str, split: str = "test", strand: Optional[str] =
     ``strand``: ``as-trained`` (default: the checkpoint's), ``forward`` or ``both``. ``run``
     (accelerator, devices, strategy, precision ...) overrides ``device`` / ``batch_size``.
     With ``out_dir``: writes metrics TSV/JSON, PNG plots and, with ``save_predictions``,
-    ``predictions.h5`` (probabilities, labels, feature names). Returns None on ranks other
+    ``predictions.h5`` (probabilities, labels, feature names and, for a dnaseq dataset, each
+    row's window and bin coordinates: :func:`save_predictions_h5`). Returns None on ranks other
     than 0 of a multi-process run.
     """
     from .dataset import open_split
@@ -182,6 +183,7 @@ def evaluate(checkpoint, data: str, split: str = "test", strand: Optional[str] =
     try:
         info = engine.run(s.net, produce, probabilities_step(s.fill, s.strand, run.batch_size),
                           lambda: _SplitSink(n, F), run, total=-(-n // chunk))
+        coords = split_coordinates(source) if (out_dir and save_predictions and info.is_main) else None
     finally:
         source.close()
     if not info.is_main:
@@ -194,7 +196,7 @@ def evaluate(checkpoint, data: str, split: str = "test", strand: Optional[str] =
         result.write(out_dir)
         if save_predictions:
             save_predictions_h5(os.path.join(out_dir, "predictions.h5"), probs, labels,
-                                source.info.feature_names, source.info.feature_groups, meta)
+                                source.info.feature_names, source.info.feature_groups, meta, coords)
         if plots:
             from .plots import plot_evaluation
             plot_evaluation(result, labels, probs, out_dir, features=plot_features)
@@ -212,11 +214,53 @@ class _SplitSink:
         self.labels[lo:lo + len(y)] = y
 
 
-def save_predictions_h5(path: str, probs: np.ndarray, labels: np.ndarray, names, groups, meta: Dict) -> None:
+COORDINATES_NOTE = ("0-based, end-exclusive (BED-like) genome coordinates of each row: the model's input "
+                    "window (window_start may be < 0 or window_end past the chromosome's end: N-padded) and "
+                    "the labelled bin at its centre; row i is row i of the dataset's split")
+
+
+def split_coordinates(source) -> Optional[Dict]:
+    """Per-row ``chrom``, ``window_start``/``window_end`` and ``bin_start``/``bin_end`` of a
+    dnaseq HDF5 split (as the dataset stores them: the window start, the bin centred in it);
+    None for sources without coordinates (DeepSEA ``.mat`` bundles)."""
+    if not hasattr(source, "coordinates"):
+        return None
+    chroms, starts, _ = source.coordinates()
+    starts = np.asarray(starts, dtype=np.int64)
+    window = int(source.info.attrs.get("window_size", source.info.seq_len))
+    coords = {"chrom": chroms, "window_start": starts, "window_end": starts + window}
+    bin_size = source.info.attrs.get("bin_size")
+    if bin_size is not None:
+        flank = (window - int(bin_size)) // 2
+        coords["bin_start"] = starts + flank
+        coords["bin_end"] = starts + flank + int(bin_size)
+    return coords
+
+
+def save_predictions_h5(path: str, probs: np.ndarray, labels: np.ndarray, names, groups, meta: Dict,
+                        coordinates: Optional[Dict] = None) -> None:
+    """``probabilities`` and ``labels`` (N, F), and with ``coordinates``
+    (:func:`split_coordinates`) the rows' ``chrom`` (UTF-8), ``window_start``, ``window_end``,
+    ``bin_start`` and ``bin_end`` (int64); attribute ``coordinates`` says what they are, or
+    that the source has none."""
     import h5py
     with h5py.File(path, "w") as h5:
         h5.create_dataset("probabilities", data=probs, compression="gzip", chunks=True)
         h5.create_dataset("labels", data=labels, compression="gzip", chunks=True)
+        if coordinates is not None:
+            if len(coordinates["chrom"]) != len(probs):
+                raise ValueError(f"{len(coordinates['chrom'])} coordinates for {len(probs)} predictions")
+            h5.create_dataset("chrom", data=np.asarray(coordinates["chrom"], dtype=object),
+                              dtype=h5py.string_dtype(), compression="gzip", chunks=True)
+            for key in ("window_start", "window_end", "bin_start", "bin_end"):
+                if key in coordinates:
+                    h5.create_dataset(key, data=np.asarray(coordinates[key], dtype=np.int64),
+                                      compression="gzip", chunks=True)
+            h5.attrs["coordinates"] = COORDINATES_NOTE
+        else:
+            h5.attrs["coordinates"] = (f"none: {meta.get('data', 'the data')} stores no genome coordinates "
+                                       f"(a DeepSEA .mat bundle holds sequences and labels only); row i is "
+                                       f"row i of its {meta.get('split', '')} split")
         h5.attrs["features"] = json.dumps(list(names))
         h5.attrs["groups"] = json.dumps(list(groups))
         h5.attrs["meta"] = json.dumps(meta)

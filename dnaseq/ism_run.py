@@ -15,6 +15,7 @@ from .encoding import N_CODE, encode
 from .genome import Genome
 from .inference.engine import RunOptions
 from .ism import importance, ism_effects, ism_with_reference
+from .outputs import ensure_writable_dir, prepare_output_prefix
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +71,32 @@ def fasta_input(path: str, length: int):
     return names, np.stack(codes), np.arange(length), [None] * len(names)
 
 
+LOGO_WIDTH = 100  # bp a logo shows by default: the strongest stretch of a longer region
+
+
+def check_outputs(out: str, plot_dir: Optional[str] = None) -> None:
+    """Refuse (one ValueError naming the path) an ``out`` HDF5 file or ``plot_dir`` that cannot
+    be written, before any prediction; creates their folders."""
+    if os.path.isdir(out) or str(out).endswith(("/", os.sep)):
+        raise ValueError(f"--out {out} is a folder; give the HDF5 file to write, such as "
+                         f"{os.path.join(out, 'ism.h5')}")
+    prepare_output_prefix(out)
+    if plot_dir:
+        ensure_writable_dir(plot_dir)
+
+
 def run_ism(checkpoint, out: str, reference: Optional[str] = None, region: Optional[str] = None,
             fasta: Optional[str] = None, feature: Optional[str] = None, plot_dir: Optional[str] = None,
             strand: Optional[str] = None, batch_size: int = 512, device: str = "auto",
-            progress: bool = True, run: Optional[RunOptions] = None) -> Optional[IsmResult]:
+            progress: bool = True, run: Optional[RunOptions] = None,
+            logo_width: Optional[int] = LOGO_WIDTH) -> Optional[IsmResult]:
     """ISM of a region (``reference`` + ``region``) or of every sequence in ``fasta``; writes
     ``out`` (HDF5) and, for ``feature`` (default: the first), a heatmap and a logo per sequence.
-    ``strand``: ``as-trained`` (default), ``forward`` or ``both``. Returns None on ranks other
-    than 0 of a multi-process run."""
+    ``strand``: ``as-trained`` (default), ``forward`` or ``both``. ``logo_width``: a longer
+    sequence's logo shows only its strongest ``logo_width`` bp (largest total |effect|; the
+    heatmap shows everything and outlines that span); None or 0 draws the whole logo. ``out``
+    and ``plot_dir`` are checked before any prediction. Returns None on ranks other than 0 of
+    a multi-process run."""
     from .task import as_model
 
     model, label = as_model(checkpoint)
@@ -88,6 +107,7 @@ def run_ism(checkpoint, out: str, reference: Optional[str] = None, region: Optio
     if feature is not None and feature not in features:
         raise ValueError(f"feature {feature!r} is not predicted by this model; it predicts {features[:10]}"
                          + (" ..." if len(features) > 10 else ""))
+    check_outputs(out, plot_dir)
     if region is not None:
         if not reference:
             raise ValueError("--region needs --reference")
@@ -109,7 +129,7 @@ def run_ism(checkpoint, out: str, reference: Optional[str] = None, region: Optio
     write_ism(out, result, {"checkpoint": label, "reference": reference or "", "region": region or "",
                             "fasta": fasta or "", "strand": strand_mode, "fill": model.fill})
     if plot_dir:
-        plot_ism(result, feature or features[0], plot_dir)
+        plot_ism(result, feature or features[0], plot_dir, logo_width=logo_width)
     return result
 
 
@@ -127,19 +147,35 @@ def write_ism(path: str, r: IsmResult, meta: dict) -> None:
         h5.attrs["meta"] = json.dumps(meta)
 
 
-def plot_ism(r: IsmResult, feature: str, plot_dir: str) -> List[str]:
+def logo_span(effects: np.ndarray, ref_codes: Optional[np.ndarray] = None,
+              width: Optional[int] = LOGO_WIDTH) -> Tuple[int, int]:
+    """``(lo, hi)`` columns of the strongest ``width`` positions of ISM effects (4, P): the
+    stretch with the largest total |effect| (everything when P <= width). ``ref_codes`` (P,),
+    the bases at those positions: N positions count 0 (a logo draws no letter there)."""
+    from .plots import strongest_span
+    strength = np.nansum(np.abs(np.asarray(effects, dtype=float)), axis=0)
+    if ref_codes is not None:
+        strength = np.where(np.asarray(ref_codes) < N_CODE, strength, 0.0)
+    return strongest_span(strength, width)
+
+
+def plot_ism(r: IsmResult, feature: str, plot_dir: str, logo_width: Optional[int] = LOGO_WIDTH) -> List[str]:
+    """Per sequence: a heatmap of every position, and a logo of the strongest ``logo_width``
+    bp (:func:`logo_span`; None or 0: all positions)."""
     from .plots import plot_ism_heatmap, plot_logo
-    os.makedirs(plot_dir, exist_ok=True)
+    ensure_writable_dir(plot_dir)
     j = r.features.index(feature)
     effects = ism_effects(r.predictions, r.reference)[..., j]  # (N, 4, P)
     paths = []
     for n, name in enumerate(r.names):
         safe = re.sub(r"[^\w.-]+", "_", name)
         start, chrom = r.window_starts[n], name.split(":")[0]
+        span = logo_span(effects[n].numpy(), r.codes[n][r.positions], logo_width)
         paths.append(plot_ism_heatmap(effects[n].numpy(), r.codes[n], list(r.positions), feature,
                                       os.path.join(plot_dir, f"{safe}.{feature}.heatmap.png"),
-                                      genome_start=start, chrom=chrom))
+                                      genome_start=start, chrom=chrom, mark=span))
         heights = importance(effects[n], r.codes[n], r.positions)
         paths.append(plot_logo(heights, r.codes[n], list(r.positions), feature,
-                               os.path.join(plot_dir, f"{safe}.{feature}.logo.png"), genome_start=start, chrom=chrom))
+                               os.path.join(plot_dir, f"{safe}.{feature}.logo.png"), genome_start=start,
+                               chrom=chrom, span=span))
     return paths

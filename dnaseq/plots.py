@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import matplotlib
 
@@ -77,9 +77,75 @@ def plot_evaluation(result, labels, probs, out_dir: str, features: Optional[Sequ
             "distribution": plot_auc_distribution(result.table, os.path.join(out_dir, "auc_by_group.png"))}
 
 
-def plot_comparison(merged, label_a: str, label_b: str, path: str) -> str:
-    """Scatter of per-feature ROC AUC and PR AUC, A against B, with the diagonal."""
+def comparison_labels(merged, metric: str, all_up_to: int = 30, top: int = 10) -> List[int]:
+    """Rows of ``merged`` to label on the ``metric`` scatter: every compared feature when there
+    are at most ``all_up_to``, else the ``top`` with the largest |A - B| (largest first)."""
+    a, b = merged[f"{metric}_a"].to_numpy(float), merged[f"{metric}_b"].to_numpy(float)
+    ok = np.nonzero(~np.isnan(a) & ~np.isnan(b))[0]
+    order = ok[np.argsort(-np.abs(a[ok] - b[ok]), kind="stable")]
+    return [int(i) for i in (order if len(ok) <= all_up_to else order[:top])]
+
+
+def _label_offsets() -> List[Tuple[float, float]]:
+    """Label offsets (points), nearest first: up-right of the point, then rings around it."""
+    out = [(4.0, 3.0)]
+    for radius in (9, 16, 25, 36, 50):
+        for angle in (30, -30, 150, -150, 90, -90, 0, 180, 60, -60, 120, -120):
+            out.append((radius * np.cos(np.radians(angle)), radius * np.sin(np.radians(angle)) - 3))
+    return out
+
+
+_LABEL_OFFSETS = _label_offsets()
+
+
+def _spread_labels(fig, ax, texts) -> None:
+    """Move each annotation (in priority order) to the nearest offset where it overlaps no label
+    placed before it and stays inside the axes; one that fits nowhere goes where it overlaps
+    least, drawn fainter."""
+    from matplotlib.text import Text
+
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    placed = []
+
+    def extent(t):  # the text alone (an Annotation's extent includes its leader line)
+        t.update_positions(renderer)
+        return Text.get_window_extent(t, renderer)
+
+    def overlap(box) -> float:
+        area = 0.0
+        for other in placed:
+            w = min(box.x1, other.x1) - max(box.x0, other.x0)
+            h = min(box.y1, other.y1) - max(box.y0, other.y0)
+            area += max(w, 0) * max(h, 0)
+        return area
+
+    for t in texts:
+        best = None
+        for dx, dy in _LABEL_OFFSETS:
+            t.xyann = (dx, dy)
+            t.set_ha("left" if dx >= 0 else "right")
+            box = extent(t)
+            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+            cost = overlap(box) + (0.0 if inside else 1e-3 * box.width * box.height)
+            if best is None or cost < best[0]:
+                best = (cost, (dx, dy), box)
+            if cost == 0:
+                break
+        cost, (dx, dy), box = best
+        t.xyann = (dx, dy)
+        t.set_ha("left" if dx >= 0 else "right")
+        if cost >= 1.0:
+            t.set_alpha(0.45)
+        placed.append(box)
+
+
+def draw_comparison(merged, label_a: str, label_b: str, all_up_to: int = 30, top: int = 10):
+    """The comparison figure of :func:`plot_comparison` (the caller saves and closes it). Feature
+    names are drawn beside their points (:func:`comparison_labels`), small, each moved until it
+    overlaps no other label, with a thin line to its point."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 5))
+    labels = []
     for ax, metric, label in zip(axes, ("roc_auc", "pr_auc"), ("ROC AUC", "PR AUC")):
         a, b = merged[f"{metric}_a"], merged[f"{metric}_b"]
         ok = a.notna() & b.notna()
@@ -88,40 +154,102 @@ def plot_comparison(merged, label_a: str, label_b: str, path: str) -> str:
             ax.scatter(b[sel], a[sel], s=12, alpha=0.7, label=g)
         lo = float(min(a[ok].min(), b[ok].min())) if ok.any() else 0.0
         ax.plot([lo, 1], [lo, 1], "k--", lw=0.8)
-        ax.set(xlabel=f"{label_b} {label}", ylabel=f"{label_a} {label}",
-               title=f"{label}: {label_a} better on {(a[ok] > b[ok]).mean():.0%} of features")
+        rows = comparison_labels(merged, metric, all_up_to, top)
+        which = "" if len(rows) == int(ok.sum()) else f"\nlabelled: the {len(rows)} with the largest |A-B|"
+        if which:  # ring the labelled points among the many
+            ax.scatter(b.iloc[rows], a.iloc[rows], s=34, facecolors="none", edgecolors="k", lw=0.6)
+        ax.set_xlabel(f"{label_b} {label}")
+        ax.set_ylabel(f"{label_a} {label}")
+        ax.set_title(f"{label}: {label_a} better on {(a[ok] > b[ok]).mean():.0%} of features{which}", fontsize=9)
         ax.legend(fontsize=8)
+        labels.append([ax.annotate(str(merged.feature.iloc[i]), (float(b.iloc[i]), float(a.iloc[i])),
+                                   xytext=_LABEL_OFFSETS[0], textcoords="offset points", fontsize=6, color="0.15",
+                                   va="bottom", arrowprops=dict(arrowstyle="-", lw=0.3, color="0.55",
+                                                                shrinkA=0, shrinkB=2))
+                       for i in rows])
     fig.tight_layout()
+    for ax, texts in zip(axes, labels):
+        _spread_labels(fig, ax, texts)
+    return fig
+
+
+def plot_comparison(merged, label_a: str, label_b: str, path: str, all_up_to: int = 30, top: int = 10) -> str:
+    """Scatter of per-feature ROC AUC and PR AUC, A against B, with the diagonal; every feature
+    labelled when there are at most ``all_up_to``, else the ``top`` most different ones."""
+    fig = draw_comparison(merged, label_a, label_b, all_up_to, top)
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
 
 
-def _position_axis(ax, n: int, positions: Sequence[int], genome_start: Optional[int], chrom: str = "") -> None:
-    ticks = np.linspace(0, n - 1, min(10, n)).astype(int)
-    if genome_start is None:
-        ax.set_xticks(ticks, [str(positions[t]) for t in ticks])
-        ax.set_xlabel("position in sequence (0-based)")
-    else:
-        ax.set_xticks(ticks, [f"{genome_start + positions[t] + 1:,}" for t in ticks])
-        ax.set_xlabel(f"{chrom} position (1-based)")
+def strongest_span(strength: np.ndarray, width: Optional[int] = 100) -> Tuple[int, int]:
+    """``(lo, hi)``: the ``width`` consecutive entries of ``strength`` (P,) with the largest
+    total |value| (NaN counts 0; the first such stretch on ties); ``(0, P)`` when P <= width
+    or ``width`` is None / 0."""
+    v = np.nan_to_num(np.abs(np.asarray(strength, dtype=float)))
+    if not width or width <= 0 or len(v) <= width:
+        return 0, len(v)
+    sums = np.concatenate([[0.0], np.cumsum(v)])
+    totals = sums[width:] - sums[:-width]  # totals[i] = v[i:i + width].sum()
+    lo = int(np.argmax(totals >= totals.max() * (1 - 1e-9)))
+    return lo, lo + int(width)
 
 
-def plot_ism_heatmap(effects: np.ndarray, codes: np.ndarray, positions: Sequence[int], feature: str,
-                     path: str, title: str = "", genome_start: Optional[int] = None, chrom: str = "") -> str:
-    """Position x base heatmap of ISM effects (4, P) for one feature; reference bases boxed."""
+def _position_axis(ax, n: int, positions: Sequence[int], genome_start: Optional[int], chrom: str = "",
+                   max_ticks: int = 10) -> None:
+    """Ticks at round numbers (..., 20,100, 20,200, ...) of the coordinate each column shows:
+    1-based genome positions with ``genome_start``, else 0-based positions in the sequence.
+    Column ``i`` is drawn at x = i."""
+    from matplotlib.ticker import MaxNLocator
+
+    coord = np.asarray(positions, dtype=np.int64)[:n] + ((genome_start + 1) if genome_start is not None else 0)
+    if n == 0:
+        ticks, labels = [], []
+    elif n == 1 or np.all(np.diff(coord) == 1):  # contiguous: the round values of a linear axis
+        locator = MaxNLocator(nbins=max_ticks, steps=[1, 2, 2.5, 5, 10], integer=True, min_n_ticks=2)
+        values = [int(round(v)) for v in locator.tick_values(coord[0], coord[-1]) if coord[0] <= v <= coord[-1]]
+        ticks = [v - int(coord[0]) for v in values]
+        labels = [f"{v:,}" for v in values]
+    else:  # scattered positions: the columns whose coordinates end in the most zeros
+        zeros = np.array([len(str(abs(c))) - len(str(abs(c)).rstrip("0")) if c else 12 for c in coord])
+        ticks = sorted(int(k) for k in np.argsort(-zeros, kind="stable")[:max_ticks])
+        labels = [f"{coord[t]:,}" for t in ticks]
+    ax.set_xticks(ticks, labels)
+    ax.set_xlabel("position in sequence (0-based)" if genome_start is None else f"{chrom} position (1-based)")
+
+
+def draw_ism_heatmap(effects: np.ndarray, codes: np.ndarray, positions: Sequence[int], feature: str,
+                     title: str = "", genome_start: Optional[int] = None, chrom: str = "",
+                     mark: Optional[Tuple[int, int]] = None):
+    """The figure of :func:`plot_ism_heatmap` (the caller saves and closes it)."""
+    from matplotlib.patches import Rectangle
+
     e = np.asarray(effects)
-    lim = float(np.nanmax(np.abs(e))) or 1.0
+    lim = float(np.nanmax(np.abs(e))) if e.size else 0.0
+    lim = lim or 1.0
     fig, ax = plt.subplots(figsize=(min(24, 2 + 0.12 * e.shape[1]), 2.4))
     im = ax.imshow(e, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
     ax.set_yticks(range(4), list("ACGT"))
     ref = np.asarray(codes)[np.asarray(positions)]
     known = ref < 4
     ax.scatter(np.nonzero(known)[0], ref[known], marker="s", s=6, facecolors="none", edgecolors="k", lw=0.4)
+    if mark is not None and (mark[1] - mark[0]) < e.shape[1]:
+        ax.add_patch(Rectangle((mark[0] - 0.5, -0.5), mark[1] - mark[0], 4, fill=False, ls="--", lw=0.8,
+                               edgecolor="k"))
     _position_axis(ax, e.shape[1], positions, genome_start, chrom)
-    ax.set(title=title or f"ISM effect on {feature} (alt - ref)")
+    ax.set_title(title or f"ISM effect on {feature} (alt - ref)"
+                 + ("; dashed: the span of the logo" if mark is not None and mark[1] - mark[0] < e.shape[1] else ""))
     fig.colorbar(im, ax=ax, fraction=0.02, pad=0.01)
     fig.tight_layout()
+    return fig
+
+
+def plot_ism_heatmap(effects: np.ndarray, codes: np.ndarray, positions: Sequence[int], feature: str,
+                     path: str, title: str = "", genome_start: Optional[int] = None, chrom: str = "",
+                     mark: Optional[Tuple[int, int]] = None) -> str:
+    """Position x base heatmap of ISM effects (4, P) for one feature; reference bases boxed,
+    round-number position ticks; ``mark`` ``(lo, hi)`` (columns) outlines a span (the logo's)."""
+    fig = draw_ism_heatmap(effects, codes, positions, feature, title, genome_start, chrom, mark)
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
@@ -152,32 +280,60 @@ def _information_matrix(pfm: np.ndarray) -> np.ndarray:
 
 
 def plot_logo(heights: np.ndarray, codes: np.ndarray, positions: Sequence[int], feature: str, path: str,
-              genome_start: Optional[int] = None, chrom: str = "") -> str:
+              genome_start: Optional[int] = None, chrom: str = "", span: Optional[Tuple[int, int]] = None) -> str:
     """Importance logo: the reference base at each position, scaled by its importance
-    (negative heights drawn below the axis)."""
+    (negative heights drawn below the axis); ``span`` ``(lo, hi)`` zooms on columns lo..hi-1."""
     return plot_contribution_logo(heights, codes, positions, path, genome_start=genome_start, chrom=chrom,
-                                  title=f"ISM importance of the reference base for {feature}", ylabel="importance")
+                                  title=f"ISM importance of the reference base for {feature}", ylabel="importance",
+                                  span=span)
+
+
+def _span_text(positions: Sequence[int], lo: int, hi: int, genome_start: Optional[int], chrom: str) -> str:
+    pos = np.asarray(positions)
+    if genome_start is None:
+        return f"positions {pos[lo]}-{pos[hi - 1]} (0-based) of {pos[0]}-{pos[-1]}"
+    return (f"{chrom}:{genome_start + pos[lo] + 1:,}-{genome_start + pos[hi - 1] + 1:,}, the strongest "
+            f"{hi - lo} bp of {chrom}:{genome_start + pos[0] + 1:,}-{genome_start + pos[-1] + 1:,}")
+
+
+def draw_contribution_logo(values: np.ndarray, codes: np.ndarray, positions: Sequence[int], title: str = "",
+                           genome_start: Optional[int] = None, chrom: str = "", ylabel: str = "attribution",
+                           span: Optional[Tuple[int, int]] = None):
+    """The figure of :func:`plot_contribution_logo` (the caller saves and closes it)."""
+    h = np.nan_to_num(np.asarray(values, dtype=float))
+    positions = list(positions)
+    lo, hi = span if span is not None else (0, len(h))
+    lo, hi = max(0, int(lo)), min(len(h), int(hi))
+    zoomed = (lo, hi) != (0, len(h))
+    if zoomed:
+        title = f"{title}\n{_span_text(positions, lo, hi, genome_start, chrom)}" if title else \
+            _span_text(positions, lo, hi, genome_start, chrom)
+    h, shown = h[lo:hi], positions[lo:hi]
+    ref = np.asarray(codes)[np.asarray(shown, dtype=np.int64)]
+    matrix = np.zeros((4, len(h)))
+    known = ref < 4
+    matrix[ref[known].astype(int), np.nonzero(known)[0]] = h[known]
+    fig, ax = plt.subplots(figsize=(min(24, 2 + 0.12 * len(h)), 2.4 + 0.2 * zoomed))
+    _logo(matrix, ax)
+    lim = float(np.abs(h).max()) if len(h) else 0.0
+    lim = lim or 1.0
+    ax.set_xlim(-1, len(h))
+    ax.set_ylim(-lim * 1.05 if (h < 0).any() else 0, lim * 1.05)
+    ax.axhline(0, color="k", lw=0.5)
+    _position_axis(ax, len(h), shown, genome_start, chrom)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, **({"fontsize": 10} if zoomed else {}))
+    fig.tight_layout()
+    return fig
 
 
 def plot_contribution_logo(values: np.ndarray, codes: np.ndarray, positions: Sequence[int], path: str,
                            title: str = "", genome_start: Optional[int] = None, chrom: str = "",
-                           ylabel: str = "attribution") -> str:
+                           ylabel: str = "attribution", span: Optional[Tuple[int, int]] = None) -> str:
     """Logo track: each position's own base (``codes[positions]``) scaled by ``values`` (P,),
-    with genome coordinates when ``genome_start`` is given."""
-    h = np.nan_to_num(np.asarray(values, dtype=float))
-    ref = np.asarray(codes)[np.asarray(positions)]
-    matrix = np.zeros((4, len(h)))
-    known = ref < 4
-    matrix[ref[known].astype(int), np.nonzero(known)[0]] = h[known]
-    fig, ax = plt.subplots(figsize=(min(24, 2 + 0.12 * len(h)), 2.4))
-    _logo(matrix, ax)
-    lim = float(np.abs(h).max()) or 1.0
-    ax.set_xlim(-1, len(h))
-    ax.set_ylim(-lim * 1.05 if (h < 0).any() else 0, lim * 1.05)
-    ax.axhline(0, color="k", lw=0.5)
-    _position_axis(ax, len(h), positions, genome_start, chrom)
-    ax.set(ylabel=ylabel, title=title)
-    fig.tight_layout()
+    with round-number ticks in genome coordinates when ``genome_start`` is given. ``span``
+    ``(lo, hi)`` draws columns lo..hi-1 only (e.g. :func:`strongest_span`), named in the title."""
+    fig = draw_contribution_logo(values, codes, positions, title, genome_start, chrom, ylabel, span)
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

@@ -21,8 +21,13 @@ like ``1`` or ``007`` as text (:func:`read_scores_tsv` does all this). Floats ar
 significant digits, which round-trips float32 exactly (and keeps float64 scores to 9 digits);
 rows that were not scored have ``nan``.
 
-HDF5: ``/variants/<column>`` (UTF-8 strings / int64 ``pos``, ``alt_index``, ``line``) and
-``/scores/<score>`` float32 (N, F); attributes ``features`` and ``meta`` (JSON).
+HDF5: ``/variants/<column>`` (UTF-8 strings; int64 ``pos``, ``alt_index``, ``line``; HDF5
+booleans, which h5py reads as numpy ``bool``, for ``ref_match``, ``indel`` and ``padded``) and
+``/scores/<score>`` float32 (N, F); attributes ``features`` and ``meta`` (JSON). A row whose REF
+was never compared with the genome (malformed, unknown chromosome, beyond the chromosome's end;
+an empty ``ref_match`` cell in the TSV) has ``ref_match`` False and ``/variants/ref_checked``
+False; :func:`read_scores_h5` gives ``ref_match`` as pandas' nullable ``boolean`` with ``<NA>``
+there.
 """
 from __future__ import annotations
 
@@ -40,6 +45,7 @@ from .textio import escape_controls
 VARIANT_COLUMNS = ("chrom", "pos", "id", "ref", "alt", "alt_index", "line", "status", "ref_match",
                    "indel", "padded", "note")
 INT_COLUMNS = ("pos", "alt_index", "line")
+BOOL_COLUMNS = ("ref_match", "indel", "padded")  # HDF5 booleans (the TSV writes True / False)
 FORMATS = {"tsv": "tsv", "hdf5": "h5", "h5": "h5"}  # format -> file suffix
 
 
@@ -166,6 +172,17 @@ class TsvWriter(_Writer):
         self.fh.close()
 
 
+_H5_BOOLS = BOOL_COLUMNS + ("ref_checked",)
+
+
+def _bool_columns(prep) -> Dict[str, list]:
+    """The boolean columns of a chunk as bools (HDF5); ``ref_checked`` is False where the REF
+    was not compared (``ref_match`` None: an empty TSV cell), and ``ref_match`` False there."""
+    return {"ref_match": [bool(m) for m in prep.ref_match],
+            "ref_checked": [m is not None for m in prep.ref_match],
+            "indel": [r.kind == "indel" for r in prep.rows], "padded": [bool(p) for p in prep.padded]}
+
+
 class Hdf5Writer(_Writer):
     def __init__(self, out: str, features: List[str], scores: List[str], meta: Dict):
         import h5py
@@ -177,9 +194,12 @@ class Hdf5Writer(_Writer):
         self.n = 0
         g = self.h5.create_group("variants")
         str_dt = h5py.string_dtype()
-        for c in VARIANT_COLUMNS:
-            dt = np.int64 if c in INT_COLUMNS else str_dt
+        for c in VARIANT_COLUMNS + ("ref_checked",):
+            dt = np.int64 if c in INT_COLUMNS else np.bool_ if c in _H5_BOOLS else str_dt
             g.create_dataset(c, shape=(0,), maxshape=(None,), dtype=dt, chunks=(4096,), compression="gzip")
+        g["ref_match"].attrs["note"] = ("False also where the REF was not compared with the genome "
+                                        "(see ref_checked and status)")
+        g["ref_checked"].attrs["note"] = "whether the VCF's REF was compared with the genome (ref_match)"
         s = self.h5.create_group("scores")
         for name in scores:
             s.create_dataset(name, shape=(0, len(features)), maxshape=(None, len(features)), dtype=np.float32,
@@ -188,12 +208,13 @@ class Hdf5Writer(_Writer):
 
     def write(self, prep, values: Dict[str, np.ndarray]) -> None:
         table = _variant_table(prep)
+        table.update(_bool_columns(prep))
         n0, n1 = self.n, self.n + len(prep.rows)
-        for c in VARIANT_COLUMNS:
+        for c in VARIANT_COLUMNS + ("ref_checked",):
             ds = self.h5["variants"][c]
             ds.resize((n1,))
-            ds[n0:n1] = np.asarray(table[c], dtype=np.int64) if c in INT_COLUMNS else \
-                np.asarray(table[c], dtype=object)
+            dt = np.int64 if c in INT_COLUMNS else np.bool_ if c in _H5_BOOLS else object
+            ds[n0:n1] = np.asarray(table[c], dtype=dt)
         for name in self.scores:
             ds = self.h5["scores"][name]
             ds.resize((n1, ds.shape[1]))
@@ -257,12 +278,29 @@ def read_scores_tsv(path: str):
 
 
 def read_scores_h5(path: str):
-    """(variants DataFrame, {score: (N, F) array}, features) from an HDF5 output."""
+    """(variants DataFrame, {score: (N, F) array}, features) from an HDF5 output.
+
+    ``indel`` and ``padded`` are numpy bools; ``ref_match`` is pandas' nullable ``boolean``,
+    ``<NA>`` where the REF was not compared with the genome. Files written before the columns
+    were HDF5 booleans (the strings ``"True"`` / ``"False"`` / ``""``) read the same way."""
     import h5py
     import pandas as pd
     with h5py.File(path, "r") as h5:
-        table = pd.DataFrame({c: (h5["variants"][c].asstr()[:] if h5["variants"][c].dtype.kind == "O"
-                                  else h5["variants"][c][:]) for c in VARIANT_COLUMNS})
+        v = h5["variants"]
+        columns = {}
+        for c in VARIANT_COLUMNS:
+            values = v[c].asstr()[:] if v[c].dtype.kind == "O" else v[c][:]
+            if c in BOOL_COLUMNS and values.dtype != np.bool_:  # an older file: "True" / "False" / ""
+                checked = values != ""
+                values = values == "True"
+            else:
+                checked = v["ref_checked"][:] if c == "ref_match" and "ref_checked" in v else None
+            if c == "ref_match":
+                values = pd.array(values, dtype="boolean")
+                if checked is not None:
+                    values[~np.asarray(checked, dtype=bool)] = pd.NA
+            columns[c] = values
+        table = pd.DataFrame(columns)
         scores = {k: h5["scores"][k][:] for k in h5["scores"]}
         features = json.loads(h5.attrs["features"])
     return table, scores, features

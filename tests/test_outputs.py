@@ -1,0 +1,225 @@
+"""Output files users read (issue 11, "Outputs"): HDF5 booleans, coordinates in predictions.h5,
+labelled comparison scatters, zoomed ISM logos with round ticks, and outputs that cannot be
+written refused in one line before any prediction."""
+import json
+import re
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from dnaseq import cli
+from dnaseq.evaluate import evaluate, evaluate_predictions
+from dnaseq.genome import write_fasta
+from dnaseq.variant_writers import read_scores_h5
+from dnaseq.variants import score_variants
+from dnaseq.vcf import write_vcf
+from tests.conftest import run_cli
+
+SLICE_FA = "slice/dm3_chr2L_400k.fa.gz"  # under the tiny_checkpoint fixture's folder
+
+
+def _one_error_line(err: str, *names: str) -> None:
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err and all(n in lines[0] for n in names), err
+
+
+def test_score_variants_hdf5_stores_real_booleans(tiny_checkpoint, tmp_path):
+    rng = np.random.default_rng(0)
+    seq = "".join(rng.choice(list("ACGT"), size=3000))
+    fa = write_fasta(tmp_path / "g.fa", {"chrT": seq})
+    other = {"A": "C", "C": "G", "G": "T", "T": "A"}
+    records = [("chrT", 1500, "snv", seq[1499], other[seq[1499]]),
+               ("chrT", 1600, "ins", seq[1599], seq[1599] + "GA"),
+               ("chrT", 3, "edge", seq[2], other[seq[2]]),  # window runs off the start: padded
+               ("chrT", 2000, "mismatch", other[seq[1999]], other[other[seq[1999]]]),  # VCF REF is wrong
+               ("chrZ", 10, "nochrom", "A", "C")]  # REF never compared with the genome
+    vcf = write_vcf(str(tmp_path / "v.vcf"), records)
+    score_variants(str(tiny_checkpoint), vcf, str(fa), str(tmp_path / "sv"), fmt="hdf5", progress=False)
+    with h5py.File(tmp_path / "sv.h5") as h5:
+        v = h5["variants"]
+        raw = {c: v[c][:] for c in ("ref_match", "indel", "padded", "ref_checked")}
+        ids = v["id"].asstr()[:].tolist()
+    for c, values in raw.items():
+        assert values.dtype == np.bool_, (c, values.dtype)
+    row = {vid: i for i, vid in enumerate(ids)}
+    assert raw["indel"].tolist() == [vid == "ins" for vid in ids]
+    assert raw["padded"].tolist() == [vid == "edge" for vid in ids]
+    assert not raw["ref_match"][row["mismatch"]] and raw["ref_match"][row["snv"]]
+    assert not raw["ref_checked"][row["nochrom"]] and raw["ref_checked"][row["mismatch"]]
+    # the project's reader: numpy bools, and <NA> where the REF was not compared
+    table, _, _ = read_scores_h5(str(tmp_path / "sv.h5"))
+    assert table.indel.dtype == bool and table.padded.dtype == bool
+    assert table.indel.sum() == 1 and table.padded.sum() == 1
+    t = table.set_index("id")
+    assert str(table.ref_match.dtype) == "boolean"
+    assert t.loc["snv", "ref_match"] == True and t.loc["mismatch", "ref_match"] == False  # noqa: E712
+    assert pd.isna(t.loc["nochrom", "ref_match"])
+    # the TSV keeps its text form
+    score_variants(str(tiny_checkpoint), vcf, str(fa), str(tmp_path / "tsv"), progress=False)
+    tsv = pd.read_csv(tmp_path / "tsv.tsv", sep="\t", keep_default_na=False, dtype=str).set_index("id")
+    assert tsv.loc["ins", "indel"] == "True" and tsv.loc["nochrom", "ref_match"] == ""
+
+
+def test_predictions_h5_holds_the_datasets_coordinates(tiny_checkpoint, tmp_path):
+    data = tiny_checkpoint.parent / "tiny.h5"
+    evaluate(str(tiny_checkpoint), str(data), split="test", out_dir=str(tmp_path / "ev"), save_predictions=True,
+             plots=False, progress=False)
+    with h5py.File(data) as ds:
+        chroms = json.loads(ds.attrs["chroms"])
+        want_chrom = [chroms[i] for i in ds["test/chrom"][:]]
+        want_start = ds["test/start"][:]
+        window, bin_size = int(ds.attrs["window_size"]), int(ds.attrs["bin_size"])
+    with h5py.File(tmp_path / "ev" / "predictions.h5") as h5:
+        n = h5["probabilities"].shape[0]
+        assert n == len(want_start) > 0
+        assert h5["chrom"].asstr()[:].tolist() == want_chrom
+        assert np.array_equal(h5["window_start"][:], want_start)
+        assert np.array_equal(h5["window_end"][:], want_start + window)
+        flank = (window - bin_size) // 2
+        assert np.array_equal(h5["bin_start"][:], want_start + flank)
+        assert np.array_equal(h5["bin_end"][:] - h5["bin_start"][:], np.full(n, bin_size))
+        assert "0-based" in h5.attrs["coordinates"]
+    # a DeepSEA .mat has no coordinates: an attribute says so, and none are made up
+    import scipy.io
+    rng = np.random.default_rng(1)
+    x = np.zeros((6, 4, 1000), np.uint8)
+    x[np.arange(6)[:, None], rng.integers(0, 4, (6, 1000)), np.arange(1000)[None, :]] = 1
+    y = rng.integers(0, 2, (6, 8)).astype(np.uint8)
+    scipy.io.savemat(tmp_path / "test.mat", {"testxdata": x, "testdata": y})
+    evaluate(str(tiny_checkpoint), str(tmp_path / "test.mat"), split="test", out_dir=str(tmp_path / "evm"),
+             save_predictions=True, plots=False, progress=False)
+    with h5py.File(tmp_path / "evm" / "predictions.h5") as h5:
+        assert set(h5.keys()) == {"labels", "probabilities"}
+        assert h5.attrs["coordinates"].startswith("none") and "test.mat" in h5.attrs["coordinates"]
+
+
+def _evaluation(n: int, seed: int, shift: float = 0.0):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, (200, n)).astype(np.uint8)
+    probs = np.clip(labels * rng.uniform(0.1, 0.5 + shift, n) + rng.uniform(0, 0.6, (200, n)), 0, 1)
+    names = [f"feat_{i:02d}" for i in range(n)]
+    return evaluate_predictions(labels, probs.astype(np.float32), names, ["TF"] * n)
+
+
+def test_compare_scatter_labels_features(tmp_path, capsys):
+    from matplotlib.text import Text
+
+    from dnaseq.compare import compare_evaluations
+    from dnaseq.plots import comparison_labels, draw_comparison
+    import matplotlib.pyplot as plt
+
+    # few features: every one labelled, no two labels overlapping
+    few = compare_evaluations(_evaluation(8, 0), _evaluation(8, 1, 0.2)).merged
+    fig = draw_comparison(few, "A", "B")
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes[:2]:
+        texts = [t for t in ax.texts]
+        assert sorted(t.get_text() for t in texts) == sorted(few.feature)
+        assert all(t.get_fontsize() <= 7 for t in texts)
+        boxes = [Text.get_window_extent(t, renderer) for t in texts]
+        assert not any(boxes[i].overlaps(boxes[j]) for i in range(len(boxes)) for j in range(i))
+    plt.close(fig)
+    # many features: the 10 most different ones
+    many = compare_evaluations(_evaluation(40, 2), _evaluation(40, 3, 0.3)).merged
+    fig = draw_comparison(many, "A", "B")
+    diff = (many.roc_auc_a - many.roc_auc_b).abs()
+    assert sorted(t.get_text() for t in fig.axes[0].texts) == sorted(many.feature[diff.nlargest(10).index])
+    assert len(comparison_labels(many, "pr_auc")) == 10
+    plt.close(fig)
+    # through the CLI: the PNG is written
+    _evaluation(8, 0).write(str(tmp_path / "A"))
+    _evaluation(8, 1, 0.2).write(str(tmp_path / "B"))
+    assert cli.main(["compare", str(tmp_path / "A"), str(tmp_path / "B"), "--out", str(tmp_path / "cmp")]) == 0
+    with Image.open(tmp_path / "cmp" / "comparison.png") as im:
+        assert im.format == "PNG" and im.size[0] > 800
+
+
+def _tick_values(ax):
+    return [int(t.get_text().replace(",", "")) for t in ax.get_xticklabels() if t.get_text()]
+
+
+def test_long_ism_logo_zooms_on_the_strongest_stretch_with_round_ticks(tiny_checkpoint, tmp_path):
+    import matplotlib.pyplot as plt
+
+    from dnaseq.ism import importance, ism_effects
+    from dnaseq.ism_run import logo_span, run_ism
+    from dnaseq.plots import draw_contribution_logo, draw_ism_heatmap, strongest_span
+
+    # planted: the strongest 100 bp stretch is found, N positions never win
+    strength = np.random.default_rng(0).uniform(0, 1, 1000)
+    strength[613:680] += 5
+    assert strongest_span(strength, 100)[0] <= 613 and strongest_span(strength, 100)[1] >= 680
+    effects = np.tile(strength, (4, 1))
+    ref = np.zeros(1000, np.uint8)
+    ref[600:700] = 4  # N: no letter to draw
+    lo, hi = logo_span(effects, ref)
+    assert hi - lo == 100 and (hi <= 600 or lo >= 700)
+    assert strongest_span(strength, None) == (0, 1000) and strongest_span(strength[:50], 100) == (0, 50)
+
+    r = run_ism(str(tiny_checkpoint), str(tmp_path / "ism.h5"), reference=str(tiny_checkpoint.parent / SLICE_FA),
+                region="chr2L:6,001-7,000", plot_dir=str(tmp_path / "plots"), progress=False)
+    assert len(list((tmp_path / "plots").glob("*.png"))) == 2
+    e = ism_effects(r.predictions, r.reference)[0, ..., 0].numpy()  # (4, 1000)
+    codes = r.codes[0]
+    lo, hi = logo_span(e, codes[r.positions])
+    total = np.where(codes[r.positions] < 4, np.abs(e).sum(axis=0), 0)
+    best = max(total[i:i + 100].sum() for i in range(0, 901))
+    assert hi - lo == 100 and np.isclose(total[lo:hi].sum(), best, rtol=1e-6)
+    start = r.window_starts[0]
+    heights = importance(e, codes, r.positions)
+    fig = draw_contribution_logo(heights, codes, list(r.positions), genome_start=start, chrom="chr2L", span=(lo, hi))
+    ax = fig.axes[0]
+    ticks = _tick_values(ax)
+    first, last = start + r.positions[lo] + 1, start + r.positions[hi - 1] + 1
+    assert len(ticks) >= 4 and all(t % 10 == 0 for t in ticks) and first <= min(ticks) and max(ticks) <= last
+    assert ax.get_xlim()[1] - ax.get_xlim()[0] < 110  # zoomed: 100 columns shown
+    assert f"{first:,}-{last:,}" in ax.get_title()
+    plt.close(fig)
+    full = draw_contribution_logo(heights, codes, list(r.positions), genome_start=start, chrom="chr2L")
+    ticks = _tick_values(full.axes[0])
+    assert ticks == list(range(6100, 7001, 100))  # 6,100 ... 7,000, not 6,001, 6,112 ...
+    plt.close(full)
+    heat = draw_ism_heatmap(e, codes, list(r.positions), "BEAF_Kc", genome_start=start, chrom="chr2L",
+                            mark=(lo, hi))
+    assert all(t % 100 == 0 for t in _tick_values(heat.axes[0]))
+    plt.close(heat)
+
+
+def test_unwritable_outputs_fail_in_one_line_before_any_prediction(tiny_checkpoint, tmp_path, capsys,
+                                                                   monkeypatch):
+    (tmp_path / "afile").write_text("a regular file sits in the path\n")
+    fa = str(tiny_checkpoint.parent / SLICE_FA)
+    ism = ["ism", "-m", str(tiny_checkpoint), "-r", fa, "--region", "chr2L:6,001-7,000"]
+    # in a subprocess, as a user runs it: exit 1, one line naming the path, no traceback, nothing written
+    p = run_cli(*ism, "-o", tmp_path / "ok.h5", "--plot-dir", tmp_path / "afile" / "sub", cwd=tmp_path, check=False)
+    assert p.returncode == 1
+    _one_error_line(p.stderr, "afile/sub")
+    assert not (tmp_path / "ok.h5").exists()
+
+    # the same checks in-process, with prediction and evaluation made to fail if they are reached
+    import importlib
+    compare_module, ism_module = importlib.import_module("dnaseq.compare"), importlib.import_module("dnaseq.ism_run")
+
+    def reached(*args, **kwargs):
+        raise AssertionError("prediction ran before the output check")
+    monkeypatch.setattr(ism_module, "ism_with_reference", reached)
+    monkeypatch.setattr(compare_module, "evaluate", reached)
+    monkeypatch.setattr(compare_module, "load_evaluation", reached)
+    monkeypatch.chdir(tmp_path)
+    cases = [(ism + ["-o", "afile/sub/ism.h5"], "afile"),
+             (ism + ["-o", "ok.h5", "--plot-dir", "afile/plots"], "afile/plots"),
+             (ism + ["-o", str(tmp_path)], str(tmp_path)),  # a folder, not a file
+             (["compare", "A", "B", "--out", "afile/sub"], "afile/sub"),
+             (["compare", str(tiny_checkpoint), str(tiny_checkpoint), "--data", "x.h5", "--out", "afile/c"],
+              "afile/c")]
+    for argv, name in cases:
+        capsys.readouterr()
+        assert cli.main(argv) == 1, argv
+        captured = capsys.readouterr()
+        _one_error_line(captured.err, name)
+        assert re.search(r"output folder|is a folder", captured.err)
+    assert not (tmp_path / "ok.h5").exists()
