@@ -11,6 +11,25 @@ import sys
 from typing import List, Optional
 
 
+def progress_wanted(quiet: bool = False) -> bool:
+    """Progress bars only on a terminal: a log file (stderr redirected) gets none, and ``-q`` none."""
+    try:
+        return not quiet and sys.stderr.isatty()
+    except (AttributeError, ValueError):  # a closed or replaced stderr
+        return False
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option says its default once: "(default: X)" is added only where the help text
+    does not already name the default, and not for options without one (None) or flags."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text.lower() or action.default is None or action.default is False:
+            return text
+        return super()._get_help_string(action)
+
+
 def _build_dataset(args) -> int:
     from .build import build_dataset, parse_peak_arg, read_manifest
     from .dataset import format_summary
@@ -24,7 +43,7 @@ def _build_dataset(args) -> int:
         valid_chroms=_split_list(args.valid_chroms) or (), test_chroms=_split_list(args.test_chroms) or (),
         valid_fraction=args.valid_fraction, test_fraction=args.test_fraction, seed=args.seed,
         require_positive=args.require_positive, pack_labels=args.pack_labels,
-        on_bad_line="skip" if args.skip_bad_lines else "error", progress=not args.quiet,
+        on_bad_line="skip" if args.skip_bad_lines else "error", progress=progress_wanted(args.quiet),
         command=" ".join(shlex.quote(a) for a in ["dnaseq"] + sys.argv[1:]))
     summary = report.as_dict()
     print(f"wrote {args.out} in {report.seconds:.1f} s")
@@ -104,7 +123,8 @@ def _add_run_options(parser, batch_size: int) -> None:
     g.add_argument("--precision", default="32-true", help="32-true, bf16-mixed, 16-mixed ...")
     g.add_argument("--batch-size", type=int, default=batch_size)
     g.add_argument("--device", default="auto", help=argparse.SUPPRESS)  # 0.1 spelling: cpu, cuda, cuda:1
-    g.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    g.add_argument("--quiet", "-q", action="store_true", help="no progress bar (there is none when stderr "
+                                                              "is not a terminal)")
 
 
 def _run_options(args):
@@ -113,7 +133,7 @@ def _run_options(args):
     return RunOptions(accelerator=args.accelerator or base.accelerator,
                       devices=_devices(args.devices) if args.devices else base.devices,
                       num_nodes=args.num_nodes, strategy=args.strategy, precision=args.precision,
-                      batch_size=args.batch_size, progress=not args.quiet)
+                      batch_size=args.batch_size, progress=progress_wanted(args.quiet))
 
 
 _STRAND_TEXT = {"both": "predictions averaged over both strands (window and reverse complement)",
@@ -179,7 +199,38 @@ def _score_variants(args) -> int:
     print(summary.format())
     print(_STRAND_TEXT[summary.meta["strand"]])
     print("wrote " + ", ".join(summary.outputs + [f"{args.out}.summary.json"]))
+    if summary.rows and not summary.statuses.get("scored"):  # variants, but none could be scored
+        print(f"dnaseq score-variants: {_nothing_scored(args, summary)}", file=sys.stderr)
+        return NOTHING_SCORED
     return 0
+
+
+NOTHING_SCORED = 3  # exit status of score-variants when the VCF has variants but none was scored
+
+
+def _nothing_scored(args, summary, shown: int = 5) -> str:
+    """Why nothing was scored, in one line: for chromosomes missing from the reference, the
+    VCF's names that are missing and the first names the reference has."""
+    text = f"nothing was scored (exit status {NOTHING_SCORED})"
+    if not summary.statuses.get("unknown_chromosome"):
+        return text + f"; see the status and note columns of {summary.outputs[0] if summary.outputs else args.out}"
+    from .genome import Genome
+    from .vcf import read_vcf
+
+    missing = {}
+    with Genome(args.reference) as genome:
+        for row in read_vcf(args.vcf):
+            if row.scorable and row.chrom not in missing and not genome.has(row.chrom):
+                missing[row.chrom] = None
+        names = genome.chromosomes
+
+    def listed(items):
+        items = list(items)
+        return ", ".join(items[:shown]) + (f" ... ({len(items):,} in all)" if len(items) > shown else "")
+
+    return (f"{text}: VCF chromosome{'s' if len(missing) != 1 else ''} {listed(missing)} "
+            f"{'are' if len(missing) != 1 else 'is'} not in the reference {args.reference} (which has "
+            f"{listed(names)}); use the reference the VCF was called against, or rename its chromosomes")
 
 
 def _ism(args) -> int:
@@ -187,13 +238,26 @@ def _ism(args) -> int:
 
     result = run_ism(args.checkpoint, args.out, reference=args.reference, region=args.region,
                      fasta=args.fasta, feature=args.feature, plot_dir=args.plot_dir, strand=args.strand,
-                     run=_run_options(args))
+                     logo_width=args.logo_width, run=_run_options(args))
     if result is None:
         return 0
     n, _, p, f = result.predictions.shape
     print(f"ISM of {n} sequence(s) x {p} positions x 4 bases x {f} features -> {args.out}")
     if args.plot_dir:
         print(f"plots for {args.feature or result.features[0]} in {args.plot_dir}/")
+    return 0
+
+
+def _models(args) -> int:
+    from .models import describe_models
+
+    try:
+        counts = [int(n) for n in _split_list(args.features) or []]
+    except ValueError:
+        raise ValueError(f"--features takes comma-separated numbers such as 919,8, not {args.features!r}") from None
+    if not counts or min(counts) < 1 or args.seq_len < 1:
+        raise ValueError("--features and --seq-len must be positive numbers")
+    print(describe_models(seq_len=args.seq_len, feature_counts=counts))
     return 0
 
 
@@ -231,6 +295,13 @@ def make_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("train", help="train a model from a YAML config (dnaseq train --config X.yaml; "
                                  "see dnaseq train --help)", add_help=False)
+
+    ms = sub.add_parser("models", help="the architectures for model.arch, with their arguments, defaults and "
+                                       "parameter counts (also: dnaseq train --list-models)")
+    ms.add_argument("--seq-len", type=int, default=1000, help="window length (bp) for the parameter counts")
+    ms.add_argument("--features", default="919,8", help="comma-separated feature counts for the parameter "
+                                                        "counts (919: DeepSEA's; 8: the shipped dm3 data)")
+    ms.set_defaults(func=_models)
 
     e = sub.add_parser("evaluate", help="per-feature ROC AUC / PR AUC of a checkpoint on a dataset split",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -272,7 +343,10 @@ def make_parser() -> argparse.ArgumentParser:
 
     from .variants import DEFAULT_SCORES, REF_POLICIES, SCORES
     v = sub.add_parser("score-variants", help="score VCF variants: reference/alternative predictions and effects",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                       epilog=f"Exit status: 0 when the run finished (an empty VCF too, with a warning); "
+                              f"{NOTHING_SCORED} when the VCF has variants but none could be scored (the outputs "
+                              f"and the warning are still written); 1 on an error, before any output.")
     v.add_argument("--checkpoint", "-m", required=True)
     v.add_argument("--vcf", required=True, help="VCF, plain or gzip/bgzip")
     v.add_argument("--reference", "-r", required=True, help="reference FASTA (plain or bgzip)")
@@ -296,6 +370,8 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", "-o", required=True, help="output HDF5")
     s.add_argument("--feature", help="feature to plot (default: the first)")
     s.add_argument("--plot-dir", help="folder for heatmap and logo PNGs")
+    s.add_argument("--logo-width", type=int, default=100,
+                   help="bp the logo shows: the strongest stretch of a longer sequence; 0 shows all of it")
     _add_run_options(s, 512)
     s.set_defaults(func=_ism)
 
@@ -306,6 +382,11 @@ def make_parser() -> argparse.ArgumentParser:
     for name in _COMMAND_MODULES:  # each adds its subcommands: register(sub, add_run_options, run_options)
         if importlib.util.find_spec(f"dnaseq.{name}") is not None:
             importlib.import_module(f"dnaseq.{name}").register(sub, _add_run_options, _run_options)
+    for command in sub.choices.values():  # each option says its default once (see HelpFormatter)
+        command.formatter_class = HelpFormatter
+        for action in command._actions:
+            if action.help is None and not any(action.default is x for x in (None, False, argparse.SUPPRESS)):
+                action.help = "(default: %(default)s)"  # argparse prints nothing for options without help
     return p
 
 

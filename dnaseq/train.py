@@ -21,11 +21,13 @@ import re
 import sys
 from typing import List, Optional
 
+from jsonargparse import DefaultHelpFormatter
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
 
 from .datamodule import DNADataModule
 from .task import SequenceModel
+from .training.console import EpochSummary, LogInterval, bars_wanted, quiet_fit_warnings
 from .training.resume import ExactResume, step_checkpoint
 from .training.runs import RUN_DIR_ENV, resolve_run_dir, run_name
 
@@ -34,8 +36,17 @@ class _ParsedOnly(Exception):
     """Raised by :func:`parse_config` to stop before anything is instantiated."""
 
 
+_UNSET_HELP = {
+    "trainer.enable_progress_bar": "progress bars; unset (null): bars when stdout and stderr are terminals, "
+                                   "otherwise one line per epoch (epoch, losses, valid_auroc, seconds)",
+    "trainer.log_every_n_steps": "how often to log within an epoch; unset (null): every 50 steps, or fewer "
+                                 "when an epoch has fewer batches",
+}
+
+
 class DnaseqCLI(LightningCLI):
     parse_only = False
+    progress_bars: Optional[bool] = None  # what trainer.enable_progress_bar: null means; None: ask the terminal
 
     def before_instantiate_classes(self) -> None:
         if self.parse_only:
@@ -58,11 +69,16 @@ class DnaseqCLI(LightningCLI):
             parser.link_arguments(f"data.{attr}", f"model.{attr}", apply_on="instantiate")
         # the N fill used in training travels in the checkpoint, so inference uses the same
         parser.link_arguments("data.fill", "model.fill")
+        for action in parser._actions:  # what dnaseq does when these are left unset
+            if action.dest in _UNSET_HELP:
+                action.help = _UNSET_HELP[action.dest]
 
     def _instantiate_trainer(self, config: dict, callbacks: list):
         """Put the run in its folder (see :mod:`dnaseq.training.runs`) unless the config names
         other places, and add the exact-resume and step-checkpoint callbacks."""
+        _check_train_split(self.datamodule)  # before the trainer prints anything
         root = config.get("default_root_dir") or "runs"
+        _writable_folder(str(root), "--trainer.default_root_dir")
         ckpt_path = self.config.get("ckpt_path")
         names = [str(c) for c in (self.config.get("config") or [])]
         self.run_dir, self.resume_from = resolve_run_dir(str(root), run_name(names), ckpt_path)
@@ -71,13 +87,40 @@ class DnaseqCLI(LightningCLI):
             config["logger"] = _default_loggers(os.path.dirname(folder), os.path.basename(folder), version)
         config["default_root_dir"] = self.run_dir
         checkpoint = self.config_init.get("checkpoint")
-        if checkpoint is not None and checkpoint.dirpath is None:
+        self.own_checkpoint_folder = checkpoint is not None and checkpoint.dirpath is None
+        if self.own_checkpoint_folder:
             checkpoint.dirpath = self.run_dir
+        elif checkpoint is not None:
+            _writable_folder(str(checkpoint.dirpath), "--checkpoint.dirpath")
         extra = [ExactResume()]
+        if config.get("log_every_n_steps") is None:
+            extra.append(LogInterval())
+        if config.get("enable_progress_bar") is None:  # not set: bars on a terminal, else a line per epoch
+            config["enable_progress_bar"] = bars_wanted() if self.progress_bars is None else self.progress_bars
+            if not config["enable_progress_bar"]:
+                extra.append(EpochSummary())
         every = int(self.config.get("save_every_n_steps") or 0)
         if every:
             extra.append(step_checkpoint(checkpoint.dirpath if checkpoint is not None else self.run_dir, every))
         return super()._instantiate_trainer(config, list(callbacks) + extra)
+
+
+def _writable_folder(path: str, option: str) -> None:
+    """Create ``path`` or stop, before anything is built, with one line naming it and the option."""
+    from .outputs import ensure_writable_dir
+
+    if "://" in path:  # remote (s3://...): left to Lightning's filesystem layer
+        return
+    probe = os.path.abspath(path)
+    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    if os.path.exists(probe) and not os.path.isdir(probe):
+        raise ValueError(f"cannot create the folder {path}: {probe} is a file; give {option} a folder you "
+                         f"can write")
+    try:
+        ensure_writable_dir(path)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; give {option} a folder you can write") from None
 
 
 def _default_loggers(save_dir: str, name: str, version: str) -> list:
@@ -92,15 +135,29 @@ def _default_loggers(save_dir: str, name: str, version: str) -> list:
     return loggers
 
 
+class _HelpFormatter(DefaultHelpFormatter):
+    """``train --help`` states each default once: Lightning's docstrings say "Default: ``x``."
+    and jsonargparse adds "(type: ..., default: x)"; the docstring's copy is dropped."""
+
+    def _get_help_string(self, action) -> str:
+        text = super()._get_help_string(action)
+        if "default: " in text:
+            text = re.sub(r"\s*\bDefault:\s*(``[^`]*``|[^\s`]+?)\.(?=\s|$)", "", text)
+        return text
+
+
 def _default_trainer() -> dict:
     return {"use_distributed_sampler": False}
 
 
-def build_cli(args: Optional[List[str]] = None) -> DnaseqCLI:
-    """Parse CLI-style arguments and instantiate model, data and trainer (no training yet)."""
-    return DnaseqCLI(SequenceModel, DNADataModule, args=list(args or []), run=False,
+def build_cli(args: Optional[List[str]] = None, progress_bars: Optional[bool] = None) -> DnaseqCLI:
+    """Parse CLI-style arguments and instantiate model, data and trainer (no training yet).
+    ``progress_bars``: what an unset ``trainer.enable_progress_bar`` means (None: bars when
+    stdout and stderr are terminals, see :mod:`dnaseq.training.console`)."""
+    cls = DnaseqCLI if progress_bars is None else type("DnaseqCLI", (DnaseqCLI,), {"progress_bars": progress_bars})
+    return cls(SequenceModel, DNADataModule, args=list(args or []), run=False,
                      trainer_defaults=_default_trainer(), save_config_kwargs={"overwrite": True},
-                     auto_configure_optimizers=False)
+                     auto_configure_optimizers=False, parser_kwargs={"formatter_class": _HelpFormatter})
 
 
 def parse_config(args: Optional[List[str]] = None):
@@ -121,14 +178,40 @@ def fit(cli: DnaseqCLI) -> DnaseqCLI:
     _check_resume_compatible(cli)
     before = os.environ.get(RUN_DIR_ENV)
     os.environ[RUN_DIR_ENV] = getattr(cli, "run_dir", "") or before or ""  # ranks that Lightning starts during fit inherit the folder
+    quiet = bool(getattr(cli, "own_checkpoint_folder", False) or _resume_path(cli))
     try:
-        cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=_resume_path(cli))
+        with quiet_fit_warnings(own_checkpoint_folder=quiet):
+            cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=_resume_path(cli))
     finally:  # leave the caller's environment as it was: a later run gets a folder of its own
         if before is None:
             os.environ.pop(RUN_DIR_ENV, None)
         else:
             os.environ[RUN_DIR_ENV] = before
     return cli
+
+
+def _check_train_split(dm) -> None:
+    """Stop before training, naming the file, when the training split is missing or empty."""
+    splits, data = getattr(dm, "splits", None), str(getattr(dm, "data", "") or "")
+    if not isinstance(splits, dict) or "train" not in splits or not data:
+        return  # not dnaseq's data module
+    if os.path.isdir(data) or data.endswith(".mat"):
+        return  # DeepSEA bundles: their train.mat is read lazily, and a lone .mat names no split
+    from .dataset import available_splits, open_split
+
+    split, have = splits["train"], available_splits(dm.data)
+    if split not in have:
+        raise ValueError(f"{dm.data} has no {split!r} split (it has {', '.join(have) or 'none'}): nothing to "
+                         f"train on; set --data.train_split or rebuild the dataset")
+    src = open_split(dm.data, split, in_memory=False)
+    try:
+        n = len(src)
+    finally:
+        src.close()
+    if n == 0:
+        raise ValueError(f"{dm.data}: the {split!r} split has 0 windows: nothing to train on (every chromosome "
+                         f"went to validation or test?); rebuild the dataset with fewer --valid-chroms / "
+                         f"--test-chroms, or set --data.train_split")
 
 
 def _resume_path(cli) -> Optional[str]:
@@ -353,8 +436,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_no_tips)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*args parameter is intended.*")
+    if "--list-models" in argv:
+        from .models import describe_models
+        print(describe_models())
+        return 0
     if any(a in ("-h", "--help") for a in argv):
-        build_cli(argv)  # prints the help and exits
+        try:
+            build_cli(argv)  # prints the help and exits
+        finally:
+            print("\nArchitectures (model.arch) with their arguments and sizes: dnaseq train --list-models "
+                  "(or dnaseq models)")
         return 0
     try:
         check_config_args(argv)
@@ -362,9 +453,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"dnaseq train: error: {exc}", file=sys.stderr)
         return 2
     captured = io.StringIO()
+    bars = bars_wanted()  # asked before stderr is captured below
     try:
         with redirect_stderr(captured):
-            cli = build_cli(argv)
+            cli = build_cli(argv, progress_bars=bars)
     except SystemExit as exc:
         if exc.code:
             print(f"dnaseq train: error: {explain_config_error(captured.getvalue())}", file=sys.stderr)

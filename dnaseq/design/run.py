@@ -177,6 +177,22 @@ def load_starts(length: int, reference: Optional[str] = None, regions: Optional[
     return random_starts(int(random), length, seed)
 
 
+def _warn_mostly_n(starts: Starts) -> None:
+    """Warn, naming the region, when a start window is mostly N (like ``dnaseq ism``)."""
+    import logging
+
+    from ..encoding import N_CODE
+
+    for i, name in enumerate(starts.names):
+        share = float((starts.codes[i] == N_CODE).mean())
+        if share >= 0.5:
+            window = starts.window_label(i)
+            where = f"{name} (window {window})" if window and window != name else name
+            logging.getLogger(__name__).warning(
+                "%s is %.0f%% N: the model sees little sequence there, so its designs say little; choose a "
+                "region with sequence", where, 100 * share)
+
+
 def run_design(checkpoint, out: str, objective: str, reference: Optional[str] = None, regions: Optional[str] = None,
                fasta: Optional[str] = None, random: Optional[int] = None, protect: Optional[str] = None,
                motifs: Optional[str] = None, motif_pvalue: float = 1e-4, max_edits: int = 5, protect_core: int = 0,
@@ -186,6 +202,7 @@ def run_design(checkpoint, out: str, objective: str, reference: Optional[str] = 
     prepare_output_prefix(out)
     model, _ = as_model(checkpoint)
     starts = load_starts(model.seq_len, reference, regions, fasta, random, options.get("seed", 0))
+    _warn_mostly_n(starts)
     mask = protected_mask(protect, starts) if protect else None
     motif_set = MotifSet.from_meme(motifs, motif_pvalue) if motifs else None
     constraints = Constraints(max_edits, protect_core, tuple(gc_range) if gc_range else None, motif_set)

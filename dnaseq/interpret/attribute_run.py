@@ -18,6 +18,7 @@ HDF5 layout (``out``):
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -27,6 +28,24 @@ import numpy as np
 
 from ..inference.engine import RunOptions
 from .attribute import attribute, contributions
+
+log = logging.getLogger(__name__)
+MOSTLY_N = 0.5  # warn from this share of N on
+
+
+def warn_mostly_n(names: Sequence[str], codes: np.ndarray, positions, what: str) -> List[float]:
+    """Log a warning naming each sequence whose ``positions`` are mostly N (their ``what`` says
+    little); returns every sequence's N share."""
+    from ..encoding import N_CODE
+
+    shares = []
+    for name, c in zip(names, codes):
+        share = float((np.asarray(c)[positions] == N_CODE).mean()) if len(positions) else 0.0
+        shares.append(share)
+        if share >= MOSTLY_N:
+            log.warning("%s is %.0f%% N: its %s will be near zero and say little; choose a region with sequence",
+                        name, 100 * share, what)
+    return shares
 
 
 @dataclass
@@ -83,9 +102,20 @@ def run_attribute(checkpoint, out: str, reference: Optional[str] = None, regions
     from ..inference.predictor import predict_codes
     from ..task import as_model
 
+    from ..outputs import ensure_writable_dir, prepare_output_prefix
+
+    if os.path.isdir(out):
+        raise ValueError(f"--out {out} is a folder; give the HDF5 file to write, e.g. {os.path.join(out, 'attr.h5')}")
+    try:  # checked before any work: one line naming the folder
+        prepare_output_prefix(out)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; choose another --out") from None
+    if plot_dir:
+        ensure_writable_dir(plot_dir)
     model, label = as_model(checkpoint)
     feature = feature or model.feature_names[0]
     names, codes, positions, starts, chroms = _inputs(model, reference, regions, fasta)
+    warn_mostly_n(names, codes, positions, "attributions")
     run = run or RunOptions(progress=False)
     attrs = attribute(model, codes, feature, method=method, strand=strand, positions=positions, steps=steps,
                       shuffles=shuffles, seed=seed, output=output, run=run)

@@ -48,5 +48,60 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def _summary_line(cls) -> str:
+    """The first sentence of a model class's docstring, on one line."""
+    text = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
+    end = text.find(". ")
+    return text if end < 0 else text[:end + 1]
+
+
+def _parameter_count(name: str, seq_len: int, n_features: int) -> str:
+    import torch
+    try:
+        with torch.device("meta"):  # shapes only: no memory, no time
+            return f"{count_parameters(build_model(name, seq_len, n_features)):,}"
+    except (ValueError, RuntimeError, NotImplementedError) as exc:
+        return f"n/a ({str(exc).splitlines()[0][:60]})"
+
+
+def _yaml_value(value) -> str:
+    """A default as it is written in a YAML config: lists in brackets, strings bare."""
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(_yaml_value(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "null" if value is None else str(value)
+
+
+def describe_models(seq_len: int = 1000, feature_counts=(919, 8), width: int = 100) -> str:
+    """Every registered architecture with its arguments (``model.arch_args``), their defaults,
+    and its parameter count for ``seq_len`` bp windows and each of ``feature_counts`` outputs
+    (what ``dnaseq models`` prints)."""
+    import inspect
+    import textwrap
+
+    counts = ", ".join(f"{n:,} features" for n in feature_counts)
+    lines = [f"Architectures (config key model.arch; their arguments go under model.arch_args); "
+             f"parameters for {seq_len:,} bp windows and {counts}:", ""]
+    for name, cls in MODELS.items():
+        params = [f"{c} ({n:,} features)" for n, c in
+                  ((n, _parameter_count(name, seq_len, n)) for n in feature_counts)]
+        lines.append(f"{name}  [{cls.__name__}]  parameters: {', '.join(params)}")
+        lines += textwrap.wrap(_summary_line(cls), width, initial_indent="  ", subsequent_indent="  ")
+        sig = inspect.signature(cls.__init__).parameters
+        args = [f"{k}={_yaml_value(v.default)}" for k, v in sig.items()
+                if k not in ("self", "seq_len", "n_features") and v.kind is v.POSITIONAL_OR_KEYWORD]
+        published = {k: sig[k].default for k in ("seq_len", "n_features") if k in sig}
+        if len(published) == 2 and published["seq_len"] != seq_len:
+            lines.append(f"  published for {published['seq_len']:,} bp windows and {published['n_features']:,} features")
+        lines += (textwrap.wrap("arguments: " + ", ".join(args), width, initial_indent="  ",
+                                subsequent_indent="    ") if args else ["  arguments: none (the published layout)"])
+        lines.append("")
+    lines.append("e.g. dnaseq train --config configs/quickstart.yaml --model.arch_args.rnn_type gru "
+                 "(one argument changed), or --model.arch danq")
+    return "\n".join(lines)
+
+
 from .beluga import Beluga  # noqa: E402,F401  (registers "beluga")
-__all__ = ["MODELS", "register", "build_model", "count_parameters", "DeepSEA", "DanQ", "ConvRecurrent"]
+__all__ = ["MODELS", "register", "build_model", "count_parameters", "describe_models", "DeepSEA", "DanQ",
+           "ConvRecurrent"]
