@@ -183,6 +183,9 @@ class CachedTower:
     local recurrence) the recurrent layer's reference outputs and states.
     """
 
+    # the reference pass in the channels-last layout (CHANNELS_LAST_CPU) pays for batches of windows
+    channels_last = True
+
     def __init__(self, model: nn.Module, x: torch.Tensor):
         core = getattr(model, "model", model)
         tower, self.finish, self.first_linear, self.position_major = core.ism_parts()
@@ -194,7 +197,7 @@ class CachedTower:
         h = x
         for layer in self.tower:
             self.acts.append(h if isinstance(layer, (nn.Conv1d, nn.MaxPool1d)) else None)
-            h = _whole_windows(layer, h)
+            h = _whole_windows(layer, h) if self.channels_last else layer(h)
             self.lengths.append(h.shape[-1])
         self.ref_out = h
         self.ref_pre = self.first_linear(self._flat(h)) if self.first_linear is not None else None
@@ -401,6 +404,8 @@ def _assemble(ref: torch.Tensor, mut: torch.Tensor, lo: int, hi: int, a: int, b:
 class LocalISM(CachedTower):
     """Caches one sequence's activations (``x`` is (1, 4, L)) and scores batches of single-base
     edits locally."""
+
+    channels_last = False  # one window: its reference pass is negligible, its copies are not
 
     def logits(self, positions: torch.Tensor, bases: torch.Tensor) -> torch.Tensor:
         """Logits for mutants (one per entry of ``positions`` / ``bases``) of the cached sequence."""
