@@ -9,6 +9,7 @@ import pandas as pd
 
 from .evaluate import Evaluation, evaluate, load_evaluation
 from .outputs import ensure_writable_dir
+from .training.runs import BEST, LAST, checkpoint_in
 
 
 @dataclass
@@ -27,8 +28,27 @@ class Comparison:
         return "\n".join(lines)
 
 
+def _is_checkpoint(item: str) -> bool:
+    """A checkpoint file, or a run folder of ``dnaseq train`` (it holds best.ckpt / last.ckpt)."""
+    item = str(item)
+    if item.endswith(".ckpt"):
+        return True
+    return os.path.isdir(item) and not os.path.exists(os.path.join(item, "metrics.json")) and any(
+        os.path.exists(os.path.join(item, name)) for name in (BEST, LAST))
+
+
+def _label(item: str) -> str:
+    """How an input is named in the report: a checkpoint by its run folder and file
+    (``version_0/best.ckpt``), an evaluation folder by its name."""
+    path = os.path.normpath(str(item))
+    if _is_checkpoint(path):
+        folder, name = os.path.split(checkpoint_in(path) if os.path.isdir(path) else path)
+        return f"{os.path.basename(folder)}/{name}" if folder else name
+    return os.path.basename(path)
+
+
 def _as_evaluation(item: str, data: Optional[str], split: str, **kw) -> Evaluation:
-    if str(item).endswith(".ckpt"):
+    if _is_checkpoint(item):
         if not data:
             raise ValueError(f"{item} is a checkpoint: pass --data to evaluate it")
         return evaluate(item, data, split=split, plots=False, **kw)
@@ -69,8 +89,10 @@ def compare(a: str, b: str, out_dir: Optional[str] = None, data: Optional[str] =
         ensure_writable_dir(out_dir)
     ev_a = _as_evaluation(a, data, split, **evaluate_kwargs)
     ev_b = _as_evaluation(b, data, split, **evaluate_kwargs)
-    result = compare_evaluations(ev_a, ev_b, os.path.basename(os.path.normpath(a)),
-                                 os.path.basename(os.path.normpath(b)))
+    la, lb = _label(a), _label(b)
+    if la == lb:  # e.g. two runs' best.ckpt: name them by their paths
+        la, lb = os.path.normpath(str(a)), os.path.normpath(str(b))
+    result = compare_evaluations(ev_a, ev_b, la, lb)
     if out_dir:
         import json
 

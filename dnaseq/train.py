@@ -14,6 +14,7 @@ steps, and a run killed at any point continues exactly with ``--ckpt_path last``
 """
 from __future__ import annotations
 
+import csv
 import difflib
 import functools
 import os
@@ -22,8 +23,11 @@ import sys
 from typing import List, Optional
 
 from jsonargparse import DefaultHelpFormatter
+from lightning_fabric.loggers.logger import rank_zero_experiment
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
+from pytorch_lightning.loggers import CSVLogger
+from pytorch_lightning.loggers.csv_logs import ExperimentWriter as CSVExperimentWriter
 
 from .datamodule import DNADataModule
 from .task import SequenceModel
@@ -124,8 +128,7 @@ def _writable_folder(path: str, option: str) -> None:
 
 
 def _default_loggers(save_dir: str, name: str, version: str) -> list:
-    from pytorch_lightning.loggers import CSVLogger
-    loggers = [CSVLogger(save_dir=save_dir, name=name, version=version)]
+    loggers = [_RunCSVLogger(save_dir=save_dir, name=name, version=version)]
     try:
         import tensorboard  # noqa: F401  (optional: TensorBoard events beside metrics.csv when installed)
         from pytorch_lightning.loggers import TensorBoardLogger
@@ -133,6 +136,28 @@ def _default_loggers(save_dir: str, name: str, version: str) -> list:
     except ImportError:
         pass
     return loggers
+
+
+class _AppendingWriter(CSVExperimentWriter):
+    """Lightning's metrics.csv writer, except that a run folder's existing metrics.csv is kept
+    and continued: a resumed run (``--ckpt_path last``) used to delete its earlier epochs' log."""
+
+    def _check_log_dir_exists(self) -> None:
+        if self._fs.isfile(self.metrics_file_path):
+            with self._fs.open(self.metrics_file_path, "r", newline="") as fh:
+                self.metrics_keys = list(next(csv.reader(fh), []))
+
+
+class _RunCSVLogger(CSVLogger):
+    """CSVLogger whose metrics.csv survives a resume (see :class:`_AppendingWriter`)."""
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> CSVExperimentWriter:
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _AppendingWriter(log_dir=self.log_dir)
+        return self._experiment
 
 
 class _HelpFormatter(DefaultHelpFormatter):

@@ -93,3 +93,21 @@ def test_two_runs_in_one_python_process_get_two_folders(tmp_path, monkeypatch):
     # an inherited folder is trusted by ranks Lightning started (LOCAL_RANK > 0), by nothing else
     assert resolve_run_dir("runs", "x", None, env={RUN_DIR_ENV: "old"})[0] != "old"
     assert resolve_run_dir("runs", "x", None, env={RUN_DIR_ENV: "old", "LOCAL_RANK": "1"})[0] == "old"
+
+
+def test_resume_continues_the_run_folder_metrics_csv(tmp_path, monkeypatch):
+    """Lightning's CSV logger deleted metrics.csv of a resumed run folder (earlier epochs lost)."""
+    import pandas as pd
+
+    from dnaseq.train import run_training
+    from dnaseq.training.runs import RUN_DIR_ENV
+    monkeypatch.delenv(RUN_DIR_ENV, raising=False)
+    data = build_slice_dataset(tmp_path)
+    args = ["--config", str(_config(tmp_path / "log.yaml", data)), "--trainer.default_root_dir", str(tmp_path / "r"),
+            "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1"]
+    first = run_training(args + ["--trainer.max_epochs", "1"])
+    again = run_training(args + ["--trainer.max_epochs", "2", "--ckpt_path", "last"])
+    assert again.run_dir == first.run_dir
+    metrics = pd.read_csv(tmp_path / "r" / "log" / "version_0" / "metrics.csv")
+    assert sorted(metrics.epoch.dropna().unique().astype(int)) == [0, 1]
+    assert metrics.valid_auroc.notna().sum() == 2  # one validation per epoch, both kept

@@ -9,6 +9,7 @@ matched to the database with :func:`dnaseq.interpret.tomtom.tomtom`.
 """
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
@@ -21,6 +22,8 @@ from ..inference.engine import RunOptions
 from .attribute import attribute
 from .motif_db import Motif, consensus, information_content, write_meme
 from .tomtom import TomtomResult, tomtom
+
+log = logging.getLogger("dnaseq")
 
 HYPOTHETICAL_METHODS = ("saliency", "ism")
 
@@ -77,9 +80,15 @@ def discover_patterns(model, codes: np.ndarray, feature, motif_db: Optional[Sequ
     if window is not None and window < codes.shape[1]:
         lo = (codes.shape[1] - window) // 2
         hyp, x = hyp[:, :, lo:lo + window], x[:, :, lo:lo + window]
-    pos, neg = TFMoDISco(one_hot=np.ascontiguousarray(x.transpose(0, 2, 1), dtype=np.float32),
-                         hypothetical_contribs=np.ascontiguousarray(hyp.transpose(0, 2, 1), dtype=np.float32),
-                         max_seqlets_per_metacluster=max_seqlets, **modisco_args)
+    name = feature if isinstance(feature, str) else str(feature)
+    try:
+        pos, neg = TFMoDISco(one_hot=np.ascontiguousarray(x.transpose(0, 2, 1), dtype=np.float32),
+                             hypothetical_contribs=np.ascontiguousarray(hyp.transpose(0, 2, 1), dtype=np.float32),
+                             max_seqlets_per_metacluster=max_seqlets, **modisco_args)
+    except ValueError as exc:  # too little signal for its null model (e.g. all-zero seqlet weights)
+        log.warning(f"TF-MoDISco found no patterns for {name} on {len(codes)} windows ({exc}); the filter "
+                    "motifs are reported without them")
+        return Patterns(name, [], [], [], None)
     motifs, seqlets, signs = [], [], []
     for sign, found in (("+", pos), ("-", neg)):
         for k, pattern in enumerate(found or []):
@@ -91,5 +100,4 @@ def discover_patterns(model, codes: np.ndarray, feature, motif_db: Optional[Sequ
     matches = None
     if motif_db is not None and motifs:
         matches = tomtom([m.pfm for m in motifs], motif_db, names=[m.id for m in motifs], trim_ic=trim_ic)
-    name = feature if isinstance(feature, str) else str(feature)
     return Patterns(name, motifs, seqlets, signs, matches)

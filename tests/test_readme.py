@@ -1,0 +1,431 @@
+"""Every code block of README.md runs here, so a README that drifts from the code fails.
+
+Conventions (the README states them in one sentence under "Quick start"):
+
+* Fenced blocks only, each with a language: ``bash`` blocks run in ``bash -e -o pipefail``, each in
+  a subprocess; ``python`` blocks run as written, each in a fresh namespace (in this process, so
+  ``import dnaseq`` is paid once), with the scratch folder as the working directory; ``text``
+  blocks are output or listings and never run. An indented (4-space) code block is an error.
+* An HTML comment on the line before a fence changes that block:
+  ``<!-- readme-test: skip (reason) -->`` does not run it (a reason is required; skipped blocks
+  are counted), ``<!-- readme-test: continues -->`` runs a python block in the namespace of the
+  python block before it.
+* All blocks run in README order in one scratch folder holding copies of ``data/`` (with
+  ``dm3_insulators.h5`` cut to a few hundred windows per split), ``configs/``, ``scripts/`` and
+  ``tests/data/interpret/``, so later blocks use what earlier ones wrote (the quick start's run
+  folder, ``seqs.fa``, ...). Nothing is written into the repository.
+* Long steps are shortened by options appended to the command (``SHORTEN``), through a
+  ``dnaseq`` wrapper first on ``PATH`` (so ``scripts/quickstart.py``'s own ``dnaseq train`` is
+  shortened too); ``pip`` is a no-op (the package under test is already installed).
+* Speed: importing dnaseq (torch, Lightning) takes about 5 s and the README runs some 20 dnaseq
+  commands, so by default each ``dnaseq`` command is a process forked from a server that has
+  imported dnaseq once (``serve``; every command still gets its own process, arguments, working
+  folder, environment and standard streams, and its exit status is the command's).
+  ``DNASEQ_README_FORK=0`` runs each command as a fresh ``python -m dnaseq.cli`` instead.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+
+RUN_LANGS = ("bash", "python")
+TEXT_LANGS = ("text",)
+MARK = re.compile(r"<!--\s*readme-test:\s*(?P<kind>skip|continues)\s*(?:\((?P<reason>[^)]*)\))?\s*-->")
+FENCE = re.compile(r"^(?P<fence>```+|~~~+)\s*(?P<lang>[\w+-]*)\s*$")
+
+# appended to `dnaseq <command> ...` in the README blocks (not to --help); argparse / jsonargparse
+# take the last value of an option given twice, so these override the README's own values
+SHORTEN = {
+    "train": ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "2"],
+    "tune": ["--trials", "1", "--set", "trainer.max_epochs=1", "--set", "trainer.limit_train_batches=2",
+             "--set", "trainer.limit_val_batches=2"],
+    "motifs": ["--no-logos", "--influence-windows", "64", "--modisco-windows", "32"],
+    "design": ["--max-edits", "1", "--chains", "2", "--protect-core", "900"],
+}
+# windows kept per split of the scratch copy of data/dm3_insulators.h5
+EXCERPT = {"train": 512, "valid": 256, "test": 512}
+BLOCK_TIMEOUT = 600
+# one torch thread: on a busy 2-core machine a second OpenMP thread makes small models many times
+# slower (a first design() call took 35 s with 2 threads, 1.5 s with 1)
+QUIET_ENV = {"MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+@dataclass
+class Block:
+    line: int  # 1-based line of the opening fence
+    lang: str
+    code: str
+    mark: Optional[str] = None  # "skip" or "continues"
+    reason: str = ""
+
+    def where(self) -> str:
+        return f"README.md:{self.line} ({self.lang})"
+
+
+def parse_readme(text: str) -> List[Block]:
+    """The fenced code blocks of ``text``; raises ValueError on an untagged, unknown-language,
+    unclosed or indented code block, or a skip without a reason."""
+    lines = text.splitlines()
+    blocks: List[Block] = []
+    i = 0
+    prev_blank = True
+    while i < len(lines):
+        m = FENCE.match(lines[i])
+        if not m:
+            if prev_blank and lines[i].startswith("    ") and lines[i].strip() and not _in_list(lines, i):
+                raise ValueError(f"README.md:{i + 1}: an indented code block; fence it (```bash / ```text)")
+            prev_blank = not lines[i].strip()
+            i += 1
+            continue
+        fence, lang = m.group("fence"), m.group("lang")
+        start = i
+        j = i + 1
+        while j < len(lines) and not lines[j].startswith(fence[0] * len(fence)):
+            j += 1
+        if j == len(lines):
+            raise ValueError(f"README.md:{start + 1}: code block is never closed")
+        if lang not in RUN_LANGS + TEXT_LANGS:
+            raise ValueError(f"README.md:{start + 1}: code block language {lang!r}: use one of "
+                             f"{', '.join(RUN_LANGS + TEXT_LANGS)} (text is never run)")
+        block = Block(start + 1, lang, "\n".join(lines[start + 1:j]) + "\n")
+        k = start - 1
+        while k >= 0 and not lines[k].strip():
+            k -= 1
+        mark = MARK.search(lines[k]) if k >= 0 else None
+        if mark:
+            block.mark, block.reason = mark.group("kind"), (mark.group("reason") or "").strip()
+            if block.mark == "skip" and not block.reason:
+                raise ValueError(f"README.md:{start + 1}: a skipped block needs a reason: "
+                                 f"<!-- readme-test: skip (why) -->")
+            if block.mark == "continues" and lang != "python":
+                raise ValueError(f"README.md:{start + 1}: only python blocks can continue the one before")
+        blocks.append(block)
+        i = j + 1
+        prev_blank = True
+    return blocks
+
+
+def _in_list(lines: List[str], i: int) -> bool:
+    """Line ``i`` continues a list item (an indented paragraph, not a code block)."""
+    for k in range(i - 1, -1, -1):
+        s = lines[k]
+        if not s.strip():
+            continue
+        if re.match(r"\s*([-*+]|\d+\.)\s", s):
+            return True
+        if not s.startswith(" "):
+            return False
+    return False
+
+
+# -- the scratch folder ------------------------------------------------------------------------
+def _excerpt_dataset(src: Path, dst: Path) -> None:
+    """A copy of the dataset with a few hundred windows per split: every feature keeps positives."""
+    import h5py
+    with h5py.File(src, "r") as fin, h5py.File(dst, "w") as fout:
+        for key, value in fin.attrs.items():
+            fout.attrs[key] = value
+        for split, n in EXCERPT.items():
+            g = fin[split]
+            labels = g["labels"][:]
+            keep = set()
+            for f in range(labels.shape[1]):
+                pos = np.flatnonzero(labels[:, f])
+                keep.update(pos[::max(1, len(pos) // 8)][:8].tolist())
+            rest = [i for i in np.linspace(0, len(labels) - 1, n).astype(int).tolist() if i not in keep]
+            idx = np.array(sorted(keep | set(rest[:max(0, n - len(keep))])))
+            out = fout.create_group(split)
+            for name, ds in g.items():
+                d = out.create_dataset(name, data=ds[idx], compression="gzip", chunks=True)
+                for key, value in ds.attrs.items():
+                    d.attrs[key] = value
+
+
+def _wrapper(name: str, body: str, folder: Path) -> None:
+    path = folder / name
+    path.write_text("#!/usr/bin/env bash\n# written by tests/test_readme.py\n" + body)
+    path.chmod(0o755)
+
+
+# -- a fork server for `dnaseq` commands --------------------------------------------------------
+PRELOAD = ("dnaseq.cli", "dnaseq.train", "dnaseq.evaluate", "dnaseq.compare", "dnaseq.predict", "dnaseq.variants",
+           "dnaseq.ism_run", "dnaseq.plots", "dnaseq.interpret", "dnaseq.design", "dnaseq.tune",
+           "pytorch_lightning.cli")
+
+CLIENT = r"""
+import json, os, socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(SOCKET)
+msg = json.dumps({"argv": sys.argv[1:], "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
+socket.send_fds(s, [struct.pack("!I", len(msg)) + msg], [0, 1, 2])
+got = b""
+while len(got) < 4:
+    part = s.recv(4 - len(got))
+    if not part:
+        sys.exit("readme-test: the dnaseq fork server died")
+    got += part
+sys.exit(struct.unpack("!i", got)[0])
+"""
+
+
+def serve(path: str) -> None:
+    """Import dnaseq once, then run each `dnaseq` command sent to the socket ``path`` in a forked
+    child with the client's arguments, folder, environment and standard streams."""
+    import importlib
+    import json
+    import signal
+    import socket
+    import struct
+    import traceback
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # a command whose import fails will fail in its child, with the error
+            pass
+    from dnaseq.cli import main
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped automatically
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(8)
+    print("ready", flush=True)
+    while True:
+        conn, _ = srv.accept()
+        data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
+        while len(data) < 4 or len(data) < 4 + struct.unpack("!I", data[:4])[0]:
+            data += conn.recv(1 << 20)
+        req = json.loads(data[4:].decode())
+        pid = os.fork()
+        if pid:
+            conn.close()
+            for fd in fds:
+                os.close(fd)
+            continue
+        srv.close()
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for i, fd in enumerate(fds):
+            os.dup2(fd, i)
+            os.close(fd)
+        os.environ.clear()
+        os.environ.update(req["env"])
+        os.chdir(req["cwd"])
+        sys.argv = ["dnaseq"] + req["argv"]
+        try:
+            code = main()
+        except SystemExit as exc:
+            code = exc.code
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        if code is None:
+            code = 0
+        elif not isinstance(code, int):
+            print(code, file=sys.stderr)
+            code = 1
+        try:
+            import atexit
+            atexit._run_exitfuncs()  # what a normal exit runs, before the client hears the status
+        except BaseException:
+            traceback.print_exc()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        try:
+            conn.sendall(struct.pack("!i", code))
+        finally:
+            os._exit(code)
+
+
+class ForkServer:
+    """``serve`` in a subprocess (started at once, so its imports overlap other set-up)."""
+
+    def __init__(self, folder: Path):
+        self.socket = str(folder / "dnaseq.sock")
+        self.proc = subprocess.Popen([sys.executable, __file__, "--serve", self.socket], stdout=subprocess.PIPE,
+                                     text=True, env={**os.environ, **QUIET_ENV}, start_new_session=True)
+
+    def wait_ready(self) -> None:
+        line = self.proc.stdout.readline()  # "ready" once every module is imported
+        if line.strip() != "ready":
+            raise RuntimeError(f"the dnaseq fork server did not start (exit {self.proc.poll()})")
+
+    def close(self) -> None:
+        import signal
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the server and any child still running
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+
+
+def make_scratch(folder: Path, server: Optional[ForkServer] = None) -> dict:
+    """Fill ``folder`` as the README blocks expect; returns the environment to run them in."""
+    for name in ("configs", "scripts"):
+        shutil.copytree(ROOT / name, folder / name, ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "data").mkdir()
+    shutil.copytree(ROOT / "data" / "dm3_slice", folder / "data" / "dm3_slice",  # as cloned: no indexes
+                    ignore=shutil.ignore_patterns("*.fai", "*.gzi"))
+    _excerpt_dataset(ROOT / "data" / "dm3_insulators.h5", folder / "data" / "dm3_insulators.h5")
+    shutil.copytree(ROOT / "tests" / "data" / "interpret", folder / "tests" / "data" / "interpret")
+    bin_dir = folder / ".readme-bin"
+    bin_dir.mkdir()
+    py = shlex.quote(sys.executable)
+    cases = "".join(f"  {cmd}) set -- \"$@\" {' '.join(map(shlex.quote, extra))} ;;\n"
+                    for cmd, extra in SHORTEN.items())
+    if server is not None:
+        client = bin_dir / "dnaseq-client"
+        client.write_text(f"SOCKET = {server.socket!r}\n" + CLIENT)
+        run = f'exec {py} -S {shlex.quote(str(client))} "$@"'
+    else:
+        run = f'exec {py} -m dnaseq.cli "$@"'
+    _wrapper("dnaseq", 'for a in "$@"; do case "$a" in -h|--help) ' + run + ' ;; esac; done\n'
+             'case "$1" in\n' + cases + "esac\n" + run + "\n", bin_dir)
+    _wrapper("pip", 'echo "readme-test: skipped: pip $*" >&2\n', bin_dir)
+    (bin_dir / "python").symlink_to(sys.executable)
+    env = dict(os.environ)
+    env.update(PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}", PYTHONUNBUFFERED="1",
+               PYTHONDONTWRITEBYTECODE="1", **QUIET_ENV)
+    return env
+
+
+# -- running blocks ----------------------------------------------------------------------------
+def _tail(text: str, n: int = 4000) -> str:
+    return text if len(text) <= n else "...\n" + text[-n:]
+
+
+def run_bash(block: Block, cwd: Path, env: dict) -> str:
+    proc = subprocess.run(["bash", "-e", "-o", "pipefail", "-x", "-c", block.code], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=BLOCK_TIMEOUT)
+    if proc.returncode != 0:
+        raise AssertionError(f"{block.where()} failed (exit {proc.returncode}):\n{block.code}\n"
+                             f"--- stdout\n{_tail(proc.stdout)}\n--- stderr\n{_tail(proc.stderr)}")
+    return proc.stdout + proc.stderr
+
+
+def run_python(block: Block, cwd: Path, namespace: dict) -> None:
+    import matplotlib
+    import torch
+    before, threads = os.getcwd(), torch.get_num_threads()
+    matplotlib.use("Agg")
+    os.chdir(cwd)
+    torch.set_num_threads(1)
+    try:
+        exec(compile(block.code, block.where(), "exec"), namespace)
+    except Exception as exc:
+        raise AssertionError(f"{block.where()} failed: {type(exc).__name__}: {exc}\n{block.code}") from exc
+    finally:
+        os.chdir(before)
+        torch.set_num_threads(threads)
+
+
+# -- tests -------------------------------------------------------------------------------------
+def test_readme_blocks_are_tagged_and_parse():
+    blocks = parse_readme(README.read_text(encoding="utf-8"))
+    assert blocks, "README.md has no code blocks"
+    runnable = [b for b in blocks if b.lang in RUN_LANGS]
+    skipped = [b for b in runnable if b.mark == "skip"]
+    assert len(skipped) <= 5, f"too many skipped README blocks: {[b.where() for b in skipped]}"
+    first = next(b for b in blocks if b.lang == "python")
+    assert first.mark != "continues", f"{first.where()} continues nothing"
+
+
+def test_readme_says_how_its_blocks_are_shortened():
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    start = text.index("is run by `tests/test_readme.py`")
+    para = text[start:text.index("runs in the namespace of the one before", start)]
+    assert " / ".join(str(n) for n in EXCERPT.values()) in para
+    for cmd, extra in SHORTEN.items():
+        assert f"`dnaseq {cmd}`" in para, f"the README does not say how `dnaseq {cmd}` is shortened"
+        if cmd != "tune":  # tune's --set settings are "those train settings"
+            assert " ".join(extra) in para, f"the README does not give {' '.join(extra)} for dnaseq {cmd}"
+
+
+def test_parser_conventions():
+    text = ("x\n\n<!-- readme-test: skip (needs GPUs) -->\n```bash\nnvidia-smi\n```\n\n```python\na = 1\n```\n"
+            "<!-- readme-test: continues -->\n```python\nprint(a)\n```\n```text\nout\n```\n")
+    blocks = parse_readme(text)
+    assert [(b.lang, b.mark, b.reason) for b in blocks] == [
+        ("bash", "skip", "needs GPUs"), ("python", None, ""), ("python", "continues", ""), ("text", None, "")]
+    assert blocks[0].code == "nvidia-smi\n" and blocks[0].line == 4
+    for bad in ("```\nls\n```\n", "```sh\nls\n```\n", "```bash\nls\n", "para\n\n    dnaseq info x\n",
+                "<!-- readme-test: skip -->\n```bash\nls\n```\n"):
+        with pytest.raises(ValueError):
+            parse_readme(bad)
+    assert parse_readme("- item\n\n    continued item text\n") == []
+
+
+@pytest.fixture
+def fork_server(tmp_path_factory):
+    if os.environ.get("DNASEQ_README_FORK", "1") == "0" or not hasattr(__import__("socket"), "send_fds"):
+        yield None
+        return
+    server = ForkServer(tmp_path_factory.mktemp("fork"))
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def test_every_readme_block_runs(tmp_path, fork_server):
+    t_all = time.perf_counter()
+    blocks = parse_readme(README.read_text(encoding="utf-8"))
+    env = make_scratch(tmp_path, fork_server)
+    if fork_server is not None:
+        fork_server.wait_ready()
+    runnable = [b for b in blocks if b.lang in RUN_LANGS]
+    executed, skipped, times, failures = [], [], [], []
+    namespace: Optional[dict] = None
+    for block in runnable:
+        if block.mark == "skip":
+            skipped.append(block)
+            continue
+        t0 = time.perf_counter()
+        try:  # run every block (later ones rarely depend on a failed one): report all failures
+            if block.lang == "bash":
+                run_bash(block, tmp_path, env)
+            else:
+                if block.mark != "continues" or namespace is None:
+                    namespace = {"__name__": "__main__"}
+                run_python(block, tmp_path, namespace)
+            executed.append(block)
+        except AssertionError as exc:
+            failures.append(str(exc))
+        times.append((time.perf_counter() - t0, block.where()))
+    total = time.perf_counter() - t_all
+    print(f"\nREADME: executed {len(executed)} of {len(runnable)} code blocks "
+          f"({len(skipped)} skipped, {len(failures)} failed, {len(blocks) - len(runnable)} text blocks not run) "
+          f"in {total:.0f} s")
+    for b in skipped:
+        print(f"  skipped {b.where()}: {b.reason}")
+    for seconds, where in sorted(times, reverse=True):
+        print(f"  {seconds:6.1f} s  {where}")
+    assert not failures, f"{len(failures)} README block(s) failed:\n\n" + "\n\n".join(failures)
+    assert len(executed) + len(skipped) == len(runnable)
+    assert len(executed) >= len(runnable) - 5
+    # what the examples promise exists
+    run = tmp_path / "runs" / "quickstart"
+    assert (run / "version_0" / "best.ckpt").exists() and (run / "version_0" / "last.ckpt").exists()
+    for path in ("slice.h5", "results/eval/metrics.json", "results/cmp", "preds.tsv", "seqs.h5",
+                 "scores.tsv", "ism.h5", "attr.h5", "results/motifs/filter_motifs.tsv",
+                 "designs/d.designed.fa", "designs/f.designed.fa", "designs/r.designed.fa",
+                 "tune_quickstart/best_config.yaml"):
+        assert (tmp_path / path).exists(), f"a README example did not write {path}"
+
+
+if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "--serve":
+    serve(sys.argv[2])
