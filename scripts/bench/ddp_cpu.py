@@ -44,7 +44,7 @@ def run(tmp: str, name: str, steps: int, batch: int, devices: int, every: int = 
     cfg = yaml.safe_load(open(os.path.join(ROOT, "configs", "quickstart.yaml")))
     cfg["data"]["data"] = os.path.join(ROOT, "data", "dm3_insulators.h5")
     cfg["data"]["batch_size"] = batch // devices
-    cfg["trainer"].update({"max_epochs": 1, "max_steps": steps, "limit_val_batches": 0, "accelerator": "cpu",
+    cfg["trainer"].update({"max_epochs": 1, "limit_train_batches": steps, "limit_val_batches": 2, "accelerator": "cpu",
                            "devices": devices, "enable_progress_bar": False,
                            "strategy": "ddp" if devices > 1 else "auto",
                            "callbacks": [{"class_path": "stepclock.StepClock"}]})
