@@ -8,8 +8,9 @@ groups, sequence length, base order, dnaseq version — goes into the checkpoint
 from __future__ import annotations
 
 import difflib
+import importlib
 import warnings
-from typing import Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 import pytorch_lightning as pl
@@ -28,6 +29,32 @@ from .training.runs import checkpoint_in
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,
               "rmsprop": torch.optim.RMSprop}
 SCHEDULERS = ("none", "plateau", "cosine", "step")
+
+
+def _torch_class(spec: Union[str, Dict[str, Any]], base, what: str):
+    """(class, init_args) for a ``{class_path, init_args}`` mapping or a dotted class name, or
+    None for one of the short names; the class must derive from ``base``."""
+    if isinstance(spec, str) and "." not in spec:
+        return None
+    if isinstance(spec, str):
+        spec = {"class_path": spec}
+    if not isinstance(spec, dict) or "class_path" not in spec or set(spec) - {"class_path", "init_args"}:
+        raise ValueError(f"{what} must be a short name or {{class_path: ..., init_args: {{...}}}}, got {spec!r}")
+    path, init = str(spec["class_path"]), dict(spec.get("init_args") or {})
+    bases = base if isinstance(base, tuple) else (base,)
+    if "." not in path:  # torch.optim.NAdam for NAdam, torch.optim.lr_scheduler.StepLR for StepLR
+        path = ("torch.optim.lr_scheduler." if what == "lr_scheduler" else "torch.optim.") + path
+    module, _, name = path.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"{what}: cannot import {path} ({exc})") from exc
+    if not (isinstance(cls, type) and issubclass(cls, bases)):
+        raise ValueError(f"{what}: {path} is not a subclass of {' or '.join(b.__name__ for b in bases)}")
+    return cls, init
+
+
+_SCHEDULER_BASES = (torch.optim.lr_scheduler.LRScheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
 
 
 def _choice(value: str, options, what: str) -> str:
@@ -62,10 +89,14 @@ class SequenceModel(pl.LightningModule):
         arch: registry name: ``deepsea``, ``danq`` or ``conv_recurrent`` (see ``dnaseq.models``).
         arch_args: the architecture's hyperparameters (e.g. ``rnn_type: gru``).
         seq_len, n_features, feature_names, feature_groups: filled from the data module.
-        optimizer: ``adam``, ``adamw``, ``sgd`` (with ``momentum``) or ``rmsprop``.
+        optimizer: ``adam``, ``adamw``, ``sgd`` (with ``momentum``) or ``rmsprop``; or any
+            ``torch.optim`` optimizer as Lightning writes classes, ``{class_path: NAdam,
+            init_args: {...}}`` (a dotted path for other modules; ``lr`` defaults to ``lr``).
         lr, weight_decay, momentum: optimizer settings.
         lr_scheduler: ``none``, ``plateau`` (on valid loss), ``cosine`` (over max_epochs) or
-            ``step`` (``step_size`` epochs, ``gamma``).
+            ``step`` (``step_size`` epochs, ``gamma``); or any ``torch.optim.lr_scheduler``
+            class as ``{class_path: OneCycleLR, init_args: {...}}`` (stepped per epoch;
+            ReduceLROnPlateau watches valid_loss).
         scheduler_args: extra keyword arguments for the scheduler.
         pos_weight: per-feature positive weight for rare features: a list, one number for all,
             ``auto`` (negatives/positives in the training split, capped at ``pos_weight_cap``)
@@ -78,14 +109,16 @@ class SequenceModel(pl.LightningModule):
 
     def __init__(self, arch: str = "danq", arch_args: Optional[Dict] = None, seq_len: int = 1000,
                  n_features: int = 919, feature_names: Optional[List[str]] = None,
-                 feature_groups: Optional[List[str]] = None, optimizer: str = "adam",
+                 feature_groups: Optional[List[str]] = None, optimizer: Union[str, Dict[str, Any]] = "adam",
                  lr: float = 1e-3, weight_decay: float = 0.0, momentum: float = 0.9,
-                 lr_scheduler: str = "none", scheduler_args: Optional[Dict] = None,
+                 lr_scheduler: Union[str, Dict[str, Any]] = "none", scheduler_args: Optional[Dict] = None,
                  pos_weight: Union[None, float, List[float], str] = None, pos_weight_cap: float = 100.0,
                  rc_average: bool = False, fill: float = 0.25):
         super().__init__()
-        _choice(optimizer, OPTIMIZERS, "optimizer")
-        _choice(lr_scheduler, SCHEDULERS, "lr_scheduler")
+        if _torch_class(optimizer, torch.optim.Optimizer, "optimizer") is None:
+            _choice(optimizer, OPTIMIZERS, "optimizer")
+        if _torch_class(lr_scheduler, _SCHEDULER_BASES, "lr_scheduler") is None:
+            _choice(lr_scheduler, SCHEDULERS, "lr_scheduler")
         feature_names = list(feature_names) if feature_names else [f"feature_{i}" for i in range(n_features)]
         feature_groups = list(feature_groups) if feature_groups else ["unknown"] * n_features
         if len(feature_names) != n_features:
@@ -247,11 +280,24 @@ class SequenceModel(pl.LightningModule):
     # -- optimisation ------------------------------------------------------------------------
     def configure_optimizers(self):
         hp = self.hparams
-        name = hp.optimizer.lower()
-        kwargs = {"lr": hp.lr, "weight_decay": hp.weight_decay}
-        if name in ("sgd", "rmsprop"):
-            kwargs["momentum"] = hp.momentum
-        opt = OPTIMIZERS[name](self.parameters(), **kwargs)
+        custom = _torch_class(hp.optimizer, torch.optim.Optimizer, "optimizer")
+        if custom is not None:
+            cls, init = custom
+            opt = cls(self.parameters(), **{"lr": hp.lr, **init})
+        else:
+            name = hp.optimizer.lower()
+            kwargs = {"lr": hp.lr, "weight_decay": hp.weight_decay}
+            if name in ("sgd", "rmsprop"):
+                kwargs["momentum"] = hp.momentum
+            opt = OPTIMIZERS[name](self.parameters(), **kwargs)
+        custom = _torch_class(hp.lr_scheduler, _SCHEDULER_BASES, "lr_scheduler")
+        if custom is not None:
+            cls, init = custom
+            s = cls(opt, **{**dict(hp.scheduler_args or {}), **init})
+            config = {"scheduler": s, "interval": "epoch"}
+            if isinstance(s, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                config["monitor"] = "valid_loss"
+            return {"optimizer": opt, "lr_scheduler": config}
         sched = hp.lr_scheduler.lower()
         extra = dict(hp.scheduler_args or {})
         if sched == "none":

@@ -114,3 +114,29 @@ def test_optimizers_and_schedulers_from_config(tiny_dataset, tmp_path, optimizer
     model = dnaseq.load_model(str(tmp_path / "ckpt" / "last.ckpt"))
     assert model.hparams.optimizer == optimizer
     assert (model.pos_weight_t >= 1).all() and model.pos_weight_t.max() > 1
+
+
+def test_any_torch_optimizer_and_scheduler_as_class_path(tiny_dataset, tmp_path):
+    """Lightning's class_path / init_args form reaches every torch.optim class; short names stay."""
+    import json
+
+    import torch
+
+    from dnaseq.train import main
+    cfg = write_config(tmp_path / "c.yaml", tiny_dataset, tmp_path / "ckpt", limit_train_batches=2,
+                       limit_val_batches=2, max_epochs=2)
+    opt = {"class_path": "torch.optim.NAdam", "init_args": {"momentum_decay": 0.003}}
+    sched = {"class_path": "ExponentialLR", "init_args": {"gamma": 0.5}}
+    assert main(["--config", str(cfg), "--model.optimizer", json.dumps(opt), "--model.lr_scheduler",
+                 json.dumps(sched), "--model.lr", "0.01"]) == 0
+    ckpt = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=False)
+    group = ckpt["optimizer_states"][0]["param_groups"][0]
+    assert group["momentum_decay"] == 0.003 and abs(group["lr"] - 0.01 * 0.5 ** 2) < 1e-12
+    assert ckpt["lr_schedulers"][0]["gamma"] == 0.5
+    model = dnaseq.load_model(str(tmp_path / "ckpt" / "last.ckpt"))
+    assert model.hparams.optimizer["class_path"] == "torch.optim.NAdam"
+    with pytest.raises(ValueError, match="not a subclass of Optimizer"):
+        dnaseq.SequenceModel(optimizer={"class_path": "torch.nn.Linear"})
+    with pytest.raises(ValueError, match="cannot import"):
+        dnaseq.SequenceModel(lr_scheduler={"class_path": "NoSuchLR"})
+    dnaseq.SequenceModel(optimizer={"class_path": "NAdam"}, lr_scheduler="torch.optim.lr_scheduler.StepLR")
