@@ -35,6 +35,7 @@ from . import __version__
 from .dataset import SPLITS, DatasetWriter
 from .encoding import N_CODE
 from .genome import Genome, UnknownChromosomeError
+from .outputs import prepare_output_file
 from .intervals import IntervalSet, merge_intervals, read_intervals
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ def build_dataset(reference: str, features: Sequence[Feature], out: str, *,
         raise ValueError("window_size must be >= bin_size and differ from it by an even number")
     if not features:
         raise ValueError("no peak files given: pass --manifest or --peaks NAME=PATH")
-    _check_output(out)
+    prepare_output_file(str(out), "dataset.h5")  # before any work: one line naming the path
     genome = Genome(reference)
     names, groups = [f.name for f in features], [f.group for f in features]
     report = BuildReport(names, groups)
@@ -264,20 +265,6 @@ def _windows(codes: np.ndarray, first_start: int, n: int, window_size: int, step
     if b > a:
         segment[a - lo:b - lo] = codes[a:b]
     return sliding_window_view(segment, window_size)[::step]
-
-
-def _check_output(out: str) -> None:
-    """The dataset file's folder exists (it is created) and is writable, before any work; one
-    line naming the path otherwise."""
-    from .outputs import prepare_output_prefix
-
-    if os.path.isdir(out) or str(out).endswith(("/", os.sep)):
-        raise ValueError(f"--out {out} is a folder; give the dataset file to write, e.g. "
-                         f"{os.path.join(out, 'dataset.h5')}")
-    try:
-        prepare_output_prefix(str(out))
-    except ValueError as exc:
-        raise ValueError(f"{exc}; choose another --out") from None
 
 
 def _progress(total: int, enabled: bool):

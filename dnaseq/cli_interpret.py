@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from .outputs import ensure_writable_dir
+
 
 def register(sub, add_run_options, run_options) -> None:
     """Add the ``motifs`` and ``attribute`` subcommands to the subparsers ``sub``."""
@@ -58,27 +60,10 @@ def register(sub, add_run_options, run_options) -> None:
     a.set_defaults(func=lambda args: _attribute(args, run_options))
 
 
-def _output_folder(path: str, option: str = "--out") -> None:
-    """Create the output folder before any work, or stop with one line naming it and the fix."""
-    import os
-
-    from .outputs import ensure_writable_dir
-
-    probe = os.path.abspath(path)
-    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
-        probe = os.path.dirname(probe)
-    if os.path.exists(probe) and not os.path.isdir(probe):
-        raise ValueError(f"cannot create output folder {path}: {probe} is a file; choose another {option}")
-    try:
-        ensure_writable_dir(path)
-    except ValueError as exc:
-        raise ValueError(f"{exc}; choose another {option}") from None
-
-
 def _motifs(args, run_options) -> int:
     from .interpret.motifs import filter_motifs, write_motif_report
 
-    _output_folder(args.out)
+    ensure_writable_dir(args.out)
     result = filter_motifs(args.checkpoint, args.data, split=args.split, motif_db=args.motif_db,
                            threshold=args.threshold, strand=args.strand, max_windows=args.max_windows,
                            influence_windows=args.influence_windows, trim_ic=args.trim_ic, seed=args.seed,
@@ -153,7 +138,7 @@ def _attribute(args, run_options) -> int:
     from .interpret.attribute_run import run_attribute
 
     if args.plot_dir:
-        _output_folder(args.plot_dir, "--plot-dir")
+        ensure_writable_dir(args.plot_dir, "--plot-dir")
     result = run_attribute(args.checkpoint, args.out, reference=args.reference, regions=args.region,
                            fasta=args.fasta, feature=args.feature, method=args.method, plot_dir=args.plot_dir,
                            strand=args.strand, steps=args.steps, shuffles=args.shuffles, seed=args.seed,

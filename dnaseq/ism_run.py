@@ -15,7 +15,7 @@ from .encoding import N_CODE, encode
 from .genome import Genome
 from .inference.engine import RunOptions
 from .ism import importance, ism_effects, ism_with_reference
-from .outputs import ensure_writable_dir, prepare_output_prefix
+from .outputs import ensure_writable_dir, prepare_output_file
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +77,9 @@ LOGO_WIDTH = 100  # bp a logo shows by default: the strongest stretch of a longe
 def check_outputs(out: str, plot_dir: Optional[str] = None) -> None:
     """Refuse (one ValueError naming the path) an ``out`` HDF5 file or ``plot_dir`` that cannot
     be written, before any prediction; creates their folders."""
-    if os.path.isdir(out) or str(out).endswith(("/", os.sep)):
-        raise ValueError(f"--out {out} is a folder; give the HDF5 file to write, such as "
-                         f"{os.path.join(out, 'ism.h5')}")
-    prepare_output_prefix(out)
+    prepare_output_file(out, "ism.h5")
     if plot_dir:
-        ensure_writable_dir(plot_dir)
+        ensure_writable_dir(plot_dir, "--plot-dir")
 
 
 def run_ism(checkpoint, out: str, reference: Optional[str] = None, region: Optional[str] = None,

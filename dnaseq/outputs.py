@@ -5,14 +5,37 @@ from __future__ import annotations
 import os
 
 
-def ensure_writable_dir(path: str) -> None:
-    """Create ``path`` (and parents) or stop with a one-line error, before any long work."""
+def _file_in_the_way(path: str):
+    """The nearest existing ancestor of ``path`` (itself included) when it is a file, else None."""
+    probe = os.path.abspath(path)
+    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    return probe if os.path.exists(probe) and not os.path.isdir(probe) else None
+
+
+def ensure_writable_dir(path: str, option: str = "--out") -> None:
+    """Create ``path`` (and parents) or stop with a one-line error naming it, the file in the
+    way if there is one, and ``option`` to change, before any long work."""
+    blocker = _file_in_the_way(path)
+    if blocker is not None:
+        raise ValueError(f"cannot create output folder {path}: {blocker} is a file; choose another {option}")
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as exc:
-        raise ValueError(f"cannot create output folder {path}: {exc.strerror or exc}") from exc
+        raise ValueError(f"cannot create output folder {path}: {exc.strerror or exc}; choose another {option}") from exc
     if not os.access(path, os.W_OK):
-        raise ValueError(f"output folder {path} is not writable; choose another --out")
+        raise ValueError(f"output folder {path} is not writable; choose another {option}")
+
+
+def prepare_output_file(path: str, example: str, option: str = "--out") -> None:
+    """Like :func:`prepare_output_prefix` for one output file (``example``: a file name to
+    suggest when ``path`` is a folder)."""
+    if os.path.isdir(path) or str(path).endswith(("/", os.sep)):
+        raise ValueError(f"{option} {path} is a folder; give the file to write, e.g. {os.path.join(path, example)}")
+    try:
+        prepare_output_prefix(str(path))
+    except ValueError as exc:
+        raise ValueError(f"{exc}; choose another {option}") from None
 
 
 def prepare_output_prefix(out: str) -> None:
@@ -22,11 +45,9 @@ def prepare_output_prefix(out: str) -> None:
         raise ValueError(f"output prefix {out!r} is a folder; give a prefix such as "
                          f"{os.path.join(out, 'scores')!r} (writes scores.tsv, scores.summary.json)")
     folder = os.path.dirname(os.path.abspath(out))
-    probe = folder
-    while not os.path.exists(probe):
-        probe = os.path.dirname(probe)
-    if not os.path.isdir(probe):
-        raise ValueError(f"cannot create output folder {folder}: {probe} is a file")
+    blocker = _file_in_the_way(folder)
+    if blocker is not None:
+        raise ValueError(f"cannot create output folder {folder}: {blocker} is a file")
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as exc:

@@ -14,7 +14,6 @@ steps, and a run killed at any point continues exactly with ``--ckpt_path last``
 """
 from __future__ import annotations
 
-import csv
 import difflib
 import functools
 import os
@@ -23,15 +22,14 @@ import sys
 from typing import List, Optional
 
 from jsonargparse import DefaultHelpFormatter
-from lightning_fabric.loggers.logger import rank_zero_experiment
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
-from pytorch_lightning.loggers import CSVLogger
-from pytorch_lightning.loggers.csv_logs import ExperimentWriter as CSVExperimentWriter
 
 from .datamodule import DNADataModule
+from .outputs import ensure_writable_dir
 from .task import SequenceModel
 from .training.console import EpochSummary, LogInterval, bars_wanted, quiet_fit_warnings
+from .training.logs import default_loggers
 from .training.resume import ExactResume, step_checkpoint
 from .training.runs import RUN_DIR_ENV, resolve_run_dir, run_name
 
@@ -88,7 +86,7 @@ class DnaseqCLI(LightningCLI):
         self.run_dir, self.resume_from = resolve_run_dir(str(root), run_name(names), ckpt_path)
         folder, version = os.path.split(self.run_dir)
         if config.get("logger") in (None, True):
-            config["logger"] = _default_loggers(os.path.dirname(folder), os.path.basename(folder), version)
+            config["logger"] = default_loggers(os.path.dirname(folder), os.path.basename(folder), version)
         config["default_root_dir"] = self.run_dir
         checkpoint = self.config_init.get("checkpoint")
         self.own_checkpoint_folder = checkpoint is not None and checkpoint.dirpath is None
@@ -111,53 +109,8 @@ class DnaseqCLI(LightningCLI):
 
 def _writable_folder(path: str, option: str) -> None:
     """Create ``path`` or stop, before anything is built, with one line naming it and the option."""
-    from .outputs import ensure_writable_dir
-
-    if "://" in path:  # remote (s3://...): left to Lightning's filesystem layer
-        return
-    probe = os.path.abspath(path)
-    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
-        probe = os.path.dirname(probe)
-    if os.path.exists(probe) and not os.path.isdir(probe):
-        raise ValueError(f"cannot create the folder {path}: {probe} is a file; give {option} a folder you "
-                         f"can write")
-    try:
-        ensure_writable_dir(path)
-    except ValueError as exc:
-        raise ValueError(f"{exc}; give {option} a folder you can write") from None
-
-
-def _default_loggers(save_dir: str, name: str, version: str) -> list:
-    loggers = [_RunCSVLogger(save_dir=save_dir, name=name, version=version)]
-    try:
-        import tensorboard  # noqa: F401  (optional: TensorBoard events beside metrics.csv when installed)
-        from pytorch_lightning.loggers import TensorBoardLogger
-        loggers.append(TensorBoardLogger(save_dir=save_dir, name=name, version=version))
-    except ImportError:
-        pass
-    return loggers
-
-
-class _AppendingWriter(CSVExperimentWriter):
-    """Lightning's metrics.csv writer, except that a run folder's existing metrics.csv is kept
-    and continued: a resumed run (``--ckpt_path last``) used to delete its earlier epochs' log."""
-
-    def _check_log_dir_exists(self) -> None:
-        if self._fs.isfile(self.metrics_file_path):
-            with self._fs.open(self.metrics_file_path, "r", newline="") as fh:
-                self.metrics_keys = list(next(csv.reader(fh), []))
-
-
-class _RunCSVLogger(CSVLogger):
-    """CSVLogger whose metrics.csv survives a resume (see :class:`_AppendingWriter`)."""
-
-    @property
-    @rank_zero_experiment
-    def experiment(self) -> CSVExperimentWriter:
-        if self._experiment is None:
-            self._fs.makedirs(self.root_dir, exist_ok=True)
-            self._experiment = _AppendingWriter(log_dir=self.log_dir)
-        return self._experiment
+    if "://" not in path:  # remote (s3://...): left to Lightning's filesystem layer
+        ensure_writable_dir(path, option)
 
 
 class _HelpFormatter(DefaultHelpFormatter):

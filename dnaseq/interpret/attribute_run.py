@@ -102,16 +102,11 @@ def run_attribute(checkpoint, out: str, reference: Optional[str] = None, regions
     from ..inference.predictor import predict_codes
     from ..task import as_model
 
-    from ..outputs import ensure_writable_dir, prepare_output_prefix
+    from ..outputs import ensure_writable_dir, prepare_output_file
 
-    if os.path.isdir(out):
-        raise ValueError(f"--out {out} is a folder; give the HDF5 file to write, e.g. {os.path.join(out, 'attr.h5')}")
-    try:  # checked before any work: one line naming the folder
-        prepare_output_prefix(out)
-    except ValueError as exc:
-        raise ValueError(f"{exc}; choose another --out") from None
+    prepare_output_file(out, "attr.h5")  # checked before any work: one line naming the path
     if plot_dir:
-        ensure_writable_dir(plot_dir)
+        ensure_writable_dir(plot_dir, "--plot-dir")
     model, label = as_model(checkpoint)
     feature = feature or model.feature_names[0]
     names, codes, positions, starts, chroms = _inputs(model, reference, regions, fasta)
