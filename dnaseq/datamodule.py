@@ -153,6 +153,15 @@ class BatchDataset(Dataset):
         return torch.from_numpy(codes), torch.from_numpy(labels)
 
 
+def shift_codes(codes: torch.Tensor, shifts: torch.Tensor, n_code: int = 4) -> torch.Tensor:
+    """Shift each row of uint8 codes (B, L) right by ``shifts[b]`` bases (left when negative);
+    the bases shifted in are N (``n_code``). The window keeps its length."""
+    L = codes.shape[1]
+    idx = torch.arange(L, device=codes.device)[None, :] - shifts.to(codes.device)[:, None]
+    out = codes.gather(1, idx.clamp(0, L - 1))
+    return out.masked_fill((idx < 0) | (idx >= L), n_code)
+
+
 def expand_batch(codes: torch.Tensor, labels: torch.Tensor, rc_augment: bool = False,
                  fill: float = 0.25, generator: Optional[torch.Generator] = None):
     """uint8 codes (B, L) + labels (B, F) -> float one-hot (B, 4, L) + float labels, on the
@@ -180,12 +189,16 @@ class DNADataModule(pl.LightningDataModule):
         pin_memory: pin host memory (only takes effect when training on CUDA).
         mix_chunks: chunks mixed into one shuffle group for on-disk splits.
         fill: one-hot value of N in every channel.
+        jitter: random shift augmentation: each training window is shifted by up to this many
+            bases either way (drawn per window), N filling what comes in at the edge. A few tens
+            of bases keep the labelled centre bin inside the window and teach the model that a
+            motif counts wherever it lies; 0 (default) turns it off.
         train_split / val_split / test_split: names of the splits to use.
     """
 
     def __init__(self, data: str, batch_size: int = 128, num_workers: int = 0,
                  rc_augment: bool = False, in_memory: Optional[bool] = None, seed: int = 0,
-                 pin_memory: bool = True, mix_chunks: int = 16, fill: float = 0.25,
+                 pin_memory: bool = True, mix_chunks: int = 16, fill: float = 0.25, jitter: int = 0,
                  train_split: str = "train", val_split: str = "valid", test_split: str = "test",
                  predict_split: str = "test"):
         super().__init__()
@@ -193,6 +206,9 @@ class DNADataModule(pl.LightningDataModule):
         self.batch_size, self.num_workers = batch_size, num_workers
         self.rc_augment, self.in_memory, self.seed = rc_augment, in_memory, seed
         self.pin_memory, self.mix_chunks, self.fill = pin_memory, mix_chunks, fill
+        if not 0 <= int(jitter) < 500:
+            raise ValueError(f"jitter must be between 0 and 499 bases, got {jitter}")
+        self.jitter = int(jitter)
         self.splits = {"train": train_split, "valid": val_split, "test": test_split, "predict": predict_split}
         self._sources = {}
         # read the header now so models can be sized from the data before setup()
@@ -267,6 +283,9 @@ class DNADataModule(pl.LightningDataModule):
                 int(np.random.SeedSequence([self.seed, sampler.epoch, sampler.consumed, self._rank])
                     .generate_state(1)[0]))
             sampler.consumed += 1  # taken by the model: what a checkpoint saved now has done
+        if training and self.jitter:
+            shifts = torch.randint(-self.jitter, self.jitter + 1, (codes.shape[0],), generator=generator)
+            codes = shift_codes(codes, shifts)
         return expand_batch(codes, labels, rc_augment=self.rc_augment and training, fill=self.fill,
                             generator=generator)
 

@@ -29,6 +29,7 @@ from .training.runs import checkpoint_in
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,
               "rmsprop": torch.optim.RMSprop}
 SCHEDULERS = ("none", "plateau", "cosine", "step")
+LOSSES = ("bce", "focal")
 
 
 def _torch_class(spec: Union[str, Dict[str, Any]], base, what: str):
@@ -101,6 +102,11 @@ class SequenceModel(pl.LightningModule):
         pos_weight: per-feature positive weight for rare features: a list, one number for all,
             ``auto`` (negatives/positives in the training split, capped at ``pos_weight_cap``)
             or ``None``.
+        loss: ``bce`` (binary cross-entropy with logits, weighted by ``pos_weight``) or
+            ``focal`` (the same, times (1 - p_t) ** ``focal_gamma``, Lin et al. 2017): easy
+            windows, most of them negatives, count less, so rare features weigh more.
+            Validation loss stays the weighted BCE, so runs with either loss compare.
+        focal_gamma: the focusing exponent of the focal loss (0 is BCE).
         rc_average: average predictions over both strands at validation; the checkpoint's
             strand mode ("as trained") for every inference command.
         fill: one-hot value of N in every channel, as the data module fed it in training
@@ -113,12 +119,15 @@ class SequenceModel(pl.LightningModule):
                  lr: float = 1e-3, weight_decay: float = 0.0, momentum: float = 0.9,
                  lr_scheduler: Union[str, Dict[str, Any]] = "none", scheduler_args: Optional[Dict] = None,
                  pos_weight: Union[None, float, List[float], str] = None, pos_weight_cap: float = 100.0,
-                 rc_average: bool = False, fill: float = 0.25):
+                 rc_average: bool = False, fill: float = 0.25, loss: str = "bce", focal_gamma: float = 2.0):
         super().__init__()
         if _torch_class(optimizer, torch.optim.Optimizer, "optimizer") is None:
             _choice(optimizer, OPTIMIZERS, "optimizer")
         if _torch_class(lr_scheduler, _SCHEDULER_BASES, "lr_scheduler") is None:
             _choice(lr_scheduler, SCHEDULERS, "lr_scheduler")
+        loss = _choice(loss, LOSSES, "loss")
+        if focal_gamma < 0:
+            raise ValueError(f"focal_gamma must be >= 0, got {focal_gamma}")
         feature_names = list(feature_names) if feature_names else [f"feature_{i}" for i in range(n_features)]
         feature_groups = list(feature_groups) if feature_groups else ["unknown"] * n_features
         if len(feature_names) != n_features:
@@ -129,7 +138,8 @@ class SequenceModel(pl.LightningModule):
                                    "weight_decay": weight_decay, "momentum": momentum,
                                    "lr_scheduler": lr_scheduler, "scheduler_args": dict(scheduler_args or {}),
                                    "pos_weight": pos_weight, "pos_weight_cap": pos_weight_cap,
-                                   "rc_average": rc_average, "fill": float(fill)})
+                                   "rc_average": rc_average, "fill": float(fill), "loss": loss,
+                                   "focal_gamma": float(focal_gamma)})
         self.model = build_model(arch, seq_len, n_features, **(arch_args or {}))
         self.register_buffer("pos_weight_t", torch.ones(n_features), persistent=True)
         if pos_weight is not None and pos_weight != "auto":
@@ -234,9 +244,18 @@ class SequenceModel(pl.LightningModule):
     def _loss(self, logits, y):
         return F.binary_cross_entropy_with_logits(logits.float(), y, pos_weight=self.pos_weight_t)
 
+    def _train_loss(self, logits, y):
+        if self.hparams.get("loss", "bce") == "bce":
+            return self._loss(logits, y)
+        logits = logits.float()
+        bce = F.binary_cross_entropy_with_logits(logits, y, pos_weight=self.pos_weight_t, reduction="none")
+        p = torch.sigmoid(logits)
+        p_t = torch.where(y > 0, p, 1 - p)
+        return ((1 - p_t) ** self.hparams.focal_gamma * bce).mean()
+
     def training_step(self, batch, batch_idx):
         x, y = batch
-        loss = self._loss(self(x), y)
+        loss = self._train_loss(self(x), y)
         self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(y))
         return loss
 

@@ -21,6 +21,7 @@ import re
 import sys
 from typing import List, Optional
 
+import yaml
 from jsonargparse import DefaultHelpFormatter
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
@@ -46,11 +47,34 @@ _UNSET_HELP = {
 }
 
 
+_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")  # 1e-4: a word to YAML 1.1
+MAPPING_OPTIONS = ("model.arch_args", "model.scheduler_args")  # free-form {name: value} options
+
+
+def typed_word(value):
+    """``value`` read as YAML when it is a word that is a number, boolean or list: jsonargparse
+    types the keys of a free-form mapping such as ``--model.arch_args.pool_sizes 1`` no further
+    than the word '1', which the model would then get."""
+    if not isinstance(value, str) or not value.strip():
+        return value
+    if _EXPONENT.fullmatch(value.strip()):
+        return float(value)
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+    return value if isinstance(parsed, str) or parsed is None else parsed
+
+
 class DnaseqCLI(LightningCLI):
     parse_only = False
     progress_bars: Optional[bool] = None  # what trainer.enable_progress_bar: null means; None: ask the terminal
 
     def before_instantiate_classes(self) -> None:
+        for key in MAPPING_OPTIONS:
+            mapping = self.config.get(key)
+            if isinstance(mapping, dict):
+                self.config[key] = {name: typed_word(v) for name, v in mapping.items()}
         if self.parse_only:
             raise _ParsedOnly(self.config)
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env python
-"""k-mer logistic-regression baseline on a dnaseq dataset (per feature, test split).
+"""k-mer logistic-regression baseline on a dnaseq dataset (per feature, test split by default).
 
-    python scripts/kmer_baseline.py [--data data/dm3_insulators.h5] [--k 5] [--out results/kmer]
+    python scripts/kmer_baseline.py [--data data/dm3_insulators.h5] [--k 5] [--split valid] [--out results/kmer]
 
 Features: counts of every k-mer with its reverse complement merged (strand-blind, like the
 CNN's reverse-complement averaging), log1p-scaled and standardised; one L2 logistic regression
-per chromatin feature (scikit-learn), fit on train, scored on test.
+per chromatin feature (scikit-learn), fit on train, scored on the chosen split.
 """
 from __future__ import annotations
 
@@ -52,12 +52,12 @@ def kmer_counts(codes: np.ndarray, k: int, canon: np.ndarray) -> np.ndarray:
     return np.log1p(out)
 
 
-def run(data: str, k: int = 5, out: str | None = None, quiet: bool = False):
+def run(data: str, k: int = 5, out: str | None = None, quiet: bool = False, split: str = "test"):
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
     t0 = time.perf_counter()
-    train, test = open_split(data, "train"), open_split(data, "test")
+    train, test = open_split(data, "train"), open_split(data, split)
     canon = canonical_index(k)
     Xtr_codes, ytr = train.read(np.arange(len(train)))
     Xte_codes, yte = test.read(np.arange(len(test)))
@@ -71,7 +71,7 @@ def run(data: str, k: int = 5, out: str | None = None, quiet: bool = False):
             clf.fit(Xtr, ytr[:, j])
             probs[:, j] = clf.predict_proba(Xte)[:, 1]
     result = evaluate_predictions(yte, probs, test.info.feature_names, test.info.feature_groups,
-                                  {"model": f"{k}-mer logistic regression", "data": data, "split": "test",
+                                  {"model": f"{k}-mer logistic regression", "data": data, "split": split,
                                    "windows": int(len(yte)), "seconds": round(time.perf_counter() - t0, 1)})
     if out:
         result.write(out)
@@ -85,9 +85,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default="data/dm3_insulators.h5")
     ap.add_argument("--k", type=int, default=5)
+    ap.add_argument("--split", default="test", help="split to score (default test; valid while choosing a model)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
-    run(args.data, args.k, args.out)
+    run(args.data, args.k, args.out, split=args.split)
 
 
 if __name__ == "__main__":

@@ -27,3 +27,17 @@ def test_paper_configs_build_published_models(name, params):
     cfg = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
     model = build_model(cfg["model"]["arch"], 1000, 919, **cfg["model"].get("arch_args", {}))
     assert count_parameters(model) == params
+
+
+def test_model_mapping_options_from_the_command_line_are_typed():
+    # jsonargparse leaves `--model.arch_args.pool_sizes 1` the word '1'; the model must get 1
+    from dnaseq.train import parse_config
+    cfg = parse_config(["--config", str(CONFIGS / "quickstart.yaml"), "--model.arch_args.pool_sizes", "1",
+                        "--model.arch_args.conv_dropout", "0.0", "--model.arch_args.bidirectional", "false",
+                        "--model.arch_args.rnn_type", "gru", "--model.arch_args.conv_filters", "[32, 16]",
+                        "--model.scheduler_args.eta_min", "1e-5"])
+    args = cfg.model.arch_args
+    assert args["pool_sizes"] == 1 and args["conv_dropout"] == 0.0 and args["bidirectional"] is False
+    assert args["rnn_type"] == "gru" and args["conv_filters"] == [32, 16]
+    assert cfg.model.scheduler_args == {"eta_min": 1e-5}
+    assert args["conv_widths"] == 19  # what the file says stays as it is

@@ -98,3 +98,33 @@ def test_validation_auroc_equals_scikit_learn(tmp_path):
         p = model.eval().predict_proba(dnaseq.one_hot(codes), strand="forward").numpy()
     aucs = [roc_auc_score(labels[:, j], p[:, j]) for j in range(labels.shape[1]) if 0 < labels[:, j].sum() < len(labels)]
     assert len(aucs) >= 3 and logged == pytest.approx(float(np.mean(aucs)), abs=1e-5)
+
+
+def test_shift_codes_moves_each_row_and_fills_n():
+    from dnaseq.datamodule import shift_codes
+    codes = torch.tensor([[0, 1, 2, 3, 0], [0, 1, 2, 3, 0], [3, 3, 2, 2, 1]], dtype=torch.uint8)
+    out = shift_codes(codes, torch.tensor([2, -1, 0]))
+    assert out.tolist() == [[4, 4, 0, 1, 2], [1, 2, 3, 0, 4], [3, 3, 2, 2, 1]]
+    assert out.dtype == torch.uint8
+
+
+def test_jitter_shifts_training_batches_only(shipped_dataset):
+    from types import SimpleNamespace
+    dm = DNADataModule(str(shipped_dataset), batch_size=64, in_memory=True, jitter=7)
+    codes, labels = next(iter(dm.train_dataloader()))
+    plain, _ = expand_batch(codes, labels)
+    dm.trainer = SimpleNamespace(training=False, world_size=1)
+    x, _ = dm.on_after_batch_transfer((codes, labels), 0)
+    assert torch.equal(x, plain)  # validation and prediction see the windows as they are
+    dm.trainer = SimpleNamespace(training=True, world_size=1)
+    x, _ = dm.on_after_batch_transfer((codes, labels), 0)
+    shifts = []
+    for row in range(len(codes)):  # each row is its window shifted by some s in [-7, 7], N at the edge
+        s = next(s for s in range(-7, 8)
+                 if torch.equal(x[row, :, max(s, 0):1000 + min(s, 0)], plain[row, :, max(-s, 0):1000 - max(s, 0)]))
+        edge = x[row, :, :s] if s > 0 else x[row, :, 1000 + s:]
+        assert torch.all(edge == 0.25)
+        shifts.append(s)
+    assert len(set(shifts)) > 5
+    with pytest.raises(ValueError, match="jitter"):
+        DNADataModule(str(shipped_dataset), jitter=-1)

@@ -276,6 +276,21 @@ def test_recurrent_variants(rnn_type, bidirectional, readout, layers):
     assert max(effects) > 10 * ATOL, effects
 
 
+@pytest.mark.parametrize("rnn_type,readout,conv_readout", [("gru", "attention", "none"), ("lstm", "maxmean", "none"),
+                                                          ("lstm", "flatten", "max"), ("none", "flatten", "maxmean")])
+def test_pooled_readouts_and_conv_readout_equal_full_passes(rnn_type, readout, conv_readout):
+    torch.manual_seed(0)
+    model = dnaseq.build_model("conv_recurrent", LR, 6, conv_filters=[16], conv_widths=9, pool_sizes=4,
+                               rnn_type=rnn_type, rnn_hidden=8, readout=readout, conv_readout=conv_readout,
+                               head_hidden=[16]).eval()
+    assert supported(model)
+    local = fast_ism.CachedTower(model, windows(1, 0, length=LR)).rec is not None
+    assert local == (rnn_type != "none" and conv_readout == "none")  # the skip needs the whole tower
+    x = windows(4, 31, n_cols=(3,), length=LR)
+    check(model, x, torch.tensor([0, LR // 2, LR - 1, 57]), random_alt(4, 1, 32))
+    check(model, x, LR // 2 - 1, random_alt(4, 3, 33))
+
+
 def test_danq_reruns_only_the_changed_part_of_each_direction(monkeypatch):
     model = get_model("danq")
     x = windows(3, 26)

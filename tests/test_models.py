@@ -22,12 +22,35 @@ def test_dense_layer_sized_from_length():
     assert DanQ(1000, 3).head[0].in_features == 75 * 640
 
 
-@pytest.mark.parametrize("readout", ["flatten", "mean", "max", "last"])
+@pytest.mark.parametrize("readout", ["flatten", "mean", "max", "maxmean", "attention", "last"])
 def test_conv_recurrent_readouts(readout):
     m = build_model("conv_recurrent", 300, 5, conv_filters=[8, 8], conv_widths=[9, 5], pool_sizes=[4, 2],
                     batch_norm=True, rnn_type="gru", rnn_hidden=6, rnn_layers=2, rnn_dropout=0.1,
                     readout=readout, head_hidden=[10, 10], head_dropout=0.1).eval()
     assert m(torch.rand(3, 4, 300)).shape == (3, 5)
+
+
+@pytest.mark.parametrize("conv_readout", ["max", "mean", "maxmean"])
+@pytest.mark.parametrize("rnn_type", ["lstm", "none"])
+def test_conv_readout_beside_the_recurrent_layer(conv_readout, rnn_type):
+    torch.manual_seed(0)
+    m = build_model("conv_recurrent", 300, 5, conv_filters=[8], conv_widths=9, pool_sizes=4, rnn_type=rnn_type,
+                    rnn_hidden=6, readout="flatten", conv_readout=conv_readout, head_hidden=[10]).eval()
+    x = torch.rand(3, 4, 300)
+    assert m(x).shape == (3, 5)
+    # the head reads the pooled conv tower: changing the tower's strongest position changes it
+    width = (6 * 2 if rnn_type == "lstm" else 8) * 73 + 8 * (2 if conv_readout == "maxmean" else 1)
+    assert m.head[0].in_features == width
+    with pytest.raises(ValueError, match="conv_readout must be one of"):
+        build_model("conv_recurrent", 300, 5, conv_readout="sum")
+
+
+def test_attention_pool_starts_between_mean_and_max():
+    from dnaseq.models.recurrent import AttentionPool
+    h = torch.randn(4, 30, 6)
+    out = AttentionPool(6)(h)
+    assert ((out <= h.max(1).values + 1e-6) & (out >= h.mean(1) - 1e-6)).all()
+    assert not torch.allclose(out, h.mean(1))
 
 
 def test_pure_cnn_without_recurrent_layer():

@@ -140,3 +140,25 @@ def test_any_torch_optimizer_and_scheduler_as_class_path(tiny_dataset, tmp_path)
     with pytest.raises(ValueError, match="cannot import"):
         dnaseq.SequenceModel(lr_scheduler={"class_path": "NoSuchLR"})
     dnaseq.SequenceModel(optimizer={"class_path": "NAdam"}, lr_scheduler="torch.optim.lr_scheduler.StepLR")
+
+
+def test_focal_loss_weighs_easy_windows_less():
+    import torch
+    torch.manual_seed(0)
+    arch = {"conv_filters": [4], "conv_widths": 5, "pool_sizes": 4, "rnn_type": "none", "readout": "max",
+            "head_hidden": [4]}
+    bce = dnaseq.SequenceModel("conv_recurrent", arch, seq_len=50, n_features=3, pos_weight=5.0)
+    focal = dnaseq.SequenceModel("conv_recurrent", arch, seq_len=50, n_features=3, pos_weight=5.0,
+                                 loss="Focal", focal_gamma=2.0)
+    flat = dnaseq.SequenceModel("conv_recurrent", arch, seq_len=50, n_features=3, pos_weight=5.0,
+                                loss="focal", focal_gamma=0.0)
+    logits = torch.tensor([[4.0, -4.0, 0.0], [-3.0, 2.0, 0.5]])
+    y = torch.tensor([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
+    assert torch.allclose(flat._train_loss(logits, y), bce._train_loss(logits, y))  # gamma 0 is BCE
+    per = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, pos_weight=torch.full((3,), 5.0),
+                                                               reduction="none")
+    p_t = torch.where(y > 0, torch.sigmoid(logits), 1 - torch.sigmoid(logits))
+    assert torch.allclose(focal._train_loss(logits, y), ((1 - p_t) ** 2 * per).mean())
+    assert focal.hparams.loss == "focal"
+    with pytest.raises(ValueError, match="unknown loss 'hinge'"):
+        dnaseq.SequenceModel("conv_recurrent", arch, seq_len=50, n_features=3, loss="hinge")

@@ -13,7 +13,36 @@ from torch import nn
 from .deepsea import conv_out
 
 RNN_TYPES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-READOUTS = ("flatten", "mean", "max", "last")
+POOLS = ("mean", "max", "maxmean", "attention")  # over positions: a motif counts wherever it is
+READOUTS = ("flatten", "last") + POOLS
+CONV_READOUTS = ("none", "mean", "max", "maxmean")
+
+
+class AttentionPool(nn.Module):
+    """Softmax-weighted mean over positions with one weight per position and channel, scored by
+    a linear map of the channels (Enformer's attention pooling, over the whole window). It starts
+    as a soft max-pool (scores = 2 x the values) and learns where to look."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.score = nn.Linear(channels, channels)
+        with torch.no_grad():
+            self.score.weight.copy_(2.0 * torch.eye(channels))
+            self.score.bias.zero_()
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:  # (B, L, D) -> (B, D)
+        return (torch.softmax(self.score(h), dim=1) * h).sum(dim=1)
+
+
+def _pool(h: torch.Tensor, how: str, attention: Optional[nn.Module] = None) -> torch.Tensor:
+    """(B, L, D) -> (B, D), or (B, 2D) for ``maxmean``."""
+    if how == "mean":
+        return h.mean(dim=1)
+    if how == "max":
+        return h.max(dim=1).values
+    if how == "maxmean":
+        return torch.cat([h.max(dim=1).values, h.mean(dim=1)], dim=-1)
+    return attention(h)
 
 
 def _as_list(value, n: int, name: str) -> list:
@@ -37,8 +66,12 @@ class ConvRecurrent(nn.Module):
         rnn_type: ``rnn``, ``lstm``, ``gru`` or ``none`` (a pure CNN, Basset-like).
         rnn_hidden, rnn_layers, bidirectional, rnn_dropout: the recurrent layer.
         readout: how recurrent (or conv) outputs reach the head: ``flatten`` (as DanQ),
-            ``mean`` or ``max`` over positions, or ``last`` state (for bidirectional: the
-            forward direction's last step and the backward direction's first step).
+            ``mean``, ``max``, both (``maxmean``) or ``attention`` pooling over positions (a rare
+            motif counts wherever it is), or ``last`` state (for bidirectional: the forward
+            direction's last step and the backward direction's first step).
+        conv_readout: the conv tower's output pooled over positions (``max``, ``mean`` or
+            ``maxmean``) and given to the head beside the readout; ``none`` by default. It lets
+            a single strong motif reach the head directly, past the recurrent layer.
         readout_dropout: dropout before the head.
         head_hidden: sizes of the dense hidden layers (ReLU), e.g. ``[925]``.
         head_dropout: dropout between dense hidden layers.
@@ -50,12 +83,14 @@ class ConvRecurrent(nn.Module):
                  batch_norm: bool = False, rnn_type: str = "lstm", rnn_hidden: int = 320,
                  rnn_layers: int = 1, bidirectional: bool = True, rnn_dropout: float = 0.0,
                  readout: str = "flatten", readout_dropout: float = 0.5,
-                 head_hidden: Sequence[int] = (925,), head_dropout: float = 0.0):
+                 head_hidden: Sequence[int] = (925,), head_dropout: float = 0.0, conv_readout: str = "none"):
         super().__init__()
         if rnn_type not in RNN_TYPES and rnn_type != "none":
             raise ValueError(f"rnn_type must be one of {sorted(RNN_TYPES)} or 'none', got {rnn_type!r}")
         if readout not in READOUTS:
             raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
+        if conv_readout not in CONV_READOUTS:
+            raise ValueError(f"conv_readout must be one of {CONV_READOUTS}, got {conv_readout!r}")
         n = len(conv_filters)
         widths, pools = _as_list(conv_widths, n, "conv_widths"), _as_list(pool_sizes, n, "pool_sizes")
         drops = _as_list(conv_dropout, n, "conv_dropout")
@@ -84,9 +119,11 @@ class ConvRecurrent(nn.Module):
                                            dropout=rnn_dropout if rnn_layers > 1 else 0.0)
             width_out = rnn_hidden * (2 if bidirectional else 1)
         self.bidirectional = bidirectional and self.rnn is not None
-        self.readout = readout
+        self.readout, self.conv_readout = readout, conv_readout
+        self.attention = AttentionPool(width_out) if readout == "attention" else None
         self.readout_dropout = nn.Dropout(readout_dropout) if readout_dropout else nn.Identity()
-        head_in = width_out * L if readout == "flatten" else width_out
+        head_in = width_out * {"flatten": L, "maxmean": 2}.get(readout, 1)
+        head_in += channels * {"none": 0, "maxmean": 2}.get(conv_readout, 1)
         head, prev = [], head_in
         for i, h in enumerate(head_hidden):
             head += [nn.Linear(prev, h), nn.ReLU()]
@@ -106,39 +143,42 @@ class ConvRecurrent(nn.Module):
         by its change alone; otherwise the rest runs on the spliced conv output (a single-layer
         recurrence is rerun only where an edit reaches it, see :meth:`ism_recurrence`)."""
         head = list(self.head)
-        if (self.rnn is None and self.readout == "flatten" and not self.training
-                and isinstance(head[0], nn.Linear)):
+        if (self.rnn is None and self.readout == "flatten" and self.conv_readout == "none"
+                and not self.training and isinstance(head[0], nn.Linear)):
             return self.conv, nn.Sequential(*head[1:]), head[0], True
         return self.conv, self._after_conv, None, True
 
     def ism_recurrence(self):
         """(recurrent layer, head) for local recompute through the recurrence, or None without
         a recurrent layer: ``head`` maps the recurrent layer's output (B, L', D) to logits, so
-        ``forward(x) == head(rnn(conv(x).transpose(1, 2))[0])``."""
-        if self.rnn is None:
+        ``forward(x) == head(rnn(conv(x).transpose(1, 2))[0])``; None too when the head also
+        reads the conv tower (``conv_readout``)."""
+        if self.rnn is None or self.conv_readout != "none":
             return None
         return self.rnn, self._readout_head
 
     def _after_conv(self, h: torch.Tensor) -> torch.Tensor:
         h = h.transpose(1, 2)  # (B, L', C): recurrence runs along the sequence
+        skip = None if self.conv_readout == "none" else _pool(h, self.conv_readout)
         if self.rnn is not None:
             h, _ = self.rnn(h)
-        return self._readout_head(h)
+        return self._readout_head(h, skip)
 
-    def _readout_head(self, h: torch.Tensor) -> torch.Tensor:
-        """Readout and dense head of the recurrent (or conv) outputs ``h`` (B, L', D)."""
+    def _readout_head(self, h: torch.Tensor, skip: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Readout and dense head of the recurrent (or conv) outputs ``h`` (B, L', D), with the
+        pooled conv tower ``skip`` beside it when ``conv_readout`` is set."""
         if self.readout == "flatten":
             h = h.flatten(1)
-        elif self.readout == "mean":
-            h = h.mean(dim=1)
-        elif self.readout == "max":
-            h = h.max(dim=1).values
-        else:  # last
+        elif self.readout == "last":
             if self.bidirectional:
                 half = h.shape[-1] // 2
                 h = torch.cat([h[:, -1, :half], h[:, 0, half:]], dim=-1)
             else:
                 h = h[:, -1]
+        else:
+            h = _pool(h, self.readout, self.attention)
+        if skip is not None:
+            h = torch.cat([h, skip], dim=-1)
         return self.head(self.readout_dropout(h))
 
 
