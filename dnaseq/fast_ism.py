@@ -98,8 +98,8 @@ def _layer_ok(layer: nn.Module) -> bool:
 def supported(model: nn.Module) -> bool:
     """Whether ``model`` (a loaded model or its core network) can be recomputed locally."""
     core = getattr(model, "model", model)
-    if not hasattr(core, "ism_parts"):
-        return False
+    if not hasattr(core, "ism_parts") or getattr(core, "reads_input", False):
+        return False  # reads_input: a part beside the tower sees the whole window (k-mer counts)
     tower = core.ism_parts()[0]
     return all(_layer_ok(layer) for layer in tower)
 

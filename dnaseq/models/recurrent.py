@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from .deepsea import conv_out
+from .kmers import KmerLinear
 
 RNN_TYPES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 POOLS = ("mean", "max", "maxmean", "attention")  # over positions: a motif counts wherever it is
@@ -75,6 +76,12 @@ class ConvRecurrent(nn.Module):
         readout_dropout: dropout before the head.
         head_hidden: sizes of the dense hidden layers (ReLU), e.g. ``[925]``.
         head_dropout: dropout between dense hidden layers.
+        kmer_k: when > 0, a wide part beside the deep one (wide and deep): a linear model of
+            the window's canonical k-mer counts (:class:`~dnaseq.models.kmers.KmerLinear`), whose
+            logits are added to the head's. It learns a signal spread over many short words
+            fast, as k-mer baselines do; the conv + recurrent part learns the rest. Local
+            recomputation (ISM, variant scoring) then falls back to full passes.
+        kmer_dropout: dropout on the standardised k-mer counts.
     """
 
     def __init__(self, seq_len: int = 1000, n_features: int = 919,
@@ -83,7 +90,8 @@ class ConvRecurrent(nn.Module):
                  batch_norm: bool = False, rnn_type: str = "lstm", rnn_hidden: int = 320,
                  rnn_layers: int = 1, bidirectional: bool = True, rnn_dropout: float = 0.0,
                  readout: str = "flatten", readout_dropout: float = 0.5,
-                 head_hidden: Sequence[int] = (925,), head_dropout: float = 0.0, conv_readout: str = "none"):
+                 head_hidden: Sequence[int] = (925,), head_dropout: float = 0.0, conv_readout: str = "none",
+                 kmer_k: int = 0, kmer_dropout: float = 0.5):
         super().__init__()
         if rnn_type not in RNN_TYPES and rnn_type != "none":
             raise ValueError(f"rnn_type must be one of {sorted(RNN_TYPES)} or 'none', got {rnn_type!r}")
@@ -132,10 +140,18 @@ class ConvRecurrent(nn.Module):
             prev = h
         head.append(nn.Linear(prev, n_features))
         self.head = nn.Sequential(*head)
+        self.wide = KmerLinear(int(kmer_k), n_features, kmer_dropout) if kmer_k else None
         self.seq_len, self.n_features, self.positions = seq_len, n_features, L
 
+    @property
+    def reads_input(self) -> bool:
+        """Whether a part besides the conv tower reads the input (the k-mer wide part): then an
+        edit's effect is not confined to where it reaches through the tower."""
+        return self.wide is not None
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._after_conv(self.conv(x))
+        out = self._after_conv(self.conv(x))
+        return out if self.wide is None else out + self.wide(x)
 
     def ism_parts(self):
         """(conv tower, finish, first dense layer or None, flatten is position-major) for local

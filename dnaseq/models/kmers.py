@@ -1,0 +1,69 @@
+"""k-mer counts of one-hot windows, as a layer: the "wide" part of a wide-and-deep model.
+
+A linear model of k-mer counts is the baseline that DNA sequence models are compared with
+(gkm-SVM, k-mer logistic regression). It learns a weak signal spread over many short words
+fast, where a conv tower trained for a few epochs may not (Su(Hw) in the shipped data: 6-mer
+logistic regression 0.76 validation ROC AUC, the conv + BiLSTM quick start 0.69). Adding its
+logits to the deep model's gives the deep model that baseline to improve on. Counting is index
+arithmetic and one ``bincount`` (no per-base Python); nothing in torch or the libraries dnaseq
+uses counts k-mers of one-hot tensors, hence these few lines.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def canonical_kmers(k: int) -> np.ndarray:
+    """For each k-mer index (base order A,C,G,T, first base most significant) the dense index of
+    the smaller of it and its reverse complement: (4**k,) int64 over 0..n-1."""
+    digits = np.array(np.unravel_index(np.arange(4 ** k), (4,) * k)).T  # (4**k, k)
+    weights = 4 ** np.arange(k - 1, -1, -1)
+    forward, reverse = digits @ weights, (3 - digits[:, ::-1]) @ weights
+    return np.unique(np.minimum(forward, reverse), return_inverse=True)[1].astype(np.int64)
+
+
+class KmerCounts(nn.Module):
+    """One-hot windows (B, 4, L) -> log1p counts of canonical k-mers (B, n), strand-blind
+    (a k-mer and its reverse complement share a count; n = 2080 for k = 6). A position is a base
+    when one channel is above 0.5, so N (all channels 0.25, or 0) ends every k-mer over it."""
+
+    def __init__(self, k: int):
+        super().__init__()
+        if not 1 <= k <= 8:
+            raise ValueError(f"k-mer length must be 1 to 8, got {k}")
+        self.k = k
+        canon = torch.as_tensor(canonical_kmers(k))
+        self.register_buffer("canon", canon, persistent=False)
+        self.n = int(canon.max()) + 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, L = x.shape[0], x.shape[-1]
+        top, base = x.max(dim=1)  # (B, L)
+        base, not_base = base.to(torch.int32), top <= 0.5
+        n_pos = L - self.k + 1
+        index, broken = base[:, :n_pos].clone(), not_base[:, :n_pos].clone()
+        for j in range(1, self.k):  # k shifted adds, not a (B, L, k) unfold
+            index.mul_(4).add_(base[:, j:j + n_pos])
+            broken |= not_base[:, j:j + n_pos]
+        # k-mers over an N go to an extra bin per row, dropped below: one bincount, no masking
+        index = torch.where(broken, self.n, self.canon[index])
+        index += torch.arange(B, device=x.device)[:, None] * (self.n + 1)
+        counts = torch.bincount(index.flatten(), minlength=B * (self.n + 1)).view(B, self.n + 1)[:, :self.n]
+        return torch.log1p(counts.to(x.dtype))
+
+
+class KmerLinear(nn.Module):
+    """Wide part: k-mer counts, standardised by a batch norm without affine terms (running
+    statistics of the training windows), dropout, then one linear map to the features' logits."""
+
+    def __init__(self, k: int, n_features: int, dropout: float = 0.5):
+        super().__init__()
+        self.counts = KmerCounts(k)
+        self.norm = nn.BatchNorm1d(self.counts.n, affine=False)
+        self.dropout = nn.Dropout(dropout) if dropout else nn.Identity()
+        self.linear = nn.Linear(self.counts.n, n_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.dropout(self.norm(self.counts(x.float())).to(x.dtype)))

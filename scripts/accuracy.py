@@ -1,0 +1,127 @@
+#!/usr/bin/env python
+"""A recipe against k-mer logistic regression, per feature, over several seeds.
+
+    python scripts/accuracy.py --config configs/quickstart.yaml --seeds 1 2 3 --split valid \
+        [--kmers 5 6] [--out results/accuracy] [--runs RUN_DIR ...]
+
+Each seed is a real `dnaseq train --config C --seed_everything S` run (in --out/runs), evaluated
+with `dnaseq evaluate --split SPLIT`; `--runs` evaluates finished run folders instead of training.
+The k-mer baselines are scripts/kmer_baseline.py (fit on train, scored on the same split). Prints,
+per feature, the model's ROC AUC and PR AUC (mean and standard deviation over seeds) beside the
+best k-mer model's, and counts a win only when the model's mean minus one standard deviation is
+above the baseline. Writes accuracy.tsv (one row per feature) and accuracy.json (summary) to --out.
+Choose a recipe on --split valid; look at --split test once, at the end.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+
+import yaml  # noqa: E402
+
+from dnaseq.evaluate import load_evaluation  # noqa: E402
+
+
+def sh(*args) -> str:
+    print("$ " + " ".join(args), flush=True)
+    return subprocess.run(args, check=True, stdout=subprocess.PIPE, text=True).stdout
+
+
+def train(config: str, seed: int, out: str) -> tuple:
+    """(run folder, training seconds) of one seed."""
+    t0 = time.perf_counter()
+    text = sh("dnaseq", "train", "--config", config, "--seed_everything", str(seed),
+              "--trainer.default_root_dir", os.path.join(out, "runs"), "--trainer.enable_progress_bar", "false")
+    run = next(line.split(": ", 1)[1] for line in text.splitlines() if line.startswith("run folder: "))
+    return run, time.perf_counter() - t0
+
+
+def summarise(model_tables, baselines) -> pd.DataFrame:
+    """One row per feature: the model's mean/sd over seeds and each baseline's ROC/PR AUC."""
+    roc = np.array([t.roc_auc.to_numpy() for t in model_tables])
+    pr = np.array([t.pr_auc.to_numpy() for t in model_tables])
+    out = pd.DataFrame({"feature": model_tables[0].feature,
+                        "roc_mean": roc.mean(0), "roc_sd": roc.std(0, ddof=1) if len(roc) > 1 else 0.0,
+                        "pr_mean": pr.mean(0), "pr_sd": pr.std(0, ddof=1) if len(pr) > 1 else 0.0})
+    for k, table in baselines.items():
+        out[f"roc_{k}mer"], out[f"pr_{k}mer"] = table.roc_auc.to_numpy(), table.pr_auc.to_numpy()
+    best_roc = out[[f"roc_{k}mer" for k in baselines]].max(axis=1)
+    best_pr = out[[f"pr_{k}mer" for k in baselines]].max(axis=1)
+    out["roc_win"] = out.roc_mean - out.roc_sd > best_roc
+    out["pr_win"] = out.pr_mean - out.pr_sd > best_pr
+    out["roc_margin"], out["pr_margin"] = out.roc_mean - best_roc, out.pr_mean - best_pr
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default="configs/quickstart.yaml")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--runs", nargs="+", help="evaluate these finished run folders instead of training")
+    ap.add_argument("--split", default="valid", help="valid while choosing; test once, at the end")
+    ap.add_argument("--kmers", type=int, nargs="+", default=[5, 6])
+    ap.add_argument("--out", default="results/accuracy")
+    args = ap.parse_args()
+    data = yaml.safe_load(open(args.config))["data"]["data"]
+    os.makedirs(args.out, exist_ok=True)
+    runs, seconds = [], []
+    if args.runs:
+        runs = list(args.runs)
+    else:
+        for seed in args.seeds:
+            run, s = train(args.config, seed, args.out)
+            runs.append(run)
+            seconds.append(round(s, 1))
+            print(f"seed {seed}: {run} ({s:.0f} s)", flush=True)
+    tables = []
+    for i, run in enumerate(runs):
+        ev = os.path.join(args.out, f"eval_{args.split}_{i}")
+        sh("dnaseq", "evaluate", "--checkpoint", run, "--data", data, "--split", args.split, "--out", ev, "--quiet")
+        tables.append(load_evaluation(ev).table)
+
+    import kmer_baseline
+    baselines = {k: kmer_baseline.run(data, k=k, split=args.split, quiet=True,
+                                      out=os.path.join(args.out, f"kmer{k}_{args.split}")).table for k in args.kmers}
+    table = summarise(tables, baselines)
+    table.to_csv(os.path.join(args.out, "accuracy.tsv"), sep="\t", index=False, float_format="%.4f")
+    ks = "/".join(f"{k}-mer" for k in args.kmers)
+    print(f"\n{args.split} split, {len(runs)} run(s) of {args.config}; model = mean +- sd over runs")
+    print(f"{'feature':<12}{'model ROC':>16}" + "".join(f"{f'{k}-mer':>8}" for k in args.kmers)
+          + f"{'model PR':>16}" + "".join(f"{f'{k}-mer':>8}" for k in args.kmers) + "  wins (ROC, PR)")
+    for r in table.itertuples():
+        row = f"{r.feature:<12}{r.roc_mean:>9.4f}+-{r.roc_sd:.3f}"
+        row += "".join(f"{getattr(r, f'roc_{k}mer'):>8.4f}" for k in args.kmers)
+        row += f"{r.pr_mean:>9.4f}+-{r.pr_sd:.3f}" + "".join(f"{getattr(r, f'pr_{k}mer'):>8.4f}" for k in args.kmers)
+        print(row + f"  {'yes' if r.roc_win else 'no':>4} {'yes' if r.pr_win else 'no':>4}")
+    run_means = [(t.roc_auc.mean(), t.pr_auc.mean()) for t in tables]
+    roc_means, pr_means = np.array(run_means).T
+    sd = (lambda v: float(v.std(ddof=1)) if len(v) > 1 else 0.0)
+    summary = {"config": args.config, "split": args.split, "runs": runs, "train_seconds": seconds,
+               "mean_roc": float(roc_means.mean()), "mean_roc_sd": sd(roc_means),
+               "mean_pr": float(pr_means.mean()), "mean_pr_sd": sd(pr_means),
+               **{f"mean_roc_{k}mer": float(b.roc_auc.mean()) for k, b in baselines.items()},
+               **{f"mean_pr_{k}mer": float(b.pr_auc.mean()) for k, b in baselines.items()},
+               "roc_wins": int(table.roc_win.sum()), "pr_wins": int(table.pr_win.sum()), "features": len(table)}
+    best = max(summary[f"mean_roc_{k}mer"] for k in args.kmers)
+    summary["mean_roc_margin"] = summary["mean_roc"] - best
+    with open(os.path.join(args.out, "accuracy.json"), "w") as fh:
+        json.dump(summary, fh, indent=1)
+    print(f"mean ROC AUC {summary['mean_roc']:.4f} +- {summary['mean_roc_sd']:.4f} (best {ks}: {best:.4f}, "
+          f"margin {summary['mean_roc_margin']:+.4f}); mean PR AUC {summary['mean_pr']:.4f} +- "
+          f"{summary['mean_pr_sd']:.4f}; wins beyond one sd: ROC {summary['roc_wins']}/{len(table)}, "
+          f"PR {summary['pr_wins']}/{len(table)}" + (f"; training {seconds} s" if seconds else ""))
+
+
+if __name__ == "__main__":
+    main()

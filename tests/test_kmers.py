@@ -1,0 +1,78 @@
+"""The k-mer wide part: exact counts, strand-blind, N-aware, and a model that carries it."""
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+import dnaseq
+from dnaseq import fast_ism
+from dnaseq.encoding import encode, one_hot, reverse_complement_one_hot
+from dnaseq.models.kmers import KmerCounts, canonical_kmers
+from tests.test_local_edit import check, random_alt, windows
+
+
+def brute_counts(seq: str, k: int) -> dict:
+    """Canonical k-mer counts of a DNA string, one k-mer at a time (the reference)."""
+    comp = str.maketrans("ACGT", "TGCA")
+    out = {}
+    for i in range(len(seq) - k + 1):
+        word = seq[i:i + k]
+        if set(word) <= set("ACGT"):
+            key = min(word, word.translate(comp)[::-1])
+            out[key] = out.get(key, 0) + 1
+    return out
+
+
+def index_of(word: str) -> int:
+    return int("".join(str("ACGT".index(b)) for b in word), 4)
+
+
+@pytest.mark.parametrize("fill", [0.25, 0.0])
+def test_counts_equal_counting_by_hand_with_n_and_both_strands(fill):
+    rng = np.random.default_rng(0)
+    seqs = ["".join(rng.choice(list("ACGTN"), p=[0.24, 0.24, 0.24, 0.24, 0.04], size=120)) for _ in range(4)]
+    seqs.append("N" * 120)
+    x = one_hot(torch.as_tensor(encode(seqs)), fill=fill)
+    for k in (1, 3, 6):
+        layer = KmerCounts(k)
+        counts = torch.expm1(layer(x)).round().long()
+        canon = canonical_kmers(k)
+        for row, seq in enumerate(seqs):
+            expected = np.zeros(layer.n, np.int64)
+            for word, n in brute_counts(seq, k).items():
+                expected[canon[index_of(word)]] += n
+            assert counts[row].tolist() == expected.tolist(), (k, seq)
+        assert torch.equal(layer(reverse_complement_one_hot(x)), layer(x))  # strand-blind
+    assert KmerCounts(6).n == 2080 and KmerCounts(5).n == 512
+    with pytest.raises(ValueError, match="1 to 8"):
+        KmerCounts(0)
+
+
+def test_canonical_index_pairs_each_kmer_with_its_reverse_complement():
+    canon = canonical_kmers(4)
+    comp = str.maketrans("ACGT", "TGCA")
+    for word in map("".join, itertools.product("ACGT", repeat=4)):
+        assert canon[index_of(word)] == canon[index_of(word.translate(comp)[::-1])]
+    assert len(set(canon.tolist())) == 136
+
+
+def test_wide_and_deep_model_trains_and_scores_by_full_passes():
+    torch.manual_seed(0)
+    model = dnaseq.build_model("conv_recurrent", 400, 6, conv_filters=[8], conv_widths=9, pool_sizes=4,
+                               rnn_type="gru", rnn_hidden=8, head_hidden=[16], kmer_k=5, kmer_dropout=0.2)
+    x = one_hot(torch.randint(0, 4, (16, 400), dtype=torch.uint8))
+    before = model.wide.linear.weight.detach().clone()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x), (torch.rand(16, 6) < 0.3).float())
+    loss.backward()
+    opt.step()
+    assert not torch.equal(before, model.wide.linear.weight)
+    model.eval()
+    # an edit changes the k-mer counts of the whole window: local recomputation must not be used
+    assert model.reads_input and not fast_ism.supported(model)
+    with torch.no_grad():
+        deep = model._after_conv(model.conv(x[:2]))
+        assert torch.allclose(model(x[:2]), deep + model.wide(x[:2]))
+    xs = windows(4, 41, n_cols=(3,), length=400)
+    check(model, xs, torch.tensor([0, 200, 399, 57]), random_alt(4, 1, 42))
