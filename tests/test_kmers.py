@@ -76,3 +76,17 @@ def test_wide_and_deep_model_trains_and_scores_by_full_passes():
         assert torch.allclose(model(x[:2]), deep + model.wide(x[:2]))
     xs = windows(4, 41, n_cols=(3,), length=400)
     check(model, xs, torch.tensor([0, 200, 399, 57]), random_alt(4, 1, 42))
+
+
+def test_gradient_attributions_warn_that_the_wide_part_is_not_seen():
+    pytest.importorskip("captum")
+    from dnaseq.interpret import attribute
+    torch.manual_seed(0)
+    model = dnaseq.build_model("conv_recurrent", 200, 2, conv_filters=[4], conv_widths=9, pool_sizes=4,
+                               rnn_type="none", head_hidden=[4], kmer_k=3).eval()
+    codes = torch.randint(0, 4, (2, 200), dtype=torch.uint8).numpy()
+    with pytest.warns(UserWarning, match="only the deep part"):
+        grads = attribute(model, codes, 0, method="saliency")
+    assert grads.shape == (2, 4, 200)
+    ism = attribute(model, codes, 0, method="ism")  # full passes: the whole model
+    assert ism.shape == (2, 4, 200) and np.isfinite(ism).all()

@@ -27,6 +27,7 @@ differentiated in eval mode).
 """
 from __future__ import annotations
 
+import warnings
 from typing import Optional, Sequence, Union
 
 import numpy as np
@@ -200,6 +201,10 @@ def attribute(model, x, feature: Union[int, str, None] = None, method: str = "in
     if method == "ism":
         return _ism(model, codes, j, strand, pos, run)
     s = settings(model, strand)
+    if getattr(s.net, "reads_input", False):
+        warnings.warn(f"{method} sees only the deep part of this model: its k-mer wide part (kmer_k) "
+                      f"counts words, which has no gradient; use method 'ism' for the whole model",
+                      stacklevel=2)
     per_unit = max(1, min(run.batch_size, 64 if method != "integrated-gradients" else 4))
     n, length = codes.shape
 
