@@ -17,13 +17,13 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 import yaml
 
 from .models import MODELS
+from .train import EXPONENT as _EXPONENT
 from .train import SECTIONS, ConfigError, check_config, explain_config_error, parse_config
 
 KINDS = ("float", "int", "categorical")
 _FIELDS = {"float": {"type", "low", "high", "log", "step"}, "int": {"type", "low", "high", "log", "step"},
            "categorical": {"type", "choices"}}
 MAPPING_OPTIONS = ("model.arch_args", "model.scheduler_args")
-_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")  # 1e-4: a word to YAML 1.1
 
 
 class SearchSpaceError(ValueError):

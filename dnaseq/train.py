@@ -47,7 +47,7 @@ _UNSET_HELP = {
 }
 
 
-_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")  # 1e-4: a word to YAML 1.1
+EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")  # 1e-4: a word to YAML 1.1
 MAPPING_OPTIONS = ("model.arch_args", "model.scheduler_args")  # free-form {name: value} options
 
 
@@ -57,7 +57,7 @@ def typed_word(value):
     than the word '1', which the model would then get."""
     if not isinstance(value, str) or not value.strip():
         return value
-    if _EXPONENT.fullmatch(value.strip()):
+    if EXPONENT.fullmatch(value.strip()):
         return float(value)
     try:
         parsed = yaml.safe_load(value)

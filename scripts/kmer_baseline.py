@@ -19,19 +19,13 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from dnaseq.dataset import open_split  # noqa: E402
-from dnaseq.encoding import reverse_complement  # noqa: E402
 from dnaseq.evaluate import evaluate_predictions  # noqa: E402
+from dnaseq.models.kmers import canonical_kmers  # noqa: E402
 
 
 def canonical_index(k: int) -> np.ndarray:
     """Map each k-mer index to the index of the smaller of it and its reverse complement."""
-    kmers = np.array(np.unravel_index(np.arange(4 ** k), (4,) * k)).T.astype(np.uint8)
-    rc = reverse_complement(kmers)
-    weights = 4 ** np.arange(k - 1, -1, -1)
-    fwd, rev = kmers @ weights, rc @ weights
-    canon = np.minimum(fwd, rev)
-    _, dense = np.unique(canon, return_inverse=True)
-    return dense
+    return canonical_kmers(k)
 
 
 def kmer_counts(codes: np.ndarray, k: int, canon: np.ndarray) -> np.ndarray:
