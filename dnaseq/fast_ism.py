@@ -43,12 +43,9 @@ from typing import Dict, List, Optional, Tuple, Union
 import torch
 from torch import _VF, nn
 
+from .models.tower import geometry_ok, pool_first, pool_params, whole_windows
+
 _POINTWISE = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Softplus, nn.Identity)
-# Non-decreasing activations commute with max-pooling (max picks an element; f of the largest is
-# the largest f), so the tower pools first and applies them to 1/k of the columns. Only the
-# piecewise-linear ones: a vectorised exp or tanh may round an element differently from the
-# scalar loop that handles a tensor's tail, so those would not be the same bit for bit.
-_MONOTONE = (nn.ReLU,)
 _EVAL_ONLY = (nn.Dropout, nn.BatchNorm1d)  # positionwise in eval mode only
 
 # edited_logits: rows whose edit starts lie within MERGE_GAP columns of each other share one
@@ -61,15 +58,6 @@ MAX_GROUPS = 16
 LOCAL_RECURRENCE = True
 
 
-def _first(v) -> int:
-    return v if isinstance(v, int) else v[0]
-
-
-def _pool_params(layer: nn.MaxPool1d) -> Tuple[int, int]:
-    k = _first(layer.kernel_size)
-    return k, _first(layer.stride) if layer.stride is not None else k
-
-
 def _out_span(layer: nn.Module, lo: int, hi: int, n_out: int) -> Tuple[int, int, int, int]:
     """Output columns [olo, ohi) of a conv / pool layer that can change when its input changes
     on [lo, hi), and the input columns [a, b) they read."""
@@ -77,19 +65,14 @@ def _out_span(layer: nn.Module, lo: int, hi: int, n_out: int) -> Tuple[int, int,
         k = layer.kernel_size[0]
         olo, ohi = max(0, lo - k + 1), min(n_out, hi)
         return olo, ohi, olo, ohi + k - 1
-    k, s = _pool_params(layer)
+    k, s = pool_params(layer)
     olo, ohi = max(0, -(-(lo - k + 1) // s)), min(n_out, (hi - 1) // s + 1)
     return olo, ohi, olo * s, (ohi - 1) * s + k
 
 
 def _layer_ok(layer: nn.Module) -> bool:
-    if isinstance(layer, nn.Conv1d):
-        return (layer.stride == (1,) and layer.dilation == (1,) and layer.groups == 1
-                and layer.padding in ((0,), "valid"))
-    if isinstance(layer, nn.MaxPool1d):
-        k, s = _pool_params(layer)
-        return (_first(layer.padding) == 0 and _first(layer.dilation) == 1 and not layer.ceil_mode
-                and not layer.return_indices and k >= 1 and s >= 1)
+    if isinstance(layer, (nn.Conv1d, nn.MaxPool1d)):
+        return geometry_ok(layer)
     if isinstance(layer, _EVAL_ONLY):
         return not layer.training
     return isinstance(layer, _POINTWISE)
@@ -102,29 +85,6 @@ def supported(model: nn.Module) -> bool:
         return False  # reads_input: a part beside the tower sees the whole window (k-mer counts)
     tower = core.ism_parts()[0]
     return all(_layer_ok(layer) for layer in tower)
-
-
-def _is_monotone(layer: nn.Module) -> bool:
-    if isinstance(layer, nn.LeakyReLU):
-        return layer.negative_slope >= 0
-    return isinstance(layer, _MONOTONE)
-
-
-def pool_first(tower) -> List[nn.Module]:
-    """The tower's layers with each non-decreasing activation moved after the max-pool that
-    follows it (across eval-mode Dropout / Identity): the same function, bit for bit, with the
-    activation on fewer columns."""
-    layers = list(tower)
-    i = 0
-    while i < len(layers) - 1:
-        j = i + 1
-        while j < len(layers) and isinstance(layers[j], (nn.Dropout, nn.Identity)) and not layers[j].training:
-            j += 1
-        if _is_monotone(layers[i]) and j < len(layers) and isinstance(layers[j], nn.MaxPool1d):
-            layers[i], layers[j] = layers[j], layers[i]
-            i = j
-        i += 1
-    return layers
 
 
 # Column slices of first dense layers for the dense-delta update, kept across calls (variant
@@ -153,27 +113,6 @@ def _dense_slice(weight: torch.Tensor, C: int, Lf: int, lo: int, hi: int, positi
     return part
 
 
-# On the CPU the reference pass runs conv and pool layers as 2-D ops in the channels-last layout,
-# oneDNN's fastest here (DeepSEA's tower 1.5x, DanQ's 2.1x faster than Conv1d at batch 128; the
-# same sums in another order, so within float rounding of the model's own forward). Local
-# recomputes (a few columns) keep Conv1d, which is as fast there.
-CHANNELS_LAST_CPU = True
-
-
-def _whole_windows(layer: nn.Module, h: torch.Tensor) -> torch.Tensor:
-    """``layer(h)`` for whole windows; see ``CHANNELS_LAST_CPU``. Hands on a (B, C, L) view of
-    the channels-last result, which pointwise layers keep and the next conv or pool reads as is."""
-    if not (CHANNELS_LAST_CPU and h.device.type == "cpu" and isinstance(layer, (nn.Conv1d, nn.MaxPool1d))
-            and _layer_ok(layer) and h.dim() == 3):
-        return layer(h)
-    h4 = h.unsqueeze(2).contiguous(memory_format=torch.channels_last)
-    if isinstance(layer, nn.Conv1d):
-        w = layer.weight.unsqueeze(2).contiguous(memory_format=torch.channels_last)
-        return nn.functional.conv2d(h4, w, layer.bias).squeeze(2)
-    k, s = _pool_params(layer)
-    return nn.functional.max_pool2d(h4, (1, k), (1, s)).squeeze(2)
-
-
 class CachedTower:
     """Reference activations of a batch of windows ``x`` (B, 4, L), cached layer by layer,
     and the local recompute of edited copies of them.
@@ -183,7 +122,7 @@ class CachedTower:
     local recurrence) the recurrent layer's reference outputs and states.
     """
 
-    # the reference pass in the channels-last layout (CHANNELS_LAST_CPU) pays for batches of windows
+    # the reference pass in the channels-last layout (models.tower.whole_windows) pays for batches of windows
     channels_last = True
 
     def __init__(self, model: nn.Module, x: torch.Tensor):
@@ -197,7 +136,7 @@ class CachedTower:
         h = x
         for layer in self.tower:
             self.acts.append(h if isinstance(layer, (nn.Conv1d, nn.MaxPool1d)) else None)
-            h = _whole_windows(layer, h) if self.channels_last else layer(h)
+            h = whole_windows(layer, h) if self.channels_last else layer(h)
             self.lengths.append(h.shape[-1])
         self.ref_out = h
         self.ref_pre = self.first_linear(self._flat(h)) if self.first_linear is not None else None

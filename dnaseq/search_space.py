@@ -17,8 +17,9 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 import yaml
 
 from .models import MODELS
-from .train import EXPONENT as _EXPONENT
-from .train import SECTIONS, ConfigError, check_config, explain_config_error, parse_config
+from .train import parse_config
+from .training.config import EXPONENT as _EXPONENT
+from .training.config import SECTIONS, ConfigError, check_config, explain_config_error
 
 KINDS = ("float", "int", "categorical")
 _FIELDS = {"float": {"type", "low", "high", "log", "step"}, "int": {"type", "low", "high", "log", "step"},

@@ -7,8 +7,6 @@ groups, sequence length, base order, dnaseq version — goes into the checkpoint
 """
 from __future__ import annotations
 
-import difflib
-import importlib
 import warnings
 from typing import Any, Dict, List, Optional, Union
 
@@ -24,47 +22,10 @@ from .encoding import ALPHABET
 from .inference.engine import preserved
 from .inference.strand import StrandWrapper, resolve_strand
 from .models import build_model
+from .training.optim import build_optimizers, check_optimizer, choice
 from .training.runs import checkpoint_in
 
-OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,
-              "rmsprop": torch.optim.RMSprop}
-SCHEDULERS = ("none", "plateau", "cosine", "step")
 LOSSES = ("bce", "focal")
-
-
-def _torch_class(spec: Union[str, Dict[str, Any]], base, what: str):
-    """(class, init_args) for a ``{class_path, init_args}`` mapping or a dotted class name, or
-    None for one of the short names; the class must derive from ``base``."""
-    if isinstance(spec, str) and "." not in spec:
-        return None
-    if isinstance(spec, str):
-        spec = {"class_path": spec}
-    if not isinstance(spec, dict) or "class_path" not in spec or set(spec) - {"class_path", "init_args"}:
-        raise ValueError(f"{what} must be a short name or {{class_path: ..., init_args: {{...}}}}, got {spec!r}")
-    path, init = str(spec["class_path"]), dict(spec.get("init_args") or {})
-    bases = base if isinstance(base, tuple) else (base,)
-    if "." not in path:  # torch.optim.NAdam for NAdam, torch.optim.lr_scheduler.StepLR for StepLR
-        path = ("torch.optim.lr_scheduler." if what == "lr_scheduler" else "torch.optim.") + path
-    module, _, name = path.rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"{what}: cannot import {path} ({exc})") from exc
-    if not (isinstance(cls, type) and issubclass(cls, bases)):
-        raise ValueError(f"{what}: {path} is not a subclass of {' or '.join(b.__name__ for b in bases)}")
-    return cls, init
-
-
-_SCHEDULER_BASES = (torch.optim.lr_scheduler.LRScheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
-
-
-def _choice(value: str, options, what: str) -> str:
-    key = value.lower()
-    if key not in options:
-        near = difflib.get_close_matches(key, list(options), n=1)
-        raise ValueError(f"unknown {what} {value!r}" + (f"; did you mean {near[0]!r}?" if near else "")
-                         + f" (choose from {', '.join(options)})")
-    return key
 
 
 class _LabelCounts(Metric):
@@ -121,11 +82,8 @@ class SequenceModel(pl.LightningModule):
                  pos_weight: Union[None, float, List[float], str] = None, pos_weight_cap: float = 100.0,
                  rc_average: bool = False, fill: float = 0.25, loss: str = "bce", focal_gamma: float = 2.0):
         super().__init__()
-        if _torch_class(optimizer, torch.optim.Optimizer, "optimizer") is None:
-            _choice(optimizer, OPTIMIZERS, "optimizer")
-        if _torch_class(lr_scheduler, _SCHEDULER_BASES, "lr_scheduler") is None:
-            _choice(lr_scheduler, SCHEDULERS, "lr_scheduler")
-        loss = _choice(loss, LOSSES, "loss")
+        check_optimizer(optimizer, lr_scheduler)
+        loss = choice(loss, LOSSES, "loss")
         if focal_gamma < 0:
             raise ValueError(f"focal_gamma must be >= 0, got {focal_gamma}")
         feature_names = list(feature_names) if feature_names else [f"feature_{i}" for i in range(n_features)]
@@ -256,6 +214,10 @@ class SequenceModel(pl.LightningModule):
     def training_step(self, batch, batch_idx):
         x, y = batch
         loss = self._train_loss(self(x), y)
+        penalty = getattr(self.model, "penalty", None)  # a model's own regulariser (kmer_l2)
+        extra = penalty() if callable(penalty) else None
+        if extra is not None:
+            loss = loss + extra
         self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(y))
         return loss
 
@@ -299,36 +261,9 @@ class SequenceModel(pl.LightningModule):
     # -- optimisation ------------------------------------------------------------------------
     def configure_optimizers(self):
         hp = self.hparams
-        custom = _torch_class(hp.optimizer, torch.optim.Optimizer, "optimizer")
-        if custom is not None:
-            cls, init = custom
-            opt = cls(self.parameters(), **{"lr": hp.lr, **init})
-        else:
-            name = hp.optimizer.lower()
-            kwargs = {"lr": hp.lr, "weight_decay": hp.weight_decay}
-            if name in ("sgd", "rmsprop"):
-                kwargs["momentum"] = hp.momentum
-            opt = OPTIMIZERS[name](self.parameters(), **kwargs)
-        custom = _torch_class(hp.lr_scheduler, _SCHEDULER_BASES, "lr_scheduler")
-        if custom is not None:
-            cls, init = custom
-            s = cls(opt, **{**dict(hp.scheduler_args or {}), **init})
-            config = {"scheduler": s, "interval": "epoch"}
-            if isinstance(s, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                config["monitor"] = "valid_loss"
-            return {"optimizer": opt, "lr_scheduler": config}
-        sched = hp.lr_scheduler.lower()
-        extra = dict(hp.scheduler_args or {})
-        if sched == "none":
-            return opt
-        if sched == "plateau":
-            s = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", **{"factor": 0.5, "patience": 2, **extra})
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": s, "monitor": "valid_loss"}}
-        if sched == "cosine":
-            t_max = extra.pop("T_max", max(1, int(self.trainer.max_epochs or 1)))
-            return {"optimizer": opt, "lr_scheduler": torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=t_max, **extra)}
-        return {"optimizer": opt,
-                "lr_scheduler": torch.optim.lr_scheduler.StepLR(opt, **{"step_size": 10, "gamma": 0.5, **extra})}
+        return build_optimizers(self.parameters(), hp.optimizer, hp.lr, hp.weight_decay, hp.momentum,
+                                hp.lr_scheduler, hp.scheduler_args,
+                                self._trainer.max_epochs if self._trainer is not None else None)
 
     # -- checkpoint metadata -----------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: Dict) -> None:

@@ -66,7 +66,8 @@ from .outputs import ensure_writable_dir
 from .search_space import SearchSpaceError  # noqa: F401  (raised through tune(): part of its API)
 from .search_space import (Param, check_base, check_key, check_space, format_value, numbers, option_args,
                            parse_args, read_search_space, searched_archs, set_path)
-from .train import SECTIONS, ConfigError, build_cli, explain_config_error, fit, load_config
+from .train import build_cli, fit
+from .training.config import SECTIONS, ConfigError, explain_config_error, load_config
 
 METRICS = {"auroc": "valid_auroc", "auprc": "valid_auprc"}
 METRIC_NAMES = {"valid_auroc": "validation mean ROC AUC", "valid_auprc": "validation mean PR AUC"}

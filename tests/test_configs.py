@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from dnaseq.models import build_model, count_parameters
-from dnaseq.train import valid_keys
+from dnaseq.training.config import valid_keys
 
 CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "configs"
 

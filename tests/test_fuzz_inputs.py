@@ -50,8 +50,8 @@ from hypothesis import strategies as st
 from dnaseq import BedFormatError, Feature, build_dataset, read_intervals
 from dnaseq.genome import write_fasta
 from dnaseq.intervals import MAX_COORDINATE
-from dnaseq.train import (SECTIONS, ConfigError, check_config, config_paths, explain_config_error, load_config,
-                          valid_keys)
+from dnaseq.training.config import (SECTIONS, ConfigError, check_config, config_paths, explain_config_error,
+                                    load_config, valid_keys)
 from tests.conftest import DATA, ROOT, run_cli
 
 N_EXAMPLES = int(os.environ.get("DNASEQ_FUZZ_EXAMPLES", "40"))

@@ -11,6 +11,7 @@ import dnaseq
 from dnaseq import fast_ism
 from dnaseq.encoding import reverse_complement_one_hot
 from dnaseq.fast_ism import edited_logits, supported
+from dnaseq.models import tower as tower_ops
 
 L = 1000
 ATOL = 1e-5
@@ -389,8 +390,8 @@ def test_pool_first_is_the_same_tower_bit_for_bit(act):
     torch.manual_seed(1)
     tower = nn.Sequential(nn.Conv1d(4, 8, 5), act, nn.MaxPool1d(4), nn.Dropout(0.3), nn.Conv1d(8, 8, 3), act,
                           nn.Dropout(0.1), nn.MaxPool1d(3, 2), nn.Conv1d(8, 4, 3), act).eval()
-    layers = fast_ism.pool_first(tower)
-    moved = fast_ism._is_monotone(act)
+    layers = tower_ops.pool_first(tower)
+    moved = tower_ops.is_monotone(act)
     assert (layers.index(tower[2]) < layers.index(tower[1])) == moved  # GELU, negative slopes stay
     assert len(layers) == len(tower) and list(tower) == list(tower.eval())  # the module is not changed
     x = torch.randn(3, 4, 200)

@@ -162,3 +162,45 @@ def test_focal_loss_weighs_easy_windows_less():
     assert focal.hparams.loss == "focal"
     with pytest.raises(ValueError, match="unknown loss 'hinge'"):
         dnaseq.SequenceModel("conv_recurrent", arch, seq_len=50, n_features=3, loss="hinge")
+
+
+def test_kmer_l2_is_added_to_the_training_loss_only():
+    import warnings
+
+    import torch
+    torch.manual_seed(0)
+    arch = {"conv_filters": [4], "conv_widths": 5, "pool_sizes": 4, "rnn_type": "none", "readout": "max",
+            "head_hidden": [4], "kmer_k": 3, "kmer_l2": 0.01}
+    task = dnaseq.SequenceModel("conv_recurrent", arch, seq_len=50, n_features=3)
+    w = task.model.wide.linear.weight
+    assert torch.allclose(task.model.penalty(), 0.01 * w.pow(2).sum())
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (5, 50)), 4).float().transpose(1, 2)
+    y = (torch.rand(5, 3) > 0.5).float()
+    with warnings.catch_warnings():  # self.log without a trainer
+        warnings.simplefilter("ignore")
+        torch.manual_seed(1)
+        loss = task.training_step((x, y), 0)
+        torch.manual_seed(1)
+        plain = task._train_loss(task(x), y)
+    assert torch.allclose(loss - plain, task.model.penalty())
+    loss.backward()
+    assert w.grad is not None
+    no_l2 = dnaseq.SequenceModel("conv_recurrent", {**arch, "kmer_l2": 0.0}, seq_len=50, n_features=3)
+    assert no_l2.model.penalty() is None
+    with pytest.raises(ValueError, match="kmer_l2"):
+        dnaseq.SequenceModel("conv_recurrent", {**arch, "kmer_l2": -1.0}, seq_len=50, n_features=3)
+
+
+def test_last_checkpoint_is_the_last_epoch_even_when_it_did_not_improve(tiny_dataset, tmp_path):
+    """Lightning 2.6's ModelCheckpoint(save_last=True) skips last.ckpt after an epoch that did not
+    improve the monitored metric; a resume from it would redo epochs. With lr 0 no epoch improves."""
+    import torch
+
+    from dnaseq.train import main
+    cfg = write_config(tmp_path / "c.yaml", tiny_dataset, tmp_path / "ckpt", limit_train_batches=2,
+                       limit_val_batches=1, max_epochs=3)
+    assert main(["--config", str(cfg), "--model.lr", "0.0"]) == 0
+    last = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=False)
+    best = torch.load(tmp_path / "ckpt" / "best.ckpt", weights_only=False)
+    assert (best["epoch"], best["global_step"]) == (0, 2)
+    assert (last["epoch"], last["global_step"]) == (2, 6)

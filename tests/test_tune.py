@@ -139,7 +139,7 @@ def test_bad_overrides_and_the_shipped_search_space(setup):
     with pytest.raises(ValueError, match="must not look at the test split"):
         check_search(setup.config, setup.search, {"data.val_split": "test"})
     space, _ = check_search(ROOT / "configs" / "quickstart.yaml", ROOT / "configs" / "search_quickstart.yaml")
-    assert {"model.lr", "model.arch_args.conv_filters", "model.arch_args.conv_readout", "model.loss",
+    assert {"model.lr", "model.arch_args.conv_filters", "model.arch_args.kmer_l2", "model.arch_args.kmer_dropout",
             "data.jitter", "model.pos_weight_cap"} <= {p.key for p in space}
 
 

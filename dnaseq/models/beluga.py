@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import register
+from . import register, tower
 from .deepsea import conv_out
 
 
@@ -41,7 +41,7 @@ class Beluga(nn.Module):
         self.seq_len, self.n_features = seq_len, n_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.conv(x))
+        return self.head(tower.run(self.conv, x) if self.training else self.conv(x))
 
     def ism_parts(self):
         """(conv tower, finish(first-dense pre-activation), first dense layer, flatten is

@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from . import tower
+
 
 def conv_out(length: int, width: int) -> int:
     """Length after a 'valid' convolution of ``width``."""
@@ -38,7 +40,7 @@ class DeepSEA(nn.Module):
         self.seq_len, self.n_features = seq_len, n_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.conv(x))
+        return self.head(tower.run(self.conv, x) if self.training else self.conv(x))
 
     def ism_parts(self):
         """(conv tower, finish(first-dense pre-activation), first dense layer, flatten is

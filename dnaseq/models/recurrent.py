@@ -10,6 +10,7 @@ from typing import Optional, Sequence, Union
 import torch
 from torch import nn
 
+from . import tower
 from .deepsea import conv_out
 from .kmers import KmerLinear
 
@@ -82,6 +83,9 @@ class ConvRecurrent(nn.Module):
             fast, as k-mer baselines do; the conv + recurrent part learns the rest. Local
             recomputation (ISM, variant scoring) then falls back to full passes.
         kmer_dropout: dropout on the standardised k-mer counts.
+        kmer_l2: an L2 penalty ``kmer_l2 * ||W||^2`` on the wide part's weights, added to the
+            training loss (:meth:`penalty`), as k-mer logistic regression is regularised; the
+            deep part keeps the optimizer's weight decay alone.
     """
 
     def __init__(self, seq_len: int = 1000, n_features: int = 919,
@@ -91,7 +95,7 @@ class ConvRecurrent(nn.Module):
                  rnn_layers: int = 1, bidirectional: bool = True, rnn_dropout: float = 0.0,
                  readout: str = "flatten", readout_dropout: float = 0.5,
                  head_hidden: Sequence[int] = (925,), head_dropout: float = 0.0, conv_readout: str = "none",
-                 kmer_k: int = 0, kmer_dropout: float = 0.5):
+                 kmer_k: int = 0, kmer_dropout: float = 0.5, kmer_l2: float = 0.0):
         super().__init__()
         if rnn_type not in RNN_TYPES and rnn_type != "none":
             raise ValueError(f"rnn_type must be one of {sorted(RNN_TYPES)} or 'none', got {rnn_type!r}")
@@ -141,6 +145,9 @@ class ConvRecurrent(nn.Module):
         head.append(nn.Linear(prev, n_features))
         self.head = nn.Sequential(*head)
         self.wide = KmerLinear(int(kmer_k), n_features, kmer_dropout) if kmer_k else None
+        if kmer_l2 < 0:
+            raise ValueError(f"kmer_l2 must be >= 0, got {kmer_l2}")
+        self.kmer_l2 = float(kmer_l2)
         self.seq_len, self.n_features, self.positions = seq_len, n_features, L
 
     @property
@@ -150,8 +157,15 @@ class ConvRecurrent(nn.Module):
         return self.wide is not None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self._after_conv(self.conv(x))
+        # training: the same tower, pooled first and channels-last on the CPU (models/tower.py)
+        out = self._after_conv(tower.run(self.conv, x) if self.training else self.conv(x))
         return out if self.wide is None else out + self.wide(x)
+
+    def penalty(self) -> Optional[torch.Tensor]:
+        """The regularisation term the training loss adds (the wide part's L2), or None."""
+        if self.wide is None or not self.kmer_l2:
+            return None
+        return self.kmer_l2 * self.wide.linear.weight.pow(2).sum()
 
     def ism_parts(self):
         """(conv tower, finish, first dense layer or None, flatten is position-major) for local

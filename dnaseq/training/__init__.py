@@ -1,1 +1,1 @@
-"""Training pieces beside the LightningModule: exact resume and run folders."""
+"""Training pieces beside the LightningModule: config checking, exact resume, run folders, logs and console output."""

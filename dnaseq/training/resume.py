@@ -13,10 +13,14 @@ the stream. In DDP every rank restores rank 0's states: ranks are seeded alike, 
 agree.
 
 :func:`step_checkpoint` is the ``save_every_n_steps`` option: ``last.ckpt`` rewritten every N
-training steps as well as at the end of each epoch.
+training steps as well as at the end of each epoch. :class:`LastEveryEpoch` makes sure of the
+latter: since Lightning 2.6, ``ModelCheckpoint(save_last=True)`` rewrites ``last.ckpt`` only at a
+step where it also saved a top-k checkpoint, so after an epoch that did not improve the monitored
+metric ``last.ckpt`` would still hold an earlier epoch, and a resume would silently redo epochs.
 """
 from __future__ import annotations
 
+import os
 import random
 from typing import Any, Dict, Optional
 
@@ -24,6 +28,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
+from pytorch_lightning.trainer.states import TrainerFn
 
 
 def rng_states() -> Dict[str, Any]:
@@ -72,3 +77,25 @@ def step_checkpoint(dirpath: Optional[str], every_n_steps: int) -> ModelCheckpoi
         raise ValueError(f"save_every_n_steps must be a positive number of steps, not {every_n_steps}")
     return ModelCheckpoint(dirpath=dirpath, every_n_train_steps=every_n_steps, save_top_k=0, save_last=True,
                            enable_version_counter=False)
+
+
+class LastEveryEpoch(Callback):
+    """Rewrites ``DIRPATH/last.ckpt`` at the end of every epoch of ``fit`` (after its validation,
+    or after the training epoch when validation is off), whether or not the epoch improved the
+    monitored metric. Lightning runs checkpoint callbacks after this one, so when the best
+    checkpoint also changes, ModelCheckpoint writes ``last.ckpt`` again with its new state."""
+
+    def __init__(self, dirpath: str) -> None:
+        self.dirpath = dirpath
+
+    def _save(self, trainer: pl.Trainer) -> None:
+        if trainer.sanity_checking or trainer.fast_dev_run or trainer.state.fn != TrainerFn.FITTING:
+            return
+        trainer.save_checkpoint(os.path.join(self.dirpath, "last.ckpt"))
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._save(trainer)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.enable_validation:
+            self._save(trainer)
