@@ -97,11 +97,11 @@ def test_tomtom_finds_a_motif_and_its_reverse_complement_with_offset_and_orienta
 KMER = "GATTACAGCA"
 
 
-def _kmer_model(n_filters: int = 3) -> nn.Module:
+def _kmer_model(n_filters: int = 3, **extra) -> nn.Module:
     """A CNN whose filter 0 scores matches to KMER (+1 a match, -1 a mismatch) and filter 1 is zero."""
     net = dnaseq.build_model("conv_recurrent", 80, 2, conv_filters=[n_filters], conv_widths=len(KMER),
                              pool_sizes=1, conv_dropout=0.0, rnn_type="none", readout="max",
-                             readout_dropout=0.0, head_hidden=[])
+                             readout_dropout=0.0, head_hidden=[], **extra)
     conv = first_conv(net)
     with torch.no_grad():
         conv.weight[0] = 2 * one_hot(encode(KMER), fill=0.0) - 1
@@ -142,8 +142,14 @@ def test_filter_pfms_count_sites_on_the_strands_the_model_runs():
     assert fwd.mean_activation[1] == 0.0
 
 
-def test_filter_influence_is_zero_for_a_constant_filter_and_matches_brute_force():
-    net, codes = _kmer_model(), _kmer_windows(n=10)
+@pytest.mark.parametrize("wide", [0, 3])
+def test_filter_influence_is_zero_for_a_constant_filter_and_matches_brute_force(wide):
+    """Also with a k-mer wide part (kmer_k), which reads the windows beside the conv tower."""
+    net, codes = _kmer_model(kmer_k=wide, kmer_dropout=0.0), _kmer_windows(n=10)
+    if wide:
+        with torch.no_grad():
+            net.wide.linear.weight.normal_(0, 0.5)
+            net.wide.norm.running_var.fill_(4.0)
     with torch.no_grad():
         net.head[0].weight.copy_(torch.tensor([[1.0, 3.0, -0.5], [0.5, 3.0, 0.2]]))
     means = filter_pfms(net, codes, strand="both").mean_activation

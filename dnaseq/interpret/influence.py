@@ -11,7 +11,9 @@ mode: both strands averaged when it was validated that way).
 
 The first layer is computed once per window; each filter's variant then runs only the rest of
 the model, by putting the edited first-layer output in place of the first convolution for the
-duration of the call (the model is restored afterwards).
+duration of the call (the model is restored afterwards); the windows themselves are passed
+too, so a part of the model that reads the input beside the conv tower (the k-mer wide part of
+``conv_recurrent``) sees the same windows in both predictions.
 """
 from __future__ import annotations
 
@@ -68,8 +70,10 @@ def _influence_step(conv: nn.Conv1d, means: torch.Tensor, fill: float, strand: s
                     hh = h.unsqueeze(0).repeat(len(fs), 1, 1, 1)  # (g, n, C, P)
                     hh[torch.arange(len(fs)), :, fs, :] = m[fs, None, None].to(hh.dtype)
                     injected.output = hh.reshape(len(fs) * n, c, -1)
-                    dummy = v.new_zeros(1, 4, v.shape[-1]).expand(len(fs) * n, 4, v.shape[-1])
-                    changed.append(torch.sigmoid(net(dummy).float()).reshape(len(fs), n, -1))
+                    # the real windows, not a placeholder: parts of a model beside the conv tower
+                    # (a k-mer wide part) read the input too, and must see what base saw
+                    again = v.repeat(len(fs), 1, 1)  # row f * n + j is window j, as in hh
+                    changed.append(torch.sigmoid(net(again).float()).reshape(len(fs), n, -1))
             diff = diff + (base[None] - torch.cat(changed))  # (C, n, F)
         views = 2 if strand == "both" else 1
         return {"sum": (diff / views).double().sum(dim=1)}
