@@ -314,3 +314,23 @@ def test_attribute_command_writes_hdf5_and_logo_track(tiny_checkpoint, tmp_path)
     from dnaseq.cli import main
     assert main(["attribute", "--checkpoint", str(tiny_checkpoint), "--region", "chr2L:1-10",
                  "--out", str(tmp_path / "x.h5")]) == 1  # no --reference: one-line error, exit 1
+
+
+def test_discovered_patterns_keep_the_feature_name_and_number_their_patterns(db, monkeypatch):
+    """TF-MoDISco itself is replaced by two fixed patterns (it needs hundreds of windows): the
+    result names the feature it explains and each pattern by its sign and rank."""
+    from types import SimpleNamespace
+
+    import modiscolite.tfmodisco
+
+    from dnaseq.interpret import modisco
+
+    motif = db[0]
+    found = [SimpleNamespace(sequence=motif.pfm.T, seqlets=[0] * 7)]
+    monkeypatch.setattr(modiscolite.tfmodisco, "TFMoDISco", lambda **kwargs: (found, found[:1]))
+    net, codes = _kmer_model(), _kmer_windows(n=4)
+    result = modisco.discover_patterns(net, codes, 0, motif_db=db, strand="forward")
+    assert result.feature == "0"
+    assert [m.id for m in result.motifs] == ["pos_pattern0", "neg_pattern0"] and result.sign == ["+", "-"]
+    table = result.table()
+    assert (table.match_id == motif.id).all() and table.seqlets.tolist() == [7, 7]

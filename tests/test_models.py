@@ -143,11 +143,38 @@ def test_training_tower_path_gives_the_same_values_and_gradients(name, kwargs):
         assert (grads[0][n] - g).abs().max().item() <= 1e-4 * scale + 1e-7, n
 
 
-def test_eval_mode_calls_the_tower_modules_so_hooks_see_them():
+def test_eval_mode_takes_the_fast_tower_only_without_gradients_or_hooks(monkeypatch):
+    """Eval mode without gradients (validation, evaluate, predict) runs the tower pooled first and
+    channels-last, with the modules' values; a hook on a tower layer, or gradients (attribution
+    methods), make it call the modules, so hooks see them."""
+    from dnaseq.models import tower
+
     model = build_model("conv_recurrent", seq_len=200, n_features=2, conv_filters=[8], conv_widths=5,
                         pool_sizes=4, rnn_hidden=4, head_hidden=[4]).eval()
-    seen = []
-    model.conv[0].register_forward_hook(lambda mod, args, out: seen.append(out.shape))
+    x = torch.rand(3, 4, 200)
+    calls = []
+    real_run = tower.run
+    monkeypatch.setattr(tower, "run", lambda t, h: calls.append(1) or real_run(t, h))
     with torch.no_grad():
-        model(torch.rand(2, 4, 200))
-    assert seen == [torch.Size([2, 8, 196])]
+        fast = model(x)
+        assert calls == [1]
+        slow = model._after_conv(model.conv(x))
+    assert torch.allclose(fast, slow, atol=1e-6)
+    model(x.requires_grad_(True)).sum().backward()  # gradients in eval mode: the modules
+    assert calls == [1] and x.grad is not None
+    seen = []
+    handle = model.conv[0].register_forward_hook(lambda mod, args, out: seen.append(out.shape))
+    with torch.no_grad():
+        model(x)
+    handle.remove()
+    assert seen == [torch.Size([3, 8, 196])] and calls == [1]
+    hook = torch.nn.modules.module.register_module_forward_hook(lambda mod, args, out: None)
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        hook.remove()
+    assert calls == [1]
+    with torch.no_grad():
+        model(x)
+    assert calls == [1, 1]

@@ -50,7 +50,9 @@ FENCE = re.compile(r"^(?P<fence>```+|~~~+)\s*(?P<lang>[\w+-]*)\s*$")
 # appended to `dnaseq <command> ...` in the README blocks (not to --help); argparse / jsonargparse
 # take the last value of an option given twice, so these override the README's own values
 SHORTEN = {
-    "train": ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "2"],
+    # 16 filters: the quick start's 96 make every later block (ISM, variants, motifs) slower
+    "train": ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "2",
+              "--model.arch_args.conv_filters", "[16]"],
     "tune": ["--trials", "1", "--set", "trainer.max_epochs=1", "--set", "trainer.limit_train_batches=2",
              "--set", "trainer.limit_val_batches=2"],
     "motifs": ["--no-logos", "--influence-windows", "64", "--modisco-windows", "32"],

@@ -92,9 +92,9 @@ def discover_patterns(model, codes: np.ndarray, feature, motif_db: Optional[Sequ
     motifs, seqlets, signs = [], [], []
     for sign, found in (("+", pos), ("-", neg)):
         for k, pattern in enumerate(found or []):
-            name = f"{'pos' if sign == '+' else 'neg'}_pattern{k}"
+            pid = f"{'pos' if sign == '+' else 'neg'}_pattern{k}"
             pfm = np.asarray(pattern.sequence, dtype=np.float64).T
-            motifs.append(Motif(name, name, pfm / pfm.sum(axis=0, keepdims=True), len(pattern.seqlets)))
+            motifs.append(Motif(pid, pid, pfm / pfm.sum(axis=0, keepdims=True), len(pattern.seqlets)))
             seqlets.append(len(pattern.seqlets))
             signs.append(sign)
     matches = None

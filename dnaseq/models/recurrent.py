@@ -157,8 +157,8 @@ class ConvRecurrent(nn.Module):
         return self.wide is not None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # training: the same tower, pooled first and channels-last on the CPU (models/tower.py)
-        out = self._after_conv(tower.run(self.conv, x) if self.training else self.conv(x))
+        # the same tower, pooled first and channels-last on the CPU when it may (models/tower.py)
+        out = self._after_conv(tower.run(self.conv, x) if tower.usable(self.conv, self.training) else self.conv(x))
         return out if self.wide is None else out + self.wide(x)
 
     def penalty(self) -> Optional[torch.Tensor]:

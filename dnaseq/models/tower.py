@@ -12,9 +12,12 @@ Two rewrites that change no value (up to float rounding of the conv's sums):
   1.3x) (:func:`whole_windows`).
 
 Local recomputation (:mod:`dnaseq.fast_ism`) uses both for its reference passes; models use
-:func:`run` for their conv tower in training mode (in eval mode they call the modules, so
-forward hooks and the gradient rules of attribution methods, which hook ``nn.ReLU`` and
-``nn.MaxPool1d`` modules in their own order, see the model as written).
+:func:`run` for their conv tower when :func:`usable` says so: in training, and in eval mode
+without gradients (validation, evaluate, predict: about 4x faster conv towers), but never when a
+hook is registered on a layer of the tower or globally, so that hooks and the gradient rules of
+attribution methods (captum's DeepLift hooks ``nn.ReLU`` and ``nn.MaxPool1d`` modules, in the
+order written) see the model as written. Gradients in eval mode (saliency, integrated gradients)
+also take the modules' path, so attributions do not depend on this switch.
 """
 from __future__ import annotations
 
@@ -92,6 +95,25 @@ def whole_windows(layer: nn.Module, h: torch.Tensor) -> torch.Tensor:
         return nn.functional.conv2d(h4, w, layer.bias).squeeze(2)
     k, s = pool_params(layer)
     return nn.functional.max_pool2d(h4, (1, k), (1, s)).squeeze(2)
+
+
+def _hooked(layer: nn.Module) -> bool:
+    return bool(layer._forward_hooks or layer._forward_pre_hooks or layer._backward_hooks
+                or getattr(layer, "_backward_pre_hooks", None))
+
+
+def _global_hooks() -> bool:
+    mod = nn.modules.module
+    return any(getattr(mod, name, None) for name in ("_global_forward_hooks", "_global_forward_pre_hooks",
+                                                      "_global_backward_hooks", "_global_backward_pre_hooks"))
+
+
+def usable(tower: Sequence[nn.Module], training: bool) -> bool:
+    """Whether a model should run ``tower`` through :func:`run` now: in training, or in eval mode
+    with gradients off, and only while no hook is registered on its layers or globally."""
+    if not training and torch.is_grad_enabled():
+        return False
+    return not (_global_hooks() or any(_hooked(layer) for layer in tower))
 
 
 def run(tower: Sequence[nn.Module], x: torch.Tensor) -> torch.Tensor:

@@ -91,7 +91,7 @@ class LastEveryEpoch(Callback):
     def _save(self, trainer: pl.Trainer) -> None:
         if trainer.sanity_checking or trainer.fast_dev_run or trainer.state.fn != TrainerFn.FITTING:
             return
-        trainer.save_checkpoint(os.path.join(self.dirpath, "last.ckpt"))
+        trainer.save_checkpoint(os.path.join(self.dirpath, "last.ckpt"), weights_only=False)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._save(trainer)
