@@ -29,8 +29,9 @@ def register(sub, add_run_options, run_options) -> None:
     m.add_argument("--show-motif", action="append", metavar="ID",
                    help="also print the best filter (and pattern) for this database motif, matched or not "
                         "(e.g. MA0529; repeatable)")
-    m.add_argument("--from-attributions", metavar="FEATURE",
-                   help="also run TF-MoDISco on the attributions of FEATURE's positive windows")
+    m.add_argument("--from-attributions", metavar="FEATURE", action="append",
+                   help="also run TF-MoDISco on the attributions of FEATURE's positive windows (repeatable, "
+                        "or comma-separated: the patterns of each feature, matched together)")
     m.add_argument("--modisco-windows", type=int, default=1000, help="positive windows for TF-MoDISco")
     m.add_argument("--modisco-method", choices=("saliency", "ism"), default="saliency",
                    help="hypothetical contributions for TF-MoDISco")
@@ -110,26 +111,31 @@ def _show_motif(result, prefix: str) -> None:
 def _patterns(args, run_options):
     import numpy as np
 
-    from .interpret.modisco import discover_patterns
+    from .interpret.modisco import discover_patterns, merge_patterns
     from .interpret.motif_db import read_motifs
     from .interpret.motifs import load_windows
     from .task import load_model
 
     model = load_model(args.checkpoint)
     codes, labels, features = load_windows(args.data, args.split)
-    if args.from_attributions not in features:
-        raise ValueError(f"--from-attributions {args.from_attributions!r} is not a feature of {args.data}; "
+    wanted = [f.strip() for arg in args.from_attributions for f in arg.split(",") if f.strip()]
+    missing = [f for f in wanted if f not in features]
+    if missing:
+        raise ValueError(f"--from-attributions {', '.join(map(repr, missing))}: not a feature of {args.data}; "
                          f"it has {features}")
-    pos = np.nonzero(labels[:, features.index(args.from_attributions)])[0]
-    if len(pos) > args.modisco_windows:
-        pos = np.sort(np.random.default_rng(args.seed).choice(pos, args.modisco_windows, replace=False))
     db = read_motifs(args.motif_db) if args.motif_db else None
-    return discover_patterns(model, codes[pos], args.from_attributions, motif_db=db, method=args.modisco_method,
-                             strand=args.strand, run=run_options(args))
+    found = []
+    for feature in dict.fromkeys(wanted):
+        pos = np.nonzero(labels[:, features.index(feature)])[0]
+        if len(pos) > args.modisco_windows:
+            pos = np.sort(np.random.default_rng(args.seed).choice(pos, args.modisco_windows, replace=False))
+        found.append(discover_patterns(model, codes[pos], feature, motif_db=None, method=args.modisco_method,
+                                       strand=args.strand, run=run_options(args)))
+    return merge_patterns(found, db, trim_ic=args.trim_ic)
 
 
 def _format(table, key: str = "filter") -> str:
-    cols = [c for c in (key, "sites", "seqlets", "information_content", "consensus", "match_id", "match_name",
+    cols = [c for c in (key, "feature", "sites", "seqlets", "information_content", "consensus", "match_id", "match_name",
                         "p_value", "q_value", "offset", "orientation", "top_feature") if c in table.columns]
     return table[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}")
 

@@ -334,3 +334,13 @@ def test_discovered_patterns_keep_the_feature_name_and_number_their_patterns(db,
     assert [m.id for m in result.motifs] == ["pos_pattern0", "neg_pattern0"] and result.sign == ["+", "-"]
     table = result.table()
     assert (table.match_id == motif.id).all() and table.seqlets.tolist() == [7, 7]
+    # several features' patterns, matched together: IDs say whose they are
+    other = modisco.discover_patterns(net, codes, 1, motif_db=None, strand="forward")
+    assert other.matches is None and other.feature == "1"
+    merged = modisco.merge_patterns([result, other], db)
+    assert merged.feature == "0,1" and merged.sources == ["0", "0", "1", "1"]
+    assert [m.id for m in merged.motifs] == ["0.pos_pattern0", "0.neg_pattern0", "1.pos_pattern0", "1.neg_pattern0"]
+    both = merged.table()
+    assert both.feature.tolist() == ["0", "0", "1", "1"] and (both.match_id == motif.id).all()
+    assert np.allclose(both.q_value[:2], table.q_value)  # per-pattern q-values: as matched alone
+    assert modisco.merge_patterns([result], db) is result

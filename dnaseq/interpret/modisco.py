@@ -30,17 +30,20 @@ HYPOTHETICAL_METHODS = ("saliency", "ism")
 
 @dataclass
 class Patterns:
-    """Patterns found in one feature's attributions (positive patterns first)."""
+    """Patterns found in one feature's attributions (positive patterns first), or in several
+    features' (:func:`merge_patterns`: ``feature`` lists them, ``sources`` names each pattern's)."""
     feature: str
     motifs: List[Motif]  # pattern sequence matrices (4, W)
     seqlets: List[int]
     sign: List[str]  # "+" raises the prediction, "-" lowers it
     matches: Optional[TomtomResult]
+    sources: Optional[List[str]] = None  # the feature of each pattern; None: all are ``feature``'s
 
     def table(self) -> pd.DataFrame:
-        rows = [{"pattern": m.id, "sign": s, "seqlets": n, "width": m.width,
+        sources = self.sources or [self.feature] * len(self.motifs)
+        rows = [{"pattern": m.id, "feature": f, "sign": s, "seqlets": n, "width": m.width,
                  "information_content": float(information_content(m.pfm).sum()), "consensus": consensus(m.pfm)}
-                for m, n, s in zip(self.motifs, self.seqlets, self.sign)]
+                for m, f, n, s in zip(self.motifs, sources, self.seqlets, self.sign)]
         table = pd.DataFrame(rows)
         if self.matches is not None and rows:
             table = pd.concat([table, self.matches.best().drop(columns=["query"])], axis=1)
@@ -101,3 +104,24 @@ def discover_patterns(model, codes: np.ndarray, feature, motif_db: Optional[Sequ
     if motif_db is not None and motifs:
         matches = tomtom([m.pfm for m in motifs], motif_db, names=[m.id for m in motifs], trim_ic=trim_ic)
     return Patterns(name, motifs, seqlets, signs, matches)
+
+
+def merge_patterns(found: Sequence[Patterns], motif_db: Optional[Sequence[Motif]] = None,
+                   trim_ic: float = 0.3) -> Patterns:
+    """The patterns of several features as one set, each pattern's ID prefixed by its feature
+    (``CTCF_Kc.pos_pattern0``), matched to ``motif_db`` together (q-values are per pattern, over
+    its comparisons with the database, so they are those of matching each feature alone)."""
+    if len(found) == 1 and (motif_db is None or found[0].matches is not None):
+        return found[0]
+    motifs, seqlets, signs, sources = [], [], [], []
+    for p in found:
+        for m, n, sign in zip(p.motifs, p.seqlets, p.sign):
+            pid = f"{p.feature}.{m.id}" if len(found) > 1 else m.id
+            motifs.append(Motif(pid, pid, m.pfm, m.nsites))
+            seqlets.append(n)
+            signs.append(sign)
+            sources.append(p.feature)
+    matches = None
+    if motif_db is not None and motifs:
+        matches = tomtom([m.pfm for m in motifs], motif_db, names=[m.id for m in motifs], trim_ic=trim_ic)
+    return Patterns(",".join(p.feature for p in found), motifs, seqlets, signs, matches, sources)
