@@ -201,10 +201,11 @@ def test_score_variants_resume_after_sigkill(tiny_checkpoint, tmp_path, sig):
 
     from dnaseq.genome import write_fasta
     from dnaseq.vcf import write_vcf
+    N = 20_000  # enough that the run cannot end between the poll below and the signal
     rng = np.random.default_rng(5)
     seq = "".join(rng.choice(list("ACGT"), 50_000))
     fa = write_fasta(tmp_path / "g.fa", {"chr1": seq})
-    pos = np.sort(rng.integers(1, 50_000, 6000))
+    pos = np.sort(rng.integers(1, 50_000, N))
     vcf = write_vcf(str(tmp_path / "v.vcf"), [("chr1", int(p), f"v{i}", seq[p - 1], "ACGT"[("ACGT".index(seq[p - 1]) + 1) % 4])
                                               for i, p in enumerate(pos)])
     args = ["score-variants", "-m", tiny_checkpoint, "--vcf", vcf, "-r", fa, "--chunk-size", "50", "-q",
@@ -223,12 +224,12 @@ def test_score_variants_resume_after_sigkill(tiny_checkpoint, tmp_path, sig):
         assert proc.returncode == 130 and "--resume" in err and "Traceback" not in err, err[-2000:]
     assert not (tmp_path / "cut.tsv").exists(), "the run ended before it could be killed: make the VCF bigger"
     done = partial.read_bytes().count(b"\n") - 1
-    assert 0 < done < 6000
+    assert 0 < done < N
     run_cli(*args, "-o", tmp_path / "cut", "--resume")
     run_cli(*args, "-o", tmp_path / "whole")
     a, b = _scores(tmp_path / "cut.tsv"), _scores(tmp_path / "whole.tsv")
-    assert a.id.tolist() == b.id.tolist() == [f"v{i}" for i in range(6000)]
+    assert a.id.tolist() == b.id.tolist() == [f"v{i}" for i in range(N)]
     np.testing.assert_allclose(a.iloc[:, 12:].to_numpy(float), b.iloc[:, 12:].to_numpy(float), atol=1e-7)
     assert not partial.exists() and not os.path.exists(str(partial) + ".json")
     summary = json.loads((tmp_path / "cut.summary.json").read_text())
-    assert summary["rows"] == 6000 and summary["statuses"] == {"scored": 6000}
+    assert summary["rows"] == N and summary["statuses"] == {"scored": N}
