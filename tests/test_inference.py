@@ -201,7 +201,7 @@ def test_score_variants_resume_after_sigkill(tiny_checkpoint, tmp_path, sig):
 
     from dnaseq.genome import write_fasta
     from dnaseq.vcf import write_vcf
-    N = 20_000  # enough that the run cannot end between the poll below and the signal
+    N = 20_000  # so that the run is far from its end when the signal comes
     rng = np.random.default_rng(5)
     seq = "".join(rng.choice(list("ACGT"), 50_000))
     fa = write_fasta(tmp_path / "g.fa", {"chr1": seq})
@@ -211,7 +211,10 @@ def test_score_variants_resume_after_sigkill(tiny_checkpoint, tmp_path, sig):
     args = ["score-variants", "-m", tiny_checkpoint, "--vcf", vcf, "-r", fa, "--chunk-size", "50", "-q",
             "--scores", "diff", "--accelerator", "cpu"]
     cmd = [sys.executable, "-m", "dnaseq.cli", *map(str, args), "-o", str(tmp_path / "cut")]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # a shell's background job (`cmd &`) starts with SIGINT ignored and children inherit that, so
+    # Ctrl-C would never reach the run: give it the default disposition, as a terminal's command has
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     partial = tmp_path / "cut.tsv.partial"
     deadline = time.time() + 300
     while time.time() < deadline:
