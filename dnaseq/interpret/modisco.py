@@ -100,10 +100,7 @@ def discover_patterns(model, codes: np.ndarray, feature, motif_db: Optional[Sequ
             motifs.append(Motif(pid, pid, pfm / pfm.sum(axis=0, keepdims=True), len(pattern.seqlets)))
             seqlets.append(len(pattern.seqlets))
             signs.append(sign)
-    matches = None
-    if motif_db is not None and motifs:
-        matches = tomtom([m.pfm for m in motifs], motif_db, names=[m.id for m in motifs], trim_ic=trim_ic)
-    return Patterns(name, motifs, seqlets, signs, matches)
+    return Patterns(name, motifs, seqlets, signs, _matches(motifs, motif_db, trim_ic))
 
 
 def merge_patterns(found: Sequence[Patterns], motif_db: Optional[Sequence[Motif]] = None,
@@ -121,7 +118,12 @@ def merge_patterns(found: Sequence[Patterns], motif_db: Optional[Sequence[Motif]
             seqlets.append(n)
             signs.append(sign)
             sources.append(p.feature)
-    matches = None
-    if motif_db is not None and motifs:
-        matches = tomtom([m.pfm for m in motifs], motif_db, names=[m.id for m in motifs], trim_ic=trim_ic)
-    return Patterns(",".join(p.feature for p in found), motifs, seqlets, signs, matches, sources)
+    return Patterns(",".join(p.feature for p in found), motifs, seqlets, signs,
+                    _matches(motifs, motif_db, trim_ic), sources)
+
+
+def _matches(motifs: Sequence[Motif], motif_db: Optional[Sequence[Motif]], trim_ic: float) -> Optional[TomtomResult]:
+    """TOMTOM of the patterns against ``motif_db``, or None without a database or patterns."""
+    if motif_db is None or not motifs:
+        return None
+    return tomtom([m.pfm for m in motifs], motif_db, names=[m.id for m in motifs], trim_ic=trim_ic)

@@ -40,7 +40,7 @@ class DeepSEA(nn.Module):
         self.seq_len, self.n_features = seq_len, n_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(tower.run(self.conv, x) if tower.usable(self.conv, self.training) else self.conv(x))
+        return self.head(tower.forward(self.conv, x, self.training))
 
     def ism_parts(self):
         """(conv tower, finish(first-dense pre-activation), first dense layer, flatten is

@@ -158,7 +158,7 @@ class ConvRecurrent(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # the same tower, pooled first and channels-last on the CPU when it may (models/tower.py)
-        out = self._after_conv(tower.run(self.conv, x) if tower.usable(self.conv, self.training) else self.conv(x))
+        out = self._after_conv(tower.forward(self.conv, x, self.training))
         return out if self.wide is None else out + self.wide(x)
 
     def penalty(self) -> Optional[torch.Tensor]:

@@ -123,3 +123,8 @@ def run(tower: Sequence[nn.Module], x: torch.Tensor) -> torch.Tensor:
     for layer in pool_first(tower):
         h = whole_windows(layer, h)
     return h
+
+
+def forward(tower: nn.Sequential, x: torch.Tensor, training: bool) -> torch.Tensor:
+    """The tower's output for ``x``: through :func:`run` when :func:`usable`, else its modules."""
+    return run(tower, x) if usable(tower, training) else tower(x)
