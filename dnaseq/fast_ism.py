@@ -44,6 +44,7 @@ import torch
 from torch import _VF, nn
 
 from .models.tower import geometry_ok, pool_first, pool_params, whole_windows
+from .overlap import Strips, layer_lengths, shared_prefix
 
 _POINTWISE = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Softplus, nn.Identity)
 _EVAL_ONLY = (nn.Dropout, nn.BatchNorm1d)  # positionwise in eval mode only
@@ -125,16 +126,22 @@ class CachedTower:
     # the reference pass in the channels-last layout (models.tower.whole_windows) pays for batches of windows
     channels_last = True
 
-    def __init__(self, model: nn.Module, x: torch.Tensor):
+    def __init__(self, model: nn.Module, x: torch.Tensor, where: Optional[Tuple[torch.Tensor, torch.Tensor]] = None):
         core = getattr(model, "model", model)
         tower, self.finish, self.first_linear, self.position_major = core.ism_parts()
         self.rec = _Recurrence.of(core) if self.first_linear is None else None
         self.tower = pool_first(tower)
         self.x = x
-        self.acts: List[Optional[torch.Tensor]] = []  # input of layer i where layer i reads it
+        # input of layer i where layer i reads it (a Strips where overlapping windows share it)
+        self.acts: List[Optional[Union[torch.Tensor, Strips]]] = []
         self.lengths = [x.shape[-1]]  # input length of layer i; the last is the tower's output
-        h = x
-        for layer in self.tower:
+        h, d = x, 0
+        keep = [isinstance(layer, (nn.Conv1d, nn.MaxPool1d)) for layer in self.tower]
+        shared = shared_prefix(self.tower, x, *where, keep) if where is not None and self.channels_last else None
+        if shared is not None:  # overlapping windows ran the first d layers together (dnaseq.overlap)
+            d, self.acts, h = shared
+            self.lengths = [x.shape[-1]] + [int(n) for n in layer_lengths(self.tower[:d], x.shape[-1])]
+        for layer in self.tower[d:]:
             self.acts.append(h if isinstance(layer, (nn.Conv1d, nn.MaxPool1d)) else None)
             h = whole_windows(layer, h) if self.channels_last else layer(h)
             self.lengths.append(h.shape[-1])
@@ -332,7 +339,7 @@ def _take(t: torch.Tensor, src: Optional[torch.Tensor]) -> torch.Tensor:
 def _assemble(ref: torch.Tensor, mut: torch.Tensor, lo: int, hi: int, a: int, b: int,
               src: Optional[torch.Tensor]) -> torch.Tensor:
     """Edited activations on [a, b): the cached rows there, with the edits' [lo, hi) spliced in."""
-    base = ref[:, :, a:b]
+    base = ref.cols(a, b) if isinstance(ref, Strips) else ref[:, :, a:b]
     out = base.index_select(0, src) if src is not None else base.expand(mut.shape[0], -1, -1).clone()
     s, e = max(lo, a), min(hi, b)
     if e > s:
@@ -401,7 +408,8 @@ def _groups(starts: torch.Tensor, k: int):
 
 @torch.no_grad()
 def edited_logits(model: nn.Module, ref_x: torch.Tensor, starts: Union[int, torch.Tensor],
-                  alt_onehot: torch.Tensor, fast: bool = True) -> Tuple[torch.Tensor, torch.Tensor]:
+                  alt_onehot: torch.Tensor, fast: bool = True,
+                  where: Optional[Tuple[torch.Tensor, torch.Tensor]] = None) -> Tuple[torch.Tensor, torch.Tensor]:
     """Logits of B reference windows and of their edited (ALT) copies.
 
     Args:
@@ -413,6 +421,10 @@ def edited_logits(model: nn.Module, ref_x: torch.Tensor, starts: Union[int, torc
             columns ``[starts[b], starts[b] + k)`` replaced by ``alt_onehot[b]``.
         fast: recompute the ALT windows locally when :func:`supported` allows it (otherwise,
             or with ``fast=False``, they get full forward passes).
+        where: optional (keys, starts), (B,) ints each: the sequence (e.g. a chromosome's
+            number) and coordinate of each window's column 0. Windows that overlap then run the
+            first layers of the tower together (:mod:`dnaseq.overlap`; checked against the
+            windows' contents, so a wrong coordinate costs speed, never correctness).
     Returns:
         (ref_logits, alt_logits), each (B, F) on ``ref_x``'s device. The REF logits are a full
         forward pass whose activations are cached for the batch; each ALT row recomputes the
@@ -448,7 +460,7 @@ def edited_logits(model: nn.Module, ref_x: torch.Tensor, starts: Union[int, torc
         alt_x = x.clone()
         _write(alt_x, starts, alt)
         return core(x), core(alt_x)
-    cache = CachedTower(core, x)
+    cache = CachedTower(core, x, where)
     groups = list(_groups(starts, k))
     for _, lo, hi, _ in groups:
         cache.plan(lo, hi)

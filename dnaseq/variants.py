@@ -127,6 +127,7 @@ class Prepared:
     scored_index: List[int] = field(default_factory=list)
     ref_codes: List[np.ndarray] = field(default_factory=list)
     alt_codes: List[np.ndarray] = field(default_factory=list)
+    ref_start: List[int] = field(default_factory=list)  # 0-based coordinate of each REF window's column 0
 
 
 @dataclass
@@ -151,6 +152,7 @@ def prepare(rows: Sequence[VariantRow], genome: Genome, length: int, ref_policy:
             out.scored_index.append(i)
             out.ref_codes.append(d.windows[0])
             out.alt_codes.append(d.windows[1])
+            out.ref_start.append(r.pos - 1 - (length // 2 - len(r.ref) // 2))  # as allele_window centres it
         out.status.append(d.status)
         out.note.append("; ".join(d.notes))
         out.ref_match.append(d.match)
@@ -427,7 +429,11 @@ def _pair_unit(prep: Prepared, L: int) -> Dict:
     sub_alt = np.zeros((len(sub_rows), MAX_LOCAL_EDIT), np.uint8)
     for j, (i, s0, k) in enumerate(zip(sub_rows, starts, widths)):
         sub_alt[j, :k] = alt[i, s0:s0 + k]
-    return {"ref": torch.from_numpy(ref), "sub_rows": torch.tensor(sub_rows, dtype=torch.long),
+    chroms = {c: i for i, c in enumerate(dict.fromkeys(prep.rows[i].chrom for i in prep.scored_index))}
+    keys = [chroms[prep.rows[i].chrom] for i in prep.scored_index]
+    return {"ref": torch.from_numpy(ref), "ref_key": torch.tensor(keys, dtype=torch.long),
+            "ref_start": torch.tensor(prep.ref_start, dtype=torch.long),
+            "sub_rows": torch.tensor(sub_rows, dtype=torch.long),
             "sub_start": torch.tensor(starts, dtype=torch.long), "sub_len": torch.tensor(widths, dtype=torch.long),
             "sub_alt": torch.from_numpy(sub_alt), "full_rows": torch.tensor(full_rows, dtype=torch.long),
             "full_alt": torch.from_numpy(np.ascontiguousarray(alt[full_rows])), "meta": prep}

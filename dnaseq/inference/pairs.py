@@ -8,6 +8,9 @@ alternative differs:
   computed by local recomputation (:func:`dnaseq.fast_ism.edited_logits`): the REF windows get
   a full pass whose activations are cached, each ALT recomputes only what its edit reaches.
   On the reverse-complement strand the edit sits at ``L - start - k`` with complemented bases.
+  Optional ``ref_key`` / ``ref_start`` (n,) place each REF window on the genome (a chromosome's number
+  in the unit, column 0's coordinate), so that overlapping windows share their first layers
+  (:mod:`dnaseq.overlap`).
 * everything else (indels; ``full_rows``): a full ALT window (``full_alt``, codes (q, L)) and
   full forward passes of both.
 
@@ -42,13 +45,16 @@ def pair_step(fill: float, strand: str, batch_size: int, local: bool = True):
                 x = one_hot(ref_codes[rows], fill=fill)
                 alt = one_hot(unit["sub_alt"][s, :k], fill=fill)  # (b, 4, k)
                 start = unit["sub_start"][s]
+                placed = "ref_key" in unit
+                keys, pos = (unit["ref_key"][rows], unit["ref_start"][rows]) if placed else (None, None)
                 r = a = 0
                 for view, is_rc in strand_views(x, strand):
-                    if is_rc:
+                    if is_rc:  # the reverse strand's column 0 is the window's last base
                         rl, al = edited_logits(net, view, L - start - k, torch.flip(alt, dims=(-2, -1)),
-                                               fast=local)
+                                               fast=local, where=(keys, -(pos + L)) if placed else None)
                     else:
-                        rl, al = edited_logits(net, view, start, alt, fast=local)
+                        rl, al = edited_logits(net, view, start, alt, fast=local,
+                                               where=(keys, pos) if placed else None)
                     r = r + torch.sigmoid(rl.float())
                     a = a + torch.sigmoid(al.float())
                 parts_idx.append(rows)
