@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 import dnaseq
-from dnaseq import fast_ism
+from dnaseq import fast_ism, local_recurrence
 from dnaseq.encoding import reverse_complement_one_hot
 from dnaseq.fast_ism import edited_logits, supported
 from dnaseq.models import tower as tower_ops
@@ -233,7 +233,7 @@ def test_bf16_autocast(name):
     assert (out16.float() - out32).abs().max() <= 1e-2
 
 
-# --- the recurrent layer, rerun only from the first changed position (fast_ism._Recurrence) ---
+# --- the recurrent layer, rerun only from the first changed position (local_recurrence.LocalRecurrence) ---
 
 LR = 400  # shorter windows for the small recurrent models: 47 recurrent steps
 
@@ -300,13 +300,13 @@ def test_danq_reruns_only_the_changed_part_of_each_direction(monkeypatch):
     T = cache.lengths[-1]
     assert T == 75 and 0 < lo < hi < T
     calls = []
-    run = fast_ism._Recurrence._run
+    run = local_recurrence.LocalRecurrence._run
 
     def spy(self, d, seq, state):
         calls.append((d, seq.shape[0], seq.shape[1], state is None))
         return run(self, d, seq, state)
 
-    monkeypatch.setattr(fast_ism._Recurrence, "_run", spy)
+    monkeypatch.setattr(local_recurrence.LocalRecurrence, "_run", spy)
     check(model, x, L // 2, random_alt(3, 1, 27))
     # the reference: each direction once over all T positions, split where the ALT starts;
     # the ALT: forward from lo on, backward from hi - 1 down, each from a reference state
