@@ -35,10 +35,13 @@ from torch import nn
 
 from .models.tower import pool_params, whole_windows
 
-# Share only when it saves at least this share of the batch's reference multiply-adds.
-MIN_SAVING = 0.1
+# Share only when it saves at least this share of the batch's reference multiply-adds (below it,
+# measured, the copies and the shorter batches eat what the saved multiply-adds would give).
+MIN_SAVING = 0.25
 # What copying one activation out of a shared stretch costs, in multiply-adds.
 COPY_MACS = 100
+# Stretches run in batches padded to the longest, at most this many times the shortest.
+PAD_RATIO = 1.25
 
 
 def _geometry(tower: Sequence[nn.Module], L: int):
@@ -131,6 +134,20 @@ def _assemble(x: torch.Tensor, offsets: torch.Tensor, rows: torch.Tensor):
     return stretch, same
 
 
+def _batches(items):
+    """Stretches in batches of similar length (the longest at most ``PAD_RATIO`` times the
+    shortest), so that short ones run batched, not one by one."""
+    items = sorted(items, key=lambda item: item[0].shape[-1])
+    batch = []
+    for item in items:
+        if batch and item[0].shape[-1] > PAD_RATIO * batch[0][0].shape[-1]:
+            yield batch
+            batch = []
+        batch.append(item)
+    if batch:
+        yield batch
+
+
 class Strips:
     """Activations (B, C, n) of B windows held as slices of shared tensors, not copied out: window
     j is columns ``[col[j], col[j] + n)`` of row ``row[j]`` of ``parts[part[j]]`` (k, C, S).
@@ -186,39 +203,38 @@ def shared_prefix(tower: Sequence[nn.Module], x: torch.Tensor, keys: torch.Tenso
     acts: List[Optional[object]] = [None] * d
     if keep[0]:
         acts[0] = x  # the windows themselves
-    outs, out_rows = [], []  # output of layer d - 1, gathered per cluster
-    shared = 0
+    items = []  # (stretch (4, S), windows in it, their offsets in bp)
     for rows in clusters:
         offsets = starts[rows] - starts[rows[0]]
         stretch, same = _assemble(x, offsets.to(x.device), rows.to(x.device))
         same = same.cpu()
         rows, offsets = rows[same], offsets[same]
-        if len(rows) < 2:
-            continue
-        shared += 1
-        h = stretch.unsqueeze(0)
+        if len(rows) >= 2:
+            items.append((stretch, rows, offsets))
+            done[rows] = True
+    if not items:
+        return None
+    for j in torch.nonzero(~done).flatten().tolist():  # windows in no cluster: their own stretch
+        items.append((x[j], torch.tensor([j]), torch.zeros(1, dtype=torch.long)))
+    outs, out_rows = [], []  # output of layer d - 1, gathered per batch of stretches
+    for batch in _batches(items):
+        S = max(item[0].shape[-1] for item in batch)
+        h = x.new_zeros(len(batch), x.shape[1], S)  # stretches padded at the end: never read
+        for k, (stretch, _, _) in enumerate(batch):
+            h[k, :, :stretch.shape[-1]] = stretch
+        rows = torch.cat([item[1] for item in batch])
+        which = torch.cat([torch.full((len(item[1]),), k, dtype=torch.long) for k, item in enumerate(batch)])
+        offsets = torch.cat([item[2] for item in batch])
         for i, layer in enumerate(tower[:d]):
             if keep[i] and i:
                 if acts[i] is None:
                     acts[i] = Strips(B, h.shape[1], lengths[i], x.device)
-                acts[i].add(h, rows, torch.zeros_like(rows), offsets // in_strides[i])
+                acts[i].add(h, rows, which, offsets // in_strides[i])
             h = whole_windows(layer, h)
         cols = (offsets // out_strides[d - 1]).to(x.device)
-        # (S, C) -> windows (m, n, C): each a contiguous block when h is channels last
-        outs.append(h[0].transpose(0, 1).unfold(0, lengths[d], 1).transpose(1, 2)[cols])
+        # (k, S, C) -> windows (m, n, C): each a contiguous block when h is channels last
+        outs.append(h.transpose(1, 2).unfold(1, lengths[d], 1).transpose(2, 3)[which.to(x.device), cols])
         out_rows.append(rows)
-        done[rows] = True
-    if not shared:
-        return None
-    rest = torch.nonzero(~done).flatten()
-    if len(rest):  # windows in no cluster: their own passes, as one batch
-        h = x.index_select(0, rest.to(x.device))
-        for i, layer in enumerate(tower[:d]):
-            if keep[i] and i:
-                acts[i].add(h, rest, torch.arange(len(rest)), torch.zeros_like(rest))
-            h = whole_windows(layer, h)
-        outs.append(h.transpose(1, 2))
-        out_rows.append(rest)
     # (B, n, C) memory handed on as a (B, C, n) view: the channels-last layout the next layers read
     h_all = outs[0].new_empty((B,) + tuple(outs[0].shape[1:]))
     for rows, h in zip(out_rows, outs):
