@@ -121,7 +121,7 @@ def plan(tower: Sequence[nn.Module], L: int, keys: torch.Tensor, starts: torch.T
     return best
 
 
-def _assemble(x: torch.Tensor, offsets: torch.Tensor, rows: torch.Tensor):
+def _stretch(x: torch.Tensor, offsets: torch.Tensor, rows: torch.Tensor):
     """The stretch (4, S) that windows ``x[rows]`` (at ``offsets`` into it) cover, and which of
     them equal their slice of it."""
     L = x.shape[-1]
@@ -153,13 +153,12 @@ class Strips:
     j is columns ``[col[j], col[j] + n)`` of row ``row[j]`` of ``parts[part[j]]`` (k, C, S).
     ``cols(a, b)`` gathers columns [a, b) of every window, all the local recompute reads."""
 
-    def __init__(self, B: int, C: int, n: int, device):
+    def __init__(self, B: int, C: int, n: int):
         self.shape = (B, C, n)
         self.parts: List[torch.Tensor] = []
         self.part = torch.full((B,), -1, dtype=torch.long)
         self.row = torch.zeros(B, dtype=torch.long)
         self.col = torch.zeros(B, dtype=torch.long)
-        self.device = device
 
     def add(self, part: torch.Tensor, windows: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> None:
         """Windows ``windows`` are rows ``rows`` of ``part`` (k, C, S) from column ``cols`` on."""
@@ -206,7 +205,7 @@ def shared_prefix(tower: Sequence[nn.Module], x: torch.Tensor, keys: torch.Tenso
     items = []  # (stretch (4, S), windows in it, their offsets in bp)
     for rows in clusters:
         offsets = starts[rows] - starts[rows[0]]
-        stretch, same = _assemble(x, offsets.to(x.device), rows.to(x.device))
+        stretch, same = _stretch(x, offsets.to(x.device), rows.to(x.device))
         same = same.cpu()
         rows, offsets = rows[same], offsets[same]
         if len(rows) >= 2:
@@ -228,7 +227,7 @@ def shared_prefix(tower: Sequence[nn.Module], x: torch.Tensor, keys: torch.Tenso
         for i, layer in enumerate(tower[:d]):
             if keep[i] and i:
                 if acts[i] is None:
-                    acts[i] = Strips(B, h.shape[1], lengths[i], x.device)
+                    acts[i] = Strips(B, h.shape[1], lengths[i])
                 acts[i].add(h, rows, which, offsets // in_strides[i])
             h = whole_windows(layer, h)
         cols = (offsets // out_strides[d - 1]).to(x.device)

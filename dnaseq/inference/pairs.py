@@ -45,16 +45,17 @@ def pair_step(fill: float, strand: str, batch_size: int, local: bool = True):
                 x = one_hot(ref_codes[rows], fill=fill)
                 alt = one_hot(unit["sub_alt"][s, :k], fill=fill)  # (b, 4, k)
                 start = unit["sub_start"][s]
-                placed = "ref_key" in unit
-                keys, pos = (unit["ref_key"][rows], unit["ref_start"][rows]) if placed else (None, None)
+                fwd = rev = None  # where the windows lie on the genome, per strand
+                if "ref_key" in unit:
+                    keys, pos = unit["ref_key"][rows], unit["ref_start"][rows]
+                    fwd, rev = (keys, pos), (keys, -(pos + L))  # reverse strand: column 0 is the last base
                 r = a = 0
                 for view, is_rc in strand_views(x, strand):
-                    if is_rc:  # the reverse strand's column 0 is the window's last base
+                    if is_rc:
                         rl, al = edited_logits(net, view, L - start - k, torch.flip(alt, dims=(-2, -1)),
-                                               fast=local, where=(keys, -(pos + L)) if placed else None)
+                                               fast=local, where=rev)
                     else:
-                        rl, al = edited_logits(net, view, start, alt, fast=local,
-                                               where=(keys, pos) if placed else None)
+                        rl, al = edited_logits(net, view, start, alt, fast=local, where=fwd)
                     r = r + torch.sigmoid(rl.float())
                     a = a + torch.sigmoid(al.float())
                 parts_idx.append(rows)
