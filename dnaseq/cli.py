@@ -10,6 +10,8 @@ import shlex
 import sys
 from typing import List, Optional
 
+from .inference.strand import STRAND_TEXT
+
 
 def progress_wanted(quiet: bool = False) -> bool:
     """Progress bars only on a terminal: a log file (stderr redirected) gets none, and ``-q`` none."""
@@ -136,10 +138,6 @@ def _run_options(args):
                       batch_size=args.batch_size, progress=progress_wanted(args.quiet))
 
 
-_STRAND_TEXT = {"both": "predictions averaged over both strands (window and reverse complement)",
-                "forward": "predictions from the forward strand only"}
-
-
 def _evaluate(args) -> int:
     from .evaluate import evaluate
 
@@ -149,7 +147,7 @@ def _evaluate(args) -> int:
     if result is None:  # another rank of a multi-process run: rank 0 reports
         return 0
     print(result.format())
-    print(_STRAND_TEXT[result.meta["strand"]])
+    print(STRAND_TEXT[result.meta["strand"]])
     if args.out:
         print(f"wrote {args.out}/metrics_per_feature.tsv, metrics_summary.tsv, metrics.json, curves.png, "
               f"auc_by_group.png" + (", predictions.h5" if args.save_predictions else ""))
@@ -166,7 +164,7 @@ def _predict(args) -> int:
         return 0
     s = result.summary
     print(f"{s['windows']:,} windows predicted for {len(result.features)} features "
-          f"({_STRAND_TEXT[s['strand']].split(' (')[0]})")
+          f"({STRAND_TEXT[s['strand']].split(' (')[0]})")
     if s["gap_bins_skipped"]:
         print(f"{s['gap_bins_skipped']:,} bins entirely N (assembly gaps) were not predicted")
     if s["mostly_n"]:
@@ -185,52 +183,6 @@ def _compare(args) -> int:
     if args.out:
         print(f"wrote {args.out}/comparison.tsv, comparison.json, comparison.png")
     return 0
-
-
-def _score_variants(args) -> int:
-    from .variants import score_variants
-
-    summary = score_variants(args.checkpoint, args.vcf, args.reference, args.out,
-                             scores=_split_list(args.scores), fmt=args.format, ref_policy=args.ref_policy,
-                             strand=args.strand, chunk_size=args.chunk_size, run=_run_options(args),
-                             resume=args.resume)
-    if summary is None:
-        return 0
-    print(summary.format())
-    print(_STRAND_TEXT[summary.meta["strand"]])
-    print("wrote " + ", ".join(summary.outputs + [f"{args.out}.summary.json"]))
-    if summary.rows and not summary.statuses.get("scored"):  # variants, but none could be scored
-        print(f"dnaseq score-variants: {_nothing_scored(args, summary)}", file=sys.stderr)
-        return NOTHING_SCORED
-    return 0
-
-
-NOTHING_SCORED = 3  # exit status of score-variants when the VCF has variants but none was scored
-
-
-def _nothing_scored(args, summary, shown: int = 5) -> str:
-    """Why nothing was scored, in one line: for chromosomes missing from the reference, the
-    VCF's names that are missing and the first names the reference has."""
-    text = f"nothing was scored (exit status {NOTHING_SCORED})"
-    if not summary.statuses.get("unknown_chromosome"):
-        return text + f"; see the status and note columns of {summary.outputs[0] if summary.outputs else args.out}"
-    from .genome import Genome
-    from .vcf import read_vcf
-
-    missing = {}
-    with Genome(args.reference) as genome:
-        for row in read_vcf(args.vcf):
-            if row.scorable and row.chrom not in missing and not genome.has(row.chrom):
-                missing[row.chrom] = None
-        names = genome.chromosomes
-
-    def listed(items):
-        items = list(items)
-        return ", ".join(items[:shown]) + (f" ... ({len(items):,} in all)" if len(items) > shown else "")
-
-    return (f"{text}: VCF chromosome{'s' if len(missing) != 1 else ''} {listed(missing)} "
-            f"{'are' if len(missing) != 1 else 'is'} not in the reference {args.reference} (which has "
-            f"{listed(names)}); use the reference the VCF was called against, or rename its chromosomes")
 
 
 def _ism(args) -> int:
@@ -341,26 +293,6 @@ def make_parser() -> argparse.ArgumentParser:
     _add_run_options(r, 256)
     r.set_defaults(func=_predict)
 
-    from .variants import DEFAULT_SCORES, REF_POLICIES, SCORES
-    v = sub.add_parser("score-variants", help="score VCF variants: reference/alternative predictions and effects",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                       epilog=f"Exit status: 0 when the run finished (an empty VCF too, with a warning); "
-                              f"{NOTHING_SCORED} when the VCF has variants but none could be scored (the outputs "
-                              f"and the warning are still written); 1 on an error, before any output.")
-    v.add_argument("--checkpoint", "-m", required=True)
-    v.add_argument("--vcf", required=True, help="VCF, plain or gzip/bgzip")
-    v.add_argument("--reference", "-r", required=True, help="reference FASTA (plain or bgzip)")
-    v.add_argument("--out", "-o", required=True, help="output prefix: PREFIX.tsv or PREFIX.h5, PREFIX.summary.json")
-    v.add_argument("--scores", default=",".join(DEFAULT_SCORES), help=f"comma-separated, from {', '.join(SCORES)}")
-    v.add_argument("--format", choices=["tsv", "hdf5"], default="tsv")
-    v.add_argument("--ref-policy", choices=REF_POLICIES, default="genome",
-                   help="on REF mismatch: score with the genome's REF, the VCF's REF, or skip")
-    v.add_argument("--chunk-size", type=int, default=1024, help="variants per streamed chunk (unit of work)")
-    v.add_argument("--resume", action="store_true",
-                   help="continue a killed TSV run from where PREFIX.tsv.partial ends")
-    _add_run_options(v, 128)
-    v.set_defaults(func=_score_variants)
-
     s = sub.add_parser("ism", help="in-silico saturation mutagenesis of a region or FASTA sequences",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     s.add_argument("--checkpoint", "-m", required=True)
@@ -391,7 +323,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 # Subcommand groups kept in their own modules (argument parsing only, like this file).
-_COMMAND_MODULES = ("cli_interpret", "cli_design", "cli_weights", "cli_tune")
+_COMMAND_MODULES = ("cli_variants", "cli_interpret", "cli_design", "cli_weights", "cli_tune")
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -42,7 +42,6 @@ writable folder or create the index there with ``samtools faidx``.
 """
 from __future__ import annotations
 
-import bisect
 import logging
 import os
 import secrets
@@ -53,6 +52,8 @@ from typing import List, Optional, Tuple
 
 import pyfaidx
 
+from .fasta_bytes import BgzfReader, IndexMismatch, PlainReader
+
 log = logging.getLogger("dnaseq.genome")
 
 
@@ -60,10 +61,6 @@ _LINE_END = b"\r\n"
 _HEADER_LOOKBACK = 4096  # first read back from a record's offset; grows up to _MAX_HEADER
 _MAX_HEADER = 1 << 20
 _MAX_GAP = 1 << 16  # line ends allowed between a sequence's last base and the next header
-
-
-class IndexMismatch(Exception):
-    """An index file that does not describe its FASTA (internal; Genome turns it into ValueError)."""
 
 
 @dataclass(frozen=True)
@@ -121,63 +118,6 @@ def read_fai(fai: str) -> List[FaiRecord]:
             raise IndexMismatch(f"{fai} line {i} ({rec.name}) overlaps the sequence before it")
         records.append(rec)
     return records
-
-
-def read_gzi(gzi: str, compressed_size: int) -> List[Tuple[int, int]]:
-    """(compressed, uncompressed) start of each BGZF block, block 0 included; IndexMismatch if bad."""
-    with open(gzi, "rb") as fh:
-        raw = fh.read()
-    if len(raw) < 8:
-        raise IndexMismatch(f"{gzi} is empty or truncated")
-    (n,) = struct.unpack_from("<Q", raw)
-    if len(raw) != 8 + 16 * n:
-        raise IndexMismatch(f"{gzi} is not a BGZF index (size {len(raw)} for {n} blocks)")
-    blocks = [(0, 0)] + [struct.unpack_from("<QQ", raw, 8 + 16 * i) for i in range(n)]
-    for (c0, u0), (c1, u1) in zip(blocks, blocks[1:]):
-        if not (c0 < c1 < compressed_size and u0 < u1 <= u0 + 65536):
-            raise IndexMismatch(f"{gzi} does not describe the blocks of this file")
-    return blocks
-
-
-class _PlainReader:
-    def __init__(self, path: str):
-        self._fh = open(path, "rb")
-        self.size = os.fstat(self._fh.fileno()).st_size
-
-    def read_at(self, pos: int, n: int) -> bytes:
-        self._fh.seek(pos)
-        return self._fh.read(n)
-
-    def close(self) -> None:
-        self._fh.close()
-
-
-class _BgzfReader:
-    """Random access to uncompressed offsets of a BGZF file through its .gzi (as pyfaidx does)."""
-
-    def __init__(self, path: str, gzi: str):
-        from Bio import bgzf
-        self._blocks = read_gzi(gzi, os.path.getsize(path))
-        self._ustarts = [u for _, u in self._blocks]
-        self._fh = bgzf.BgzfReader(path, "rb")
-        cstart, ustart = self._blocks[-1]
-        self._fh.seek(pyfaidx.make_virtual_offset(cstart, 0))
-        tail = len(self._fh.read(65537))
-        if tail > 65536:
-            self._fh.close()
-            raise IndexMismatch(f"{gzi} does not list all blocks of the file")
-        self.size = ustart + tail
-
-    def read_at(self, pos: int, n: int) -> bytes:
-        if pos >= self.size:
-            return b""
-        i = bisect.bisect_right(self._ustarts, pos) - 1
-        cstart, ustart = self._blocks[i]
-        self._fh.seek(pyfaidx.make_virtual_offset(cstart, pos - ustart))
-        return self._fh.read(n)
-
-    def close(self) -> None:
-        self._fh.close()
 
 
 def _header_before(rd, offset: int) -> Tuple[int, bytes]:
@@ -306,7 +246,7 @@ def check_index(path: str) -> Optional[str]:
     rd = None
     try:
         records = read_fai(fai)
-        rd = _BgzfReader(path, gzi) if gzi else _PlainReader(path)
+        rd = BgzfReader(path, gzi) if gzi else PlainReader(path)
         starts = []
         for rec in records:
             start, line = _header_before(rd, rec.offset)

@@ -159,7 +159,8 @@ def logo_span(effects: np.ndarray, ref_codes: Optional[np.ndarray] = None,
 def plot_ism(r: IsmResult, feature: str, plot_dir: str, logo_width: Optional[int] = LOGO_WIDTH) -> List[str]:
     """Per sequence: a heatmap of every position, and a logo of the strongest ``logo_width``
     bp (:func:`logo_span`; None or 0: all positions)."""
-    from .plots import plot_ism_heatmap, plot_logo
+    from .logos import plot_logo
+    from .plots import plot_ism_heatmap
     ensure_writable_dir(plot_dir)
     j = r.features.index(feature)
     effects = ism_effects(r.predictions, r.reference)[..., j]  # (N, 4, P)

@@ -20,6 +20,7 @@ from torchmetrics.classification import MultilabelAUROC
 from . import __version__
 from .encoding import ALPHABET
 from .inference.engine import preserved
+from .inference.inputs import as_input_batch, check_one_hot_shape
 from .inference.strand import StrandWrapper, resolve_strand
 from .models import build_model
 from .training.optim import build_optimizers, check_optimizer, choice
@@ -144,7 +145,7 @@ class SequenceModel(pl.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """One-hot (B, 4, L) -> logits (B, F)."""
         if x.dim() != 3 or x.shape[1] != 4 or x.shape[2] != self.seq_len:
-            _check_one_hot_shape(tuple(x.shape), self.seq_len)
+            check_one_hot_shape(tuple(x.shape), self.seq_len)
         return self.model(x)
 
     def predict_proba(self, x, strand: Optional[str] = None, rc_average: Optional[bool] = None,
@@ -167,7 +168,7 @@ class SequenceModel(pl.LightningModule):
         if rc_average is not None and strand is None:
             strand = "both" if rc_average else "forward"
         wrapper = StrandWrapper(self.model, self.strand_mode(strand))
-        batch, out_device = _as_input_batch(x, self.fill, self.seq_len)
+        batch, out_device = as_input_batch(x, self.fill, self.seq_len)
         if len(batch) == 0:
             empty = torch.zeros(0, self.n_features)
             return empty.to(out_device) if out_device is not None else empty.numpy()
@@ -271,97 +272,6 @@ class SequenceModel(pl.LightningModule):
                                 "codes": {"A": 0, "C": 1, "G": 2, "T": 3, "N": 4},
                                 "fill": self.fill, "strand": self.trained_strand}
 
-
-def _check_one_hot_shape(shape: tuple, seq_len: int) -> None:
-    """Raise naming what is wrong with a one-hot batch's shape (it must be (N, 4, seq_len))."""
-    if len(shape) != 3 or shape[1] != 4:
-        hint = "; it looks length-major (N, L, 4): transpose it" if len(shape) == 3 and shape[2] == 4 else ""
-        raise ValueError(f"the model takes one-hot input of shape (N, 4, {seq_len}) with channels A, C, G, T; "
-                         f"got shape {shape}{hint}")
-    if shape[2] != seq_len:
-        raise ValueError(f"the model takes {seq_len} bp windows; got {shape[2]} bp")
-
-
-def _item_length(item) -> Optional[int]:
-    """Length in bp of one sequence (text, bytes, window, codes or one-hot), without encoding it."""
-    if isinstance(item, (str, bytes, bytearray)):
-        return len(item)
-    if hasattr(item, "codes") and hasattr(item, "chrom"):  # a Genome window
-        return len(item.codes)
-    if isinstance(item, (np.ndarray, torch.Tensor)) and item.ndim:
-        return int(item.shape[-1])
-    return None
-
-
-def _kind(x) -> str:
-    """``onehot`` (float / bool), ``codes`` (integers), ``text`` (numpy bytes / str) or ``other``."""
-    if isinstance(x, torch.Tensor):
-        if x.is_floating_point() or x.dtype == torch.bool:
-            return "onehot"
-        return "other" if x.is_complex() else "codes"
-    if isinstance(x, np.ndarray):
-        return {"f": "onehot", "b": "onehot", "i": "codes", "u": "codes", "S": "text", "U": "text"}.get(
-            x.dtype.kind, "other")
-    return "other"
-
-
-def _as_input_batch(x, fill: float, seq_len: int):
-    """(one-hot float batch (N, 4, L), checked against ``seq_len``; the device to return results on,
-    None for numpy) for anything :meth:`SequenceModel.predict_proba` takes."""
-    from .encoding import one_hot
-    out_device = x.device if isinstance(x, torch.Tensor) else None
-
-    def wrong_length(n: int, where: str = "") -> ValueError:
-        return ValueError(f"the model takes {seq_len} bp windows; got {n} bp{where}")
-
-    if isinstance(x, (list, tuple)):
-        if not x:
-            return torch.zeros(0, 4, seq_len), out_device
-        for i, item in enumerate(x):
-            n = _item_length(item)
-            if n is not None and n != seq_len:
-                raise wrong_length(n, f" (item {i} of {len(x)})" if len(x) > 1 else "")
-        if all(_kind(item) == "onehot" for item in x):  # a list of (4, L) one-hots
-            parts = [torch.as_tensor(item) for item in x]
-            for part in parts:
-                if part.dim() != 2:
-                    raise ValueError(f"each one-hot item of a list must be (4, L); got shape {tuple(part.shape)}")
-                _check_one_hot_shape((1,) + tuple(part.shape), seq_len)
-            return torch.stack([part.float() if part.dtype == torch.bool else part for part in parts]).detach(), \
-                out_device
-        return one_hot(list(x), fill=fill), out_device
-    kind = _kind(x)
-    if kind == "onehot":
-        t = torch.as_tensor(x).detach()
-        if t.dim() == 2:
-            t = t.unsqueeze(0)
-        _check_one_hot_shape(tuple(t.shape), seq_len)
-        return (t.float() if t.dtype == torch.bool else t), out_device
-    if isinstance(x, (np.ndarray, torch.Tensor)) and kind == "other":
-        raise TypeError(f"cannot predict on an array of dtype {x.dtype}: pass one-hot floats (4, L) / "
-                        "(N, 4, L), integer codes (L,) / (N, L), DNA text or Genome windows")
-    if kind == "codes":
-        if x.ndim not in (1, 2):
-            raise ValueError(f"codes must be (L,) or (N, L); got shape {tuple(x.shape)} of dtype {x.dtype} "
-                             "(one-hot input must be a float array)")
-        if x.shape[-1] != seq_len:
-            raise wrong_length(int(x.shape[-1]))
-        if x.numel() if isinstance(x, torch.Tensor) else x.size:
-            lo, hi = int(x.min()), int(x.max())
-            if lo < 0 or hi > 4:
-                raise ValueError(f"codes must be 0..4 (A C G T N), found values {lo}..{hi}")
-        if isinstance(x, torch.Tensor):
-            x = x.detach().to(torch.uint8)
-    elif isinstance(x, (str, bytes, bytearray)) and len(x) != seq_len:
-        raise wrong_length(len(x))
-    elif not (kind == "text" or isinstance(x, (str, bytes, bytearray))
-              or (hasattr(x, "codes") and hasattr(x, "chrom"))):
-        raise TypeError(f"cannot predict on an object of type {type(x).__name__!r}: pass one-hot floats (4, L) / (N, 4, L), "
-                        "integer codes (L,) / (N, L), DNA text, a Genome window or a list of these")
-    batch = one_hot(x, fill=fill)
-    if batch.shape[-1] != seq_len:
-        raise wrong_length(int(batch.shape[-1]))
-    return batch, out_device
 
 def check_compatible(n_features: int, seq_len: int, data_n_features: int, data_seq_len: int,
                      model_label: str = "the model", data_label: str = "the dataset") -> None:

@@ -55,7 +55,6 @@ nothing was scored give warnings (logged on ``dnaseq`` and listed under ``warnin
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import os
 from collections import Counter
@@ -63,14 +62,15 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
 
 from .encoding import CODE_TABLE, N_CODE, decode
 from .genome import Genome, UnknownChromosomeError
 from .inference import engine
 from .inference.engine import RunOptions
+from .inference.pairs import pair_step, pair_unit
 from .textio import has_controls
 from .outputs import prepare_output_prefix
+from .variant_report import ScoringSummary, run_warnings, write_summary
 from .vcf import VariantRow, VcfReport, check_vcf, read_vcf
 
 log = logging.getLogger("dnaseq")
@@ -242,25 +242,6 @@ def _chunks(rows: Iterable[VariantRow], size: int) -> Iterator[List[VariantRow]]
         yield chunk
 
 
-@dataclass
-class ScoringSummary:
-    statuses: Counter
-    rows: int
-    outputs: List[str]
-    meta: Dict
-    warnings: List[str] = field(default_factory=list)
-
-    def format(self) -> str:
-        lines = [f"{self.rows:,} output rows (one per ALT of each record):"]
-        for status, n in self.statuses.most_common():
-            lines.append(f"  {status:<28}{n:>10,}")
-        return "\n".join(lines)
-
-    def as_dict(self) -> Dict:
-        return {"rows": self.rows, "statuses": dict(self.statuses), "warnings": self.warnings, "meta": self.meta,
-                "outputs": self.outputs}
-
-
 def check_inputs(checkpoint, vcf: str, reference: str, out: str, fmt: str = "tsv") -> None:
     """Everything that can be checked before outputs are created: the output format, the
     checkpoint and reference exist, the VCF is readable and looks like a VCF
@@ -275,33 +256,6 @@ def check_inputs(checkpoint, vcf: str, reference: str, out: str, fmt: str = "tsv
         raise FileNotFoundError(f"reference FASTA not found: {reference}")
     check_vcf(str(vcf))
     prepare_output_prefix(str(out))
-
-
-def run_warnings(report: VcfReport, statuses: Counter, rows: int) -> List[str]:
-    """Warnings for the summary (also logged on the ``dnaseq`` logger)."""
-    warnings = report.warnings()
-    if rows and not statuses.get("scored"):
-        top = ", ".join(f"{n:,} {s}" for s, n in statuses.most_common(3))
-        warnings.append(f"no variant was scored ({top})")
-    for w in warnings:
-        log.warning(w)
-    return warnings
-
-
-def write_summary(writer, out: str, summary: ScoringSummary) -> None:
-    """Write ``{out}.summary.json`` and move the finished outputs to their names (``.partial``
-    files until now); on failure nothing that looks complete is left."""
-    path = f"{out}.summary.json"
-    try:
-        with open(path + ".partial", "w", encoding="utf-8") as fh:
-            json.dump(summary.as_dict(), fh, indent=1)
-        writer.commit()
-        os.replace(path + ".partial", path)
-    except BaseException:
-        writer.discard()
-        if os.path.exists(path + ".partial"):
-            os.remove(path + ".partial")
-        raise
 
 
 def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Sequence[str] = DEFAULT_SCORES,
@@ -322,7 +276,6 @@ def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Seque
     on ranks other than 0 of a multi-process run.
     """
     from . import __version__
-    from .inference.pairs import pair_step
     from .inference.predictor import settings
     from .task import as_model
     from .variant_writers import complete_rows, make_writer
@@ -360,7 +313,7 @@ def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Seque
         if skip:
             rows = itertools.islice(rows, skip, None)
         for chunk in _chunks(rows, chunk_size):
-            yield lambda chunk=chunk: _pair_unit(prepare(chunk, genome, L, ref_policy, score_n_reference), L)
+            yield lambda chunk=chunk: _unit(prepare(chunk, genome, L, ref_policy, score_n_reference), L)
 
     try:
         info = engine.run(st.net, produce, pair_step(st.fill, st.strand, run.batch_size, local), make_sink, run)
@@ -406,34 +359,7 @@ class _ScoreSink:
         self.rows += len(prep.rows)
 
 
-MAX_LOCAL_EDIT = 16  # wider differences between REF and ALT windows get full passes
-
-
-def _pair_unit(prep: Prepared, L: int) -> Dict:
-    """Tensors for :func:`dnaseq.inference.pairs.pair_step` from a prepared chunk: an ALT window
-    that differs from its REF window only within ``MAX_LOCAL_EDIT`` columns (SNVs, MNVs) is an
-    edit of it; any other (indels: shifted flanks) is a full window."""
-    n = len(prep.scored_index)
-    ref = np.stack(prep.ref_codes) if n else np.zeros((0, L), np.uint8)
-    alt = np.stack(prep.alt_codes) if n else np.zeros((0, L), np.uint8)
-    differ = ref != alt
-    sub_rows, starts, widths, full_rows = [], [], [], []
-    for i in range(n):
-        cols = np.flatnonzero(differ[i])
-        if len(cols) == 0:
-            sub_rows.append(i), starts.append(L // 2), widths.append(1)
-        elif cols[-1] - cols[0] < MAX_LOCAL_EDIT:
-            sub_rows.append(i), starts.append(int(cols[0])), widths.append(int(cols[-1] - cols[0] + 1))
-        else:
-            full_rows.append(i)
-    sub_alt = np.zeros((len(sub_rows), MAX_LOCAL_EDIT), np.uint8)
-    for j, (i, s0, k) in enumerate(zip(sub_rows, starts, widths)):
-        sub_alt[j, :k] = alt[i, s0:s0 + k]
-    chroms = {c: i for i, c in enumerate(dict.fromkeys(prep.rows[i].chrom for i in prep.scored_index))}
-    keys = [chroms[prep.rows[i].chrom] for i in prep.scored_index]
-    return {"ref": torch.from_numpy(ref), "ref_key": torch.tensor(keys, dtype=torch.long),
-            "ref_start": torch.tensor(prep.ref_start, dtype=torch.long),
-            "sub_rows": torch.tensor(sub_rows, dtype=torch.long),
-            "sub_start": torch.tensor(starts, dtype=torch.long), "sub_len": torch.tensor(widths, dtype=torch.long),
-            "sub_alt": torch.from_numpy(sub_alt), "full_rows": torch.tensor(full_rows, dtype=torch.long),
-            "full_alt": torch.from_numpy(np.ascontiguousarray(alt[full_rows])), "meta": prep}
+def _unit(prep: Prepared, L: int) -> Dict:
+    """The REF/ALT windows of a prepared chunk as a unit of :func:`dnaseq.inference.pairs.pair_step`."""
+    chroms = [prep.rows[i].chrom for i in prep.scored_index]
+    return pair_unit(prep.ref_codes, prep.alt_codes, chroms, prep.ref_start, L, meta=prep)

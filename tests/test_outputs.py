@@ -147,7 +147,8 @@ def test_long_ism_logo_zooms_on_the_strongest_stretch_with_round_ticks(tiny_chec
 
     from dnaseq.ism import importance, ism_effects
     from dnaseq.ism_run import logo_span, run_ism
-    from dnaseq.plots import draw_contribution_logo, draw_ism_heatmap, strongest_span
+    from dnaseq.logos import draw_contribution_logo
+    from dnaseq.plots import draw_ism_heatmap, strongest_span
 
     # planted: the strongest 100 bp stretch is found, N positions never win
     strength = np.random.default_rng(0).uniform(0, 1, 1000)

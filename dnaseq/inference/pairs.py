@@ -19,11 +19,48 @@ views. Nothing here knows about VCF files: rows are arrays.
 """
 from __future__ import annotations
 
+from typing import Dict, Sequence
+
+import numpy as np
 import torch
 
 from ..encoding import one_hot
 from ..fast_ism import edited_logits
 from .strand import strand_views
+
+
+MAX_LOCAL_EDIT = 16  # wider differences between REF and ALT windows get full passes
+
+
+def pair_unit(ref_codes: Sequence[np.ndarray], alt_codes: Sequence[np.ndarray], chroms: Sequence[str],
+              ref_start: Sequence[int], L: int, meta=None) -> Dict:
+    """A unit for :func:`pair_step` from ``n`` REF and ALT windows (uint8 codes of length L), the
+    chromosome each REF window lies on and its column 0's 0-based coordinate. An ALT window that
+    differs from its REF window only within ``MAX_LOCAL_EDIT`` columns (SNVs, MNVs) becomes an
+    edit of it; any other (indels: shifted flanks) a full window. ``meta`` rides along."""
+    n = len(ref_codes)
+    ref = np.stack(ref_codes) if n else np.zeros((0, L), np.uint8)
+    alt = np.stack(alt_codes) if n else np.zeros((0, L), np.uint8)
+    differ = ref != alt
+    sub_rows, starts, widths, full_rows = [], [], [], []
+    for i in range(n):
+        cols = np.flatnonzero(differ[i])
+        if len(cols) == 0:
+            sub_rows.append(i), starts.append(L // 2), widths.append(1)
+        elif cols[-1] - cols[0] < MAX_LOCAL_EDIT:
+            sub_rows.append(i), starts.append(int(cols[0])), widths.append(int(cols[-1] - cols[0] + 1))
+        else:
+            full_rows.append(i)
+    sub_alt = np.zeros((len(sub_rows), MAX_LOCAL_EDIT), np.uint8)
+    for j, (i, s0, k) in enumerate(zip(sub_rows, starts, widths)):
+        sub_alt[j, :k] = alt[i, s0:s0 + k]
+    numbers = {c: i for i, c in enumerate(dict.fromkeys(chroms))}
+    return {"ref": torch.from_numpy(ref), "ref_key": torch.tensor([numbers[c] for c in chroms], dtype=torch.long),
+            "ref_start": torch.tensor(list(ref_start), dtype=torch.long),
+            "sub_rows": torch.tensor(sub_rows, dtype=torch.long),
+            "sub_start": torch.tensor(starts, dtype=torch.long), "sub_len": torch.tensor(widths, dtype=torch.long),
+            "sub_alt": torch.from_numpy(sub_alt), "full_rows": torch.tensor(full_rows, dtype=torch.long),
+            "full_alt": torch.from_numpy(np.ascontiguousarray(alt[full_rows])), "meta": meta}
 
 
 def pair_step(fill: float, strand: str, batch_size: int, local: bool = True):

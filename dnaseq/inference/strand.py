@@ -16,6 +16,8 @@ from torch import nn
 from ..encoding import reverse_complement_one_hot
 
 STRANDS = ("as-trained", "forward", "both")
+STRAND_TEXT = {"both": "predictions averaged over both strands (window and reverse complement)",
+               "forward": "predictions from the forward strand only"}  # what a command prints
 
 
 def resolve_strand(strand: str | None, trained_both: bool) -> str:

@@ -151,7 +151,7 @@ def write_attributions(path: str, r: AttributionResult, meta: dict) -> str:
 
 def plot_attributions(r: AttributionResult, plot_dir: str) -> List[str]:
     """One logo track per sequence: each position's own base, scaled by its contribution."""
-    from ..plots import plot_contribution_logo
+    from ..logos import plot_contribution_logo
 
     os.makedirs(plot_dir, exist_ok=True)
     contrib = r.contributions

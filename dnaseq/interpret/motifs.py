@@ -206,7 +206,7 @@ def _write_matches(matches: TomtomResult, path: str, q_threshold: float) -> str:
 
 
 def _write_logos(result: FilterMotifsResult, out_dir: str, q_threshold: float) -> List[str]:
-    from .. import plots
+    from ..logos import plot_filter_match, plot_filter_overview  # matplotlib: slow to import
 
     os.makedirs(os.path.join(out_dir, "logos"), exist_ok=True)
     db = {m.id: m for m in result.matches.targets} if result.matches is not None else {}
@@ -226,9 +226,9 @@ def _write_logos(result: FilterMotifsResult, out_dir: str, q_threshold: float) -
                  "orientation": getattr(row, "orientation", "+"),
                  "significant": bool(match is not None and row.q_value < q_threshold)}
         panels.append(panel)
-        paths.append(plots.plot_filter_match(panel, os.path.join(out_dir, "logos", f"{row.filter}.png")))
+        paths.append(plot_filter_match(panel, os.path.join(out_dir, "logos", f"{row.filter}.png")))
     if paths:  # significant matches first, then by filter number
         order = sorted(range(len(paths)), key=lambda k: not panels[k]["significant"])
         overview = os.path.join(out_dir, "filters_overview.png")
-        paths.append(plots.plot_filter_overview([paths[k] for k in order], overview))
+        paths.append(plot_filter_overview([paths[k] for k in order], overview))
     return paths
