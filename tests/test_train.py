@@ -204,3 +204,21 @@ def test_last_checkpoint_is_the_last_epoch_even_when_it_did_not_improve(tiny_dat
     best = torch.load(tmp_path / "ckpt" / "best.ckpt", weights_only=False)
     assert (best["epoch"], best["global_step"]) == (0, 2)
     assert (last["epoch"], last["global_step"]) == (2, 6)
+
+
+def test_ema_weight_averaging_from_the_config_is_what_the_checkpoint_holds(tiny_dataset, tmp_path):
+    """The README's EMA snippet: Lightning's EMAWeightAveraging as a config callback. The checkpoint's
+    weights are the average (not the last step's), and load_model runs it."""
+    from dnaseq.train import main
+    ema = {"class_path": "pytorch_lightning.callbacks.EMAWeightAveraging",
+           "init_args": {"decay": 0.9, "use_buffers": False}}
+    cfg = write_config(tmp_path / "c.yaml", tiny_dataset, tmp_path / "ckpt", limit_train_batches=3,
+                       limit_val_batches=2, max_epochs=2, callbacks=[ema])
+    assert main(["--config", str(cfg), "--model.arch_args.kmer_k", "3"]) == 0
+    ckpt = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=False)
+    averaged, current = ckpt["state_dict"], ckpt["current_model_state"]
+    floats = [k for k, v in averaged.items() if v.is_floating_point() and "norm" not in k and "pos_weight" not in k]
+    assert floats and any(not torch.equal(averaged[k], current[k]) for k in floats)
+    model = dnaseq.load_model(str(tmp_path / "ckpt" / "last.ckpt"))
+    assert all(torch.equal(model.state_dict()[k], averaged[k]) for k in floats)
+    assert model.predict_proba("ACGT" * 250).shape == (1, 8)
