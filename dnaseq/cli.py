@@ -41,8 +41,8 @@ def _build_dataset(args) -> int:
     report = build_dataset(
         args.reference, features, args.out, bin_size=args.bin_size, window_size=args.window_size,
         min_coverage=args.min_coverage, max_n_fraction=args.max_n_fraction, regions=args.regions,
-        blacklist=args.blacklist, chroms=_split_list(args.chroms),
-        valid_chroms=_split_list(args.valid_chroms) or (), test_chroms=_split_list(args.test_chroms) or (),
+        blacklist=args.blacklist, chroms=split_list(args.chroms),
+        valid_chroms=split_list(args.valid_chroms) or (), test_chroms=split_list(args.test_chroms) or (),
         valid_fraction=args.valid_fraction, test_fraction=args.test_fraction, seed=args.seed,
         require_positive=args.require_positive, pack_labels=args.pack_labels,
         on_bad_line="skip" if args.skip_bad_lines else "error", progress=progress_wanted(args.quiet),
@@ -65,7 +65,8 @@ def _print_left_out(summary) -> None:
         print(f"feature {name}: skipped lines: " + ", ".join(f"{v} {k}" for k, v in reasons.items()))
 
 
-def _split_list(text: Optional[str]) -> Optional[List[str]]:
+def split_list(text: Optional[str]) -> Optional[List[str]]:
+    """``a, b,c`` -> ``["a", "b", "c"]``; None for an empty or missing option (also used by cli_variants)."""
     if not text:
         return None
     return [c.strip() for c in text.split(",") if c.strip()]
@@ -142,7 +143,7 @@ def _evaluate(args) -> int:
     from .evaluate import evaluate
 
     result = evaluate(args.checkpoint, args.data, split=args.split, strand=args.strand, out_dir=args.out,
-                      save_predictions=args.save_predictions, plot_features=_split_list(args.plot_features),
+                      save_predictions=args.save_predictions, plot_features=split_list(args.plot_features),
                       run=_run_options(args))
     if result is None:  # another rank of a multi-process run: rank 0 reports
         return 0
@@ -158,8 +159,8 @@ def _predict(args) -> int:
     from .predict import predict
 
     result = predict(args.checkpoint, args.out, reference=args.reference, regions=args.regions, fasta=args.fasta,
-                     chroms=_split_list(args.chroms), stride=args.stride, fmt=args.format,
-                     bigwig=_split_list(args.bigwig), strand=args.strand, run=_run_options(args))
+                     chroms=split_list(args.chroms), stride=args.stride, fmt=args.format,
+                     bigwig=split_list(args.bigwig), strand=args.strand, run=_run_options(args))
     if result is None:
         return 0
     s = result.summary
@@ -204,7 +205,7 @@ def _models(args) -> int:
     from .models import describe_models
 
     try:
-        counts = [int(n) for n in _split_list(args.features) or []]
+        counts = [int(n) for n in split_list(args.features) or []]
     except ValueError:
         raise ValueError(f"--features takes comma-separated numbers such as 919,8, not {args.features!r}") from None
     if not counts or min(counts) < 1 or args.seq_len < 1:

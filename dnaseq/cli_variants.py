@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .cli import split_list
 from .inference.strand import STRAND_TEXT
 
 NOTHING_SCORED = 3  # exit status of score-variants when the VCF has variants but none was scored
@@ -12,8 +13,7 @@ NOTHING_SCORED = 3  # exit status of score-variants when the VCF has variants bu
 def _score_variants(args, run_options) -> int:
     from .variants import score_variants
 
-    scores = [s.strip() for s in args.scores.split(",") if s.strip()]
-    summary = score_variants(args.checkpoint, args.vcf, args.reference, args.out, scores=scores,
+    summary = score_variants(args.checkpoint, args.vcf, args.reference, args.out, scores=split_list(args.scores),
                              fmt=args.format, ref_policy=args.ref_policy,
                              strand=args.strand, chunk_size=args.chunk_size, run=run_options(args),
                              resume=args.resume)
