@@ -79,8 +79,9 @@ def register(sub, add_run_options=None, run_options=None) -> None:
     t.add_argument("--trials", "-n", type=_positive, default=20, help="number of trials")
     t.add_argument("--out", "-o", required=True, help="output folder: trials.tsv, best_config.yaml, trials.png, "
                                                        "runs/ (one run folder per trial)")
-    t.add_argument("--metric", choices=["auroc", "auprc"], default="auroc",
-                   help="validation mean ROC AUC or PR AUC (best over each trial's epochs)")
+    t.add_argument("--metric", choices=["auroc", "auprc", "prlift"], default="auroc",
+                   help="validation mean ROC AUC, mean PR AUC, or mean log2(PR AUC / positive fraction), "
+                        "where rare features weigh as much as common ones (best over each trial's epochs)")
     t.add_argument("--seed", type=int, default=0, help="sampler seed: the same seed draws the same trials")
     t.add_argument("--timeout", type=float, metavar="SECONDS", help="start no trial after this many seconds")
     t.add_argument("--set", dest="overrides", action="append", type=_override, default=[], metavar="KEY=VALUE",

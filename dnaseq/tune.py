@@ -25,8 +25,10 @@ Each trial is a ``dnaseq train`` run: :func:`dnaseq.train.build_cli` with ``--co
 of its own, ``OUT/runs/<config name>/version_<N>`` (:mod:`dnaseq.training.runs`). Its value is
 the best validation score over its epochs (what its ``best.ckpt`` holds): the mean ROC AUC
 ``valid_auroc`` that the checkpoint callback monitors, or with ``metric="auprc"`` the mean PR AUC
-``valid_auprc`` (average precision, as :mod:`dnaseq.evaluate` computes it, logged by
-:class:`ValidPRAUC`; checkpoint and early stopping then monitor it). Every validation is reported
+``valid_auprc`` (average precision, as :mod:`dnaseq.evaluate` computes it), or with
+``metric="prlift"`` the mean over features of log2(PR AUC / positive fraction), ``valid_prlift``,
+in which a rare feature weighs as much as a common one (both logged by :class:`ValidPRAUC`;
+checkpoint and early stopping then monitor the chosen one). Every validation is reported
 to Optuna, whose median pruner stops trials that fall behind the others at the same epoch.
 
 Pruning is :class:`PruneOnReport`, a few lines here, because optuna-integration's
@@ -69,8 +71,9 @@ from .search_space import (Param, check_base, check_key, check_space, format_val
 from .train import build_cli, fit
 from .training.config import SECTIONS, ConfigError, explain_config_error, load_config
 
-METRICS = {"auroc": "valid_auroc", "auprc": "valid_auprc"}
-METRIC_NAMES = {"valid_auroc": "validation mean ROC AUC", "valid_auprc": "validation mean PR AUC"}
+METRICS = {"auroc": "valid_auroc", "auprc": "valid_auprc", "prlift": "valid_prlift"}
+METRIC_NAMES = {"valid_auroc": "validation mean ROC AUC", "valid_auprc": "validation mean PR AUC",
+                "valid_prlift": "validation mean log2 PR AUC lift"}
 # trials are many: their output is the trial table, not a progress bar each
 QUIET = {"trainer.enable_progress_bar": False, "trainer.enable_model_summary": False}
 TABLE, BEST, PLOT = "trials.tsv", "best_config.yaml", "trials.png"
@@ -91,15 +94,31 @@ def trial_args(config: str, base, values: Mapping[str, Any], runs_dir: str, moni
 
 
 # -- callbacks -----------------------------------------------------------------------------
+def _pr_aucs(labels: np.ndarray, probs: np.ndarray) -> tuple:
+    """(average precision, positive fraction) of each feature with both classes."""
+    both = [j for j in range(labels.shape[1]) if 0 < labels[:, j].sum() < len(labels)]
+    return (np.array([roc_and_pr_auc(labels[:, j], probs[:, j])[1] for j in both]),
+            labels[:, both].mean(axis=0))
+
+
 def mean_pr_auc(labels: np.ndarray, probs: np.ndarray) -> float:
     """Mean average precision over the features with both classes (NaN when none has)."""
-    both = [j for j in range(labels.shape[1]) if 0 < labels[:, j].sum() < len(labels)]
-    return float(np.mean([roc_and_pr_auc(labels[:, j], probs[:, j])[1] for j in both])) if both else float("nan")
+    ap, _ = _pr_aucs(labels, probs)
+    return float(ap.mean()) if len(ap) else float("nan")
+
+
+def mean_pr_lift(labels: np.ndarray, probs: np.ndarray) -> float:
+    """Mean over the features with both classes of log2(average precision / positive fraction):
+    how many doublings above a random ranking each feature's PR AUC is. Unlike the mean PR AUC,
+    which the common features dominate, a rare feature counts as much as a common one."""
+    ap, prevalence = _pr_aucs(labels, probs)
+    return float(np.mean(np.log2(ap / prevalence))) if len(ap) else float("nan")
 
 
 class ValidPRAUC(Callback):
-    """Log ``valid_auprc``, the validation mean PR AUC, from predictions in the strand mode the
-    model validates with (one device: predictions are not gathered across ranks)."""
+    """Log ``valid_auprc`` (the validation mean PR AUC) and ``valid_prlift`` (:func:`mean_pr_lift`)
+    from predictions in the strand mode the model validates with (one device: predictions are not
+    gathered across ranks)."""
 
     def __init__(self):
         self._probs: List[np.ndarray] = []
@@ -119,7 +138,9 @@ class ValidPRAUC(Callback):
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking or not self._labels:
             return
-        pl_module.log(METRICS["auprc"], mean_pr_auc(np.concatenate(self._labels), np.concatenate(self._probs)))
+        labels, probs = np.concatenate(self._labels), np.concatenate(self._probs)
+        pl_module.log(METRICS["auprc"], mean_pr_auc(labels, probs))
+        pl_module.log(METRICS["prlift"], mean_pr_lift(labels, probs))
 
 
 class PruneOnReport(Callback):
@@ -165,7 +186,7 @@ def _objective(config: str, space: Sequence[Param], base, overrides: Mapping[str
             cli = _build(trial_args(config, base, {**overrides, **values}, runs_dir, monitor))
             trial.set_user_attr("run_dir", cli.run_dir)
             reporter = PruneOnReport(trial, monitor)
-            cli.trainer.callbacks.extend(([ValidPRAUC()] if monitor == METRICS["auprc"] else []) + [reporter])
+            cli.trainer.callbacks.extend(([] if monitor == METRICS["auroc"] else [ValidPRAUC()]) + [reporter])
             fit(cli)
         except optuna.TrialPruned as exc:
             trial.set_user_attr("note", str(exc))
@@ -210,7 +231,7 @@ def tune(config: str, search: str, trials: int, out: str, metric: str = "auroc",
          pruner=None) -> TuneResult:
     """Search ``search`` (a YAML file, see the module docstring) over the train config ``config``
     with ``trials`` trials (fewer if ``timeout`` seconds pass first) scored on the validation split
-    by ``metric`` (``auroc`` or ``auprc``). ``overrides``: dotted keys set in every trial, not in
+    by ``metric`` (``auroc``, ``auprc`` or ``prlift``). ``overrides``: dotted keys set in every trial, not in
     the best config (``{"trainer.max_epochs": 2}``). Writes trials.tsv, best_config.yaml and
     trials.png into ``out``; returns (trial table, path of best_config.yaml)."""
     if metric not in METRICS:

@@ -141,10 +141,12 @@ def test_bad_overrides_and_the_shipped_search_space(setup):
     space, _ = check_search(ROOT / "configs" / "quickstart.yaml", ROOT / "configs" / "search_quickstart.yaml")
     assert {"model.lr", "model.arch_args.conv_filters", "model.arch_args.kmer_l2", "model.arch_args.kmer_dropout",
             "data.jitter", "model.pos_weight_cap"} <= {p.key for p in space}
+    space, _ = check_search(ROOT / "configs" / "quickstart.yaml", ROOT / "configs" / "search_quickstart_pr.yaml")
+    assert {p.key for p in space} == {"model.pos_weight_cap", "model.arch_args.kmer_l2", "model.arch_args.kmer_dropout"}
 
 
 def test_pruning_reports_each_validation_and_stops_the_trial():
-    from dnaseq.tune import PruneOnReport, mean_pr_auc
+    from dnaseq.tune import PruneOnReport, mean_pr_auc, mean_pr_lift
 
     study = optuna.create_study(direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=0.7))
     trial = study.ask()
@@ -162,6 +164,10 @@ def test_pruning_reports_each_validation_and_stops_the_trial():
     y = np.array([[1, 0, 0], [0, 0, 1], [1, 0, 1], [0, 0, 0]])
     p = np.array([[0.9, 0.1, 0.2], [0.3, 0.2, 0.8], [0.4, 0.3, 0.1], [0.5, 0.4, 0.3]])
     assert mean_pr_auc(y, p) == pytest.approx(np.mean([average_precision_score(y[:, j], p[:, j]) for j in (0, 2)]))
+    # each feature's PR AUC over its positive fraction (both 1/2 here), in doublings; feature 1 has no positives
+    lift = np.mean([np.log2(average_precision_score(y[:, j], p[:, j]) / 0.5) for j in (0, 2)])
+    assert mean_pr_lift(y, p) == pytest.approx(lift)
+    assert mean_pr_lift(np.array([[1], [0], [0], [0]]), np.array([[0.9], [0.1], [0.2], [0.3]])) == pytest.approx(2.0)
 
 
 def test_cli_tune_in_a_subprocess(setup, tmp_path):
@@ -169,12 +175,12 @@ def test_cli_tune_in_a_subprocess(setup, tmp_path):
     fast = [a for k, v in FAST.items() for a in ("--set", f"{k}={v}")]
     # one thread: two cores shared by several test processes make torch's thread pool spin
     proc = run_cli("tune", "--config", setup.config, "--search", setup.search, "--trials", 2, "--out", out,
-                   "--metric", "auprc", "--seed", 3, *fast, cwd=tmp_path, timeout=300, env={"OMP_NUM_THREADS": "1"})
+                   "--metric", "prlift", "--seed", 3, *fast, cwd=tmp_path, timeout=300, env={"OMP_NUM_THREADS": "1"})
     assert "2 trials (2 complete, 0 pruned, 0 fail)" in proc.stdout and "best: trial" in proc.stdout
     assert f"dnaseq train --config {out / 'best_config.yaml'}" in proc.stdout
     table = pd.read_csv(out / "trials.tsv", sep="\t")
     assert len(table) == 2 and (table.state == "complete").all()
-    assert "valid_auprc" in (out / "best_config.yaml").read_text()
+    assert "valid_prlift" in (out / "best_config.yaml").read_text()
 
 
 def test_cli_bad_search_file_is_one_line(setup, tmp_path, capsys):
