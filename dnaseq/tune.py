@@ -101,10 +101,13 @@ def _pr_aucs(labels: np.ndarray, probs: np.ndarray) -> tuple:
             labels[:, both].mean(axis=0))
 
 
+def _mean(values: np.ndarray) -> float:
+    return float(values.mean()) if len(values) else float("nan")
+
+
 def mean_pr_auc(labels: np.ndarray, probs: np.ndarray) -> float:
     """Mean average precision over the features with both classes (NaN when none has)."""
-    ap, _ = _pr_aucs(labels, probs)
-    return float(ap.mean()) if len(ap) else float("nan")
+    return _mean(_pr_aucs(labels, probs)[0])
 
 
 def mean_pr_lift(labels: np.ndarray, probs: np.ndarray) -> float:
@@ -112,7 +115,7 @@ def mean_pr_lift(labels: np.ndarray, probs: np.ndarray) -> float:
     how many doublings above a random ranking each feature's PR AUC is. Unlike the mean PR AUC,
     which the common features dominate, a rare feature counts as much as a common one."""
     ap, prevalence = _pr_aucs(labels, probs)
-    return float(np.mean(np.log2(ap / prevalence))) if len(ap) else float("nan")
+    return _mean(np.log2(ap / prevalence))
 
 
 class ValidPRAUC(Callback):
@@ -138,9 +141,10 @@ class ValidPRAUC(Callback):
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking or not self._labels:
             return
-        labels, probs = np.concatenate(self._labels), np.concatenate(self._probs)
-        pl_module.log(METRICS["auprc"], mean_pr_auc(labels, probs))
-        pl_module.log(METRICS["prlift"], mean_pr_lift(labels, probs))
+        # one average precision per feature serves both scores
+        ap, prevalence = _pr_aucs(np.concatenate(self._labels), np.concatenate(self._probs))
+        pl_module.log(METRICS["auprc"], _mean(ap))
+        pl_module.log(METRICS["prlift"], _mean(np.log2(ap / prevalence)))
 
 
 class PruneOnReport(Callback):
