@@ -78,15 +78,48 @@ def test_wide_and_deep_model_trains_and_scores_by_full_passes():
     check(model, xs, torch.tensor([0, 200, 399, 57]), random_alt(4, 1, 42))
 
 
-def test_gradient_attributions_warn_that_the_wide_part_is_not_seen():
+@pytest.mark.parametrize("k,fill", [(3, 0.25), (6, 0.0)])
+def test_count_gradient_is_exactly_ism_of_a_linear_count_model(k, fill):
+    """d/dx of sum(w * counts): gradient[b, q] - gradient[ref, q] equals the change of the
+    sum when q is mutated to b (and gradient[b, q] itself at an N), k-mers over N included."""
+    rng = np.random.default_rng(k)
+    seqs = ["".join(rng.choice(list("ACGTN"), p=[0.23, 0.23, 0.23, 0.23, 0.08], size=40)) for _ in range(3)]
+    layer = KmerCounts(k)
+    w = torch.from_numpy(rng.normal(size=layer.n)).float()
+
+    def total(x):
+        return (torch.expm1(layer(x)) * w).sum(-1)  # sum of w * raw counts, per window
+
+    x = one_hot(dnaseq.encode(seqs), fill=fill).requires_grad_(True)
+    total(x).sum().backward()
+    grad = x.grad.numpy()
+    for i, seq in enumerate(seqs):
+        mutants, where = [], []
+        for q, ref in enumerate(seq):
+            for b in "ACGT":
+                mutants.append(seq[:q] + b + seq[q + 1:])
+                where.append((q, "ACGT".index(b), ref))
+        with torch.no_grad():
+            delta = total(one_hot(dnaseq.encode(mutants), fill=fill)) - total(x[i:i + 1].detach())
+        for (q, b, ref), d in zip(where, delta.numpy()):
+            expect = grad[i, b, q] - (grad[i, "ACGT".index(ref), q] if ref != "N" else 0.0)
+            assert abs(d - expect) < 1e-3, (i, q, b, ref, d, expect)
+
+
+def test_gradient_attributions_see_the_wide_part():
     pytest.importorskip("captum")
+    import warnings
     from dnaseq.interpret import attribute
     torch.manual_seed(0)
     model = dnaseq.build_model("conv_recurrent", 200, 2, conv_filters=[4], conv_widths=9, pool_sizes=4,
                                rnn_type="none", head_hidden=[4], kmer_k=3).eval()
     codes = torch.randint(0, 4, (2, 200), dtype=torch.uint8).numpy()
-    with pytest.warns(UserWarning, match="only the deep part"):
-        grads = attribute(model, codes, 0, method="saliency")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "sees only the deep part" warning any more
+        grads = attribute(model, codes, 0, method="saliency", output="logit")
     assert grads.shape == (2, 4, 200)
-    ism = attribute(model, codes, 0, method="ism")  # full passes: the whole model
-    assert ism.shape == (2, 4, 200) and np.isfinite(ism).all()
+    with torch.no_grad():
+        model.wide.linear.weight.zero_()
+    deep_only = attribute(model, codes, 0, method="saliency", output="logit")
+    wide = grads - deep_only  # the wide part's share of the logit's gradient
+    assert np.abs(wide).max() > 1e-3

@@ -18,6 +18,13 @@ Methods (gradient methods are captum's implementations):
 * ``deeplift-shap`` -- DeepLIFT (rescale rule) averaged over ``shuffles`` dinucleotide-shuffled
   copies of each sequence as references.
 
+A k-mer wide part (``kmer_k``) counts words, which has no gradient of its own: the counts'
+backward (:mod:`dnaseq.models.kmers`) is the gradient of their multilinear form, so at one-hot
+windows the gradient methods see the wide part as ISM does (exactly so for a part linear in
+the counts). Integrated gradients' interpolated windows are counted by their argmax bases (N
+until a channel exceeds 0.5), so its completeness holds only roughly for such models; ``ism``
+is exact for every model.
+
 Strand: in mode ``both`` each method runs on the window and on its reverse complement and the
 reverse-complement result is mapped back (positions reversed, A<->T, C<->G) and averaged. For
 every method but deeplift-shap this equals the attribution of the averaged probability (or of
@@ -27,7 +34,6 @@ differentiated in eval mode).
 """
 from __future__ import annotations
 
-import warnings
 from typing import Optional, Sequence, Union
 
 import numpy as np
@@ -201,10 +207,6 @@ def attribute(model, x, feature: Union[int, str, None] = None, method: str = "in
     if method == "ism":
         return _ism(model, codes, j, strand, pos, run)
     s = settings(model, strand)
-    if getattr(s.net, "reads_input", False):
-        warnings.warn(f"{method} sees only the deep part of this model: its k-mer wide part (kmer_k) "
-                      f"counts words, which has no gradient; use method 'ism' for the whole model",
-                      stacklevel=2)
     per_unit = max(1, min(run.batch_size, 64 if method != "integrated-gradients" else 4))
     n, length = codes.shape
 

@@ -39,19 +39,58 @@ class KmerCounts(nn.Module):
         self.n = int(canon.max()) + 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.log1p(_Counts.apply(x, self.canon, self.k, self.n))
+
+
+class _Counts(torch.autograd.Function):
+    """Canonical k-mer counts (B, n) of one-hot windows (B, 4, L), with a gradient.
+
+    Counting reads the argmax base of each position, which has no gradient, so gradient
+    attributions (saliency, integrated gradients, DeepLIFT) would not see a k-mer wide part.
+    The backward is the gradient of the counts' multilinear form, count_m = sum over starts p of
+    prod_j x[m_j, p + j] (the number of m's occurrences on a one-hot window): at a one-hot
+    window, d count_m / d x[b, q] is the number of starts p whose k-mer, with base b put at q,
+    is m (k-mers over an N elsewhere stay 0). So for a model linear in the counts,
+    gradient[b, q] - gradient[ref, q] is exactly what in-silico mutagenesis measures when q is
+    mutated to b, and per-position-centred gradients equal centred ISM.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, canon: torch.Tensor, k: int, n: int) -> torch.Tensor:
         B, L = x.shape[0], x.shape[-1]
-        top, base = x.max(dim=1)  # (B, L)
-        base, not_base = base.to(torch.int32), top <= 0.5
-        n_pos = L - self.k + 1
+        top, base = x.detach().max(dim=1)  # (B, L)
+        base, not_base = base.to(torch.int64), top <= 0.5
+        n_pos = L - k + 1
         index, broken = base[:, :n_pos].clone(), not_base[:, :n_pos].clone()
-        for j in range(1, self.k):  # k shifted adds, not a (B, L, k) unfold
+        for j in range(1, k):  # k shifted adds, not a (B, L, k) unfold
             index.mul_(4).add_(base[:, j:j + n_pos])
             broken |= not_base[:, j:j + n_pos]
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(canon, base, not_base, index)
+            ctx.k, ctx.shape = k, x.shape
         # k-mers over an N go to an extra bin per row, dropped below: one bincount, no masking
-        index = torch.where(broken, self.n, self.canon[index])
-        index += torch.arange(B, device=x.device)[:, None] * (self.n + 1)
-        counts = torch.bincount(index.flatten(), minlength=B * (self.n + 1)).view(B, self.n + 1)[:, :self.n]
-        return torch.log1p(counts.to(x.dtype))
+        bins = torch.where(broken, n, canon[index])
+        bins += torch.arange(B, device=x.device)[:, None] * (n + 1)
+        counts = torch.bincount(bins.flatten(), minlength=B * (n + 1)).view(B, n + 1)[:, :n]
+        return counts.to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        canon, base, not_base, index = ctx.saved_tensors
+        k, (B, _, L) = ctx.k, ctx.shape
+        n_pos = L - k + 1
+        per_kmer = grad[:, canon]  # (B, 4**k): the gradient of every k-mer's (canonical) count
+        n_in = not_base.to(torch.int32).unfold(1, k, 1).sum(-1)  # N count of each k-mer (B, n_pos)
+        out = torch.zeros((B, 4, L), dtype=grad.dtype, device=grad.device)
+        bases = torch.arange(4, device=grad.device)
+        for j in range(k):
+            place = 4 ** (k - 1 - j)
+            at = base[:, j:j + n_pos]
+            others_ok = (n_in - not_base[:, j:j + n_pos].to(torch.int32)) == 0  # no N but maybe at j
+            swapped = (index - at * place)[..., None] + bases * place  # (B, n_pos, 4): base b at j
+            vals = per_kmer.gather(1, swapped.view(B, -1)).view(B, n_pos, 4)
+            out[:, :, j:j + n_pos] += (vals * others_ok[..., None]).transpose(1, 2)
+        return out, None, None, None
 
 
 class KmerLinear(nn.Module):
