@@ -46,7 +46,10 @@ def kmer_counts(codes: np.ndarray, k: int, canon: np.ndarray) -> np.ndarray:
     return np.log1p(out)
 
 
-def run(data: str, k: int = 5, out: str | None = None, quiet: bool = False, split: str = "test"):
+def run(data: str, k: int = 5, out: str | None = None, quiet: bool = False, split: str = "test",
+        with_probs: bool = False):
+    """Fit on train, score ``split``: its Evaluation, and with ``with_probs`` also the (windows,
+    features) probabilities and labels (the split's windows in file order)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
@@ -72,7 +75,7 @@ def run(data: str, k: int = 5, out: str | None = None, quiet: bool = False, spli
     if not quiet:
         print(result.format())
         print(f"({time.perf_counter() - t0:.0f} s)")
-    return result
+    return (result, probs, yte) if with_probs else result
 
 
 def main():
