@@ -10,10 +10,11 @@ The k-mer baselines are scripts/kmer_baseline.py (fit on train, scored on the sa
 per feature, the model's ROC AUC and PR AUC (mean and standard deviation over seeds) beside the
 best k-mer model's, and counts a win only when the model's mean minus one standard deviation is
 above the baseline. Beside it, how far the test windows themselves decide the comparison: the
-model's (seed-mean) AUC minus the best k-mer model's on 200 paired half-samples of the windows
-(half drawn without replacement, whose spread approximates the whole split's): the sd of that
-difference and how often the model is ahead. With ~150 positives a PR AUC difference of 0.001 is
-well inside that sd: a tie, neither a win nor a loss. Writes accuracy.tsv (one row per feature) and accuracy.json (summary) to --out.
+model's (seed-mean) AUC minus the best k-mer model's on --draws paired half-samples of the
+windows (half of the split's 10 kb genome blocks, drawn without replacement, whose spread
+approximates the whole split's; whole blocks, because neighbouring windows share sequence and
+peaks): the sd of that difference and how often the model is ahead. With ~150 positives a PR AUC
+difference of 0.001 is well inside that sd: the split cannot resolve it. Writes accuracy.tsv (one row per feature) and accuracy.json (summary) to --out.
 Choose a recipe on --split valid; look at --split test once, at the end.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ import os
 import subprocess
 import sys
 import time
+from typing import Optional
 
 import numpy as np
 import pandas as pd
@@ -55,27 +57,46 @@ def train(config: str, seed: int, out: str) -> tuple:
     return run, time.perf_counter() - t0
 
 
-def paired_spread(labels: np.ndarray, model_probs, base_probs: np.ndarray, metric: str, draws: int = 200,
-                  seed: int = 0) -> tuple:
+def genome_blocks(chrom, start, block_bp: int = 10_000) -> np.ndarray:
+    """Block id of each window: its chromosome and ``start // block_bp``. Neighbouring windows
+    share most of their sequence (and one peak covers several bins), so they are not independent
+    samples; resampling whole blocks of the genome keeps what they share together."""
+    keys = pd.MultiIndex.from_arrays([np.asarray(chrom).astype(str), np.asarray(start) // block_bp])
+    return pd.factorize(keys)[0]
+
+
+def paired_spread(labels: np.ndarray, model_probs, base_probs: np.ndarray, metric: str,
+                  blocks: Optional[np.ndarray] = None, draws: int = 200, seed: int = 0) -> tuple:
     """(sd, fraction ahead) of mean-over-models metric minus the baseline's, over ``draws`` paired
-    half-samples (without replacement) of one feature's windows: labels (N,), model_probs a
-    list of (N,) arrays, base_probs (N,). Half-samples without replacement vary about as much as
+    half-samples of one feature's windows: labels (N,), model_probs a list of (N,) arrays,
+    base_probs (N,), blocks (N,) block ids (:func:`genome_blocks`; None: each window its own).
+    Half of the blocks are drawn without replacement: such half-samples vary about as much as
     the whole set would between independent draws of it, without the ties that duplicated
-    windows give a bootstrap's ranking metrics."""
+    windows give a bootstrap's ranking metrics. (nan, nan) when the labels are one class."""
     score = METRICS[metric]
+    labels = np.asarray(labels)
+    if not 0 < labels.sum() < len(labels):
+        return float("nan"), float("nan")
+    blocks = np.arange(len(labels)) if blocks is None else np.asarray(blocks)
+    ids, members = np.unique(blocks, return_inverse=True)
     rng = np.random.default_rng(seed)
     diffs = []
-    while len(diffs) < draws:
-        i = rng.choice(len(labels), len(labels) // 2, replace=False)
+    for _ in range(20 * draws):  # a half without one class is redrawn; give up on hopeless data
+        if len(diffs) == draws:
+            break
+        i = np.flatnonzero(np.isin(members, rng.choice(len(ids), len(ids) // 2, replace=False)))
         y = labels[i]
         if not 0 < y.sum() < len(y):
             continue
         diffs.append(np.mean([score(y, p[i]) for p in model_probs]) - score(y, base_probs[i]))
+    if len(diffs) < 2:
+        return float("nan"), float("nan")
     diffs = np.asarray(diffs)
     return float(diffs.std(ddof=1)), float(np.mean(diffs > 0))
 
 
-def window_spread(table: pd.DataFrame, labels: np.ndarray, model_probs, base_probs: dict) -> pd.DataFrame:
+def window_spread(table: pd.DataFrame, labels: np.ndarray, model_probs, base_probs: dict,
+                  blocks: Optional[np.ndarray], draws: int) -> pd.DataFrame:
     """Add, per feature and metric, the paired half-sample sd and fraction ahead against the
     best k-mer baseline (the one :func:`summarise` compares with)."""
     out = table.copy()
@@ -83,7 +104,8 @@ def window_spread(table: pd.DataFrame, labels: np.ndarray, model_probs, base_pro
         sds, ahead = [], []
         for j, row in enumerate(out.itertuples()):
             k = max(base_probs, key=lambda k: getattr(row, f"{metric}_{k}mer"))
-            sd, frac = paired_spread(labels[:, j], [p[:, j] for p in model_probs], base_probs[k][:, j], metric)
+            sd, frac = paired_spread(labels[:, j], [p[:, j] for p in model_probs], base_probs[k][:, j], metric,
+                                     blocks, draws)
             sds.append(sd)
             ahead.append(frac)
         out[f"{metric}_windows_sd"], out[f"{metric}_ahead"] = sds, ahead
@@ -115,6 +137,8 @@ def main():
     ap.add_argument("--split", default="valid", help="valid while choosing; test once, at the end")
     ap.add_argument("--kmers", type=int, nargs="+", default=[5, 6])
     ap.add_argument("--out", default="results/accuracy")
+    ap.add_argument("--draws", type=int, default=200, help="paired half-samples of the windows (0: skip)")
+    ap.add_argument("--block-bp", type=int, default=10_000, help="genome blocks the half-samples draw whole")
     args = ap.parse_args()
     data = yaml.safe_load(open(args.config))["data"]["data"]
     os.makedirs(args.out, exist_ok=True)
@@ -127,7 +151,7 @@ def main():
             runs.append(run)
             seconds.append(round(s, 1))
             print(f"seed {seed}: {run} ({s:.0f} s)", flush=True)
-    tables, model_probs, labels = [], [], None
+    tables, model_probs, labels, blocks = [], [], None, None
     for i, run in enumerate(runs):
         ev = os.path.join(args.out, f"eval_{args.split}_{i}")
         sh("dnaseq", "evaluate", "--checkpoint", run, "--data", data, "--split", args.split, "--out", ev, "--quiet",
@@ -135,7 +159,12 @@ def main():
         tables.append(load_evaluation(ev).table)
         with h5py.File(os.path.join(ev, "predictions.h5"), "r") as h5:
             model_probs.append(h5["probabilities"][:])
-            labels = h5["labels"][:] if labels is None else labels
+            if labels is None:
+                labels = h5["labels"][:]
+                if "window_start" in h5:
+                    blocks = genome_blocks(h5["chrom"].asstr()[:], h5["window_start"][:], args.block_bp)
+            elif not np.array_equal(h5["labels"][:], labels):
+                raise SystemExit(f"{run} and {runs[0]} list the {args.split} windows differently")
 
     import kmer_baseline
     baselines, base_probs = {}, {}
@@ -145,19 +174,24 @@ def main():
         if not np.array_equal(base_labels, labels):
             raise SystemExit(f"{k}-mer baseline and dnaseq evaluate list the {args.split} windows differently")
         baselines[k], base_probs[k] = result.table, probs
-    table = window_spread(summarise(tables, baselines), labels, model_probs, base_probs)
+    table = summarise(tables, baselines)
+    if args.draws:
+        if blocks is None:
+            print("no window coordinates: half-samples draw single windows (neighbours are not independent, "
+                  "so the spread is too small)")
+        table = window_spread(table, labels, model_probs, base_probs, blocks, args.draws)
     table.to_csv(os.path.join(args.out, "accuracy.tsv"), sep="\t", index=False, float_format="%.4f")
     ks = "/".join(f"{k}-mer" for k in args.kmers)
     print(f"\n{args.split} split, {len(runs)} run(s) of {args.config}; model = mean +- sd over runs")
     print(f"{'feature':<12}{'model ROC':>16}" + "".join(f"{f'{k}-mer':>8}" for k in args.kmers)
           + f"{'model PR':>16}" + "".join(f"{f'{k}-mer':>8}" for k in args.kmers) + "  wins (ROC, PR)"
-          + "  windows: PR diff sd, ahead")
+          + ("  windows: PR diff sd, ahead" if args.draws else ""))
     for r in table.itertuples():
         row = f"{r.feature:<12}{r.roc_mean:>9.4f}+-{r.roc_sd:.3f}"
         row += "".join(f"{getattr(r, f'roc_{k}mer'):>8.4f}" for k in args.kmers)
         row += f"{r.pr_mean:>9.4f}+-{r.pr_sd:.3f}" + "".join(f"{getattr(r, f'pr_{k}mer'):>8.4f}" for k in args.kmers)
-        print(row + f"  {'yes' if r.roc_win else 'no':>4} {'yes' if r.pr_win else 'no':>4}"
-              f"  {r.pr_windows_sd:>8.4f} {r.pr_ahead:>5.0%}")
+        row += f"  {'yes' if r.roc_win else 'no':>4} {'yes' if r.pr_win else 'no':>4}"
+        print(row + (f"  {r.pr_windows_sd:>8.4f} {r.pr_ahead:>5.0%}" if args.draws else ""))
     run_means = [(t.roc_auc.mean(), t.pr_auc.mean()) for t in tables]
     roc_means, pr_means = np.array(run_means).T
     sd = (lambda v: float(v.std(ddof=1)) if len(v) > 1 else 0.0)

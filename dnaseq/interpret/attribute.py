@@ -20,10 +20,11 @@ Methods (gradient methods are captum's implementations):
 
 A k-mer wide part (``kmer_k``) counts words, which has no gradient of its own: the counts'
 backward (:mod:`dnaseq.models.kmers`) is the gradient of their multilinear form, so at one-hot
-windows the gradient methods see the wide part as ISM does (exactly so for a part linear in
-the counts). Integrated gradients' interpolated windows are counted by their argmax bases (N
-until a channel exceeds 0.5), so its completeness holds only roughly for such models; ``ism``
-is exact for every model.
+windows saliency and input x gradient see the wide part as ISM does to first order (gradient
+differences equal ISM exactly for a part linear in the counts). Integrated gradients and
+DeepLIFT are not complete for the wide part: their in-between windows are counted by their
+argmax bases (all N, so no k-mers, until a channel exceeds 0.5), so their totals need not add up
+to the change in prediction (not even in sign); ``ism`` is exact for every model.
 
 Strand: in mode ``both`` each method runs on the window and on its reverse complement and the
 reverse-complement result is mapped back (positions reversed, A<->T, C<->G) and averaged. For

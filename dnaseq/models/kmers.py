@@ -50,9 +50,10 @@ class _Counts(torch.autograd.Function):
     The backward is the gradient of the counts' multilinear form, count_m = sum over starts p of
     prod_j x[m_j, p + j] (the number of m's occurrences on a one-hot window): at a one-hot
     window, d count_m / d x[b, q] is the number of starts p whose k-mer, with base b put at q,
-    is m (k-mers over an N elsewhere stay 0). So for a model linear in the counts,
+    is m (k-mers over an N elsewhere stay 0). So for a function linear in the counts,
     gradient[b, q] - gradient[ref, q] is exactly what in-silico mutagenesis measures when q is
-    mutated to b, and per-position-centred gradients equal centred ISM.
+    mutated to b, and per-position-centred gradients equal centred ISM; for the wide part's
+    log1p, batch norm and linear map it is the first-order approximation.
     """
 
     @staticmethod
@@ -75,6 +76,7 @@ class _Counts(torch.autograd.Function):
         return counts.to(x.dtype)
 
     @staticmethod
+    @torch.autograd.function.once_differentiable  # a second derivative would drop the counts' curvature
     def backward(ctx, grad: torch.Tensor):
         canon, base, not_base, index = ctx.saved_tensors
         k, (B, _, L) = ctx.k, ctx.shape
