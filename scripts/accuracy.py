@@ -14,7 +14,8 @@ model's (seed-mean) AUC minus the best k-mer model's on --draws paired half-samp
 windows (half of the split's 10 kb genome blocks, drawn without replacement, whose spread
 approximates the whole split's; whole blocks, because neighbouring windows share sequence and
 peaks): the sd of that difference and how often the model is ahead. With ~150 positives a PR AUC
-difference of 0.001 is well inside that sd: the split cannot resolve it. Writes accuracy.tsv (one row per feature) and accuracy.json (summary) to --out.
+difference of 0.001 is well inside that sd: the split cannot resolve it. Writes accuracy.tsv (one
+row per feature) and accuracy.json (summary) to --out.
 Choose a recipe on --split valid; look at --split test once, at the end.
 """
 from __future__ import annotations
@@ -36,11 +37,10 @@ sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
 import h5py  # noqa: E402
 import yaml  # noqa: E402
-from sklearn.metrics import average_precision_score, roc_auc_score  # noqa: E402
 
-from dnaseq.evaluate import load_evaluation  # noqa: E402
+from dnaseq.evaluate import load_evaluation, roc_and_pr_auc  # noqa: E402
 
-METRICS = {"roc": roc_auc_score, "pr": average_precision_score}
+METRICS = {"roc": 0, "pr": 1}  # positions in roc_and_pr_auc's (ROC AUC, average precision)
 
 
 def sh(*args) -> str:
@@ -65,34 +65,47 @@ def genome_blocks(chrom, start, block_bp: int = 10_000) -> np.ndarray:
     return pd.factorize(keys)[0]
 
 
-def paired_spread(labels: np.ndarray, model_probs, base_probs: np.ndarray, metric: str,
-                  blocks: Optional[np.ndarray] = None, draws: int = 200, seed: int = 0) -> tuple:
-    """(sd, fraction ahead) of mean-over-models metric minus the baseline's, over ``draws`` paired
-    half-samples of one feature's windows: labels (N,), model_probs a list of (N,) arrays,
-    base_probs (N,), blocks (N,) block ids (:func:`genome_blocks`; None: each window its own).
+def paired_spreads(labels: np.ndarray, model_probs, base_probs: dict, blocks: Optional[np.ndarray] = None,
+                   draws: int = 200, seed: int = 0) -> dict:
+    """{metric: (sd, fraction ahead)} of the mean-over-models metric minus the baseline's, over
+    ``draws`` paired half-samples of one feature's windows: labels (N,), model_probs a list of
+    (N,) arrays, base_probs {metric ("roc" / "pr"): (N,) baseline probabilities} (each metric's
+    own best baseline), blocks (N,) block ids (:func:`genome_blocks`; None: each window its own).
     Half of the blocks are drawn without replacement: such half-samples vary about as much as
     the whole set would between independent draws of it, without the ties that duplicated
-    windows give a bootstrap's ranking metrics. (nan, nan) when the labels are one class."""
-    score = METRICS[metric]
+    windows give a bootstrap's ranking metrics. Both metrics come from one threshold sweep per
+    model and half-sample. (nan, nan) when the labels are one class."""
     labels = np.asarray(labels)
+    nan = (float("nan"), float("nan"))
     if not 0 < labels.sum() < len(labels):
-        return float("nan"), float("nan")
+        return {m: nan for m in base_probs}
     blocks = np.arange(len(labels)) if blocks is None else np.asarray(blocks)
     ids, members = np.unique(blocks, return_inverse=True)
     rng = np.random.default_rng(seed)
-    diffs = []
+    diffs = {m: [] for m in base_probs}
     for _ in range(20 * draws):  # a half without one class is redrawn; give up on hopeless data
-        if len(diffs) == draws:
+        if len(diffs[next(iter(diffs))]) == draws:
             break
         i = np.flatnonzero(np.isin(members, rng.choice(len(ids), len(ids) // 2, replace=False)))
         y = labels[i]
         if not 0 < y.sum() < len(y):
             continue
-        diffs.append(np.mean([score(y, p[i]) for p in model_probs]) - score(y, base_probs[i]))
-    if len(diffs) < 2:
-        return float("nan"), float("nan")
-    diffs = np.asarray(diffs)
-    return float(diffs.std(ddof=1)), float(np.mean(diffs > 0))
+        model = np.mean([roc_and_pr_auc(y, p[i]) for p in model_probs], axis=0)
+        base = {}  # a baseline that is best in both metrics is scored once
+        for m, b in base_probs.items():
+            scores = base.setdefault(id(b), roc_and_pr_auc(y, b[i]))
+            diffs[m].append(model[METRICS[m]] - scores[METRICS[m]])
+    out = {}
+    for m, d in diffs.items():
+        d = np.asarray(d)
+        out[m] = (float(d.std(ddof=1)), float(np.mean(d > 0))) if len(d) >= 2 else nan
+    return out
+
+
+def paired_spread(labels: np.ndarray, model_probs, base_probs: np.ndarray, metric: str,
+                  blocks: Optional[np.ndarray] = None, draws: int = 200, seed: int = 0) -> tuple:
+    """:func:`paired_spreads` for one metric against one baseline: (sd, fraction ahead)."""
+    return paired_spreads(labels, model_probs, {metric: base_probs}, blocks, draws, seed)[metric]
 
 
 def window_spread(table: pd.DataFrame, labels: np.ndarray, model_probs, base_probs: dict,
@@ -100,15 +113,13 @@ def window_spread(table: pd.DataFrame, labels: np.ndarray, model_probs, base_pro
     """Add, per feature and metric, the paired half-sample sd and fraction ahead against the
     best k-mer baseline (the one :func:`summarise` compares with)."""
     out = table.copy()
-    for metric in METRICS:
-        sds, ahead = [], []
-        for j, row in enumerate(out.itertuples()):
-            k = max(base_probs, key=lambda k: getattr(row, f"{metric}_{k}mer"))
-            sd, frac = paired_spread(labels[:, j], [p[:, j] for p in model_probs], base_probs[k][:, j], metric,
-                                     blocks, draws)
-            sds.append(sd)
-            ahead.append(frac)
-        out[f"{metric}_windows_sd"], out[f"{metric}_ahead"] = sds, ahead
+    spreads = []
+    for j, row in enumerate(out.itertuples()):
+        best = {m: base_probs[max(base_probs, key=lambda k: getattr(row, f"{m}_{k}mer"))][:, j] for m in METRICS}
+        spreads.append(paired_spreads(labels[:, j], [p[:, j] for p in model_probs], best, blocks, draws))
+    for m in METRICS:
+        out[f"{m}_windows_sd"] = [s[m][0] for s in spreads]
+        out[f"{m}_ahead"] = [s[m][1] for s in spreads]
     return out
 
 
