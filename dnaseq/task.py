@@ -25,8 +25,10 @@ from .inference.strand import StrandWrapper, resolve_strand
 from .models import build_model
 from .training.optim import build_optimizers, check_optimizer, choice
 from .training.runs import checkpoint_in
+from .training.wide_init import fit_on_split
 
 LOSSES = ("bce", "focal")
+WIDE_FITS = ("none", "start", "frozen")
 
 
 class _LabelCounts(Metric):
@@ -73,6 +75,12 @@ class SequenceModel(pl.LightningModule):
             strand mode ("as trained") for every inference command.
         fill: one-hot value of N in every channel, as the data module fed it in training
             (linked from ``data.fill`` by ``dnaseq train``); inference uses the same.
+        wide_fit: for a model with a k-mer wide part (``arch_args.kmer_k``): ``start`` fits the
+            wide part alone on the training windows before the first step (weighted BCE plus its
+            ``kmer_l2``, :mod:`dnaseq.training.wide_init`) and trains on from there; ``frozen``
+            also keeps it so (no gradient, eval mode), and the deep part learns what the counts
+            leave; ``none`` (default) trains both from their random start.
+        wide_fit_windows: at most this many training windows (a random subset) for that fit.
     """
 
     def __init__(self, arch: str = "danq", arch_args: Optional[Dict] = None, seq_len: int = 1000,
@@ -81,8 +89,12 @@ class SequenceModel(pl.LightningModule):
                  lr: float = 1e-3, weight_decay: float = 0.0, momentum: float = 0.9,
                  lr_scheduler: Union[str, Dict[str, Any]] = "none", scheduler_args: Optional[Dict] = None,
                  pos_weight: Union[None, float, List[float], str] = None, pos_weight_cap: float = 100.0,
-                 rc_average: bool = False, fill: float = 0.25, loss: str = "bce", focal_gamma: float = 2.0):
+                 rc_average: bool = False, fill: float = 0.25, loss: str = "bce", focal_gamma: float = 2.0,
+                 wide_fit: str = "none", wide_fit_windows: int = 200_000):
         super().__init__()
+        wide_fit = choice(wide_fit, WIDE_FITS, "wide_fit")
+        if wide_fit_windows < 1:
+            raise ValueError(f"wide_fit_windows must be >= 1, got {wide_fit_windows}")
         check_optimizer(optimizer, lr_scheduler)
         loss = choice(loss, LOSSES, "loss")
         if focal_gamma < 0:
@@ -98,8 +110,12 @@ class SequenceModel(pl.LightningModule):
                                    "lr_scheduler": lr_scheduler, "scheduler_args": dict(scheduler_args or {}),
                                    "pos_weight": pos_weight, "pos_weight_cap": pos_weight_cap,
                                    "rc_average": rc_average, "fill": float(fill), "loss": loss,
-                                   "focal_gamma": float(focal_gamma)})
+                                   "focal_gamma": float(focal_gamma), "wide_fit": wide_fit,
+                                   "wide_fit_windows": int(wide_fit_windows)})
         self.model = build_model(arch, seq_len, n_features, **(arch_args or {}))
+        if wide_fit != "none" and getattr(self.model, "wide", None) is None:
+            raise ValueError(f"wide_fit: {wide_fit} needs a model with a k-mer wide part: set "
+                             f"model.arch_args.kmer_k (e.g. 6) with arch conv_recurrent, or wide_fit: none")
         self.register_buffer("pos_weight_t", torch.ones(n_features), persistent=True)
         if pos_weight is not None and pos_weight != "auto":
             pw = torch.as_tensor(pos_weight, dtype=torch.float32)
@@ -186,7 +202,14 @@ class SequenceModel(pl.LightningModule):
         return probs.float().cpu().numpy()
 
     # -- setup -------------------------------------------------------------------------------
+    @property
+    def _wide_fit(self) -> str:
+        return self.hparams.get("wide_fit", "none")  # checkpoints older than the option: none
+
     def setup(self, stage: str) -> None:
+        if stage == "fit" and self._wide_fit == "frozen":
+            # before the strategy wraps the model (DDP registers only parameters that need a gradient)
+            self.model.wide.requires_grad_(False)
         dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         if dm is None or not hasattr(dm, "n_features"):
             return
@@ -198,6 +221,27 @@ class SequenceModel(pl.LightningModule):
             neg = len(labels) - pos
             pw = np.clip(neg / np.maximum(pos, 1), 1.0, self.hparams.pos_weight_cap)
             self.pos_weight_t.copy_(torch.as_tensor(pw, dtype=torch.float32))
+
+    def on_fit_start(self) -> None:
+        if self._wide_fit == "none" or self.trainer.ckpt_path or self.trainer.global_step > 0:
+            return  # resumed runs keep the checkpoint's wide part
+        dm = self.trainer.datamodule
+        if dm is None or not hasattr(dm, "source"):
+            raise ValueError(f"wide_fit: {self._wide_fit} needs dnaseq's data module (it reads the training split)")
+        wide = self.model.wide
+        report = fit_on_split(wide, dm.source("train"), self.pos_weight_t, float(self.model.kmer_l2), self.fill,
+                              int(self.hparams.wide_fit_windows), seed=0)
+        if self.trainer.world_size > 1:  # every rank fitted the same windows; make them equal to the bit
+            wide.load_state_dict(self.trainer.strategy.broadcast(
+                {k: v.detach().cpu() for k, v in wide.state_dict().items()}))
+        if self.trainer.is_global_zero:
+            print(f"wide_fit: k-mer wide part fitted on {report['windows']:,} training windows (loss "
+                  f"{report['loss']:.4f}, kmer_l2 {self.model.kmer_l2:g}, {report['seconds']} s)"
+                  + ("; frozen for the run" if self._wide_fit == "frozen" else ""), flush=True)
+
+    def on_train_batch_start(self, batch, batch_idx) -> None:
+        if self._wide_fit == "frozen":
+            self.model.wide.eval()  # Lightning puts the whole model in train mode each epoch
 
     # -- steps -------------------------------------------------------------------------------
     def _loss(self, logits, y):
