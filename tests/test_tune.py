@@ -143,6 +143,8 @@ def test_bad_overrides_and_the_shipped_search_space(setup):
             "data.jitter", "model.pos_weight_cap"} <= {p.key for p in space}
     space, _ = check_search(ROOT / "configs" / "quickstart.yaml", ROOT / "configs" / "search_quickstart_pr.yaml")
     assert {p.key for p in space} == {"model.pos_weight_cap", "model.arch_args.kmer_l2", "model.arch_args.kmer_dropout"}
+    space, _ = check_search(ROOT / "configs" / "quickstart.yaml", ROOT / "configs" / "search_quickstart_wide.yaml")
+    assert {p.key: p.choices for p in space}["model.wide_fit"] == ("none", "frozen")
 
 
 def test_pruning_reports_each_validation_and_stops_the_trial():

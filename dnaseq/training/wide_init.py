@@ -85,8 +85,7 @@ def fit_wide_part(wide: torch.nn.Module, codes: np.ndarray, labels: np.ndarray, 
     mean = counts.mean(0)
     var = counts.var(0, unbiased=True) if len(counts) > 1 else torch.ones_like(mean)
     norm = wide.norm
-    z = (counts - mean) / torch.sqrt(var + norm.eps)
-    del counts
+    z = counts.sub_(mean).div_(torch.sqrt(var + norm.eps))  # in place: one (n, m) copy at a time
     y = torch.as_tensor(np.asarray(labels), dtype=torch.float32)
     w, b, loss = fit_linear(z, y, pos_weight.detach().float().cpu(), l2, max_iter=max_iter)
     with torch.no_grad():
