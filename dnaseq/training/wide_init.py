@@ -27,8 +27,6 @@ logistic regression would neither weight by ``pos_weight`` nor share the model's
 from __future__ import annotations
 
 import time
-from typing import Optional
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -46,20 +44,12 @@ def kmer_features(counts: torch.nn.Module, codes: np.ndarray, fill: float, batch
     return torch.cat(out) if out else torch.zeros(0, counts.n)
 
 
-def fit_linear(z: torch.Tensor, y: torch.Tensor, pos_weight: torch.Tensor, l2: float,
-               max_iter: int = 100, weight: Optional[torch.Tensor] = None,
-               bias: Optional[torch.Tensor] = None):
+def fit_linear(z: torch.Tensor, y: torch.Tensor, pos_weight: torch.Tensor, l2: float, max_iter: int = 100):
     """Weights (F, m) and bias (F,) minimising mean BCE(z @ W.T + b, y; pos_weight) + l2 ||W||^2
-    by L-BFGS, from ``weight`` / ``bias`` (zeros and the features' log-odds when None)."""
-    n, m = z.shape
-    F_ = y.shape[1]
-    if weight is None:
-        weight = torch.zeros(F_, m)
-    if bias is None:
-        prev = y.mean(0).clamp(1e-4, 1 - 1e-4)
-        bias = torch.log(prev / (1 - prev))
-    w = weight.detach().clone().float().requires_grad_(True)
-    b = bias.detach().clone().float().requires_grad_(True)
+    by L-BFGS, from zero weights and the features' log-odds."""
+    prev = y.mean(0).clamp(1e-4, 1 - 1e-4)
+    w = torch.zeros(y.shape[1], z.shape[1], requires_grad=True)
+    b = torch.log(prev / (1 - prev)).requires_grad_(True)
     opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=max_iter, history_size=20,
                             line_search_fn="strong_wolfe", tolerance_grad=1e-6, tolerance_change=1e-9)
 
@@ -108,9 +98,4 @@ def fit_on_split(wide: torch.nn.Module, source, pos_weight: torch.Tensor, l2: fl
     if n > max_windows:
         idx = np.sort(np.random.default_rng(seed).choice(n, max_windows, replace=False))
     codes, labels = source.read(idx)
-    was_training = wide.training
-    wide.eval()
-    try:
-        return fit_wide_part(wide, codes, labels, pos_weight, l2, fill, max_iter)
-    finally:
-        wide.train(was_training)
+    return fit_wide_part(wide, codes, labels, pos_weight, l2, fill, max_iter)
