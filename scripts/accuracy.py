@@ -38,7 +38,8 @@ sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import h5py  # noqa: E402
 import yaml  # noqa: E402
 
-from dnaseq.evaluate import load_evaluation, roc_and_pr_auc  # noqa: E402
+from dnaseq.apply.evaluate import load_evaluation  # noqa: E402
+from dnaseq.training.metrics import roc_and_pr_auc  # noqa: E402
 
 METRICS = {"roc": 0, "pr": 1}  # positions in roc_and_pr_auc's (ROC AUC, average precision)
 

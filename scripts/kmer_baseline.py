@@ -18,8 +18,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from dnaseq.dataset import open_split  # noqa: E402
-from dnaseq.evaluate import evaluate_predictions  # noqa: E402
+from dnaseq.apply.evaluate import evaluate_predictions  # noqa: E402
+from dnaseq.data.dataset import open_split  # noqa: E402
 from dnaseq.models.kmers import canonical_kmers  # noqa: E402
 
 

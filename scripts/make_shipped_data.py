@@ -17,9 +17,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from dnaseq.build import Feature, build_dataset  # noqa: E402
-from dnaseq.dataset import format_summary  # noqa: E402
-from dnaseq.genome import Genome, write_fasta  # noqa: E402
+from dnaseq.data.build import Feature, build_dataset  # noqa: E402
+from dnaseq.data.dataset import format_summary  # noqa: E402
+from dnaseq.sequence.genome import Genome, write_fasta  # noqa: E402
 
 PROTEINS = ["BEAF", "CTCF", "Cp190", "SuHw"]
 CELLS = ["Kc", "Mbn2"]

@@ -1,7 +1,12 @@
 """How tests/data/checkpoints/v0_1_0_conv_gru.ckpt and its expected outputs were made: run at commit 3cccc2b (0.1.0,
 the layout before the stage folders), so the file is a checkpoint of the old code for tests/test_checkpoint_compat.py."""
-import numpy as np, torch, pytorch_lightning as pl, json
+import json
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
 from dnaseq.task import SequenceModel
+
 torch.manual_seed(0)
 m = SequenceModel(arch="conv_recurrent", seq_len=100, n_features=3,
                   arch_args=dict(conv_filters=[8], conv_widths=9, pool_sizes=4, rnn_type="gru", rnn_hidden=4,
@@ -11,6 +16,7 @@ t = pl.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=Fal
 t.strategy.connect(m)
 t.save_checkpoint("tests/data/checkpoints/v0_1_0_conv_gru.ckpt")
 from dnaseq import load_model
+
 m2 = load_model("tests/data/checkpoints/v0_1_0_conv_gru.ckpt")
 rng = np.random.default_rng(0)
 seqs = ["".join(rng.choice(list("ACGTN"), 100, p=[.24,.24,.24,.24,.04])) for _ in range(3)]

@@ -22,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
-from dnaseq.evaluate import load_evaluation  # noqa: E402
+from dnaseq.apply.evaluate import load_evaluation  # noqa: E402
 
 
 def sh(*args) -> str:

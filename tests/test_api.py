@@ -7,11 +7,10 @@ the shipped dm3 slice) and on the shipped FASTA through ``dnaseq.Genome``.
 import numpy as np
 import pytest
 import torch
+from conftest import DATA
 
 import dnaseq
-from dnaseq.inference.strand import StrandWrapper
-
-from conftest import DATA
+from dnaseq.models.strand import StrandWrapper
 
 FASTA = DATA / "dm3_slice" / "dm3_chr2L_400k.fa.gz"
 ATOL = 1e-6

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from dnaseq import Feature, build_dataset, open_split, read_info
-from dnaseq.build import read_manifest
-from dnaseq.genome import write_fasta
+from dnaseq.data.build import read_manifest
+from dnaseq.sequence.genome import write_fasta
 from tests.conftest import run_cli
 
 

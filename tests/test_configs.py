@@ -31,7 +31,7 @@ def test_paper_configs_build_published_models(name, params):
 
 def test_model_mapping_options_from_the_command_line_are_typed():
     # jsonargparse leaves `--model.arch_args.pool_sizes 1` the word '1'; the model must get 1
-    from dnaseq.train import parse_config
+    from dnaseq.training.train import parse_config
     cfg = parse_config(["--config", str(CONFIGS / "quickstart.yaml"), "--model.arch_args.pool_sizes", "1",
                         "--model.arch_args.conv_dropout", "0.0", "--model.arch_args.bidirectional", "false",
                         "--model.arch_args.rnn_type", "gru", "--model.arch_args.conv_filters", "[32, 16]",

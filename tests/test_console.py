@@ -1,7 +1,7 @@
 """What the command line prints (issue 11): quiet ordinary training runs with one line per epoch
 when output is not a terminal, one-line errors checked before the long work, each option's
 default said once, and the list of architectures. Subprocesses where the exit status or the
-console itself is what is tested; ``dnaseq.cli.main`` in-process for the rest (each subprocess
+console itself is what is tested; ``dnaseq.cli.app.main`` in-process for the rest (each subprocess
 costs seconds of imports)."""
 import argparse
 import json
@@ -10,8 +10,8 @@ import re
 import pytest
 import yaml
 
-from dnaseq.cli import main as cli_main
-from dnaseq.cli import make_parser
+from dnaseq.cli.app import main as cli_main
+from dnaseq.cli.app import make_parser
 from tests.conftest import build_slice_dataset, run_cli
 
 FASTA = "slice/dm3_chr2L_400k.fa.gz"
@@ -82,7 +82,7 @@ def test_empty_train_split_stops_before_training(work, tmp_path):
 
 
 def test_unwritable_default_root_dir_is_one_line(work, tmp_path, capsys):
-    from dnaseq.train import main
+    from dnaseq.training.train import main
     cfg = train_config(tmp_path / "c.yaml", work / "tiny.h5")
     assert main(["--config", str(cfg), "--trainer.default_root_dir", str(work / "afile" / "runs")]) == 1
     err = capsys.readouterr().err
@@ -93,7 +93,7 @@ def test_unwritable_default_root_dir_is_one_line(work, tmp_path, capsys):
 
 def test_models_lists_every_architecture_with_arguments_and_sizes(capsys):
     from dnaseq.models import MODELS
-    from dnaseq.train import main
+    from dnaseq.training.train import main
     assert cli_main(["models"]) == 0
     text = capsys.readouterr().out
     lines = text.splitlines()
@@ -132,7 +132,7 @@ def test_every_option_says_its_default_once():
 
 
 def test_train_help_states_lightning_defaults_once(capsys):
-    from dnaseq.train import main
+    from dnaseq.training.train import main
     with pytest.raises(SystemExit):
         main(["--help"])
     text = capsys.readouterr().out

@@ -1,9 +1,9 @@
-import pytest
-import dnaseq
 import numpy as np
+import pytest
 import torch
 
-from dnaseq.datamodule import ChunkShuffleSampler, DNADataModule, expand_batch
+import dnaseq
+from dnaseq.data.datamodule import ChunkShuffleSampler, DNADataModule, expand_batch
 
 
 def test_sampler_covers_every_row_once_and_is_seeded():
@@ -64,7 +64,7 @@ def test_rc_augment_flips_about_half():
 
 
 def test_eval_sharding_gives_every_window_to_exactly_one_rank():
-    from dnaseq.datamodule import ChunkShuffleSampler
+    from dnaseq.data.datamodule import ChunkShuffleSampler
     for n, bs, world in ((103, 10, 2), (100, 10, 3), (7, 10, 2), (64, 8, 4)):
         seen = []
         for rank in range(world):
@@ -101,7 +101,7 @@ def test_validation_auroc_equals_scikit_learn(tmp_path):
 
 
 def test_shift_codes_moves_each_row_and_fills_n():
-    from dnaseq.datamodule import shift_codes
+    from dnaseq.data.datamodule import shift_codes
     codes = torch.tensor([[0, 1, 2, 3, 0], [0, 1, 2, 3, 0], [3, 3, 2, 2, 1]], dtype=torch.uint8)
     out = shift_codes(codes, torch.tensor([2, -1, 0]))
     assert out.tolist() == [[4, 4, 0, 1, 2], [1, 2, 3, 0, 4], [3, 3, 2, 2, 1]]

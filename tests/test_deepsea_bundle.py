@@ -3,7 +3,7 @@ import numpy as np
 import scipy.io
 
 from dnaseq import decode, open_split
-from dnaseq.deepsea_bundle import deepsea_groups
+from dnaseq.data.deepsea_bundle import deepsea_groups
 
 AGCT = "AGCT"
 

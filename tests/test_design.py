@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 import dnaseq
+from dnaseq.apply.ism import ism
 from dnaseq.design import (
     Constraints,
     EditScorer,
@@ -23,8 +24,7 @@ from dnaseq.design import (
 )
 from dnaseq.design.motifs import threshold
 from dnaseq.design.objective import parse_terms
-from dnaseq.genome import write_fasta
-from dnaseq.ism import ism
+from dnaseq.sequence.genome import write_fasta
 from tests.conftest import DATA, run_cli
 
 L = 64
@@ -304,7 +304,7 @@ def test_cli_design_writes_fasta_tsv_and_plot(tiny_checkpoint, tmp_path, monkeyp
     w0 = (65716 + 65959) // 2 - 500
     assert not t[t.step > 0].position.between(65700 - w0, 65900 - w0 - 1).any()  # protected bases kept
     assert Image.open(tmp_path / "res" / "d.objective.png").size[0] > 100
-    from dnaseq.cli import main
+    from dnaseq.cli.app import main
     fa = write_fasta(tmp_path / "s.fa", {"s1": "ACGT" * 250})
     assert main(["design", "-m", str(tiny_checkpoint), "--fasta", str(fa), "--objective", "+NOPE",
                  "--out", str(out)]) == 1

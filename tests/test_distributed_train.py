@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from dnaseq.datamodule import ChunkShuffleSampler
+from dnaseq.data.datamodule import ChunkShuffleSampler
 from dnaseq.training.runs import resolve_run_dir
 from tests.conftest import ROOT, build_slice_dataset, run_cli
 
@@ -99,7 +99,7 @@ def test_validation_auroc_is_gathered_not_recomputed(tiny_checkpoint, data, tmp_
 
 
 def test_two_node_eight_gpu_config_parses(monkeypatch):
-    from dnaseq.train import parse_config
+    from dnaseq.training.train import parse_config
     cfg = parse_config(["--config", str(ROOT / "configs" / "danq_2x8gpu.yaml")])
     assert cfg.trainer.devices == 8 and cfg.trainer.num_nodes == 2 and cfg.trainer.strategy == "ddp"
     assert cfg.trainer.precision == "bf16-mixed" and cfg.model.arch == "danq" and cfg.save_every_n_steps == 2000

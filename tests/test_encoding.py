@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import dnaseq
-from dnaseq.encoding import InvalidBaseError, N_CODE
+from dnaseq.sequence.encoding import N_CODE, InvalidBaseError
 
 
 def test_codes_and_decode_round_trip():

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from dnaseq.compare import compare_evaluations
-from dnaseq.evaluate import evaluate_predictions, feature_metrics, load_evaluation, summarize
+from dnaseq.apply.compare import compare_evaluations
+from dnaseq.apply.evaluate import evaluate_predictions, feature_metrics, load_evaluation, summarize
 from tests.conftest import build_slice_dataset, run_cli
 from tests.test_train import write_config
 
@@ -118,7 +118,7 @@ def test_compare_cli_on_two_trained_checkpoints(trained, tmp_path):
 def test_single_sweep_metrics_equal_sklearn_scorers():
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    from dnaseq.evaluate import roc_and_pr_auc
+    from dnaseq.training.metrics import roc_and_pr_auc
     rng = np.random.default_rng(4)
     for n, rate in ((50, 0.3), (5000, 0.02)):
         y = (rng.random(n) < rate).astype(np.uint8)

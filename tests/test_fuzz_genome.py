@@ -29,8 +29,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
-from dnaseq.encoding import CODE_TABLE, INVALID, N_CODE
-from dnaseq.genome import Genome, UnknownChromosomeError, check_index, index_paths, write_fasta
+from dnaseq.sequence.encoding import CODE_TABLE, INVALID, N_CODE
+from dnaseq.sequence.genome import Genome, UnknownChromosomeError, check_index, index_paths, write_fasta
 
 LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
 SCALE = float(os.environ.get("DNASEQ_FUZZ_SCALE", 50 if LONG else 1))

@@ -16,7 +16,7 @@ Targets
   - :func:`dnaseq.build_dataset` on a tiny genome with a fuzzed peak file (few examples): it
     builds with the skips reported and the labels of the good lines (``1`` and ``chr1`` merged),
     or fails with ``file:line:``.
-* ``dnaseq train`` configs (:mod:`dnaseq.train`): :func:`check_config` on random mappings
+* ``dnaseq train`` configs (:mod:`dnaseq.training.train`): :func:`check_config` on random mappings
   (misspelt keys, wrong types, non-mapping values), :func:`load_config` on random files (binary,
   empty, YAML of any shape, mutated shipped configs) and missing paths, and
   :func:`explain_config_error` on jsonargparse-like messages: a :class:`ConfigError` naming the
@@ -48,10 +48,17 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from dnaseq import BedFormatError, Feature, build_dataset, read_intervals
-from dnaseq.genome import write_fasta
-from dnaseq.intervals import MAX_COORDINATE
-from dnaseq.training.config import (SECTIONS, ConfigError, check_config, config_paths, explain_config_error,
-                                    load_config, valid_keys)
+from dnaseq.sequence.genome import write_fasta
+from dnaseq.sequence.intervals import MAX_COORDINATE
+from dnaseq.training.config import (
+    SECTIONS,
+    ConfigError,
+    check_config,
+    config_paths,
+    explain_config_error,
+    load_config,
+    valid_keys,
+)
 from tests.conftest import DATA, ROOT, run_cli
 
 N_EXAMPLES = int(os.environ.get("DNASEQ_FUZZ_EXAMPLES", "40"))

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from dnaseq import Genome, UnknownChromosomeError, decode
-from dnaseq.genome import candidate_names, write_fasta
+from dnaseq.sequence.genome import candidate_names, write_fasta
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ import pandas as pd
 import pyfaidx
 import pytest
 
-import dnaseq.fasta_index as fasta_index
+import dnaseq.sequence.fasta_index as fasta_index
 from dnaseq import Genome, decode
-from dnaseq.genome import check_index, write_fasta
-from dnaseq.vcf import write_vcf
+from dnaseq.sequence.genome import check_index, write_fasta
+from dnaseq.sequence.vcf import write_vcf
 from tests.conftest import run_cli
 
 RNG = np.random.default_rng(7)
@@ -40,7 +40,7 @@ def make_older(path, seconds=100):
 
 
 def rebuilt_warnings(caplog):
-    return [r for r in caplog.records if r.name == "dnaseq.genome" and r.levelno == logging.WARNING]
+    return [r for r in caplog.records if r.name == "dnaseq.sequence.genome" and r.levelno == logging.WARNING]
 
 
 def assert_correct(path):
@@ -55,7 +55,7 @@ def assert_correct(path):
 
 def assert_rebuilt_once(path, caplog, reason):
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="dnaseq.genome"):
+    with caplog.at_level(logging.WARNING, logger="dnaseq.sequence.genome"):
         assert_correct(path)
     warned = rebuilt_warnings(caplog)
     assert len(warned) == 1, [r.getMessage() for r in warned]
@@ -63,7 +63,7 @@ def assert_rebuilt_once(path, caplog, reason):
     assert f"{path}.fai" in msg and reason in msg
     assert check_index(path) is None
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="dnaseq.genome"):
+    with caplog.at_level(logging.WARNING, logger="dnaseq.sequence.genome"):
         Genome(path).close()  # fixed for good: no second warning
     assert not rebuilt_warnings(caplog)
 
@@ -200,7 +200,7 @@ def test_bad_gzi_is_rebuilt(tmp_path, caplog, damage, reason):
         open(gzi, "wb").write((n - 1).to_bytes(8, "little") + data[8:-16])
     assert reason in check_index(path)
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="dnaseq.genome"), Genome(path) as g:
+    with caplog.at_level(logging.WARNING, logger="dnaseq.sequence.genome"), Genome(path) as g:
         assert decode(g.fetch("chr1", 239_990, 240_010).codes) == seqs["chr1"][239_990:] + "N" * 10
         assert decode(g.fetch("chr2", 0, 700).codes) == seqs["chr2"]
     assert len(rebuilt_warnings(caplog)) == 1 and reason in rebuilt_warnings(caplog)[0].getMessage()

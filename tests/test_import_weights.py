@@ -16,9 +16,9 @@ import torch
 from torch import nn
 
 import dnaseq
-from dnaseq.deepsea_bundle import deepsea_groups
-from dnaseq.import_weights import convert_state_dict, feature_group, published_features, recognise
-from dnaseq.task import checkpoint_metadata
+from dnaseq.data.deepsea_bundle import deepsea_groups
+from dnaseq.training.import_weights import convert_state_dict, feature_group, published_features, recognise
+from dnaseq.training.task import checkpoint_metadata
 from tests.conftest import DATA, run_cli
 
 
@@ -202,7 +202,7 @@ def test_kipoi_beluga_equals_peer():
         both = net.predict_proba(dnaseq.one_hot(codes), strand="both").numpy()
     np.testing.assert_allclose(both, (theirs + rc) / 2, atol=1e-5)
     # in-silico mutagenesis (local recompute through Beluga's tower) = full passes on the mutants
-    from dnaseq.ism import ism
+    from dnaseq.apply.ism import ism
     pos = [0, 1000, 1999]
     got = ism(net, codes, positions=pos, strand="forward")[0].numpy()  # (4, P, F)
     mutants = np.repeat(codes, 4 * len(pos), axis=0)
@@ -310,7 +310,7 @@ def test_cli_import_then_predict_and_error_lines(tmp_path, capsys):
     fasta.write_bytes((DATA / "dm3_slice" / "dm3_chr2L_400k.fa.gz").read_bytes())
     # predict through the same CLI entry point, in this process (a second interpreter would cost
     # another ~8 s of imports)
-    from dnaseq.cli import main
+    from dnaseq.cli.app import main
     assert main(["predict", "-m", str(ckpt), "--regions", str(bed), "-r", str(fasta), "-o",
                  str(tmp_path / "pred"), "--quiet"]) == 0
     import pandas as pd

@@ -10,7 +10,8 @@ import torch
 import dnaseq
 from dnaseq.inference import engine
 from dnaseq.inference.predictor import predict_codes, settings
-from dnaseq.inference.strand import StrandWrapper, resolve_strand
+from dnaseq.models.strand import StrandWrapper
+from dnaseq.settings import resolve_strand
 from tests.conftest import run_cli
 
 ARCH = {"conv_filters": [8], "conv_widths": 11, "pool_sizes": 10, "rnn_type": "gru", "rnn_hidden": 4,
@@ -47,7 +48,7 @@ def test_fill_and_strand_come_from_the_checkpoint(tmp_path, fill, rc):
 
 
 def test_train_links_data_fill_to_the_model(tmp_path, shipped_dataset):
-    from dnaseq.train import build_cli
+    from dnaseq.training.train import build_cli
     cli = build_cli(["--data.data", str(shipped_dataset), "--data.fill", "0", "--model.arch", "conv_recurrent",
                      "--model.arch_args", json.dumps(ARCH), "--trainer.logger", "false",
                      "--trainer.default_root_dir", str(tmp_path)])
@@ -164,7 +165,7 @@ def test_score_variants_local_equals_full_passes(tiny_checkpoint, tmp_path):
     (the real S. aureus VCF has SNVs and indels), on both strands."""
     from pathlib import Path
 
-    from dnaseq.variants import score_variants
+    from dnaseq.apply.variants import score_variants
     d = Path(__file__).resolve().parents[1] / SAUREUS
     vcf, fa = str(d / "Saureus_RN4220_vs_NCTC8325_C-Sibelia_variant.vcf.gz"), str(d / "Saureus_NCTC8325_NC_007795.fa.gz")
     kw = dict(scores=("ref", "alt"), progress=False, strand="both", chunk_size=32)
@@ -199,8 +200,8 @@ def test_score_variants_resume_after_sigkill(tiny_checkpoint, tmp_path, sig):
     import sys
     import time
 
-    from dnaseq.genome import write_fasta
-    from dnaseq.vcf import write_vcf
+    from dnaseq.sequence.genome import write_fasta
+    from dnaseq.sequence.vcf import write_vcf
     N = 20_000  # so that the run is far from its end when the signal comes
     rng = np.random.default_rng(5)
     seq = "".join(rng.choice(list("ACGT"), 50_000))

@@ -10,13 +10,25 @@ import torch
 from torch import nn
 
 import dnaseq
-from dnaseq.encoding import decode, encode, one_hot, reverse_complement
-from dnaseq.interpret import (METHODS, attribute, contributions, dinucleotide_shuffle, filter_influence, filter_motifs,
-                              filter_pfms, first_conv, information_content, read_motifs, tomtom, write_meme)
+from dnaseq.interpret import (
+    METHODS,
+    attribute,
+    contributions,
+    dinucleotide_shuffle,
+    filter_influence,
+    filter_motifs,
+    filter_pfms,
+    first_conv,
+    information_content,
+    read_motifs,
+    tomtom,
+    write_meme,
+)
 from dnaseq.interpret.motif_db import parse_jaspar, parse_meme
 from dnaseq.interpret.motif_db import reverse_complement as motif_rc
-from dnaseq.interpret.tomtom import benjamini_hochberg
-
+from dnaseq.interpret.motif_match import benjamini_hochberg
+from dnaseq.sequence.encoding import decode, encode, reverse_complement
+from dnaseq.sequence.onehot import one_hot
 from tests.conftest import DATA, TEST_DATA, run_cli
 
 pytest.importorskip("memelite")
@@ -311,7 +323,7 @@ def test_attribute_command_writes_hdf5_and_logo_track(tiny_checkpoint, tmp_path)
         assert np.allclose(c, contributions(a, codes, pos))
     pngs = sorted(p.name for p in (tmp_path / "plots").iterdir())
     assert pngs == ["chr2L_6001-6060.BEAF_Kc.ism.png", "chr2L_9001-9060.BEAF_Kc.ism.png"]
-    from dnaseq.cli import main
+    from dnaseq.cli.app import main
     assert main(["attribute", "--checkpoint", str(tiny_checkpoint), "--region", "chr2L:1-10",
                  "--out", str(tmp_path / "x.h5")]) == 1  # no --reference: one-line error, exit 1
 

@@ -3,7 +3,7 @@ import gzip
 import numpy as np
 import pytest
 
-from dnaseq.intervals import BedFormatError, coverage, merge_intervals, read_intervals
+from dnaseq.sequence.intervals import BedFormatError, coverage, merge_intervals, read_intervals
 
 
 def test_merge_and_coverage():
@@ -74,8 +74,9 @@ def test_a_column_header_before_the_data_is_skipped_and_counted(tmp_path):
 
 def test_read_only_folder_without_index(tmp_path):
     import os
+
     from dnaseq import Genome
-    from dnaseq.genome import write_fasta
+    from dnaseq.sequence.genome import write_fasta
     folder = tmp_path / "ro"
     folder.mkdir()
     write_fasta(folder / "g.fa", {"c": "ACGT"})

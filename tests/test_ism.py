@@ -4,10 +4,10 @@ import torch
 from PIL import Image
 
 import dnaseq
-from dnaseq.genome import write_fasta
-from dnaseq.ism import ism
-from dnaseq.variants import score_variants
-from dnaseq.vcf import write_vcf
+from dnaseq.apply.ism import ism
+from dnaseq.apply.variants import score_variants
+from dnaseq.sequence.genome import write_fasta
+from dnaseq.sequence.vcf import write_vcf
 from tests.conftest import run_cli
 
 
@@ -49,7 +49,7 @@ def test_score_variants_matches_ism_at_the_centre(tiny_checkpoint, tmp_path):
                 expected[f"v{pos0}{base}"] = preds[0, b, 0].numpy()
     vcf = write_vcf(str(tmp_path / "all.vcf"), records)
     score_variants(model, vcf, str(fa), str(tmp_path / "sv"), fmt="hdf5", progress=False)
-    from dnaseq.variant_writers import read_scores_h5
+    from dnaseq.apply.variant_writers import read_scores_h5
     table, scores, _ = read_scores_h5(str(tmp_path / "sv.h5"))
     assert (table.status == "scored").all() and len(table) == 9
     for i, vid in enumerate(table.id):
@@ -99,7 +99,7 @@ def test_ism_cli_region_and_fasta_with_plots(tiny_checkpoint, tmp_path):
 ])
 @pytest.mark.parametrize("rc_average", [False, True])
 def test_local_ism_equals_full_forward_passes(arch, kwargs, rc_average):
-    from dnaseq.fast_ism import supported
+    from dnaseq.models.fast_ism import supported
     torch.manual_seed(0)
     n_features = 919 if arch == "deepsea" else 5
     model = dnaseq.SequenceModel(arch, kwargs, seq_len=1000, n_features=n_features).eval()

@@ -6,9 +6,10 @@ import pytest
 import torch
 
 import dnaseq
-from dnaseq import fast_ism
-from dnaseq.encoding import encode, one_hot, reverse_complement_one_hot
+from dnaseq.models import fast_ism
 from dnaseq.models.kmers import KmerCounts, canonical_kmers
+from dnaseq.sequence.encoding import encode
+from dnaseq.sequence.onehot import one_hot, reverse_complement_one_hot
 from tests.test_local_edit import check, random_alt, windows
 
 
@@ -109,6 +110,7 @@ def test_count_gradient_is_exactly_ism_of_a_linear_count_model(k, fill):
 def test_gradient_attributions_see_the_wide_part():
     pytest.importorskip("captum")
     import warnings
+
     from dnaseq.interpret import attribute
     torch.manual_seed(0)
     model = dnaseq.build_model("conv_recurrent", 200, 2, conv_filters=[4], conv_widths=9, pool_sizes=4,

@@ -8,10 +8,10 @@ import torch
 from torch import nn
 
 import dnaseq
-from dnaseq import fast_ism, local_recurrence
-from dnaseq.encoding import reverse_complement_one_hot
-from dnaseq.fast_ism import edited_logits, supported
+from dnaseq.models import fast_ism, local_recurrence
 from dnaseq.models import tower as tower_ops
+from dnaseq.models.fast_ism import edited_logits, supported
+from dnaseq.sequence.onehot import reverse_complement_one_hot
 
 L = 1000
 ATOL = 1e-5

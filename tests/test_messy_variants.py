@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dnaseq.variant_writers import BOOL_COLUMNS, VARIANT_COLUMNS, read_scores_h5, read_scores_tsv
+from dnaseq.apply.variant_writers import BOOL_COLUMNS, VARIANT_COLUMNS, read_scores_h5, read_scores_tsv
 from tests.conftest import TEST_DATA, run_cli
 
 MESSY = TEST_DATA / "messy"
@@ -136,7 +136,7 @@ def model(tiny_checkpoint):
 
 def api(model, messy, vcf, out, **kw):
     """The same run in-process (importing dnaseq costs seconds per CLI call)."""
-    from dnaseq.variants import score_variants
+    from dnaseq.apply.variants import score_variants
     return score_variants(kw.pop("checkpoint", model), str(vcf), str(kw.pop("reference", messy / "messy.fa")),
                           str(out), progress=False, **kw)
 

@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from dnaseq import cli
-from dnaseq.evaluate import evaluate, evaluate_predictions
-from dnaseq.genome import write_fasta
-from dnaseq.variant_writers import read_scores_h5
-from dnaseq.variants import score_variants
-from dnaseq.vcf import write_vcf
+from dnaseq.apply.evaluate import evaluate, evaluate_predictions
+from dnaseq.apply.variant_writers import read_scores_h5
+from dnaseq.apply.variants import score_variants
+from dnaseq.cli import app as cli
+from dnaseq.sequence.genome import write_fasta
+from dnaseq.sequence.vcf import write_vcf
 from tests.conftest import run_cli
 
 SLICE_FA = "slice/dm3_chr2L_400k.fa.gz"  # under the tiny_checkpoint fixture's folder
@@ -106,11 +106,11 @@ def _evaluation(n: int, seed: int, shift: float = 0.0):
 
 
 def test_compare_scatter_labels_features(tmp_path, capsys):
+    import matplotlib.pyplot as plt
     from matplotlib.text import Text
 
-    from dnaseq.compare import compare_evaluations
-    from dnaseq.plots import comparison_labels, draw_comparison
-    import matplotlib.pyplot as plt
+    from dnaseq.apply.compare import compare_evaluations
+    from dnaseq.plots.figures import comparison_labels, draw_comparison
 
     # few features: every one labelled, no two labels overlapping
     few = compare_evaluations(_evaluation(8, 0), _evaluation(8, 1, 0.2)).merged
@@ -145,10 +145,10 @@ def _tick_values(ax):
 def test_long_ism_logo_zooms_on_the_strongest_stretch_with_round_ticks(tiny_checkpoint, tmp_path):
     import matplotlib.pyplot as plt
 
-    from dnaseq.ism import importance, ism_effects
-    from dnaseq.ism_run import logo_span, run_ism
-    from dnaseq.logos import draw_contribution_logo
-    from dnaseq.plots import draw_ism_heatmap, strongest_span
+    from dnaseq.apply.ism import importance, ism_effects
+    from dnaseq.apply.ism_run import logo_span, run_ism
+    from dnaseq.plots.figures import draw_ism_heatmap, strongest_span
+    from dnaseq.plots.logos import draw_contribution_logo
 
     # planted: the strongest 100 bp stretch is found, N positions never win
     strength = np.random.default_rng(0).uniform(0, 1, 1000)
@@ -203,7 +203,7 @@ def test_unwritable_outputs_fail_in_one_line_before_any_prediction(tiny_checkpoi
 
     # the same checks in-process, with prediction and evaluation made to fail if they are reached
     import importlib
-    compare_module, ism_module = importlib.import_module("dnaseq.compare"), importlib.import_module("dnaseq.ism_run")
+    compare_module, ism_module = importlib.import_module("dnaseq.apply.compare"), importlib.import_module("dnaseq.apply.ism_run")
 
     def reached(*args, **kwargs):
         raise AssertionError("prediction ran before the output check")

@@ -1,4 +1,4 @@
-"""dnaseq.overlap: overlapping reference windows run the tower's first layers once, and every
+"""dnaseq.models.overlap: overlapping reference windows run the tower's first layers once, and every
 window still gets its own pass's numbers (checked against the windows' contents)."""
 import numpy as np
 import pytest
@@ -6,10 +6,10 @@ import torch
 from torch import nn
 
 import dnaseq
-from dnaseq import overlap
-from dnaseq.encoding import one_hot
-from dnaseq.fast_ism import edited_logits
+from dnaseq.models import overlap
+from dnaseq.models.fast_ism import edited_logits
 from dnaseq.models.tower import pool_first
+from dnaseq.sequence.onehot import one_hot
 
 L = 1000
 ATOL = 1e-5
@@ -107,7 +107,7 @@ def test_edited_logits_with_coordinates_equal_full_passes_on_both_strands(name):
 def test_dense_vcf_scores_equal_full_passes(tiny_checkpoint, tmp_path, monkeypatch):
     """score-variants on a VCF with a variant every 7 bp, chromosome ends and a REF mismatch
     (its window differs from its neighbours'): local + shared equals full passes."""
-    from dnaseq import fast_ism
+    from dnaseq.models import fast_ism
     shared = []
 
     def spy(*args):
@@ -115,9 +115,9 @@ def test_dense_vcf_scores_equal_full_passes(tiny_checkpoint, tmp_path, monkeypat
         shared.append(got is not None)
         return got
     monkeypatch.setattr(fast_ism, "shared_prefix", spy)
-    from dnaseq.genome import write_fasta
-    from dnaseq.variants import score_variants
-    from dnaseq.vcf import write_vcf
+    from dnaseq.apply.variants import score_variants
+    from dnaseq.sequence.genome import write_fasta
+    from dnaseq.sequence.vcf import write_vcf
     rng = np.random.default_rng(5)
     seqs = {"chrA": "".join(rng.choice(list("ACGT"), 6_000)), "chrB": "".join(rng.choice(list("ACGT"), 3_000))}
     fa = str(write_fasta(tmp_path / "g.fa", seqs))

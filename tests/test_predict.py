@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 import dnaseq
-from dnaseq.genome import write_fasta
 from dnaseq.inference.predictor import predict_codes
+from dnaseq.sequence.genome import write_fasta
 from tests.conftest import DATA, run_cli
 
 SLICE_FA = DATA / "dm3_slice" / "dm3_chr2L_400k.fa.gz"

@@ -164,8 +164,9 @@ def _wrapper(name: str, body: str, folder: Path) -> None:
 
 
 # -- a fork server for `dnaseq` commands --------------------------------------------------------
-PRELOAD = ("dnaseq.cli", "dnaseq.train", "dnaseq.evaluate", "dnaseq.compare", "dnaseq.predict", "dnaseq.variants",
-           "dnaseq.ism_run", "dnaseq.plots", "dnaseq.interpret", "dnaseq.design", "dnaseq.tune",
+PRELOAD = ("dnaseq.cli", "dnaseq.training.train", "dnaseq.apply.evaluate", "dnaseq.apply.compare", "dnaseq.apply.predict", "dnaseq.apply.variants",
+           "dnaseq.apply.ism_run", "dnaseq.plots.figures", "dnaseq.interpret.motifs", "dnaseq.interpret.attribute_run",
+           "dnaseq.design.run", "dnaseq.training.tune",
            "pytorch_lightning.cli")
 
 CLIENT = r"""
@@ -198,7 +199,7 @@ def serve(path: str) -> None:
             importlib.import_module(name)
         except Exception:  # a command whose import fails will fail in its child, with the error
             pass
-    from dnaseq.cli import main
+    from dnaseq.cli.app import main
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped automatically
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     srv.bind(path)

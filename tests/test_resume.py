@@ -6,8 +6,8 @@ import json
 import torch
 import yaml
 
-from dnaseq.datamodule import ChunkShuffleSampler
-from dnaseq.task import checkpoint_metadata
+from dnaseq.data.datamodule import ChunkShuffleSampler
+from dnaseq.training.task import checkpoint_metadata
 from tests.conftest import ROOT, build_slice_dataset, run_cli
 
 KILL = json.dumps([{"class_path": "tests.train_helpers.KillAtStep", "init_args": {"step": 11}}])
@@ -79,8 +79,8 @@ def test_two_runs_in_one_python_process_get_two_folders(tmp_path, monkeypatch):
     into the first run's folder)."""
     import os
 
-    from dnaseq.train import run_training
     from dnaseq.training.runs import RUN_DIR_ENV, resolve_run_dir
+    from dnaseq.training.train import run_training
     monkeypatch.delenv(RUN_DIR_ENV, raising=False)
     data = build_slice_dataset(tmp_path)
     args = ["--config", str(_config(tmp_path / "twice.yaml", data)), "--trainer.default_root_dir", str(tmp_path / "r"),
@@ -99,8 +99,8 @@ def test_resume_continues_the_run_folder_metrics_csv(tmp_path, monkeypatch):
     """Lightning's CSV logger deleted metrics.csv of a resumed run folder (earlier epochs lost)."""
     import pandas as pd
 
-    from dnaseq.train import run_training
     from dnaseq.training.runs import RUN_DIR_ENV
+    from dnaseq.training.train import run_training
     monkeypatch.delenv(RUN_DIR_ENV, raising=False)
     data = build_slice_dataset(tmp_path)
     args = ["--config", str(_config(tmp_path / "log.yaml", data)), "--trainer.default_root_dir", str(tmp_path / "r"),

@@ -4,7 +4,7 @@ import torch
 import yaml
 
 import dnaseq
-from dnaseq.task import checkpoint_metadata
+from dnaseq.training.task import checkpoint_metadata
 from tests.conftest import build_slice_dataset, run_cli
 
 TINY_MODEL = {"arch": "conv_recurrent",
@@ -61,7 +61,7 @@ def test_resume_from_last_continues_epoch_and_step(tiny_dataset, tmp_path):
 
 
 def test_same_seed_gives_identical_weights(tiny_dataset, tmp_path):
-    from dnaseq.train import main
+    from dnaseq.training.train import main
     states = []
     for run in ("a", "b"):
         cfg = write_config(tmp_path / f"{run}.yaml", tiny_dataset, tmp_path / run / "ckpt",
@@ -90,7 +90,7 @@ def test_feature_count_mismatch_names_both_numbers(tiny_dataset, tmp_path):
                        limit_val_batches=1)
     run_cli("train", "--config", cfg)
     fa = tmp_path / "g.fa"
-    from dnaseq.genome import write_fasta
+    from dnaseq.sequence.genome import write_fasta
     write_fasta(fa, {"chr1": "ACGT" * 1000})
     bed = tmp_path / "p.bed"
     bed.write_text("chr1\t0\t500\n")
@@ -106,7 +106,7 @@ def test_feature_count_mismatch_names_both_numbers(tiny_dataset, tmp_path):
 
 @pytest.mark.parametrize("optimizer,scheduler", [("sgd", "step"), ("rmsprop", "plateau"), ("adamw", "cosine")])
 def test_optimizers_and_schedulers_from_config(tiny_dataset, tmp_path, optimizer, scheduler):
-    from dnaseq.train import main
+    from dnaseq.training.train import main
     cfg = write_config(tmp_path / "c.yaml", tiny_dataset, tmp_path / "ckpt", limit_train_batches=2,
                        limit_val_batches=1)
     assert main(["--config", str(cfg), "--model.optimizer", optimizer, "--model.lr_scheduler", scheduler,
@@ -122,7 +122,7 @@ def test_any_torch_optimizer_and_scheduler_as_class_path(tiny_dataset, tmp_path)
 
     import torch
 
-    from dnaseq.train import main
+    from dnaseq.training.train import main
     cfg = write_config(tmp_path / "c.yaml", tiny_dataset, tmp_path / "ckpt", limit_train_batches=2,
                        limit_val_batches=2, max_epochs=2)
     opt = {"class_path": "torch.optim.NAdam", "init_args": {"momentum_decay": 0.003}}
@@ -196,7 +196,7 @@ def test_last_checkpoint_is_the_last_epoch_even_when_it_did_not_improve(tiny_dat
     improve the monitored metric; a resume from it would redo epochs. With lr 0 no epoch improves."""
     import torch
 
-    from dnaseq.train import main
+    from dnaseq.training.train import main
     cfg = write_config(tmp_path / "c.yaml", tiny_dataset, tmp_path / "ckpt", limit_train_batches=2,
                        limit_val_batches=1, max_epochs=3)
     assert main(["--config", str(cfg), "--model.lr", "0.0"]) == 0
@@ -209,7 +209,7 @@ def test_last_checkpoint_is_the_last_epoch_even_when_it_did_not_improve(tiny_dat
 def test_ema_weight_averaging_from_the_config_is_what_the_checkpoint_holds(tiny_dataset, tmp_path):
     """The README's EMA snippet: Lightning's EMAWeightAveraging as a config callback. The checkpoint's
     weights are the average (not the last step's), and load_model runs it."""
-    from dnaseq.train import main
+    from dnaseq.training.train import main
     ema = {"class_path": "pytorch_lightning.callbacks.EMAWeightAveraging",
            "init_args": {"decay": 0.9, "use_buffers": False}}
     cfg = write_config(tmp_path / "c.yaml", tiny_dataset, tmp_path / "ckpt", limit_train_batches=3,

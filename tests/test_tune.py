@@ -41,15 +41,15 @@ def setup(tmp_path_factory):
 @pytest.fixture(scope="module")
 def search_run(setup):
     """Three trials through the Python API, recording every split the trials open."""
-    import dnaseq.datamodule
-    from dnaseq.tune import tune
+    import dnaseq.data.datamodule
+    from dnaseq.training.tune import tune
 
     opened = []
-    real, threads = dnaseq.datamodule.open_split, torch.get_num_threads()
+    real, threads = dnaseq.data.datamodule.open_split, torch.get_num_threads()
     torch.set_num_threads(1)  # tiny models on shared cores: a thread pool only spins
     try:
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(dnaseq.datamodule, "open_split",
+            mp.setattr(dnaseq.data.datamodule, "open_split",
                        lambda data, split, **kw: opened.append(split) or real(data, split, **kw))
             result = tune(setup.config, setup.search, 3, setup.dir / "out", seed=0, overrides=FAST)
     finally:
@@ -58,7 +58,7 @@ def search_run(setup):
 
 
 def test_three_trials_write_table_and_best_config(search_run, setup):
-    from dnaseq.train import parse_config
+    from dnaseq.training.train import parse_config
 
     table, best_path = search_run.result
     assert list(table.number) == [0, 1, 2] and (table.state == "complete").all()
@@ -86,7 +86,7 @@ def test_three_trials_write_table_and_best_config(search_run, setup):
 
 
 def test_same_seed_draws_the_same_parameters(search_run, setup):
-    from dnaseq.tune import make_study, read_search_space
+    from dnaseq.training.tune import make_study, read_search_space
 
     space = read_search_space(setup.search)
 
@@ -121,7 +121,7 @@ def test_same_seed_draws_the_same_parameters(search_run, setup):
     ("model.lr: {type: float, low: [0.1", "not valid YAML"),
 ])
 def test_bad_search_file_is_one_line_naming_file_and_key(setup, tmp_path, text, expected):
-    from dnaseq.tune import check_search
+    from dnaseq.training.tune import check_search
 
     bad = tmp_path / "bad.yaml"
     bad.write_text(text + "\n")
@@ -132,7 +132,7 @@ def test_bad_search_file_is_one_line_naming_file_and_key(setup, tmp_path, text, 
 
 
 def test_bad_overrides_and_the_shipped_search_space(setup):
-    from dnaseq.tune import check_search
+    from dnaseq.training.tune import check_search
 
     with pytest.raises(ValueError, match="did you mean 'trainer.max_epochs'"):
         check_search(setup.config, setup.search, {"trainer.max_epoch": 1})
@@ -148,7 +148,7 @@ def test_bad_overrides_and_the_shipped_search_space(setup):
 
 
 def test_pruning_reports_each_validation_and_stops_the_trial():
-    from dnaseq.tune import PruneOnReport, mean_pr_auc, mean_pr_lift
+    from dnaseq.training.tune import PruneOnReport, mean_pr_auc, mean_pr_lift
 
     study = optuna.create_study(direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=0.7))
     trial = study.ask()
@@ -186,7 +186,7 @@ def test_cli_tune_in_a_subprocess(setup, tmp_path):
 
 
 def test_cli_bad_search_file_is_one_line(setup, tmp_path, capsys):
-    from dnaseq.cli import main
+    from dnaseq.cli.app import main
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("model.lr: {type: float, low: 0.1, high: 0.01}\n")

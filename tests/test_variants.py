@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 import dnaseq
-from dnaseq.genome import write_fasta
-from dnaseq.variant_writers import read_scores_h5
-from dnaseq.variants import allele_window, effect_scores, score_variants
-from dnaseq.vcf import classify_alt
+from dnaseq.apply.variant_writers import read_scores_h5
+from dnaseq.apply.variants import allele_window, effect_scores, score_variants
+from dnaseq.sequence.genome import write_fasta
+from dnaseq.sequence.vcf import classify_alt
 from tests.conftest import TEST_DATA, run_cli
 
 

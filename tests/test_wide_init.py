@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from dnaseq.dataset import open_split
-from dnaseq.models.kmers import KmerLinear
 import dnaseq
+from dnaseq.data.dataset import open_split
+from dnaseq.models.kmers import KmerLinear
 from dnaseq.training.wide_init import fit_linear, fit_wide_part
 from tests.test_train import TINY_MODEL, tiny_dataset, write_config  # noqa: F401  (module fixture)
 
@@ -75,7 +75,7 @@ def _args(cfg, wide_fit, lr="0.003"):
 def test_wide_fit_start_begins_from_the_fit_and_a_resumed_run_keeps_its_weights(tiny_dataset, tmp_path):  # noqa: F811
     """With lr 0 the checkpoint after one step holds the fit (equal to fitting by hand with the
     same pos_weight and kmer_l2); a run resumed from a checkpoint is not fitted again."""
-    from dnaseq.train import main
+    from dnaseq.training.train import main
     cfg = write_config(tmp_path / "c.yaml", tiny_dataset, tmp_path / "ckpt", limit_train_batches=1,
                        limit_val_batches=1, max_epochs=1)
     args = _args(cfg, "start", lr="0")
@@ -94,7 +94,7 @@ def test_wide_fit_start_begins_from_the_fit_and_a_resumed_run_keeps_its_weights(
 
 
 def test_wide_fit_frozen_keeps_the_fit_while_the_deep_part_trains(tiny_dataset, tmp_path):  # noqa: F811
-    from dnaseq.train import main
+    from dnaseq.training.train import main
     cfg = write_config(tmp_path / "c.yaml", tiny_dataset, tmp_path / "ckpt", limit_train_batches=3,
                        limit_val_batches=1, max_epochs=2)
     assert main(_args(cfg, "frozen")) == 0

@@ -14,15 +14,14 @@ engine; :func:`run_design` is ``dnaseq design``.
     result.designed        # one row per start and strategy: objective, changes, sequence
     result.trajectory      # every visited state, per step, with per-feature probabilities
 """
-from .constraints import Constraints, Rules, core_mask
-from .motifs import MotifSet, read_meme
-from .objective import Objective
-from .run import DesignResult, design, load_starts, run_design
-from .scoring import Candidates, EditScorer, evaluating
-from .search import STRATEGIES, SearchResult, beam, greedy, run_search, sample, temperatures
-from .sources import Starts, fasta_starts, protected_mask, random_starts, region_starts
+from .._lazy import exports
 
-__all__ = ["Constraints", "Rules", "core_mask", "MotifSet", "read_meme", "Objective", "DesignResult", "design",
-           "load_starts", "run_design", "Candidates", "EditScorer", "evaluating", "STRATEGIES", "SearchResult",
-           "beam", "greedy", "run_search", "sample", "temperatures", "Starts", "fasta_starts", "protected_mask",
-           "random_starts", "region_starts"]
+__getattr__, __dir__, __all__ = exports(__name__, {
+    "constraints": ["Constraints", "Rules", "core_mask"],
+    "motifs": ["MotifSet", "read_meme"],
+    "objective": ["Objective"],
+    "run": ["DesignResult", "design", "load_starts", "run_design"],
+    "scoring": ["Candidates", "EditScorer", "evaluating"],
+    "search": ["STRATEGIES", "SearchResult", "beam", "greedy", "run_search", "sample", "temperatures"],
+    "sources": ["Starts", "fasta_starts", "protected_mask", "random_starts", "region_starts"],
+})

@@ -24,7 +24,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from ..encoding import N_CODE
+from ..sequence.encoding import N_CODE
 from .motifs import MotifSet
 
 _GC = np.array([False, True, True, False, False])  # A C G T N

@@ -9,7 +9,7 @@
   differ from the start), ``objective``, ``gain``, ``temperature`` (sampling) and the
   probability of every feature (one column each); it reads with ``pandas.read_csv(path, sep="\\t")``;
 * ``PREFIX.objective.png``: the mean over sequences of the best objective at each step, one line
-  per strategy (:func:`dnaseq.plots.plot_design_objective`).
+  per strategy (:func:`dnaseq.plots.figures.plot_design_objective`).
 """
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from typing import Dict, List
 import numpy as np
 import pandas as pd
 
-from ..encoding import decode
-from ..plots import plot_design_objective
+from ..plots.figures import plot_design_objective
+from ..sequence.encoding import decode
 from .objective import Objective
 from .search import SearchResult
 from .sources import Starts

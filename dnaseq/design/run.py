@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..encoding import encode
 from ..inference import engine
-from ..inference.engine import RunOptions
 from ..inference.predictor import settings
 from ..outputs import prepare_output_prefix
-from ..task import as_model
+from ..sequence.encoding import encode
+from ..settings import RunOptions
+from ..training.task import as_model
 from .constraints import Constraints
 from .motifs import MotifSet
 from .objective import Objective
@@ -181,7 +181,7 @@ def _warn_mostly_n(starts: Starts) -> None:
     """Warn, naming the region, when a start window is mostly N (like ``dnaseq ism``)."""
     import logging
 
-    from ..encoding import N_CODE
+    from ..sequence.encoding import N_CODE
 
     for i, name in enumerate(starts.names):
         share = float((starts.codes[i] == N_CODE).mean())

@@ -5,7 +5,7 @@ A design step needs the model's prediction for each candidate edit of each curre
 sequence. :class:`EditScorer` gets them all from one call:
 
 * the current sequences get one full forward pass per strand view, whose activations are
-  cached for the whole batch (:class:`dnaseq.fast_ism.CachedTower`, as ``ism`` and variant
+  cached for the whole batch (:class:`dnaseq.models.fast_ism.CachedTower`, as ``ism`` and variant
   scoring use it);
 * the candidates are sorted by position and cut into chunks of at most ``batch_size`` rows
   spanning at most ``span`` positions; each chunk recomputes only the columns its edits reach
@@ -16,7 +16,7 @@ sequence. :class:`EditScorer` gets them all from one call:
   base ``3 - b``; probabilities are averaged over the views of the strand mode (``both``: the
   window and its reverse complement), as everywhere in dnaseq.
 
-Models :func:`dnaseq.fast_ism.supported` rejects (or ``fast=False``) get full forward passes of
+Models :func:`dnaseq.models.fast_ism.supported` rejects (or ``fast=False``) get full forward passes of
 the edited windows in batches instead, with the same results.
 """
 from __future__ import annotations
@@ -29,11 +29,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import fast_ism
-from ..encoding import one_hot
-from ..inference.engine import preserved
 from ..inference.predictor import settings
-from ..inference.strand import StrandWrapper, strand_views
+from ..models import fast_ism
+from ..models.state import preserved
+from ..models.strand import StrandWrapper, strand_views
+from ..sequence.onehot import one_hot
 
 DENSE_SPAN = 16  # positions per chunk when the finish is a dense-layer delta (small windows pay)
 RECURRENT_SPAN = 64  # ... when a recurrence reruns from the edit on (larger batches pay)

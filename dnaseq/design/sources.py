@@ -13,9 +13,9 @@ from typing import List, Optional
 
 import numpy as np
 
-from ..genome import Genome, candidate_names
-from ..intervals import iter_bed_records, read_intervals
-from ..ism_run import fasta_input
+from ..apply.ism_run import fasta_input
+from ..sequence.genome import Genome, candidate_names
+from ..sequence.intervals import iter_bed_records, read_intervals
 
 
 @dataclass

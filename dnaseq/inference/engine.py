@@ -41,7 +41,7 @@ import tempfile
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Optional, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
 import numpy as np
 import pytorch_lightning as pl
@@ -50,40 +50,11 @@ from pytorch_lightning.callbacks import BasePredictionWriter
 from torch import nn
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from ..models.state import preserved
+from ..settings import RunOptions
+
 _LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning", "lightning_fabric", "lightning.pytorch",
                       "pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero")
-
-
-@dataclass
-class RunOptions:
-    """How inference runs: Lightning Trainer options plus batching.
-
-    ``devices`` defaults to 1 (not Lightning's ``auto``) so a machine with 8 GPUs is not
-    turned into an 8-process job unless asked. ``precision``: ``32-true``, ``bf16-mixed``,
-    ``16-mixed`` ... as in ``dnaseq train``. ``num_workers`` > 0 builds units in forked
-    DataLoader workers: only for producers whose units open their own files (a pyfaidx handle
-    shared across a fork shares its file offset), so the commands keep it at 0.
-    """
-    accelerator: str = "auto"
-    devices: Union[int, str, List[int]] = 1
-    num_nodes: int = 1
-    strategy: str = "auto"
-    precision: Union[str, int] = "32-true"
-    batch_size: int = 256
-    num_workers: int = 0
-    progress: bool = True
-    spill_dir: Optional[str] = None
-
-    @classmethod
-    def from_device(cls, device: str = "auto", **kwargs) -> "RunOptions":
-        """Options from a torch-style device string (``cpu``, ``cuda``, ``cuda:1``, ``auto``)."""
-        device = str(device or "auto")
-        if device == "auto":
-            return cls(**kwargs)
-        kind, _, index = device.partition(":")
-        accel = {"cuda": "gpu", "gpu": "gpu", "cpu": "cpu", "mps": "mps"}.get(kind, kind)
-        devices: Union[int, List[int]] = [int(index)] if index else 1
-        return cls(accelerator=accel, devices=devices, **kwargs)
 
 
 @dataclass
@@ -214,21 +185,6 @@ def _records(path: str):
 def _merge(paths: List[str]):
     """Records of every rank's spill file, merged by unit number (each file is already sorted)."""
     return heapq.merge(*(_records(p) for p in paths), key=lambda r: r[0])
-
-
-@contextmanager
-def preserved(net: nn.Module):
-    """Restore ``net``'s device and every submodule's train/eval mode afterwards."""
-    modes = [(m, m.training) for m in net.modules()]
-    first = next(iter(net.parameters()), None)
-    device = first.device if first is not None else None
-    try:
-        yield net
-    finally:
-        if device is not None:
-            net.to(device)
-        for m, mode in modes:
-            m.training = mode
 
 
 @contextmanager

@@ -5,12 +5,12 @@ alternative differs:
 
 * substitutions (SNVs, MNVs; ``sub_rows``): the ALT is the REF with columns
   ``[sub_start, sub_start + k)`` replaced by ``sub_alt`` codes (``sub_len`` = k). These are
-  computed by local recomputation (:func:`dnaseq.fast_ism.edited_logits`): the REF windows get
+  computed by local recomputation (:func:`dnaseq.models.fast_ism.edited_logits`): the REF windows get
   a full pass whose activations are cached, each ALT recomputes only what its edit reaches.
   On the reverse-complement strand the edit sits at ``L - start - k`` with complemented bases.
   Optional ``ref_key`` / ``ref_start`` (n,) place each REF window on the genome (a chromosome's number
   in the unit, column 0's coordinate), so that overlapping windows share their first layers
-  (:mod:`dnaseq.overlap`).
+  (:mod:`dnaseq.models.overlap`).
 * everything else (indels; ``full_rows``): a full ALT window (``full_alt``, codes (q, L)) and
   full forward passes of both.
 
@@ -24,10 +24,9 @@ from typing import Dict, Sequence
 import numpy as np
 import torch
 
-from ..encoding import one_hot
-from ..fast_ism import edited_logits
-from .strand import strand_views
-
+from ..models.fast_ism import edited_logits
+from ..models.strand import strand_views
+from ..sequence.onehot import one_hot
 
 MAX_LOCAL_EDIT = 16  # wider differences between REF and ALT windows get full passes
 

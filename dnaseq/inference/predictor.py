@@ -13,9 +13,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..encoding import one_hot
+from ..models.strand import StrandWrapper
+from ..sequence.onehot import one_hot
+from ..settings import RunOptions, resolve_strand
 from . import engine
-from .strand import StrandWrapper, resolve_strand
 
 
 @dataclass
@@ -47,11 +48,11 @@ def probabilities_step(fill: float, strand: str, batch_size: int):
 
 
 def predict_codes(model: nn.Module, codes: np.ndarray, strand: Optional[str] = None,
-                  options: Optional[engine.RunOptions] = None) -> Optional[np.ndarray]:
+                  options: Optional[RunOptions] = None) -> Optional[np.ndarray]:
     """Probabilities (N, F) float32 for uint8 codes (N, L), through the inference engine.
 
     Returns None on ranks other than 0 of a multi-process run."""
-    options = options or engine.RunOptions(progress=False)
+    options = options or RunOptions(progress=False)
     s = settings(model, strand)
     codes = np.ascontiguousarray(codes, dtype=np.uint8)
     n, bs = len(codes), options.batch_size

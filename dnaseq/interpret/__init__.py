@@ -2,26 +2,25 @@
 per-base attributions and (optionally) TF-MoDISco patterns.
 
 * :func:`filter_motifs` -- ``dnaseq motifs``: filters -> PFMs -> TOMTOM -> influence
-  (:mod:`.filters`, :mod:`.tomtom`, :mod:`.influence`, report in :mod:`.motifs`);
+  (:mod:`.filters`, :mod:`.motif_match`, :mod:`.influence`, report in :mod:`.motifs`);
 * :func:`attribute` -- ``dnaseq attribute``: ism / saliency / input-x-gradient /
-  integrated-gradients / deeplift-shap (:mod:`.attribute`, files in :mod:`.attribute_run`);
+  integrated-gradients / deeplift-shap (:mod:`.attributions`, files in :mod:`.attribute_run`);
 * :func:`discover_patterns` -- modisco-lite on attributions (:mod:`.modisco`);
 * motif files: :func:`read_motifs` (MEME, JASPAR), :func:`write_meme`.
 
 Optional dependencies, imported only when used: memelite (TOMTOM), captum (gradient
-attributions), modisco-lite (pattern discovery), logomaker (logos, in :mod:`dnaseq.plots`).
+attributions), modisco-lite (pattern discovery), logomaker (logos, in :mod:`dnaseq.plots.figures`).
 """
-from .attribute import METHODS, attribute, contributions, dinucleotide_shuffle
-from .attribute_run import AttributionResult, run_attribute
-from .filters import FilterPFMs, filter_pfms, first_conv
-from .influence import filter_influence
-from .modisco import Patterns, discover_patterns
-from .motif_db import Motif, information_content, read_motifs, reverse_complement, write_meme
-from .motifs import FilterMotifsResult, filter_motifs, load_windows, write_motif_report
-from .tomtom import TomtomResult, benjamini_hochberg, tomtom
+from .._lazy import exports
 
-__all__ = ["METHODS", "attribute", "contributions", "dinucleotide_shuffle", "AttributionResult", "run_attribute",
-           "FilterPFMs", "filter_pfms", "first_conv", "filter_influence", "Patterns", "discover_patterns",
-           "Motif", "information_content", "read_motifs", "reverse_complement", "write_meme",
-           "FilterMotifsResult", "filter_motifs", "load_windows", "write_motif_report", "TomtomResult",
-           "benjamini_hochberg", "tomtom"]
+__getattr__, __dir__, __all__ = exports(__name__, {
+    "methods": ["METHODS"],
+    "attributions": ["attribute", "contributions", "dinucleotide_shuffle"],
+    "attribute_run": ["AttributionResult", "run_attribute"],
+    "filters": ["FilterPFMs", "filter_pfms", "first_conv"],
+    "influence": ["filter_influence"],
+    "modisco": ["Patterns", "discover_patterns"],
+    "motif_db": ["Motif", "information_content", "read_motifs", "reverse_complement", "write_meme"],
+    "motifs": ["FilterMotifsResult", "filter_motifs", "load_windows", "write_motif_report"],
+    "motif_match": ["TomtomResult", "benjamini_hochberg", "tomtom"],
+})

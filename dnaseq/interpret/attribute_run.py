@@ -8,7 +8,7 @@ model's length and is reported whole.
 HDF5 layout (``out``):
 
 * ``attributions`` (N, 4, P) float32: base (A, C, G, T) x position, see
-  :mod:`dnaseq.interpret.attribute`;
+  :mod:`dnaseq.interpret.attributions`;
 * ``contributions`` (N, P) float32: the attribution of each sequence's own base;
 * ``codes`` (N, L) uint8: the whole windows; ``positions`` (P,): reported positions (0-based
   in the window); ``probability`` (N,): the feature's predicted probability;
@@ -26,8 +26,8 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from ..inference.engine import RunOptions
-from .attribute import attribute, contributions
+from ..settings import RunOptions
+from .attributions import attribute, contributions
 
 log = logging.getLogger(__name__)
 MOSTLY_N = 0.5  # warn from this share of N on
@@ -36,7 +36,7 @@ MOSTLY_N = 0.5  # warn from this share of N on
 def warn_mostly_n(names: Sequence[str], codes: np.ndarray, positions, what: str) -> List[float]:
     """Log a warning naming each sequence whose ``positions`` are mostly N (their ``what`` says
     little); returns every sequence's N share."""
-    from ..encoding import N_CODE
+    from ..sequence.encoding import N_CODE
 
     shares = []
     for name, c in zip(names, codes):
@@ -67,8 +67,8 @@ class AttributionResult:
 
 
 def _inputs(model, reference: Optional[str], regions: Optional[Sequence[str]], fasta: Optional[str]):
-    from ..genome import Genome
-    from ..ism_run import fasta_input, region_input
+    from ..apply.ism_run import fasta_input, region_input
+    from ..sequence.genome import Genome
 
     if bool(regions) == bool(fasta):
         raise ValueError("give either --region (with --reference) or --fasta")
@@ -100,9 +100,8 @@ def run_attribute(checkpoint, out: str, reference: Optional[str] = None, regions
     ``out`` (HDF5, see module docstring) and, with ``plot_dir``, one logo track per sequence.
     Returns None on ranks other than 0 of a multi-process run."""
     from ..inference.predictor import predict_codes
-    from ..task import as_model
-
     from ..outputs import ensure_writable_dir, prepare_output_file
+    from ..training.task import as_model
 
     prepare_output_file(out, "attr.h5")  # checked before any work: one line naming the path
     if plot_dir:
@@ -151,7 +150,7 @@ def write_attributions(path: str, r: AttributionResult, meta: dict) -> str:
 
 def plot_attributions(r: AttributionResult, plot_dir: str) -> List[str]:
     """One logo track per sequence: each position's own base, scaled by its contribution."""
-    from ..logos import plot_contribution_logo
+    from ..plots.logos import plot_contribution_logo
 
     os.makedirs(plot_dir, exist_ok=True)
     contrib = r.contributions

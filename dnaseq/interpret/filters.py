@@ -30,10 +30,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..encoding import one_hot
 from ..inference import engine
 from ..inference.predictor import settings
-from ..inference.strand import strand_views
+from ..models.strand import strand_views
+from ..sequence.onehot import one_hot
+from ..settings import RunOptions
 from .motif_db import Motif, normalise
 
 
@@ -189,7 +190,7 @@ def _units(codes: np.ndarray, batch_size: int):
 
 
 def filter_pfms(model: nn.Module, codes: np.ndarray, threshold: float = 0.5, strand: Optional[str] = None,
-                run: Optional[engine.RunOptions] = None) -> Optional[FilterPFMs]:
+                run: Optional[RunOptions] = None) -> Optional[FilterPFMs]:
     """Count the first-layer filters' sites in uint8 ``codes`` (N, L) (see module docstring).
 
     Args:
@@ -207,7 +208,7 @@ def filter_pfms(model: nn.Module, codes: np.ndarray, threshold: float = 0.5, str
         raise ValueError("filter_pfms needs uint8 codes of shape (N, L) with N >= 1")
     conv = check_first_conv(s.net, codes.shape[1])
     geometry = Geometry.of(conv)
-    run = run or engine.RunOptions(progress=False)
+    run = run or RunOptions(progress=False)
     total = -(-len(codes) // run.batch_size)
     produce = _units(codes, run.batch_size)
     info = engine.run(s.net, produce, _stats_step(conv, geometry, s.fill, s.strand), _Accumulate, run, total)

@@ -26,6 +26,7 @@ from torch import nn
 
 from ..inference import engine
 from ..inference.predictor import settings
+from ..settings import RunOptions
 from .filters import _Accumulate, _units, _views, check_first_conv
 
 
@@ -81,7 +82,7 @@ def _influence_step(conv: nn.Conv1d, means: torch.Tensor, fill: float, strand: s
 
 
 def filter_influence(model: nn.Module, codes: np.ndarray, means: np.ndarray, strand: Optional[str] = None,
-                     run: Optional[engine.RunOptions] = None) -> Optional[np.ndarray]:
+                     run: Optional[RunOptions] = None) -> Optional[np.ndarray]:
     """Influence (C filters, F features) of each first-layer filter on uint8 ``codes`` (N, L);
     ``means`` (C,) is each filter's mean output (see module docstring). None on ranks other
     than 0 of a multi-process run."""
@@ -91,11 +92,11 @@ def filter_influence(model: nn.Module, codes: np.ndarray, means: np.ndarray, str
     means_t = torch.as_tensor(np.asarray(means, dtype=np.float32))
     if means_t.shape != (conv.out_channels,):
         raise ValueError(f"means must have one value per filter ({conv.out_channels}), got {tuple(means_t.shape)}")
-    run = run or engine.RunOptions(progress=False)
+    run = run or RunOptions(progress=False)
     # variants of a batch of windows run together: about batch_size windows per forward pass
     per_batch = max(1, min(32, run.batch_size))
     group = max(1, run.batch_size // per_batch)
-    opts = engine.RunOptions(**{**run.__dict__, "batch_size": per_batch})
+    opts = RunOptions(**{**run.__dict__, "batch_size": per_batch})
     info = engine.run(s.net, _units(codes, per_batch), _influence_step(conv, means_t, s.fill, s.strand, group),
                       _Accumulate, opts, total=-(-len(codes) // per_batch))
     if not info.is_main:

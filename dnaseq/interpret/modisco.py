@@ -5,7 +5,7 @@ sequences, clusters them and aggregates each cluster into a pattern. It needs *h
 contributions, one value per base at every position: here the gradient of the feature's
 probability centred per position (``saliency`` minus its mean over the four bases,
 Majdandzic et al. 2023), or ISM's (already centred). Each pattern's sequence matrix is then
-matched to the database with :func:`dnaseq.interpret.tomtom.tomtom`.
+matched to the database with :func:`dnaseq.interpret.motif_match.tomtom`.
 """
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ from typing import List, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from ..encoding import one_hot
-from ..inference.engine import RunOptions
-from .attribute import attribute
+from ..sequence.onehot import one_hot
+from ..settings import RunOptions
+from .attributions import attribute
 from .motif_db import Motif, consensus, information_content, write_meme
-from .tomtom import TomtomResult, tomtom
+from .motif_match import TomtomResult, tomtom
 
 log = logging.getLogger("dnaseq")
 

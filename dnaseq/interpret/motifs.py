@@ -3,7 +3,7 @@
 :func:`filter_motifs` puts the pieces together: windows of a dataset split (or given codes) ->
 first-layer PFMs (:mod:`.filters`) -> TOMTOM against a MEME/JASPAR database (:mod:`.tomtom`)
 -> each filter's influence per feature (:mod:`.influence`). :func:`write_motif_report` writes
-the files (listed in its docstring) and the figures (:mod:`dnaseq.plots`).
+the files (listed in its docstring) and the figures (:mod:`dnaseq.plots.figures`).
 """
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from typing import Dict, List, Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 
-from ..inference.engine import RunOptions
+from ..settings import RunOptions
 from .filters import FilterPFMs, filter_pfms
 from .influence import filter_influence
 from .motif_db import Motif, consensus, information_content, read_motifs, write_meme
-from .tomtom import TomtomResult, tomtom
+from .motif_match import TomtomResult, tomtom
 
 MotifDB = Union[str, Sequence[Motif], None]
 
@@ -43,7 +43,7 @@ class FilterMotifsResult:
 def load_windows(data: str, split: str = "test", max_windows: Optional[int] = None, seed: int = 0):
     """(codes (N, L), labels (N, F), feature names) of a dataset split; ``max_windows`` takes a
     seeded random subset (in dataset order)."""
-    from ..dataset import open_split
+    from ..data.dataset import open_split
 
     src = open_split(data, split)
     idx = np.arange(len(src))
@@ -101,7 +101,7 @@ def filter_motifs(model, data: Union[str, np.ndarray], split: str = "test", moti
             comparison.
         run: how the model runs (one device: see :func:`single_process`).
     """
-    from ..task import as_model
+    from ..training.task import as_model
 
     model, label = as_model(model)
     started = time.time()
@@ -166,7 +166,7 @@ def write_motif_report(result: FilterMotifsResult, out_dir: str, logos: bool = T
     * ``summary.json``: the settings and counts.
     Returns the paths written.
     """
-    from .. import plots
+    from ..plots import figures as plots
 
     os.makedirs(out_dir, exist_ok=True)
     paths = [write_meme(os.path.join(out_dir, "filters.meme"), result.pfms.motifs())]
@@ -206,7 +206,7 @@ def _write_matches(matches: TomtomResult, path: str, q_threshold: float) -> str:
 
 
 def _write_logos(result: FilterMotifsResult, out_dir: str, q_threshold: float) -> List[str]:
-    from ..logos import plot_filter_match, plot_filter_overview  # matplotlib: slow to import
+    from ..plots.logos import plot_filter_match, plot_filter_overview  # matplotlib: slow to import
 
     os.makedirs(os.path.join(out_dir, "logos"), exist_ok=True)
     db = {m.id: m for m in result.matches.targets} if result.matches is not None else {}

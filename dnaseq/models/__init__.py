@@ -6,6 +6,7 @@ from typing import Callable, Dict
 
 from torch import nn
 
+from .beluga import Beluga
 from .deepsea import DeepSEA
 from .recurrent import ConvRecurrent, DanQ
 
@@ -13,6 +14,7 @@ MODELS: Dict[str, Callable[..., nn.Module]] = {
     "deepsea": DeepSEA,
     "danq": DanQ,
     "conv_recurrent": ConvRecurrent,
+    "beluga": Beluga,
 }
 
 
@@ -102,6 +104,5 @@ def describe_models(seq_len: int = 1000, feature_counts=(919, 8), width: int = 1
     return "\n".join(lines)
 
 
-from .beluga import Beluga  # noqa: E402,F401  (registers "beluga")
 __all__ = ["MODELS", "register", "build_model", "count_parameters", "describe_models", "DeepSEA", "DanQ",
-           "ConvRecurrent"]
+           "ConvRecurrent", "Beluga"]

@@ -5,11 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import register, tower
+from . import tower
 from .deepsea import conv_out
 
 
-@register("beluga")
 class Beluga(nn.Module):
     """Pairs of 'valid' convolutions (width 8) with ReLU: 320, 320 | 480, 480 | 640, 640;
     dropout 0.2 and max-pool 4 after the first two pairs, dropout 0.5 after the last;

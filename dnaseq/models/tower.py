@@ -11,7 +11,7 @@ Two rewrites that change no value (up to float rounding of the conv's sums):
   faster than Conv1d at batch 128 in inference; the quick-start model's training step about
   1.3x) (:func:`whole_windows`).
 
-Local recomputation (:mod:`dnaseq.fast_ism`) uses both for its reference passes; models use
+Local recomputation (:mod:`dnaseq.models.fast_ism`) uses both for its reference passes; models use
 :func:`run` for their conv tower when :func:`usable` says so: in training, and in eval mode
 without gradients (validation, evaluate, predict: about 4x faster conv towers), but never when a
 hook is registered on a layer of the tower or globally, so that hooks and the gradient rules of

@@ -16,8 +16,8 @@ import yaml
 from pytorch_lightning import Trainer
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
-from ..datamodule import DNADataModule
-from ..task import SequenceModel
+from ..data.datamodule import DNADataModule
+from .task import SequenceModel
 
 EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")  # 1e-4: a word to YAML 1.1
 

@@ -69,7 +69,7 @@ def train_batches(trainer) -> int:
     """Training batches per epoch on this rank (dnaseq's data module; 0 when unknown)."""
     dm = trainer.datamodule
     try:
-        from ..datamodule import ChunkShuffleSampler
+        from ..data.datamodule import ChunkShuffleSampler
         src = dm.source("train")
         sampler = ChunkShuffleSampler(len(src), dm.batch_size, getattr(src, "chunk_rows", 1), shuffle=False,
                                       num_replicas=max(1, trainer.world_size), rank=trainer.global_rank, even=True)

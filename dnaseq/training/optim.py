@@ -1,4 +1,4 @@
-"""Optimizers and learning-rate schedulers of :class:`dnaseq.task.SequenceModel`, by short name
+"""Optimizers and learning-rate schedulers of :class:`dnaseq.training.task.SequenceModel`, by short name
 (``adam``, ``cosine``, ...) or as Lightning writes classes (``{class_path: NAdam, init_args: {...}}``).
 """
 from __future__ import annotations

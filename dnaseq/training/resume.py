@@ -2,7 +2,7 @@
 
 Lightning's checkpoint already holds the weights, optimizer, scheduler, loop progress and the
 callbacks' state (best checkpoint, early stopping), and it saves and restores the training
-loader's position (:class:`dnaseq.datamodule.ResumableLoader`). What it does not hold is the state
+loader's position (:class:`dnaseq.data.datamodule.ResumableLoader`). What it does not hold is the state
 of the global random generators, which dropout draws from. :class:`ExactResume` saves them with
 every checkpoint and puts them back just before the first training batch after a restart, so the
 resumed run draws the same dropout masks as a run that was never stopped.

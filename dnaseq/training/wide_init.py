@@ -4,7 +4,7 @@ A wide-and-deep model (``kmer_k > 0``, :class:`~dnaseq.models.kmers.KmerLinear`)
 model of k-mer counts to the deep model's logits. Trained jointly from a random start, the
 deep part has to learn what the counts already say at the same time as the rest, for a few
 epochs; on rare features (1% positives) the result can end up no better than a k-mer logistic
-regression fitted to convergence. ``model.wide_fit`` (:class:`~dnaseq.task.SequenceModel`) starts training from that fit
+regression fitted to convergence. ``model.wide_fit`` (:class:`~dnaseq.training.task.SequenceModel`) starts training from that fit
 instead: on the training windows (a random subset of at most ``wide_fit_windows``) it
 
 1. counts the k-mers with the model's own layer and sets the wide part's standardisation (its
@@ -27,11 +27,12 @@ logistic regression would neither weight by ``pos_weight`` nor share the model's
 from __future__ import annotations
 
 import time
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..encoding import one_hot
+from ..sequence.onehot import one_hot
 
 
 def kmer_features(counts: torch.nn.Module, codes: np.ndarray, fill: float, batch: int = 2048) -> torch.Tensor:
@@ -89,7 +90,7 @@ def fit_wide_part(wide: torch.nn.Module, codes: np.ndarray, labels: np.ndarray, 
 
 def fit_on_split(wide: torch.nn.Module, source, pos_weight: torch.Tensor, l2: float, fill: float,
                  max_windows: int = 200_000, seed: int = 0, max_iter: int = 100) -> dict:
-    """:func:`fit_wide_part` on a training split (a :class:`~dnaseq.dataset.SplitSource`), or on a
+    """:func:`fit_wide_part` on a training split (a :class:`~dnaseq.data.layout.SplitSource`), or on a
     random subset of ``max_windows`` of its windows (chosen by ``seed``)."""
     if max_windows < 1:
         raise ValueError(f"wide_fit_windows must be >= 1, got {max_windows}")

@@ -5,7 +5,7 @@ Target (issue 4): under 60 s on 2 CPU cores with peak RSS under 6 GB.
     python scripts/bench/evaluate_scale.py [--windows 455024] [--features 919]
 
 Synthetic labels (about 2% positive, varying by feature) and float32 predictions that are
-informative but noisy; times dnaseq.evaluate.feature_metrics + summarize (scikit-learn
+informative but noisy; times dnaseq.apply.evaluate.feature_metrics + summarize (scikit-learn
 roc_auc_score and average_precision_score per feature) and reports peak RSS of this process.
 """
 import argparse
@@ -21,7 +21,7 @@ def main():
     ap.add_argument("--features", type=int, default=919)
     ap.add_argument("--jobs", type=int, default=-1)
     args = ap.parse_args()
-    from dnaseq.evaluate import feature_metrics, summarize
+    from dnaseq.apply.evaluate import feature_metrics, summarize
 
     rng = np.random.default_rng(0)
     n, f = args.windows, args.features

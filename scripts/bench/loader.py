@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from dnaseq.datamodule import DNADataModule, expand_batch
+from dnaseq.data.datamodule import DNADataModule, expand_batch
 
 
 def run(data, batch_size, workers, in_memory):

@@ -35,9 +35,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, ROOT)
 
 import dnaseq  # noqa: E402
-from dnaseq import fast_ism  # noqa: E402
-from dnaseq.encoding import reverse_complement_one_hot  # noqa: E402
-from dnaseq.fast_ism import edited_logits, supported  # noqa: E402
+from dnaseq.models import fast_ism  # noqa: E402
+from dnaseq.models.fast_ism import edited_logits, supported  # noqa: E402
+from dnaseq.sequence.onehot import reverse_complement_one_hot  # noqa: E402
 
 
 def make_batch(batch: int, seq_len: int, seed: int = 0):

@@ -23,7 +23,7 @@ import torch
 
 
 def make_data(path: str, n: int, features: int = 919, length: int = 1000) -> None:
-    from dnaseq.dataset import DatasetWriter
+    from dnaseq.data.dataset import DatasetWriter
     rng = np.random.default_rng(0)
     with DatasetWriter(path, length, features) as w:
         for split in ("train", "valid"):
@@ -64,8 +64,8 @@ class _Timer:
 def lightning_steps_per_s(arch, data, batch, steps, warmup, device, precision):
     import pytorch_lightning as pl
 
-    from dnaseq.datamodule import DNADataModule
-    from dnaseq.task import SequenceModel
+    from dnaseq.data.datamodule import DNADataModule
+    from dnaseq.training.task import SequenceModel
 
     pl.seed_everything(0, verbose=False)
     dm = DNADataModule(data, batch_size=batch, in_memory=True)
@@ -81,7 +81,7 @@ def lightning_steps_per_s(arch, data, batch, steps, warmup, device, precision):
 
 
 def bare_steps_per_s(arch, data, batch, steps, warmup, device, precision):
-    from dnaseq.datamodule import DNADataModule, expand_batch
+    from dnaseq.data.datamodule import DNADataModule, expand_batch
     from dnaseq.models import build_model
 
     torch.manual_seed(0)

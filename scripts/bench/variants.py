@@ -32,8 +32,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, ROOT)
 
 import dnaseq  # noqa: E402
-from dnaseq.genome import write_fasta  # noqa: E402
-from dnaseq.vcf import write_vcf  # noqa: E402
+from dnaseq.sequence.genome import write_fasta  # noqa: E402
+from dnaseq.sequence.vcf import write_vcf  # noqa: E402
 
 
 def save_checkpoint(arch: str, path: str, n_features: int = 919, seq_len: int = 1000, **arch_args) -> str:
@@ -139,7 +139,7 @@ def run_peer(py: str, tmp: str, **args) -> dict:
 
 
 def bench_score_variants(ckpt, vcf, fa, tmp, n):
-    from dnaseq.variants import score_variants
+    from dnaseq.apply.variants import score_variants
     t = time.perf_counter()
     score_variants(ckpt, vcf, fa, os.path.join(tmp, "dnaseq_sv"), scores=("diff", "logit_diff"),
                    batch_size=128, progress=False, strand="both")
@@ -147,7 +147,7 @@ def bench_score_variants(ckpt, vcf, fa, tmp, n):
 
 
 def bench_ism(ckpt, onehot, batch):
-    from dnaseq.ism import ism
+    from dnaseq.apply.ism import ism
     model = dnaseq.load_model(ckpt)
     ism(model, onehot[:1], batch_size=batch, strand="forward")  # warm-up
     t = time.perf_counter()
@@ -163,7 +163,7 @@ def bench_million(tmp, n):
         sys.path.insert(0, {ROOT!r})
         sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
         from variants import save_checkpoint
-        from dnaseq.genome import write_fasta, Genome
+        from dnaseq.sequence.genome import write_fasta, Genome
         tmp = {tmp!r}
         save_checkpoint("conv_recurrent", os.path.join(tmp, "small.ckpt"), n_features=8, seq_len=200,
                         conv_filters=[16], conv_widths=9, pool_sizes=10, rnn_type="none",
@@ -182,7 +182,7 @@ def bench_million(tmp, n):
     score = textwrap.dedent(f'''
         import os, resource, sys, time
         sys.path.insert(0, {ROOT!r})
-        from dnaseq.variants import score_variants
+        from dnaseq.apply.variants import score_variants
         import dnaseq
         tmp = {tmp!r}
         def rss_mb():

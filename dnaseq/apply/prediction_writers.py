@@ -1,0 +1,155 @@
+"""Where ``dnaseq predict`` results go: a TSV or HDF5 table streamed block by block, bigWig
+tracks (pyBigWig), or memory (a pandas DataFrame for the Python API).
+
+Files are written under a ``.partial`` name and renamed when complete, so a run that fails
+never leaves a file that looks finished. TSV: one row per window (``name chrom start end
+bin_start bin_end padded n_fraction`` then one probability column per feature, 9 significant
+digits), readable with plain ``pandas.read_csv(path, sep="\\t")``. HDF5: ``/windows/<column>``
+and ``/probabilities`` (N, F) float32, attribute ``features`` and ``meta`` (JSON).
+bigWig: one file per feature, the value of each bin over ``[bin_start, bin_end)``; bins must
+not overlap in a bigWig, so where BED regions overlap the later bin is left out and counted.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from ..sequence.textio import escape_controls
+
+COLUMNS = ("name", "chrom", "start", "end", "bin_start", "bin_end", "padded", "n_fraction")
+MOSTLY_N = 0.5
+
+
+class PredictionSink:
+    def __init__(self, out: Optional[str], fmt: str, features: List[str], tracks: List[str],
+                 sizes: Optional[Dict[str, int]], meta: Dict):
+        self.out, self.fmt, self.features, self.tracks, self.sizes = out, fmt, list(features), tracks, sizes
+        self.meta = meta
+        self.rows = self.mostly_n = self.skipped = self.overlaps_dropped = 0
+        self._mem: List = []
+        self._track_parts: List = []
+        self._fh = self._h5 = None
+        if out is None:
+            return
+        self.path = f"{out}.tsv" if fmt == "tsv" else f"{out}.h5"
+        self.partial = self.path + ".partial"
+        if fmt == "tsv":
+            self._fh = open(self.partial, "w", encoding="utf-8")
+            self._fh.write("\t".join(list(COLUMNS) + self.features) + "\n")
+        else:
+            import h5py
+            self._h5 = h5py.File(self.partial, "w")
+            g = self._h5.create_group("windows")
+            for c in COLUMNS:
+                dt = {"padded": bool, "n_fraction": np.float32}.get(c, np.int64)
+                dt = h5py.string_dtype() if c in ("name", "chrom") else dt
+                g.create_dataset(c, shape=(0,), maxshape=(None,), dtype=dt, chunks=(4096,), compression="gzip")
+            F = len(self.features)
+            self._h5.create_dataset("probabilities", shape=(0, F), maxshape=(None, F), dtype=np.float32,
+                                    chunks=(max(1, min(1024, 2 ** 20 // max(F, 1))), F), compression="gzip")
+            self._h5.attrs["features"] = json.dumps(self.features)
+            self._h5.attrs["meta"] = json.dumps(meta)
+
+    def write(self, meta, out) -> None:
+        table, n_skipped = meta
+        probs = out["probs"]
+        n = len(probs)
+        self.skipped += n_skipped
+        self.mostly_n += int((table["n_fraction"] > MOSTLY_N).sum())
+        if self.tracks:
+            cols = [self.features.index(t) for t in self.tracks]
+            self._track_parts.append((table["chrom"], table["bin_start"], table["bin_end"], probs[:, cols]))
+        if self.out is None:
+            self._mem.append((table, probs))
+        elif self._fh is not None:
+            text = np.char.mod("%.9g", probs) if probs.size else np.zeros((n, 0), dtype="<U1")
+            lines = []
+            for i in range(n):
+                left = "\t".join(escape_controls(table[c][i]) for c in COLUMNS[:6]) + \
+                    f"\t{bool(table['padded'][i])}\t{table['n_fraction'][i]:.4g}"
+                lines.append(left + ("\t" + "\t".join(text[i]) if probs.shape[1] else ""))
+            if lines:
+                self._fh.write("\n".join(lines) + "\n")
+        else:
+            n0 = self._h5["probabilities"].shape[0]
+            for c in COLUMNS:
+                ds = self._h5["windows"][c]
+                ds.resize((n0 + n,))
+                v = table[c]
+                ds[n0:] = np.asarray([escape_controls(x) for x in v], dtype=object) if c in ("name", "chrom") else v
+            ds = self._h5["probabilities"]
+            ds.resize((n0 + n, ds.shape[1]))
+            ds[n0:] = probs
+        self.rows += n
+
+    def close(self) -> List[str]:
+        paths = []
+        if self.out is not None:
+            if self._fh is not None:
+                self._fh.close()
+            if self._h5 is not None:
+                self._h5.close()
+            os.replace(self.partial, self.path)
+            paths.append(self.path)
+            if self.tracks:
+                paths += self._write_bigwigs()
+        return paths
+
+    def abort(self) -> None:
+        for h in (self._fh, self._h5):
+            if h is not None:
+                h.close()
+
+    def in_memory(self):
+        if self.out is not None:
+            return None, None
+        import pandas as pd
+        if not self._mem:
+            return pd.DataFrame({**{c: [] for c in COLUMNS}, **{f: [] for f in self.features}}), \
+                np.zeros((0, len(self.features)), np.float32)
+        probs = np.concatenate([p for _, p in self._mem])
+        table = {c: np.concatenate([t[c] for t, _ in self._mem]) for c in COLUMNS}
+        df = pd.DataFrame(table)
+        df = pd.concat([df, pd.DataFrame(probs, columns=self.features)], axis=1)
+        return df, probs
+
+    def _write_bigwigs(self) -> List[str]:
+        import pyBigWig  # optional at import time of dnaseq: only bigWig output needs it
+        chrom = np.concatenate([p[0] for p in self._track_parts]) if self._track_parts else np.zeros(0, object)
+        start = np.concatenate([p[1] for p in self._track_parts]) if self._track_parts else np.zeros(0, np.int64)
+        end = np.concatenate([p[2] for p in self._track_parts]) if self._track_parts else np.zeros(0, np.int64)
+        vals = np.concatenate([p[3] for p in self._track_parts]) if self._track_parts else \
+            np.zeros((0, len(self.tracks)), np.float32)
+        order_of = {c: i for i, c in enumerate(self.sizes)}
+        key = np.array([order_of[c] for c in chrom], np.int64)
+        order = np.lexsort((end, start, key))
+        chrom, start, end, vals, key = chrom[order], start[order], end[order], vals[order], key[order]
+        # sorted by (chromosome, start): a bin starting before the end of an earlier bin is left out
+        big = np.int64(1) << 40
+        s_abs, e_abs = key * big + start, key * big + end
+        prev_end = np.concatenate([[np.iinfo(np.int64).min], np.maximum.accumulate(e_abs)[:-1]]) if len(e_abs) \
+            else e_abs
+        keep = s_abs >= prev_end
+        self.overlaps_dropped = int((~keep).sum())
+        chrom, start, end, vals = chrom[keep], start[keep], end[keep], vals[keep]
+        paths = []
+        for j, feature in enumerate(self.tracks):
+            path = f"{self.out}.{_file_part(feature)}.bw"
+            partial = path + ".partial"
+            bw = pyBigWig.open(partial, "w")
+            bw.addHeader([(c, int(n)) for c, n in self.sizes.items()])
+            if len(start):
+                bw.addEntries([str(c) for c in chrom], start.tolist(), ends=end.tolist(),
+                              values=vals[:, j].astype(np.float64).tolist())
+            bw.close()
+            os.replace(partial, path)
+            paths.append(path)
+        return paths
+
+
+def _file_part(name: str) -> str:
+    import re
+    return re.sub(r"[^\w.-]+", "_", name)

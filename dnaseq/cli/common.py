@@ -1,0 +1,73 @@
+"""What every command's parsing shares: progress on a terminal only, defaults shown once, comma
+lists, and the options of commands that run a model (the same names as ``dnaseq train``)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+from ..settings import BATCH_SIZES, STRANDS, RunOptions
+
+
+def progress_wanted(quiet: bool = False) -> bool:
+    """Progress bars only on a terminal: a log file (stderr redirected) gets none, and ``-q`` none."""
+    try:
+        return not quiet and sys.stderr.isatty()
+    except (AttributeError, ValueError):  # a closed or replaced stderr
+        return False
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option says its default once: "(default: X)" is added only where the help text
+    does not already name the default, and not for options without one (None) or flags."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text.lower() or action.default is None or action.default is False:
+            return text
+        return super()._get_help_string(action)
+
+
+def split_list(text: Optional[str]) -> Optional[List[str]]:
+    """``a, b,c`` -> ``["a", "b", "c"]``; None for an empty or missing option."""
+    if not text:
+        return None
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def devices(text: str):
+    """``--devices``: a count (``2``), ``auto``, ``-1`` (all) or a list of indices (``0,3``)."""
+    text = str(text).strip()
+    if "," in text:
+        return [int(t) for t in text.split(",") if t.strip()]
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def add_run_options(parser, command: str) -> None:
+    """The options every command that applies a model shares (same names as ``dnaseq train``);
+    the batch size defaults to ``command``'s entry in :data:`dnaseq.settings.BATCH_SIZES`."""
+    g = parser.add_argument_group("how the model runs (the same for every command)")
+    g.add_argument("--strand", choices=STRANDS, default="as-trained",
+                   help="as-trained: what the checkpoint was validated with; both: average the window "
+                        "and its reverse complement; forward: the given strand only")
+    g.add_argument("--accelerator", default=None, help="cpu, gpu, mps or auto (Lightning)")
+    g.add_argument("--devices", default=None, help="device count (default 1), 'auto', or indices such as 0,1")
+    g.add_argument("--num-nodes", type=int, default=1)
+    g.add_argument("--strategy", default="auto", help="auto, or ddp for several devices/nodes")
+    g.add_argument("--precision", default="32-true", help="32-true, bf16-mixed, 16-mixed ...")
+    g.add_argument("--batch-size", type=int, default=BATCH_SIZES[command])
+    g.add_argument("--device", default="auto", help=argparse.SUPPRESS)  # 0.1 spelling: cpu, cuda, cuda:1
+    g.add_argument("--quiet", "-q", action="store_true", help="no progress bar (there is none when stderr "
+                                                              "is not a terminal)")
+
+
+def run_options(args) -> RunOptions:
+    """The :class:`RunOptions` of parsed run options."""
+    base = RunOptions.from_device(args.device)
+    return RunOptions(accelerator=args.accelerator or base.accelerator,
+                      devices=devices(args.devices) if args.devices else base.devices,
+                      num_nodes=args.num_nodes, strategy=args.strategy, precision=args.precision,
+                      batch_size=args.batch_size, progress=progress_wanted(args.quiet))

@@ -1,0 +1,274 @@
+"""Build a DeepSEA-style training set from a reference FASTA and per-feature peak files.
+
+Rules (DeepSEA defaults, all configurable):
+
+* the genome is cut into ``bin_size`` (200 bp) bins from position 0 of each chromosome; a
+  trailing partial bin is not used;
+* each bin gets a ``window_size`` (1000 bp) window centred on it: ``[bin_start - (W - B) // 2,
+  +W)``; parts beyond the chromosome ends are N;
+* a feature is positive for a bin when the union of its peaks covers at least half of the bin
+  (``2 * covered >= bin_size``: 100 of 200 bp is positive, 99 is not);
+* windows with more than ``max_n_fraction`` N bases are dropped; with ``regions`` only bins at
+  least half covered by a region are kept; with ``blacklist`` any window that touches a
+  blacklisted base is dropped;
+* the split is by chromosome (``valid_chroms`` / ``test_chroms``, the rest is train), or, when
+  neither is given, a seeded random split by window.
+
+Work streams chromosome by chromosome and, inside one, in blocks of bins, so memory stays at
+about one chromosome of codes plus one block of windows whatever the genome size.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .._version import __version__
+from ..outputs import prepare_output_file
+from ..sequence.encoding import N_CODE
+from ..sequence.genome import Genome, UnknownChromosomeError
+from ..sequence.intervals import IntervalSet, merge_intervals, read_intervals
+from .dataset import SPLITS, DatasetWriter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Feature:
+    name: str
+    group: str
+    path: str
+
+
+def read_manifest(path: str) -> List[Feature]:
+    """A TSV of ``name<TAB>group<TAB>path`` (a header line starting with ``name`` is allowed;
+    relative paths are relative to the manifest)."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"manifest not found: {path}")
+    features = []
+    base = os.path.dirname(os.path.abspath(path))
+    with open(path, newline="") as fh:
+        for lineno, row in enumerate(csv.reader(fh, delimiter="\t"), start=1):
+            if not row or not "".join(row).strip() or row[0].startswith("#"):
+                continue
+            if lineno == 1 and row[0].strip().lower() == "name":
+                continue
+            if len(row) != 3:
+                raise ValueError(f"{path}:{lineno}: expected 3 tab-separated columns "
+                                 f"(name, group, path), got {len(row)}: {row!r}")
+            name, group, p = (x.strip() for x in row)
+            p = p if os.path.isabs(p) else os.path.join(base, p)
+            features.append(Feature(name, group, p))
+    if not features:
+        raise ValueError(f"{path}: manifest lists no features")
+    names = [f.name for f in features]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"{path}: duplicate feature names {dupes}")
+    return features
+
+
+def parse_peak_arg(text: str, group: str = "unknown") -> Feature:
+    """``NAME=PATH`` or ``NAME:GROUP=PATH`` from the command line."""
+    if "=" not in text:
+        raise ValueError(f"--peaks expects NAME=PATH or NAME:GROUP=PATH, got {text!r}")
+    name, path = text.split("=", 1)
+    if ":" in name:
+        name, group = name.split(":", 1)
+    return Feature(name, group, path)
+
+
+@dataclass
+class BuildReport:
+    """Counts of everything kept and everything left out, with reasons."""
+    features: List[str]
+    groups: List[str]
+    windows: Dict[str, int] = field(default_factory=lambda: {s: 0 for s in SPLITS})
+    positives: Dict[str, List[int]] = field(default_factory=dict)
+    dropped: Counter = field(default_factory=Counter)
+    peaks_unknown_chrom: Dict[str, Dict[str, int]] = field(default_factory=dict)
+    bad_lines_skipped: Dict[str, Dict[str, int]] = field(default_factory=dict)
+    chromosomes: Dict[str, str] = field(default_factory=dict)  # chrom -> split or "random"
+    seconds: float = 0.0
+
+    def as_dict(self) -> Dict:
+        return {"features": self.features, "groups": self.groups, "windows": self.windows,
+                "positives": self.positives, "dropped": dict(self.dropped),
+                "peaks_unknown_chrom": self.peaks_unknown_chrom,
+                "bad_lines_skipped": self.bad_lines_skipped, "chromosomes": self.chromosomes,
+                "seconds": round(self.seconds, 2)}
+
+
+def _rename_to_genome(iv: IntervalSet, genome: Genome) -> Dict[str, int]:
+    """Re-key intervals by the FASTA's chromosome names; return records on unknown chromosomes.
+
+    Names that are aliases of one chromosome (``chr1`` and ``1`` in one file) are merged."""
+    unknown, renamed = {}, {}
+    for chrom, (s, e) in iv.chroms.items():
+        try:
+            renamed.setdefault(genome.resolve(chrom), []).append((s, e))
+        except UnknownChromosomeError:
+            unknown[chrom] = iv.n_records_by_chrom.get(chrom, len(s))  # records, not merged peaks
+    iv.chroms = {c: parts[0] if len(parts) == 1 else
+                 merge_intervals(np.concatenate([s for s, _ in parts]), np.concatenate([e for _, e in parts]))
+                 for c, parts in renamed.items()}
+    return unknown
+
+
+def _split_for_chrom(chrom: str, valid: Sequence[str], test: Sequence[str]) -> str:
+    if chrom in test:
+        return "test"
+    if chrom in valid:
+        return "valid"
+    return "train"
+
+
+def build_dataset(reference: str, features: Sequence[Feature], out: str, *,
+                  bin_size: int = 200, window_size: int = 1000, min_coverage: float = 0.5,
+                  max_n_fraction: float = 0.05, regions: Optional[str] = None,
+                  blacklist: Optional[str] = None, chroms: Optional[Sequence[str]] = None,
+                  valid_chroms: Sequence[str] = (), test_chroms: Sequence[str] = (),
+                  valid_fraction: float = 0.05, test_fraction: float = 0.05, seed: int = 0,
+                  require_positive: bool = False, pack_labels: bool = False,
+                  on_bad_line: str = "error", block_bins: int = 32768, progress: bool = True,
+                  command: Optional[str] = None) -> BuildReport:
+    """Build the HDF5 dataset ``out``; returns a :class:`BuildReport` (also stored in the file)."""
+    t0 = time.perf_counter()
+    if window_size < bin_size or (window_size - bin_size) % 2:
+        raise ValueError("window_size must be >= bin_size and differ from it by an even number")
+    if not features:
+        raise ValueError("no peak files given: pass --manifest or --peaks NAME=PATH")
+    prepare_output_file(str(out), "dataset.h5")  # before any work: one line naming the path
+    genome = Genome(reference)
+    names, groups = [f.name for f in features], [f.group for f in features]
+    report = BuildReport(names, groups)
+
+    peak_sets = []
+    for f in features:
+        iv = read_intervals(f.path, on_bad_line=on_bad_line)
+        unknown = _rename_to_genome(iv, genome)
+        if unknown:
+            report.peaks_unknown_chrom[f.name] = unknown
+            log.warning("%s: %d peaks on chromosomes absent from %s (%s) are not used",
+                        f.path, sum(unknown.values()), reference, ", ".join(sorted(unknown)))
+        if iv.skipped:
+            report.bad_lines_skipped[f.name] = dict(iv.skipped)
+        if iv.n_records == 0:
+            log.warning("%s: no peaks (feature %s will be all negative)", f.path, f.name)
+        peak_sets.append(iv)
+    region_set = read_intervals(regions, on_bad_line) if regions else None
+    black_set = read_intervals(blacklist, on_bad_line) if blacklist else None
+    for extra in (region_set, black_set):
+        if extra is not None:
+            _rename_to_genome(extra, genome)
+
+    all_chroms = genome.chromosomes if chroms is None else [genome.resolve(c) for c in chroms]
+    valid_chroms = [genome.resolve(c) for c in valid_chroms]
+    test_chroms = [genome.resolve(c) for c in test_chroms]
+    overlap = set(valid_chroms) & set(test_chroms)
+    if overlap:
+        raise ValueError(f"chromosomes {sorted(overlap)} are in both --valid-chroms and --test-chroms")
+    by_chrom = bool(valid_chroms or test_chroms)
+    rng = np.random.default_rng(seed)
+    half = (window_size - bin_size) // 2
+    min_covered = min_coverage * bin_size
+    max_n = int(np.floor(max_n_fraction * window_size))
+    report.positives = {s: [0] * len(features) for s in SPLITS}
+    split_def = ({"type": "chromosome", "valid": valid_chroms, "test": test_chroms} if by_chrom else
+                 {"type": "random", "valid_fraction": valid_fraction, "test_fraction": test_fraction, "seed": seed})
+
+    total_bases = sum(genome.lengths[c] for c in all_chroms)
+    bar = _progress(total_bases, progress)
+    tmp = out + ".partial"
+    with DatasetWriter(tmp, window_size, len(features), pack_labels=pack_labels) as writer:
+        for s in SPLITS:
+            writer.ensure_split(s)
+        for ci, chrom in enumerate(all_chroms):
+            split = _split_for_chrom(chrom, valid_chroms, test_chroms) if by_chrom else "random"
+            report.chromosomes[chrom] = split
+            codes = genome.chromosome_codes(chrom)
+            n_bins = len(codes) // bin_size
+            for b0 in range(0, n_bins, block_bins):
+                b1 = min(b0 + block_bins, n_bins)
+                bin_starts = np.arange(b0, b1, dtype=np.int64) * bin_size
+                bin_ends = bin_starts + bin_size
+                win_starts = bin_starts - half
+                windows = _windows(codes, int(win_starts[0]), len(bin_starts), window_size, bin_size)
+                n_count = (windows == N_CODE).sum(axis=1)
+                keep = n_count <= max_n
+                report.dropped["too many N"] += int((~keep).sum())
+                if region_set is not None:
+                    inside = region_set.covered_bases(chrom, bin_starts, bin_ends) >= min_covered
+                    report.dropped["outside --regions"] += int((keep & ~inside).sum())
+                    keep &= inside
+                if black_set is not None:
+                    hit = black_set.overlaps(chrom, win_starts, win_starts + window_size)
+                    report.dropped["overlaps --blacklist"] += int((keep & hit).sum())
+                    keep &= ~hit
+                labels = np.zeros((len(bin_starts), len(features)), np.uint8)
+                for j, iv in enumerate(peak_sets):
+                    labels[:, j] = iv.covered_bases(chrom, bin_starts, bin_ends) >= min_covered
+                if require_positive:
+                    anypos = labels.any(axis=1)
+                    report.dropped["no positive feature (--require-positive)"] += int((keep & ~anypos).sum())
+                    keep &= anypos
+                if split == "random":
+                    u = rng.random(len(bin_starts))
+                    assigned = np.where(u < test_fraction, 2, np.where(u < test_fraction + valid_fraction, 1, 0))
+                else:
+                    assigned = np.full(len(bin_starts), SPLITS.index(split))
+                for si, s in enumerate(SPLITS):
+                    rows = np.nonzero(keep & (assigned == si))[0]
+                    if len(rows) == 0:
+                        continue
+                    writer.append(s, windows[rows], labels[rows], ci, win_starts[rows], n_count[rows])
+                    report.windows[s] += len(rows)
+                    pos = labels[rows].sum(axis=0)
+                    report.positives[s] = [a + int(b) for a, b in zip(report.positives[s], pos)]
+                if bar is not None:
+                    bar.update(int(bin_ends[-1] - bin_starts[0]))
+            if bar is not None:
+                bar.update(len(codes) - n_bins * bin_size)
+            del codes
+        report.seconds = time.perf_counter() - t0
+        writer.set_attrs(features=names, groups=groups, chroms=list(all_chroms), base_order="ACGT",
+                         code_map={"A": 0, "C": 1, "G": 2, "T": 3, "N": 4}, bin_size=bin_size,
+                         window_size=window_size, min_coverage=min_coverage,
+                         max_n_fraction=max_n_fraction, genome_path=os.path.abspath(reference),
+                         genome_checksum=genome.checksum(), split=split_def,
+                         dnaseq_version=__version__,
+                         command=command if command is not None else " ".join(sys.argv),
+                         regions=os.path.abspath(regions) if regions else "",
+                         blacklist=os.path.abspath(blacklist) if blacklist else "",
+                         summary=report.as_dict())
+    if bar is not None:
+        bar.close()
+    os.replace(tmp, out)  # a crash never leaves a half-written file under the real name
+    genome.close()
+    return report
+
+
+def _windows(codes: np.ndarray, first_start: int, n: int, window_size: int, step: int) -> np.ndarray:
+    """``n`` windows of ``window_size`` starting at ``first_start`` every ``step`` bases, as a
+    (n, window_size) array; positions off the chromosome are N."""
+    lo, hi = first_start, first_start + (n - 1) * step + window_size
+    segment = np.full(hi - lo, N_CODE, np.uint8)
+    a, b = max(lo, 0), min(hi, len(codes))
+    if b > a:
+        segment[a - lo:b - lo] = codes[a:b]
+    return sliding_window_view(segment, window_size)[::step]
+
+
+def _progress(total: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+    return tqdm(total=total, unit="bp", unit_scale=True, desc="build-dataset", file=sys.stderr)

@@ -1,0 +1,295 @@
+"""LightningDataModule over dnaseq HDF5 datasets and DeepSEA bundles.
+
+Batches travel as uint8 base codes (1 byte per base) and become float one-hot only in
+``on_after_batch_transfer``, i.e. on the training device (the GPU when training there), where
+the optional reverse-complement augmentation also happens.
+
+Shuffling is chunk-aware: HDF5 decompresses whole chunks, so a batch of rows drawn uniformly
+from the whole split would decompress one chunk per row. :class:`ChunkShuffleSampler` shuffles
+the order of chunks, then shuffles rows within groups of ``mix_chunks`` chunks and cuts those
+into batches; each batch then touches a few chunks that the reader caches. Splits that fit in
+memory are loaded whole and shuffled freely.
+
+Training can be resumed mid-epoch exactly: the training loader is *stateful* in Lightning's
+sense (``state_dict`` / ``load_state_dict``), recording the epoch and how many batches the model
+has taken; a resumed run skips those batches of the same shuffled order. Nothing here draws from
+the global random generators (the loaders have their own, and reverse-complement flips are drawn
+from a generator seeded by seed, epoch, batch and rank), so the global stream is left to the model
+(dropout) and :mod:`dnaseq.training.resume` can restore it exactly.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterator, List, Optional
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from ..sequence.onehot import one_hot, reverse_complement_one_hot
+from .dataset import SplitSource, open_split
+
+
+class ChunkShuffleSampler(DistributedSampler):
+    """Yields one sorted index array per batch; reproducible from (seed, epoch).
+
+    With ``num_replicas > 1`` each rank takes every ``num_replicas``-th batch, so DDP needs no
+    extra sampler, and every window goes to exactly one rank. Training (``even=True``) gives every
+    rank the same number of batches, as DDP needs: the windows of the last, incomplete round of
+    batches are split evenly into one smaller batch per rank (only when fewer windows than ranks
+    remain are those padded with windows from the start of the epoch's order). Evaluation
+    (``even=False``) leaves the last round as it is (some ranks get one batch fewer).
+
+    ``skip`` batches are left out of the next iteration only (a resumed epoch); ``consumed``
+    counts the batches of the current epoch the model has taken (the data module advances it).
+
+    It is a ``DistributedSampler`` only so that a Trainer with ``use_distributed_sampler=True``
+    (Lightning's default) does not shard its batches a second time; none of the parent's code
+    runs (its ``__init__`` needs a process group, this sampler does not).
+    """
+
+    def __init__(self, n: int, batch_size: int, chunk_rows: int = 1, shuffle: bool = True,
+                 seed: int = 0, mix_chunks: int = 16, drop_last: bool = False,
+                 num_replicas: int = 1, rank: int = 0, even: bool = True):
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        self.n, self.batch_size, self.chunk_rows = n, batch_size, max(1, chunk_rows)
+        self.shuffle, self.seed, self.mix_chunks, self.drop_last = shuffle, seed, mix_chunks, drop_last
+        self.num_replicas, self.rank, self.even = num_replicas, rank, even
+        self.epoch = 0
+        self.skip = 0
+        self.consumed = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def state_dict(self) -> dict:
+        """Where the current epoch stands: enough to continue it exactly after a restart."""
+        return {"epoch": self.epoch, "consumed": self.consumed, "seed": self.seed, "n": self.n,
+                "batch_size": self.batch_size, "num_replicas": self.num_replicas}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue after ``state``: the rest of its epoch, or the next epoch if it was done."""
+        same = all(state.get(k) == getattr(self, k) for k in ("seed", "n", "batch_size", "num_replicas"))
+        if not same:
+            raise ValueError("cannot resume mid-epoch: the checkpoint's data order was made for "
+                             f"{ {k: state.get(k) for k in ('seed', 'n', 'batch_size', 'num_replicas')} }, this run has "
+                             f"{ {k: getattr(self, k) for k in ('seed', 'n', 'batch_size', 'num_replicas')} }")
+        self.epoch, self.skip = int(state["epoch"]), int(state["consumed"])
+        if self.skip >= len(self):
+            self.epoch, self.skip = self.epoch + 1, 0
+
+    def _order(self) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(self.n)
+        rng = np.random.default_rng([self.seed, self.epoch])
+        if self.chunk_rows <= 1:
+            return rng.permutation(self.n)
+        n_chunks = math.ceil(self.n / self.chunk_rows)
+        chunks = rng.permutation(n_chunks)
+        order = []
+        for g in range(0, n_chunks, self.mix_chunks):
+            rows = np.concatenate([np.arange(c * self.chunk_rows, min((c + 1) * self.chunk_rows, self.n))
+                                   for c in chunks[g:g + self.mix_chunks]])
+            order.append(rng.permutation(rows))
+        return np.concatenate(order)
+
+    def _batches(self) -> List[np.ndarray]:
+        order = self._order()
+        batches = [order[i:i + self.batch_size] for i in range(0, self.n, self.batch_size)]
+        if self.drop_last and batches and len(batches[-1]) < self.batch_size:
+            batches.pop()
+        if self.num_replicas == 1:
+            return batches
+        if not self.even:
+            return batches[self.rank::self.num_replicas]
+        usable = len(batches) // self.num_replicas * self.num_replicas
+        mine = batches[self.rank:usable:self.num_replicas]
+        if usable < len(batches):  # the last round: one smaller batch per rank
+            tail = np.concatenate(batches[usable:])
+            if len(tail) < self.num_replicas:
+                tail = np.concatenate([tail, order[:self.num_replicas - len(tail)]])
+            mine.append(np.array_split(tail, self.num_replicas)[self.rank])
+        return mine
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        skip, self.skip, self.consumed = self.skip, 0, self.skip
+        for b in self._batches()[skip:]:
+            yield np.sort(b)
+
+    def __len__(self) -> int:
+        full, rest = divmod(self.n, self.batch_size)
+        count = full + (1 if rest and not self.drop_last else 0)
+        if self.num_replicas == 1:
+            return count
+        if self.even:
+            return -(-count // self.num_replicas)
+        return len(range(self.rank, count, self.num_replicas))
+
+
+class ResumableLoader(DataLoader):
+    """A DataLoader whose position in the epoch Lightning saves in checkpoints and restores
+    (Lightning's stateful-loader protocol), delegated to its :class:`ChunkShuffleSampler`."""
+
+    def state_dict(self) -> dict:
+        return self.sampler.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sampler.load_state_dict(state)
+
+
+class BatchDataset(Dataset):
+    """Map-style dataset whose items are whole batches: ``ds[index_array] -> (codes, labels)``."""
+
+    def __init__(self, source: SplitSource):
+        self.source = source
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, idx):
+        codes, labels = self.source.read(np.asarray(idx))
+        return torch.from_numpy(codes), torch.from_numpy(labels)
+
+
+def shift_codes(codes: torch.Tensor, shifts: torch.Tensor, n_code: int = 4) -> torch.Tensor:
+    """Shift each row of uint8 codes (B, L) right by ``shifts[b]`` bases (left when negative);
+    the bases shifted in are N (``n_code``). The window keeps its length."""
+    L = codes.shape[1]
+    idx = torch.arange(L, device=codes.device)[None, :] - shifts.to(codes.device)[:, None]
+    out = codes.gather(1, idx.clamp(0, L - 1))
+    return out.masked_fill((idx < 0) | (idx >= L), n_code)
+
+
+def expand_batch(codes: torch.Tensor, labels: torch.Tensor, rc_augment: bool = False,
+                 fill: float = 0.25, generator: Optional[torch.Generator] = None):
+    """uint8 codes (B, L) + labels (B, F) -> float one-hot (B, 4, L) + float labels, on the
+    codes' device; with ``rc_augment`` a random half of the batch is reverse-complemented."""
+    x = one_hot(codes, fill=fill)
+    if rc_augment:
+        flip = torch.rand(x.shape[0], generator=generator, device="cpu") < 0.5
+        flip = flip.to(x.device)
+        if flip.any():
+            x = x.clone()
+            x[flip] = reverse_complement_one_hot(x[flip])
+    return x, labels.float()
+
+
+class DNADataModule(pl.LightningDataModule):
+    """Feeds Lightning from a dnaseq HDF5 dataset, a DeepSEA ``.mat`` file or a bundle folder.
+
+    Args:
+        data: path to the dataset (``dnaseq build-dataset`` output) or DeepSEA bundle folder.
+        batch_size: windows per batch.
+        num_workers: DataLoader worker processes (each opens its own HDF5 handle).
+        rc_augment: reverse-complement a random half of every training batch.
+        in_memory: load splits into RAM; ``None`` = when a split is under 2 GiB.
+        seed: shuffling seed (combined with the epoch number).
+        pin_memory: pin host memory (only takes effect when training on CUDA).
+        mix_chunks: chunks mixed into one shuffle group for on-disk splits.
+        fill: one-hot value of N in every channel.
+        jitter: random shift augmentation: each training window is shifted by up to this many
+            bases either way (drawn per window), N filling what comes in at the edge. A few tens
+            of bases keep the labelled centre bin inside the window and teach the model that a
+            motif counts wherever it lies; 0 (default) turns it off.
+        train_split / val_split / test_split: names of the splits to use.
+    """
+
+    def __init__(self, data: str, batch_size: int = 128, num_workers: int = 0,
+                 rc_augment: bool = False, in_memory: Optional[bool] = None, seed: int = 0,
+                 pin_memory: bool = True, mix_chunks: int = 16, fill: float = 0.25, jitter: int = 0,
+                 train_split: str = "train", val_split: str = "valid", test_split: str = "test",
+                 predict_split: str = "test"):
+        super().__init__()
+        self.data = data
+        self.batch_size, self.num_workers = batch_size, num_workers
+        self.rc_augment, self.in_memory, self.seed = rc_augment, in_memory, seed
+        self.pin_memory, self.mix_chunks, self.fill = pin_memory, mix_chunks, fill
+        if not 0 <= int(jitter) < 500:
+            raise ValueError(f"jitter must be between 0 and 499 bases, got {jitter}")
+        self.jitter = int(jitter)
+        self.splits = {"train": train_split, "valid": val_split, "test": test_split, "predict": predict_split}
+        self._sources = {}
+        # read the header now so models can be sized from the data before setup()
+        probe = open_split(data, val_split if self._has(val_split) else train_split, in_memory=False)
+        self.info = probe.info
+        probe.close()
+
+    def _has(self, split: str) -> bool:
+        from .dataset import available_splits
+        return split in available_splits(self.data)
+
+    @property
+    def n_features(self) -> int:
+        return self.info.n_features
+
+    @property
+    def seq_len(self) -> int:
+        return self.info.seq_len
+
+    @property
+    def feature_names(self) -> List[str]:
+        return list(self.info.feature_names)
+
+    @property
+    def feature_groups(self) -> List[str]:
+        return list(self.info.feature_groups)
+
+    def source(self, role: str) -> SplitSource:
+        split = self.splits[role]
+        if split not in self._sources:
+            self._sources[split] = open_split(self.data, split, in_memory=self.in_memory)
+        return self._sources[split]
+
+    def _loader(self, role: str, shuffle: bool) -> DataLoader:
+        src = self.source(role)
+        replicas, rank = 1, 0
+        if self.trainer is not None and self.trainer.world_size > 1 and role in ("train", "valid"):
+            replicas, rank = self.trainer.world_size, self.trainer.global_rank
+        sampler = ChunkShuffleSampler(len(src), self.batch_size, getattr(src, "chunk_rows", 1),
+                                      shuffle=shuffle, seed=self.seed, mix_chunks=self.mix_chunks,
+                                      num_replicas=replicas, rank=rank, even=role == "train")
+        pin = self.pin_memory and torch.cuda.is_available()
+        loader_cls = ResumableLoader if role == "train" else DataLoader
+        loader = loader_cls(BatchDataset(src), sampler=sampler, batch_size=None,
+                            num_workers=self.num_workers, pin_memory=pin,
+                            persistent_workers=self.num_workers > 0 and role == "train",
+                            generator=torch.Generator().manual_seed(self.seed))  # not the global stream
+        if role == "train":
+            self._train_sampler, self._rank = sampler, rank
+        return loader
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("valid", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("predict", shuffle=False)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        codes, labels = batch
+        training = self.trainer is not None and self.trainer.training
+        generator = None
+        sampler = getattr(self, "_train_sampler", None)
+        if training and sampler is not None:
+            # flips depend on (seed, epoch, batch, rank) only, so a resumed run draws the same ones
+            generator = torch.Generator().manual_seed(
+                int(np.random.SeedSequence([self.seed, sampler.epoch, sampler.consumed, self._rank])
+                    .generate_state(1)[0]))
+            sampler.consumed += 1  # taken by the model: what a checkpoint saved now has done
+        if training and self.jitter:
+            shifts = torch.randint(-self.jitter, self.jitter + 1, (codes.shape[0],), generator=generator)
+            codes = shift_codes(codes, shifts)
+        return expand_batch(codes, labels, rc_augment=self.rc_augment and training, fill=self.fill,
+                            generator=generator)
+
+    def teardown(self, stage: str) -> None:
+        for src in self._sources.values():
+            src.close()
+        self._sources = {}

@@ -1,0 +1,372 @@
+"""The LightningModule that trains any registered model on multi-label chromatin features.
+
+Loss is ``BCEWithLogits`` (the model outputs logits; sigmoid only at prediction). Everything
+needed to use a trained model later — architecture and hyperparameters, feature names and
+groups, sequence length, base order, dnaseq version — goes into the checkpoint, so
+:func:`load_model` needs nothing else.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Any, Dict, List, Optional, Union
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.nn import functional as F
+from torchmetrics import Metric
+from torchmetrics.classification import MultilabelAUROC
+
+from .._version import __version__
+from ..models import build_model
+from ..models.state import preserved
+from ..models.strand import StrandWrapper
+from ..sequence.encoding import ALPHABET
+from ..sequence.inputs import as_input_batch, check_one_hot_shape
+from ..settings import resolve_strand
+from .optim import build_optimizers, check_optimizer, choice
+from .runs import checkpoint_in
+from .wide_init import fit_on_split
+
+LOSSES = ("bce", "focal")
+WIDE_FITS = ("none", "start", "frozen")
+
+
+class _LabelCounts(Metric):
+    """Positives per feature and windows seen, summed across DDP ranks."""
+
+    def __init__(self, n_features: int):
+        super().__init__()
+        self.add_state("pos", torch.zeros(n_features, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("n", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, y: torch.Tensor) -> None:
+        self.pos += y.to(torch.float64).sum(dim=0)
+        self.n += y.shape[0]
+
+    def compute(self):
+        return self.pos, float(self.n)
+
+
+class SequenceModel(pl.LightningModule):
+    """Train a registered sequence model (``arch``) with BCE-with-logits on 0/1 labels.
+
+    Args:
+        arch: registry name: ``deepsea``, ``danq`` or ``conv_recurrent`` (see ``dnaseq.models``).
+        arch_args: the architecture's hyperparameters (e.g. ``rnn_type: gru``).
+        seq_len, n_features, feature_names, feature_groups: filled from the data module.
+        optimizer: ``adam``, ``adamw``, ``sgd`` (with ``momentum``) or ``rmsprop``; or any
+            ``torch.optim`` optimizer as Lightning writes classes, ``{class_path: NAdam,
+            init_args: {...}}`` (a dotted path for other modules; ``lr`` defaults to ``lr``).
+        lr, weight_decay, momentum: optimizer settings.
+        lr_scheduler: ``none``, ``plateau`` (on valid loss), ``cosine`` (over max_epochs) or
+            ``step`` (``step_size`` epochs, ``gamma``); or any ``torch.optim.lr_scheduler``
+            class as ``{class_path: OneCycleLR, init_args: {...}}`` (stepped per epoch;
+            ReduceLROnPlateau watches valid_loss).
+        scheduler_args: extra keyword arguments for the scheduler.
+        pos_weight: per-feature positive weight for rare features: a list, one number for all,
+            ``auto`` (negatives/positives in the training split, capped at ``pos_weight_cap``)
+            or ``None``.
+        loss: ``bce`` (binary cross-entropy with logits, weighted by ``pos_weight``) or
+            ``focal`` (the same, times (1 - p_t) ** ``focal_gamma``, Lin et al. 2017): easy
+            windows, most of them negatives, count less, so rare features weigh more.
+            Validation loss stays the weighted BCE, so runs with either loss compare.
+        focal_gamma: the focusing exponent of the focal loss (0 is BCE).
+        rc_average: average predictions over both strands at validation; the checkpoint's
+            strand mode ("as trained") for every inference command.
+        fill: one-hot value of N in every channel, as the data module fed it in training
+            (linked from ``data.fill`` by ``dnaseq train``); inference uses the same.
+        wide_fit: for a model with a k-mer wide part (``arch_args.kmer_k``): ``start`` fits the
+            wide part alone on the training windows before the first step (weighted BCE plus its
+            ``kmer_l2``, :mod:`dnaseq.training.wide_init`) and trains on from there; ``frozen``
+            also keeps it so (no gradient, eval mode), and the deep part learns what the counts
+            leave; ``none`` (default) trains both from their random start.
+        wide_fit_windows: at most this many training windows (a random subset) for that fit.
+    """
+
+    def __init__(self, arch: str = "danq", arch_args: Optional[Dict] = None, seq_len: int = 1000,
+                 n_features: int = 919, feature_names: Optional[List[str]] = None,
+                 feature_groups: Optional[List[str]] = None, optimizer: Union[str, Dict[str, Any]] = "adam",
+                 lr: float = 1e-3, weight_decay: float = 0.0, momentum: float = 0.9,
+                 lr_scheduler: Union[str, Dict[str, Any]] = "none", scheduler_args: Optional[Dict] = None,
+                 pos_weight: Union[None, float, List[float], str] = None, pos_weight_cap: float = 100.0,
+                 rc_average: bool = False, fill: float = 0.25, loss: str = "bce", focal_gamma: float = 2.0,
+                 wide_fit: str = "none", wide_fit_windows: int = 200_000):
+        super().__init__()
+        wide_fit = choice(wide_fit, WIDE_FITS, "wide_fit")
+        if wide_fit_windows < 1:
+            raise ValueError(f"wide_fit_windows must be >= 1, got {wide_fit_windows}")
+        check_optimizer(optimizer, lr_scheduler)
+        loss = choice(loss, LOSSES, "loss")
+        if focal_gamma < 0:
+            raise ValueError(f"focal_gamma must be >= 0, got {focal_gamma}")
+        feature_names = list(feature_names) if feature_names else [f"feature_{i}" for i in range(n_features)]
+        feature_groups = list(feature_groups) if feature_groups else ["unknown"] * n_features
+        if len(feature_names) != n_features:
+            raise ValueError(f"{len(feature_names)} feature names for {n_features} features")
+        self.save_hyperparameters({"arch": arch, "arch_args": dict(arch_args or {}), "seq_len": seq_len,
+                                   "n_features": n_features, "feature_names": feature_names,
+                                   "feature_groups": feature_groups, "optimizer": optimizer, "lr": lr,
+                                   "weight_decay": weight_decay, "momentum": momentum,
+                                   "lr_scheduler": lr_scheduler, "scheduler_args": dict(scheduler_args or {}),
+                                   "pos_weight": pos_weight, "pos_weight_cap": pos_weight_cap,
+                                   "rc_average": rc_average, "fill": float(fill), "loss": loss,
+                                   "focal_gamma": float(focal_gamma), "wide_fit": wide_fit,
+                                   "wide_fit_windows": int(wide_fit_windows)})
+        self.model = build_model(arch, seq_len, n_features, **(arch_args or {}))
+        if wide_fit != "none" and getattr(self.model, "wide", None) is None:
+            raise ValueError(f"wide_fit: {wide_fit} needs a model with a k-mer wide part: set "
+                             f"model.arch_args.kmer_k (e.g. 6) with arch conv_recurrent, or wide_fit: none")
+        self.register_buffer("pos_weight_t", torch.ones(n_features), persistent=True)
+        if pos_weight is not None and pos_weight != "auto":
+            pw = torch.as_tensor(pos_weight, dtype=torch.float32)
+            self.pos_weight_t.copy_(pw.expand(n_features))
+        # validation AUROC per feature, exact (thresholds=None) and synced across DDP ranks, so
+        # each rank validates only its share; positives/windows per feature pick the features
+        # that have both classes (the others are left out of the mean, as in dnaseq.evaluate)
+        self.val_auroc = MultilabelAUROC(num_labels=n_features, average=None, thresholds=None)
+        self.val_counts = _LabelCounts(n_features)
+
+    # -- properties users want on a loaded model -------------------------------------------
+    @property
+    def feature_names(self) -> List[str]:
+        return list(self.hparams.feature_names)
+
+    @property
+    def feature_groups(self) -> List[str]:
+        return list(self.hparams.feature_groups)
+
+    @property
+    def seq_len(self) -> int:
+        return int(self.hparams.seq_len)
+
+    @property
+    def n_features(self) -> int:
+        return int(self.hparams.n_features)
+
+    @property
+    def fill(self) -> float:
+        """One-hot value of N used in training (0.25 for checkpoints older than this setting)."""
+        return float(self.hparams.get("fill", 0.25))
+
+    @property
+    def trained_strand(self) -> str:
+        """``both`` when the model was validated with reverse-complement averaging, else ``forward``."""
+        return "both" if self.hparams.get("rc_average") else "forward"
+
+    def strand_mode(self, strand: Optional[str] = None) -> str:
+        """``forward`` or ``both`` for a requested mode (``None`` / ``as-trained`` = the checkpoint's)."""
+        return resolve_strand(strand, self.trained_strand == "both")
+
+    # -- forward / prediction ----------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """One-hot (B, 4, L) -> logits (B, F)."""
+        if x.dim() != 3 or x.shape[1] != 4 or x.shape[2] != self.seq_len:
+            check_one_hot_shape(tuple(x.shape), self.seq_len)
+        return self.model(x)
+
+    def predict_proba(self, x, strand: Optional[str] = None, rc_average: Optional[bool] = None,
+                      batch_size: Optional[int] = None):
+        """Probabilities (N, F) for sequences ``x``, detached and computed without gradients.
+
+        ``x`` may be one-hot (4, L) / (N, 4, L) (numpy or tensor, channels A, C, G, T), uint8
+        codes (L,) / (N, L), DNA text, a ``Genome.window(...)`` result, or a list of sequences
+        or windows; text, codes and windows are one-hot encoded with the checkpoint's N fill.
+        A tensor input gives a tensor on the input's device; anything else gives float32 numpy.
+        A single sequence gives one row (1, F). Every length must be the model's ``seq_len``
+        (a ``ValueError`` naming both lengths otherwise).
+
+        ``strand``: ``as-trained`` (default), ``forward`` or ``both`` (mean over the window and
+        its reverse complement). ``rc_average`` is the 0.1 spelling (True = ``both``, False =
+        ``forward``). ``batch_size``: windows per forward pass (default: all at once).
+
+        The model runs in eval mode on its own device and is left in the mode it was in.
+        """
+        if rc_average is not None and strand is None:
+            strand = "both" if rc_average else "forward"
+        wrapper = StrandWrapper(self.model, self.strand_mode(strand))
+        batch, out_device = as_input_batch(x, self.fill, self.seq_len)
+        if len(batch) == 0:
+            empty = torch.zeros(0, self.n_features)
+            return empty.to(out_device) if out_device is not None else empty.numpy()
+        param = next(self.model.parameters(), None)
+        if param is not None:
+            batch = batch.to(device=param.device,
+                             dtype=param.dtype if param.is_floating_point() else batch.dtype)
+        step = int(batch_size) if batch_size else len(batch)
+        with preserved(self.model), torch.no_grad():
+            self.model.eval()
+            probs = torch.cat([wrapper(batch[lo:lo + step]) for lo in range(0, len(batch), step)])
+        probs = probs.detach()
+        if out_device is not None:
+            return probs.to(out_device)
+        return probs.float().cpu().numpy()
+
+    # -- setup -------------------------------------------------------------------------------
+    @property
+    def _wide_fit(self) -> str:
+        return self.hparams.get("wide_fit", "none")  # checkpoints older than the option: none
+
+    def setup(self, stage: str) -> None:
+        if stage == "fit" and self._wide_fit == "frozen":
+            # before the strategy wraps the model (DDP registers only parameters that need a gradient)
+            self.model.wide.requires_grad_(False)
+        dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if dm is None or not hasattr(dm, "n_features"):
+            return
+        check_compatible(self.n_features, self.seq_len, dm.n_features, dm.seq_len,
+                         data_label=f"the dataset {getattr(dm, 'data', '')}")
+        if stage == "fit" and self.hparams.pos_weight == "auto":
+            labels = dm.source("train").read_all_labels()
+            pos = labels.sum(axis=0).astype(np.float64)
+            neg = len(labels) - pos
+            pw = np.clip(neg / np.maximum(pos, 1), 1.0, self.hparams.pos_weight_cap)
+            self.pos_weight_t.copy_(torch.as_tensor(pw, dtype=torch.float32))
+
+    def on_fit_start(self) -> None:
+        if self._wide_fit == "none" or self.trainer.ckpt_path or self.trainer.global_step > 0:
+            return  # resumed runs keep the checkpoint's wide part
+        dm = self.trainer.datamodule
+        if dm is None or not hasattr(dm, "source"):
+            raise ValueError(f"wide_fit: {self._wide_fit} needs dnaseq's data module (it reads the training split)")
+        wide = self.model.wide
+        report = fit_on_split(wide, dm.source("train"), self.pos_weight_t, float(self.model.kmer_l2), self.fill,
+                              int(self.hparams.wide_fit_windows), seed=0)
+        if self.trainer.world_size > 1:  # every rank fitted the same windows; make them equal to the bit
+            wide.load_state_dict(self.trainer.strategy.broadcast(
+                {k: v.detach().cpu() for k, v in wide.state_dict().items()}))
+        if self.trainer.is_global_zero:
+            print(f"wide_fit: k-mer wide part fitted on {report['windows']:,} training windows (loss "
+                  f"{report['loss']:.4f}, kmer_l2 {self.model.kmer_l2:g}, {report['seconds']} s)"
+                  + ("; frozen for the run" if self._wide_fit == "frozen" else ""), flush=True)
+
+    def on_train_batch_start(self, batch, batch_idx) -> None:
+        if self._wide_fit == "frozen":
+            self.model.wide.eval()  # Lightning puts the whole model in train mode each epoch
+
+    # -- steps -------------------------------------------------------------------------------
+    def _loss(self, logits, y):
+        return F.binary_cross_entropy_with_logits(logits.float(), y, pos_weight=self.pos_weight_t)
+
+    def _train_loss(self, logits, y):
+        if self.hparams.get("loss", "bce") == "bce":
+            return self._loss(logits, y)
+        logits = logits.float()
+        bce = F.binary_cross_entropy_with_logits(logits, y, pos_weight=self.pos_weight_t, reduction="none")
+        p = torch.sigmoid(logits)
+        p_t = torch.where(y > 0, p, 1 - p)
+        return ((1 - p_t) ** self.hparams.focal_gamma * bce).mean()
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = self._train_loss(self(x), y)
+        penalty = getattr(self.model, "penalty", None)  # a model's own regulariser (kmer_l2)
+        extra = penalty() if callable(penalty) else None
+        if extra is not None:
+            loss = loss + extra
+        self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(y))
+        return loss
+
+    def _eval_step(self, batch, name: str):
+        x, y = batch
+        if self.hparams.rc_average:
+            p = self.predict_proba(x, "both").float().clamp(1e-7, 1 - 1e-7)
+            w = torch.where(y > 0, self.pos_weight_t, torch.ones_like(y))
+            loss = F.binary_cross_entropy(p, y, weight=w)
+        else:
+            logits = self(x)
+            loss, p = self._loss(logits, y), torch.sigmoid(logits.float())
+        self.log(f"{name}_loss", loss, on_epoch=True, prog_bar=True, batch_size=len(y), sync_dist=True)
+        return p, y
+
+    def validation_step(self, batch, batch_idx):
+        p, y = self._eval_step(batch, "valid")
+        self.val_auroc.update(p.float(), y.to(torch.int32))
+        self.val_counts.update(y)
+
+    def on_validation_epoch_end(self):
+        pos, n = self.val_counts.compute()
+        if n == 0:
+            return
+        with warnings.catch_warnings():  # features without positives are masked below
+            warnings.simplefilter("ignore")
+            aucs = self.val_auroc.compute()
+        both = (pos > 0) & (pos < n)
+        auc = aucs[both].float().mean() if both.any() else torch.tensor(float("nan"))
+        self.log("valid_auroc", auc, prog_bar=True)
+        for m in (self.val_auroc, self.val_counts):
+            m.reset()
+
+    def test_step(self, batch, batch_idx):
+        self._eval_step(batch, "test")
+
+    def predict_step(self, batch, batch_idx, dataloader_idx=0):
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        return self.predict_proba(x)
+
+    # -- optimisation ------------------------------------------------------------------------
+    def configure_optimizers(self):
+        hp = self.hparams
+        return build_optimizers(self.parameters(), hp.optimizer, hp.lr, hp.weight_decay, hp.momentum,
+                                hp.lr_scheduler, hp.scheduler_args,
+                                self._trainer.max_epochs if self._trainer is not None else None)
+
+    # -- checkpoint metadata -----------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: Dict) -> None:
+        checkpoint["dnaseq"] = {"version": __version__, "base_order": ALPHABET,
+                                "codes": {"A": 0, "C": 1, "G": 2, "T": 3, "N": 4},
+                                "fill": self.fill, "strand": self.trained_strand}
+
+
+def check_compatible(n_features: int, seq_len: int, data_n_features: int, data_seq_len: int,
+                     model_label: str = "the model", data_label: str = "the dataset") -> None:
+    """Refuse, naming both numbers, a model and a dataset of different feature count or length."""
+    if n_features != data_n_features:
+        raise ValueError(f"{model_label} predicts {n_features} features but {data_label} has {data_n_features}")
+    if seq_len != data_seq_len:
+        raise ValueError(f"{model_label} takes {seq_len} bp windows but {data_label} has {data_seq_len} bp")
+
+
+def as_model(checkpoint) -> "tuple[SequenceModel, str]":
+    """(model, label) from a checkpoint path or an already loaded model."""
+    import os
+    if isinstance(checkpoint, (str, os.PathLike)):
+        return load_model(str(checkpoint)), str(checkpoint)
+    return checkpoint, "in-memory model"
+
+
+def _check_checkpoint_file(path: str) -> None:
+    """One clear line for a file that is not a PyTorch checkpoint (a dataset, a text file ...)."""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head.startswith(b"\x89HDF"):
+        raise ValueError(f"{path} is an HDF5 file (a dataset or predictions?), not a dnaseq checkpoint: "
+                         "pass the .ckpt (or the run folder) that dnaseq train wrote")
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):
+        raise ValueError(f"{path} is not a PyTorch checkpoint: pass the .ckpt (or the run folder) "
+                         "that dnaseq train wrote")
+
+
+def load_model(path: str, map_location: str = "cpu") -> SequenceModel:
+    """A trained model, ready for prediction (eval mode), from a dnaseq checkpoint alone.
+
+    ``path`` is a ``.ckpt`` file or a run folder of ``dnaseq train`` (its ``best.ckpt``)."""
+    import os
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    path = checkpoint_in(str(path))
+    _check_checkpoint_file(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            model = SequenceModel.load_from_checkpoint(path, map_location=map_location)
+        except (KeyError, RuntimeError, TypeError) as exc:
+            raise ValueError(f"{path} is not a dnaseq checkpoint ({exc})") from exc
+    model.eval()
+    return model
+
+
+def checkpoint_metadata(path: str) -> Dict:
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    return {**ckpt.get("dnaseq", {}), "hyper_parameters": ckpt.get("hyper_parameters", {}),
+            "epoch": ckpt.get("epoch"), "global_step": ckpt.get("global_step")}
