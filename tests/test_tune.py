@@ -196,3 +196,32 @@ def test_cli_bad_search_file_is_one_line(setup, tmp_path, capsys):
     assert main(["tune", "--config", str(setup.config), "--search", str(tmp_path / "absent.yaml"),
                  "--out", str(tmp_path / "o")]) == 1
     assert capsys.readouterr().err.strip().endswith(f"search space file not found: {tmp_path / 'absent.yaml'}")
+
+
+def test_valid_pr_metrics_reuse_validation_forward_pass():
+    """ValidPRAUC takes validation_step's probabilities: one forward pass per validation batch
+    (it used to call predict_proba again), and the scores equal those of a separate prediction."""
+    import pytorch_lightning as pl
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from dnaseq.sequence.onehot import one_hot
+    from dnaseq.training.task import SequenceModel
+    from dnaseq.training.tune import ValidPRAUC, _pr_aucs
+
+    torch.manual_seed(0)
+    model = SequenceModel(arch="conv_recurrent", seq_len=60, n_features=3,
+                          arch_args={"conv_filters": [4], "conv_widths": 5, "pool_sizes": 4, "rnn_type": "gru",
+                                     "rnn_hidden": 4, "head_hidden": []})
+    x = one_hot(torch.randint(0, 4, (48, 60), dtype=torch.uint8))
+    y = (torch.rand(48, 3) < 0.4).float()
+    y[0], y[1] = 1, 0  # both classes in every feature
+    calls = []
+    model.model.register_forward_hook(lambda *a: calls.append(1))
+    callback = ValidPRAUC()
+    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, callbacks=[callback])
+    metrics = trainer.validate(model, DataLoader(TensorDataset(x, y), batch_size=16), verbose=False)[0]
+    assert len(calls) == 3  # three batches of 16, one forward pass each
+    ap, prevalence = _pr_aucs(y.numpy(), model.predict_proba(x))
+    assert metrics["valid_auprc"] == pytest.approx(float(np.mean(ap)), abs=1e-6)
+    assert metrics["valid_prlift"] == pytest.approx(float(np.mean(np.log2(ap / prevalence))), abs=1e-5)

@@ -15,7 +15,7 @@ import torch
 from ..inference import engine
 from ..inference.predictor import settings
 from ..models import fast_ism
-from ..models.strand import StrandWrapper, strand_views
+from ..models.strand import StrandWrapper, strand_mean, strand_views
 from ..sequence.encoding import N_CODE
 from ..sequence.onehot import codes_from_one_hot, one_hot
 from ..settings import RunOptions
@@ -101,19 +101,20 @@ def _ism_step(strand: str, pos: torch.Tensor, batch_size: int, fast: bool):
             # layer must run in full anyway, larger blocks keep its batches large.
             dense_delta = net.ism_parts()[2] is not None
             block = max(1, min(16, batch_size // 4)) if dense_delta else max(1, batch_size // 3)
-            engines = [(fast_ism.LocalISM(net, v.contiguous()), is_rc) for v, is_rc in strand_views(x.float(), strand)]
+            engines = {is_rc: fast_ism.LocalISM(net, v.contiguous()) for v, is_rc in strand_views(x.float(), strand)}
             order = torch.argsort(pos[p_idx], stable=True)
             p_idx, b_idx = p_idx[order], b_idx[order]
             starts = torch.nonzero(torch.diff(pos[p_idx] // block, prepend=torch.tensor([-1]))).flatten()
             bounds = starts.tolist() + [len(p_idx)]
             for a, b in zip(bounds[:-1], bounds[1:]):
                 pi, bi = p_idx[a:b], b_idx[a:b]
-                probs = 0
-                for eng, is_rc in engines:
+
+                def one_strand(_, is_rc):
                     at = (L - 1 - pos[pi]) if is_rc else pos[pi]
                     base = (3 - bi) if is_rc else bi
-                    probs = probs + torch.sigmoid(eng.logits(at.to(dev), base.to(dev)).float())
-                out[bi.to(dev), pi.to(dev)] = probs / len(engines)
+                    return torch.sigmoid(engines[is_rc].logits(at.to(dev), base.to(dev)).float())
+
+                out[bi.to(dev), pi.to(dev)] = strand_mean(x, strand, one_strand)
             return {"ism": out, "ref": ref_pred}
         for lo in range(0, len(p_idx), batch_size):
             pi, bi = p_idx[lo:lo + batch_size], b_idx[lo:lo + batch_size]

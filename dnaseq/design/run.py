@@ -19,6 +19,7 @@ import torch
 
 from ..inference import engine
 from ..inference.predictor import settings
+from ..models.state import n_outputs
 from ..outputs import prepare_output_prefix
 from ..sequence.encoding import encode
 from ..settings import RunOptions
@@ -65,7 +66,7 @@ def design(model, sequences, objective: Union[str, Mapping[str, float], Objectiv
     L = getattr(model, "seq_len", None) or s.seq_len
     if L is not None and starts.codes.shape[1] != L:
         raise ValueError(f"sequences have {starts.codes.shape[1]} bp but the model takes {L} bp")
-    features = list(getattr(model, "feature_names", None) or [f"feature_{j}" for j in range(_n_out(s.net, starts))])
+    features = list(getattr(model, "feature_names", None) or [f"feature_{j}" for j in range(n_outputs(s.net, starts.codes.shape[1]))])
     obj = Objective.parse(objective, features, space)
     unknown = [x for x in strategies if x not in STRATEGIES]
     if unknown or not strategies:
@@ -106,13 +107,6 @@ def _as_starts(sequences, names: Optional[Sequence[str]]) -> Starts:
     if len(names) != n:
         raise ValueError(f"{len(names)} names for {n} sequences")
     return Starts(names, codes, [None] * n, [None] * n)
-
-
-def _n_out(net, starts: Starts) -> int:
-    p = next(net.parameters())
-    with engine.preserved(net), torch.no_grad():
-        net.eval()
-        return int(net(torch.zeros(1, 4, starts.codes.shape[1], device=p.device, dtype=p.dtype)).shape[-1])
 
 
 def _design_step(strand: str, fill: float, batch_size: int, fast: bool, obj: Objective, constraints: Constraints,

@@ -31,8 +31,8 @@ from torch import nn
 
 from ..inference.predictor import settings
 from ..models import fast_ism
-from ..models.state import preserved
-from ..models.strand import StrandWrapper, strand_views
+from ..models.state import n_outputs, preserved
+from ..models.strand import StrandWrapper, strand_mean
 from ..sequence.onehot import one_hot
 
 DENSE_SPAN = 16  # positions per chunk when the finish is a dense-layer delta (small windows pay)
@@ -109,14 +109,14 @@ class EditScorer:
         if not self.local:
             return Candidates(row, pos, base, self._full(x, row, pos, base), self.predict(codes))
         L = x.shape[-1]
-        ref, probs = 0, 0
-        for view, is_rc in strand_views(x, self.strand):
+
+        def one_strand(view, is_rc):
             p, b = (L - 1 - pos, 3 - base) if is_rc else (pos, base)
             ref_logits, logits = self._local(view.contiguous(), row, p, b)
-            ref = ref + torch.sigmoid(ref_logits.float()).cpu()
-            probs = probs + torch.sigmoid(logits.float()).cpu()
-        views = 2 if self.strand == "both" else 1
-        return Candidates(row, pos, base, probs / views, ref / views)
+            return torch.sigmoid(ref_logits.float()).cpu(), torch.sigmoid(logits.float()).cpu()
+
+        ref, probs = strand_mean(x, self.strand, one_strand)
+        return Candidates(row, pos, base, probs, ref)
 
     def _local(self, x: torch.Tensor, row: np.ndarray, pos: np.ndarray,
                base: np.ndarray) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -145,7 +145,7 @@ class EditScorer:
             windows = x.index_select(0, torch.from_numpy(row[s]).to(x.device))
             parts.append(wrapped(_edit(windows, pos[s], base[s])).float().cpu())
         if not parts:
-            return torch.zeros((0, _n_outputs(wrapped, x)))
+            return torch.zeros((0, n_outputs(self.net, x.shape[-1])))
         return torch.cat(parts)
 
 
@@ -165,7 +165,3 @@ def _chunks(sorted_pos: np.ndarray, rows: int, span: int) -> Iterator[Tuple[int,
         b = min(a + rows, int(np.searchsorted(sorted_pos, sorted_pos[a] + span, side="left")))
         yield a, max(b, a + 1)
         a = max(b, a + 1)
-
-
-def _n_outputs(wrapped: nn.Module, x: torch.Tensor) -> int:
-    return int(wrapped(x[:1]).shape[-1])

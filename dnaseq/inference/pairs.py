@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 from ..models.fast_ism import edited_logits
-from ..models.strand import strand_views
+from ..models.state import n_outputs
+from ..models.strand import StrandWrapper, strand_mean
 from ..sequence.onehot import one_hot
 
 MAX_LOCAL_EDIT = 16  # wider differences between REF and ALT windows get full passes
@@ -69,7 +70,6 @@ def pair_step(fill: float, strand: str, batch_size: int, local: bool = True):
         ref_codes = unit["ref"]
         L = ref_codes.shape[1]
         dev = ref_codes.device
-        views = 2 if strand == "both" else 1
         parts_ref, parts_alt, parts_idx = [], [], []
         sub_rows, full_rows = unit["sub_rows"], unit["full_rows"]
         # substitutions, grouped by edit width, in batches
@@ -85,41 +85,33 @@ def pair_step(fill: float, strand: str, batch_size: int, local: bool = True):
                 if "ref_key" in unit:
                     keys, pos = unit["ref_key"][rows], unit["ref_start"][rows]
                     fwd, rev = (keys, pos), (keys, -(pos + L))  # reverse strand: column 0 is the last base
-                r = a = 0
-                for view, is_rc in strand_views(x, strand):
+
+                def one_strand(view, is_rc):
                     if is_rc:
                         rl, al = edited_logits(net, view, L - start - k, torch.flip(alt, dims=(-2, -1)),
                                                fast=local, where=rev)
                     else:
                         rl, al = edited_logits(net, view, start, alt, fast=local, where=fwd)
-                    r = r + torch.sigmoid(rl.float())
-                    a = a + torch.sigmoid(al.float())
+                    return torch.sigmoid(rl.float()), torch.sigmoid(al.float())
+
+                r, a = strand_mean(x, strand, one_strand)
                 parts_idx.append(rows)
-                parts_ref.append(r / views)
-                parts_alt.append(a / views)
+                parts_ref.append(r)
+                parts_alt.append(a)
         # indels and the rest: full passes of both windows (every row is in one of the two lists)
         for lo in range(0, len(full_rows), batch_size):
             rows = full_rows[lo:lo + batch_size]
             xr = one_hot(ref_codes[rows], fill=fill)
             xa = one_hot(unit["full_alt"][lo:lo + batch_size], fill=fill)
-            both = torch.cat([xr, xa])
-            p = 0
-            for view, _ in strand_views(both, strand):
-                p = p + torch.sigmoid(net(view).float())
-            p = p / views
+            p = StrandWrapper(net, strand)(torch.cat([xr, xa]))
             parts_idx.append(rows)
             parts_ref.append(p[:len(rows)])
             parts_alt.append(p[len(rows):])
         if not parts_idx:
-            F = _n_outputs(net, L, dev)
+            F = n_outputs(net, L)
             return {"ref": torch.zeros(0, F, device=dev), "alt": torch.zeros(0, F, device=dev)}
         idx = torch.cat(parts_idx)
         order = torch.argsort(idx)
         return {"ref": torch.cat(parts_ref)[order], "alt": torch.cat(parts_alt)[order]}
 
     return step
-
-
-def _n_outputs(net, L, dev) -> int:
-    return int(net(torch.zeros(1, 4, L, device=dev)).shape[-1])
-

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..models.state import n_outputs
 from ..models.strand import StrandWrapper
 from ..sequence.onehot import one_hot
 from ..settings import RunOptions, resolve_strand
@@ -56,7 +57,7 @@ def predict_codes(model: nn.Module, codes: np.ndarray, strand: Optional[str] = N
     s = settings(model, strand)
     codes = np.ascontiguousarray(codes, dtype=np.uint8)
     n, bs = len(codes), options.batch_size
-    n_out = int(getattr(model, "n_features", 0)) or _probe_outputs(s.net, codes.shape[1])
+    n_out = int(getattr(model, "n_features", 0)) or n_outputs(s.net, codes.shape[1])
 
     def produce():
         for lo in range(0, n, bs):
@@ -65,10 +66,3 @@ def predict_codes(model: nn.Module, codes: np.ndarray, strand: Optional[str] = N
     info = engine.run(s.net, produce, probabilities_step(s.fill, s.strand, bs),
                       lambda: engine.ArraySink(n, {"probs": (n_out,)}), options, total=-(-n // bs))
     return info.sink.arrays["probs"] if info.is_main else None
-
-
-def _probe_outputs(net: nn.Module, length: int) -> int:
-    with engine.preserved(net), torch.no_grad():
-        net.eval()
-        p = next(net.parameters())
-        return int(net(torch.zeros(1, 4, length, device=p.device, dtype=p.dtype)).shape[-1])

@@ -43,7 +43,7 @@ from torch import nn
 
 from ..inference import engine
 from ..inference.predictor import settings
-from ..models.strand import strand_views
+from ..models.strand import strand_mean
 from ..sequence.encoding import N_CODE, encode
 from ..sequence.onehot import one_hot
 from ..settings import RunOptions
@@ -153,13 +153,15 @@ def _gradient_step(method: str, feature: int, output: str, fill: float, strand: 
         with torch.inference_mode(False), torch.enable_grad(), torch.backends.cudnn.flags(enabled=False):
             module = FeatureOutput(net, feature, output)
             x = one_hot(codes.clone(), fill=fill).float()
-            total = 0
             rc_codes = torch.where(codes < N_CODE, 3 - codes.long(), codes.long()).flip(1)
-            for v, is_rc in strand_views(x, strand):
+
+            def one_strand(v, is_rc):
                 a = _one_view(method, module, v.clone().requires_grad_(True), rc_codes if is_rc else codes,
                               fill, steps, shuffles, rng).detach()
-                total = total + (_rc_attr(a) if is_rc else a)
-        return {"attr": total / (2 if strand == "both" else 1)}
+                return _rc_attr(a) if is_rc else a
+
+            total = strand_mean(x, strand, one_strand)
+        return {"attr": total}
     return step
 
 

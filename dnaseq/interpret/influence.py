@@ -27,7 +27,9 @@ from torch import nn
 from ..inference import engine
 from ..inference.predictor import settings
 from ..settings import RunOptions
-from .filters import _Accumulate, _units, _views, check_first_conv
+from ..models.strand import strand_mean
+from ..sequence.onehot import one_hot
+from .filters import _Accumulate, _units, check_first_conv
 
 
 class _Injected(nn.Module):
@@ -58,9 +60,9 @@ def _influence_step(conv: nn.Conv1d, means: torch.Tensor, fill: float, strand: s
         codes = unit["codes"]
         n, c = codes.shape[0], conv.out_channels
         m = means.to(codes.device)
-        diff = 0
         injected = _Injected()
-        for v, _ in _views(codes, fill, strand):
+
+        def one_strand(v, _):
             v = v.to(conv.weight.dtype)
             base = torch.sigmoid(net(v).float())  # (n, F)
             h = conv(v)  # (n, C, P)
@@ -75,9 +77,10 @@ def _influence_step(conv: nn.Conv1d, means: torch.Tensor, fill: float, strand: s
                     # (a k-mer wide part) read the input too, and must see what base saw
                     again = v.repeat(len(fs), 1, 1)  # row f * n + j is window j, as in hh
                     changed.append(torch.sigmoid(net(again).float()).reshape(len(fs), n, -1))
-            diff = diff + (base[None] - torch.cat(changed))  # (C, n, F)
-        views = 2 if strand == "both" else 1
-        return {"sum": (diff / views).double().sum(dim=1)}
+            return base[None] - torch.cat(changed)  # (C, n, F)
+
+        diff = strand_mean(one_hot(codes, fill=fill).float(), strand, one_strand)
+        return {"sum": diff.double().sum(dim=1)}
     return step
 
 

@@ -8,7 +8,7 @@ checkpoint says: ``both`` when the model was validated with reverse-complement a
 """
 from __future__ import annotations
 
-from typing import List, Tuple
+from typing import Callable, List, Tuple, Union
 
 import torch
 from torch import nn
@@ -24,6 +24,21 @@ def strand_views(x: torch.Tensor, mode: str) -> List[Tuple[torch.Tensor, bool]]:
     return views
 
 
+Outputs = Union[torch.Tensor, Tuple[torch.Tensor, ...]]
+
+
+def strand_mean(x: torch.Tensor, mode: str, fn: Callable[[torch.Tensor, bool], Outputs]) -> Outputs:
+    """The mean over the strands ``mode`` runs of ``fn(view, is_rc)``: ``fn(x, False)`` for
+    ``forward``, the average with ``fn(rc(x), True)`` for ``both``. ``fn`` returns a tensor or a
+    tuple of tensors (each averaged); it maps what it computes on the reverse strand back to the
+    forward strand's coordinates itself where that matters (positions, bases). Every command that
+    averages strands goes through here."""
+    outs = [fn(view, is_rc) for view, is_rc in strand_views(x, mode)]
+    if isinstance(outs[0], tuple):
+        return tuple(sum(parts) / len(outs) for parts in zip(*outs))
+    return sum(outs) / len(outs)
+
+
 class StrandWrapper(nn.Module):
     """Probabilities (B, F) of a logits network over one-hot (B, 4, L), on one or both strands."""
 
@@ -34,6 +49,4 @@ class StrandWrapper(nn.Module):
         self.net, self.mode = net, mode
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        views = strand_views(x, self.mode)
-        probs = sum(torch.sigmoid(self.net(v).float()) for v, _ in views)
-        return probs / len(views)
+        return strand_mean(x, self.mode, lambda view, _: torch.sigmoid(self.net(view).float()))

@@ -280,9 +280,12 @@ class SequenceModel(pl.LightningModule):
         return p, y
 
     def validation_step(self, batch, batch_idx):
+        """Logs the loss and updates the AUROC state; returns ``{"probs"}``, the batch's probabilities
+        in the strand mode the model validates with, for callbacks (no second forward pass)."""
         p, y = self._eval_step(batch, "valid")
         self.val_auroc.update(p.float(), y.to(torch.int32))
         self.val_counts.update(y)
+        return {"probs": p.detach()}
 
     def on_validation_epoch_end(self):
         pos, n = self.val_counts.compute()

@@ -59,7 +59,6 @@ from typing import Any, List, Mapping, NamedTuple, Optional, Sequence
 import numpy as np
 import optuna
 import pandas as pd
-import torch
 import yaml
 from pytorch_lightning.callbacks import Callback
 
@@ -144,9 +143,8 @@ class ValidPRAUC(Callback):
     def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
         if trainer.sanity_checking:
             return
-        x, y = batch
-        with torch.no_grad():
-            self._probs.append(pl_module.predict_proba(x).float().cpu().numpy())
+        _, y = batch
+        self._probs.append(outputs["probs"].float().cpu().numpy())  # validation_step's own forward pass
         self._labels.append(y.cpu().numpy())
 
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
