@@ -1,10 +1,16 @@
+import atexit
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from typing import Optional
 
 import pytest
+
+from tests.forkserver import ForkServer
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -39,11 +45,38 @@ def build_slice_dataset(folder: Path, name: str = "tiny.h5", **options) -> Path:
     return out
 
 
-def run_cli(*args, cwd=None, check=True, timeout=600, env=None):
-    """Run ``dnaseq`` in a subprocess, as a user would (``env``: extra environment variables)."""
-    proc = subprocess.run([sys.executable, "-m", "dnaseq.cli", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+_SERVER: Optional[ForkServer] = None
+
+
+def _fork_server() -> Optional[ForkServer]:
+    """The session's fork server (tests/forkserver.py), started on first use; None where it
+    cannot run (no ``socket.send_fds``) or ``DNASEQ_TEST_FORK=0`` asks for fresh processes."""
+    global _SERVER
+    if os.environ.get("DNASEQ_TEST_FORK", "1") == "0" or not hasattr(socket, "send_fds"):
+        return None
+    if _SERVER is None:
+        folder = tempfile.mkdtemp(prefix="dnaseq-fork-")
+        _SERVER = ForkServer(Path(folder))
+        atexit.register(shutil.rmtree, folder, True)
+        atexit.register(_SERVER.close)  # runs first (last registered)
+    return _SERVER
+
+
+def run_cli(*args, cwd=None, check=True, timeout=600, env=None, fork=None):
+    """Run ``dnaseq`` in a process of its own, as a user would (``env``: extra environment
+    variables). By default the process is forked from the session's fork server, which has
+    imported dnaseq once (tests/forkserver.py); a fresh ``python -m dnaseq.cli`` when ``env`` is
+    given (it may matter at import time), for DDP (any ``strategy`` / ``devices`` option: Lightning
+    starts the other ranks from ``sys.argv``), or with ``fork=False``."""
+    args = [str(a) for a in args]
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    ddp = any("strategy" in a or "ddp" in a or a.endswith("devices") for a in args)
+    server = _fork_server() if fork is not False and not env and not ddp else None
+    if server is not None:
+        proc = server.run(args, cwd=cwd, env=full_env, timeout=timeout)
+    else:
+        proc = subprocess.run([sys.executable, "-m", "dnaseq.cli", *args], cwd=cwd,
+                              capture_output=True, text=True, timeout=timeout, env=full_env)
     if check and proc.returncode != 0:
         raise AssertionError(f"dnaseq {' '.join(map(str, args))} failed ({proc.returncode}):\n"
                              f"{proc.stdout}\n{proc.stderr}")

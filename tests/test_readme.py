@@ -19,7 +19,7 @@ Conventions (the README states them in one sentence under "Quick start"):
   shortened too); ``pip`` is a no-op (the package under test is already installed).
 * Speed: importing dnaseq (torch, Lightning) takes about 5 s and the README runs some 20 dnaseq
   commands, so by default each ``dnaseq`` command is a process forked from a server that has
-  imported dnaseq once (``serve``; every command still gets its own process, arguments, working
+  imported dnaseq once (``tests/forkserver.py``; every command still gets its own process, arguments, working
   folder, environment and standard streams, and its exit status is the command's).
   ``DNASEQ_README_FORK=0`` runs each command as a fresh ``python -m dnaseq.cli`` instead.
 """
@@ -38,6 +38,8 @@ from typing import List, Optional
 
 import numpy as np
 import pytest
+
+from tests.forkserver import ForkServer
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -163,119 +165,6 @@ def _wrapper(name: str, body: str, folder: Path) -> None:
     path.chmod(0o755)
 
 
-# -- a fork server for `dnaseq` commands --------------------------------------------------------
-PRELOAD = ("dnaseq.cli", "dnaseq.training.train", "dnaseq.apply.evaluate", "dnaseq.apply.compare", "dnaseq.apply.predict", "dnaseq.apply.variants",
-           "dnaseq.apply.ism_run", "dnaseq.plots.figures", "dnaseq.interpret.motifs", "dnaseq.interpret.attribute_run",
-           "dnaseq.design.run", "dnaseq.training.tune",
-           "pytorch_lightning.cli")
-
-CLIENT = r"""
-import json, os, socket, struct, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.connect(SOCKET)
-msg = json.dumps({"argv": sys.argv[1:], "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
-socket.send_fds(s, [struct.pack("!I", len(msg)) + msg], [0, 1, 2])
-got = b""
-while len(got) < 4:
-    part = s.recv(4 - len(got))
-    if not part:
-        sys.exit("readme-test: the dnaseq fork server died")
-    got += part
-sys.exit(struct.unpack("!i", got)[0])
-"""
-
-
-def serve(path: str) -> None:
-    """Import dnaseq once, then run each `dnaseq` command sent to the socket ``path`` in a forked
-    child with the client's arguments, folder, environment and standard streams."""
-    import importlib
-    import json
-    import signal
-    import socket
-    import struct
-    import traceback
-    for name in PRELOAD:
-        try:
-            importlib.import_module(name)
-        except Exception:  # a command whose import fails will fail in its child, with the error
-            pass
-    from dnaseq.cli.app import main
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped automatically
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(path)
-    srv.listen(8)
-    print("ready", flush=True)
-    while True:
-        conn, _ = srv.accept()
-        data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
-        while len(data) < 4 or len(data) < 4 + struct.unpack("!I", data[:4])[0]:
-            data += conn.recv(1 << 20)
-        req = json.loads(data[4:].decode())
-        pid = os.fork()
-        if pid:
-            conn.close()
-            for fd in fds:
-                os.close(fd)
-            continue
-        srv.close()
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        for i, fd in enumerate(fds):
-            os.dup2(fd, i)
-            os.close(fd)
-        os.environ.clear()
-        os.environ.update(req["env"])
-        os.chdir(req["cwd"])
-        sys.argv = ["dnaseq"] + req["argv"]
-        try:
-            code = main()
-        except SystemExit as exc:
-            code = exc.code
-        except BaseException:
-            traceback.print_exc()
-            code = 1
-        if code is None:
-            code = 0
-        elif not isinstance(code, int):
-            print(code, file=sys.stderr)
-            code = 1
-        try:
-            import atexit
-            atexit._run_exitfuncs()  # what a normal exit runs, before the client hears the status
-        except BaseException:
-            traceback.print_exc()
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except Exception:
-                pass
-        try:
-            conn.sendall(struct.pack("!i", code))
-        finally:
-            os._exit(code)
-
-
-class ForkServer:
-    """``serve`` in a subprocess (started at once, so its imports overlap other set-up)."""
-
-    def __init__(self, folder: Path):
-        self.socket = str(folder / "dnaseq.sock")
-        self.proc = subprocess.Popen([sys.executable, __file__, "--serve", self.socket], stdout=subprocess.PIPE,
-                                     text=True, env={**os.environ, **QUIET_ENV}, start_new_session=True)
-
-    def wait_ready(self) -> None:
-        line = self.proc.stdout.readline()  # "ready" once every module is imported
-        if line.strip() != "ready":
-            raise RuntimeError(f"the dnaseq fork server did not start (exit {self.proc.poll()})")
-
-    def close(self) -> None:
-        import signal
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)  # the server and any child still running
-        except ProcessLookupError:
-            pass
-        self.proc.wait()
-
-
 def make_scratch(folder: Path, server: Optional[ForkServer] = None) -> dict:
     """Fill ``folder`` as the README blocks expect; returns the environment to run them in."""
     for name in ("configs", "scripts"):
@@ -291,9 +180,7 @@ def make_scratch(folder: Path, server: Optional[ForkServer] = None) -> dict:
     cases = "".join(f"  {cmd}) set -- \"$@\" {' '.join(map(shlex.quote, extra))} ;;\n"
                     for cmd, extra in SHORTEN.items())
     if server is not None:
-        client = bin_dir / "dnaseq-client"
-        client.write_text(f"SOCKET = {server.socket!r}\n" + CLIENT)
-        run = f'exec {py} -S {shlex.quote(str(client))} "$@"'
+        run = f'exec {py} -S {shlex.quote(str(server.client))} "$@"'
     else:
         run = f'exec {py} -m dnaseq.cli "$@"'
     _wrapper("dnaseq", 'for a in "$@"; do case "$a" in -h|--help) ' + run + ' ;; esac; done\n'
@@ -377,7 +264,7 @@ def fork_server(tmp_path_factory):
     if os.environ.get("DNASEQ_README_FORK", "1") == "0" or not hasattr(__import__("socket"), "send_fds"):
         yield None
         return
-    server = ForkServer(tmp_path_factory.mktemp("fork"))
+    server = ForkServer(tmp_path_factory.mktemp("fork"), QUIET_ENV)
     try:
         yield server
     finally:
@@ -428,7 +315,3 @@ def test_every_readme_block_runs(tmp_path, fork_server):
                  "designs/d.designed.fa", "designs/f.designed.fa", "designs/r.designed.fa",
                  "tune_quickstart/best_config.yaml"):
         assert (tmp_path / path).exists(), f"a README example did not write {path}"
-
-
-if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "--serve":
-    serve(sys.argv[2])
