@@ -20,28 +20,26 @@ The public names below are imported on first use, so ``import dnaseq`` loads no 
 """
 from __future__ import annotations
 
-import importlib
-
+from ._lazy import exports
 from ._version import __version__
 
-# public name -> the module that defines it (imported when the name is first used)
-_PUBLIC = {
-    **dict.fromkeys(["ALPHABET", "decode", "encode", "reverse_complement", "InvalidBaseError"],
-                    "sequence.encoding"),
-    **dict.fromkeys(["one_hot", "reverse_complement_one_hot", "codes_from_one_hot"], "sequence.onehot"),
-    **dict.fromkeys(["Genome", "UnknownChromosomeError", "Window"], "sequence.genome"),
-    **dict.fromkeys(["read_intervals", "BedFormatError"], "sequence.intervals"),
-    **dict.fromkeys(["open_split", "read_info", "available_splits"], "data.dataset"),
-    **dict.fromkeys(["build_dataset", "read_manifest", "Feature"], "data.build"),
-    **dict.fromkeys(["MODELS", "build_model", "count_parameters"], "models"),
-    **dict.fromkeys(["SequenceModel", "load_model"], "training.task"),
-    "DNADataModule": "data.datamodule",
-    **dict.fromkeys(["evaluate", "evaluate_predictions", "load_evaluation"], "apply.evaluate"),
-    **dict.fromkeys(["compare", "compare_evaluations"], "apply.compare"),
-    "score_variants": "apply.variants",
-    "run_ism": "apply.ism_run",
-    "predict": "apply.predict",
-}
+# the module that defines each public name (imported when the name is first used)
+__getattr__, __dir__, _names = exports(__name__, {
+    "sequence.encoding": ["ALPHABET", "decode", "encode", "reverse_complement", "InvalidBaseError"],
+    "sequence.onehot": ["one_hot", "reverse_complement_one_hot", "codes_from_one_hot"],
+    "sequence.genome": ["Genome", "UnknownChromosomeError", "Window"],
+    "sequence.intervals": ["read_intervals", "BedFormatError"],
+    "data.dataset": ["open_split", "read_info", "available_splits"],
+    "data.build": ["build_dataset", "read_manifest", "Feature"],
+    "models": ["MODELS", "build_model", "count_parameters"],
+    "training.task": ["SequenceModel", "load_model"],
+    "data.datamodule": ["DNADataModule"],
+    "apply.evaluate": ["evaluate", "evaluate_predictions", "load_evaluation"],
+    "apply.compare": ["compare", "compare_evaluations"],
+    "apply.variants": ["score_variants"],
+    "apply.ism_run": ["run_ism"],
+    "apply.predict": ["predict"],
+})
 
 
 def train(args=None):
@@ -52,17 +50,4 @@ def train(args=None):
     return run_training(args)
 
 
-def __getattr__(name: str):
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dnaseq' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_PUBLIC))
-
-
-__all__ = ["__version__", *_PUBLIC, "train"]
+__all__ = ["__version__", *_names, "train"]

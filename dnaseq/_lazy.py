@@ -7,15 +7,16 @@ from typing import Dict, Iterable
 
 
 def exports(package: str, table: Dict[str, Iterable[str]]):
-    """``(__getattr__, __dir__, __all__)`` for ``package`` from ``{submodule: names}``; each name is
-    imported from ``package.submodule`` the first time it is looked up, then kept as an attribute."""
+    """``(__getattr__, __dir__, __all__)`` for ``package`` from ``{module: names}``; each name is
+    imported from ``module`` (relative to ``package``: ``engine``, or ``..sequence.motifs``) the first
+    time it is looked up, then kept as an attribute."""
     where = {name: module for module, names in table.items() for name in names}
 
     def __getattr__(name: str):
         module = where.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f"{package}.{module}"), name)
+        value = getattr(importlib.import_module(module if module.startswith(".") else "." + module, package), name)
         setattr(importlib.import_module(package), name, value)  # later lookups skip this function
         return value
 

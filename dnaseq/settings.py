@@ -3,7 +3,8 @@ options from here before anything heavy is imported): the strand vocabulary, the
 one-hot inputs, the per-command batch sizes and :class:`RunOptions`."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, replace
 from typing import List, Optional, Union
 
 #: one-hot value of each channel at an N (or any non-ACGT base): a uniform base
@@ -18,9 +19,28 @@ BATCH_SIZES = {"evaluate": 256, "predict": 256, "score-variants": 128, "ism": 51
                "attribute": 64, "design": 1024}
 
 
+def deprecated_spelling(old: str, new: str) -> None:
+    """Say once per call site that ``old`` is an old spelling of ``new`` (a FutureWarning: shown
+    to users by default, unlike DeprecationWarning), and go on with ``new``."""
+    warnings.warn(f"{old} is the 0.1 spelling; use {new}", FutureWarning, stacklevel=3)
+
+
+def strand_or_rc_average(strand: Optional[str], rc_average: Optional[bool]) -> Optional[str]:
+    """``strand`` as given, or the one the 0.1 argument ``rc_average`` meant (with a warning)."""
+    if rc_average is None:
+        return strand
+    new = "both" if rc_average else "forward"
+    deprecated_spelling(f"rc_average={rc_average}", f"strand={new!r}")
+    return new if strand is None else strand
+
+
 def resolve_strand(strand: Optional[str], trained_both: bool) -> str:
-    """``forward`` or ``both`` from a requested mode (``None`` / ``as-trained`` = the checkpoint's)."""
+    """``forward`` or ``both`` from a requested mode (``None`` / ``as-trained`` = the checkpoint's;
+    ``auto``, the 0.1 spelling of ``as-trained`` in ``import-weights``, is accepted with a warning)."""
     mode = "as-trained" if strand is None else str(strand).lower().replace("_", "-")
+    if mode == "auto":
+        deprecated_spelling("strand 'auto'", "'as-trained'")
+        mode = "as-trained"
     if mode not in STRANDS:
         raise ValueError(f"unknown strand mode {strand!r}; choose from {', '.join(STRANDS)}")
     if mode == "as-trained":
@@ -58,3 +78,23 @@ class RunOptions:
         accel = {"cuda": "gpu", "gpu": "gpu", "cpu": "cpu", "mps": "mps"}.get(kind, kind)
         devices: Union[int, List[int]] = [int(index)] if index else 1
         return cls(accelerator=accel, devices=devices, **kwargs)
+
+    @classmethod
+    def for_command(cls, command: str, run: Optional["RunOptions"] = None, *, batch_size: Optional[int] = None,
+                    device: Optional[str] = None, progress: Optional[bool] = None,
+                    default_progress: bool = False) -> "RunOptions":
+        """The options an API function runs with, decided the same way everywhere: ``run`` (default:
+        ``command``'s batch size from :data:`BATCH_SIZES`, progress ``default_progress``), with the
+        keyword shortcuts that were given (``batch_size``, a torch-style ``device``, ``progress``)
+        applied on top."""
+        if run is None:
+            run = cls(batch_size=BATCH_SIZES[command], progress=default_progress)
+        changes = {}
+        if device not in (None, "auto"):
+            placed = cls.from_device(device)
+            changes.update(accelerator=placed.accelerator, devices=placed.devices)
+        if batch_size is not None:
+            changes["batch_size"] = int(batch_size)
+        if progress is not None:
+            changes["progress"] = bool(progress)
+        return replace(run, **changes) if changes else run

@@ -105,12 +105,13 @@ def test_strand_mode_and_n_fill_follow_the_checkpoint(model, genome):
     assert not np.allclose(fwd, both)
     np.testing.assert_allclose(model.predict_proba(wins), fwd, atol=ATOL, rtol=0)
     np.testing.assert_allclose(model.predict_proba(wins, strand="both"), both, atol=ATOL, rtol=0)
-    np.testing.assert_allclose(model.predict_proba(wins, rc_average=True), both, atol=ATOL, rtol=0)
-    model.hparams.rc_average = True  # a checkpoint validated on both strands
+    with pytest.warns(FutureWarning, match="rc_average=True is the 0.1 spelling; use strand='both'"):
+        np.testing.assert_allclose(model.predict_proba(wins, rc_average=True), both, atol=ATOL, rtol=0)
+    model.hparams.strand = "both"  # a checkpoint validated on both strands
     assert model.trained_strand == "both"
     np.testing.assert_allclose(model.predict_proba(wins), both, atol=ATOL, rtol=0)
     np.testing.assert_allclose(model.predict_proba(x), both, atol=ATOL, rtol=0)
-    model.hparams.rc_average = False
+    model.hparams.strand = "forward"
     # text, codes and windows are one-hot encoded with the checkpoint's fill
     model.hparams.fill = 0.0
     zero = _reference(model, codes).numpy()

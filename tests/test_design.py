@@ -19,12 +19,12 @@ from dnaseq.design import (
     design,
     evaluating,
     greedy,
-    read_meme,
     sample,
 )
 from dnaseq.design.motifs import threshold
 from dnaseq.design.objective import parse_terms
 from dnaseq.sequence.genome import write_fasta
+from dnaseq.sequence.motifs import read_background, read_motifs
 from tests.conftest import DATA, run_cli
 
 L = 64
@@ -32,9 +32,9 @@ LSTM = dict(conv_filters=[6], conv_widths=7, pool_sizes=4, rnn_type="lstm", rnn_
 DENSE = dict(conv_filters=[6], conv_widths=7, pool_sizes=4, rnn_type="none", readout="flatten", head_hidden=[8])
 
 
-def make_model(arch_args, seq_len=L, rc_average=True, seed=0):
+def make_model(arch_args, seq_len=L, strand="both", seed=0):
     torch.manual_seed(seed)
-    model = dnaseq.SequenceModel("conv_recurrent", arch_args, seq_len=seq_len, n_features=3, rc_average=rc_average)
+    model = dnaseq.SequenceModel("conv_recurrent", arch_args, seq_len=seq_len, n_features=3, strand=strand)
     for p in model.parameters():  # larger weights: edits move the predictions visibly
         p.data.mul_(3.0)
     return model.eval()
@@ -56,7 +56,7 @@ def lstm_model():
 
 @pytest.fixture(scope="module")
 def dense_model():
-    return make_model(DENSE, rc_average=False)
+    return make_model(DENSE, strand="forward")
 
 
 def random_codes(n, length=L, seed=0):
@@ -239,9 +239,9 @@ def test_motif_threshold_and_meme_reader(tmp_path):
                     "MOTIF M1 first\nletter-probability matrix: alength= 4 w= 4 nsites= 20 E= 0\n"
                     "0.7 0.1 0.1 0.1\n0.1 0.1 0.7 0.1\n0.25 0.25 0.25 0.25\n0.0 0.0 0.0 1.0\n\n"
                     "MOTIF M2\nletter-probability matrix: alength= 4 w= 2\n1 0 0 0\n0 1 0 0\n")
-    matrices, bg = read_meme(str(meme))
-    assert list(matrices) == ["M1", "M2"] and matrices["M1"].shape == (4, 4) and np.allclose(bg, [.3, .2, .2, .3])
-    ms = MotifSet.from_meme(str(meme), pvalue=0.01)
+    motifs, bg = read_motifs(str(meme)), read_background(str(meme))
+    assert [m.id for m in motifs] == ["M1", "M2"] and motifs[0].pfm.shape == (4, 4) and np.allclose(bg, [.3, .2, .2, .3])
+    ms = MotifSet.from_file(str(meme), pvalue=0.01)
     assert len(ms) == 2 and [m.name for m in ms.motifs] == ["M1", "M1(-)", "M2", "M2(-)"]
     m1 = ms.motifs[0]
     every = np.array(list(itertools.product(range(4), repeat=4)), np.uint8)  # all 256 4-mers
@@ -252,7 +252,10 @@ def test_motif_threshold_and_meme_reader(tmp_path):
     bad = tmp_path / "bad.meme"
     bad.write_text("MOTIF X\nletter-probability matrix: alength= 4 w= 2\n0.5 0.5 0 0\n0.5 x 0 0\n")
     with pytest.raises(ValueError, match="bad.meme:4"):
-        read_meme(str(bad))
+        MotifSet.from_file(str(bad))
+    jaspar = tmp_path / "m.jaspar"  # the same reader as dnaseq motifs: JASPAR files work too
+    jaspar.write_text(">MA1 one\nA [ 7 1 2 0 ]\nC [ 1 1 3 0 ]\nG [ 1 7 2 0 ]\nT [ 1 1 3 10 ]\n")
+    assert [m.name for m in MotifSet.from_file(str(jaspar)).motifs] == ["MA1", "MA1(-)"]
 
 
 def test_objective_parsing():

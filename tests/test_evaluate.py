@@ -74,7 +74,7 @@ def test_evaluate_cli_writes_tables_plots_and_predictions(trained, tmp_path):
     data, (ckpt, _) = trained
     out = tmp_path / "eval"
     proc = run_cli("evaluate", "--checkpoint", ckpt, "--data", data, "--out", out, "--save-predictions", "-q")
-    # the tiny config trains without rc_average: "as trained" is the forward strand
+    # the tiny config validates on the forward strand: "as trained" is the forward strand
     assert "ROC AUC" in proc.stdout and "forward strand only" in proc.stdout
     table = pd.read_csv(out / "metrics_per_feature.tsv", sep="\t")
     assert len(table) == 8 and {"feature", "group", "n_pos", "n_neg", "roc_auc", "pr_auc", "note"} <= set(table.columns)

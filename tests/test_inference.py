@@ -28,7 +28,8 @@ def save(model, path):
 @pytest.mark.parametrize("fill,rc", [(0.0, False), (0.25, True)])
 def test_fill_and_strand_come_from_the_checkpoint(tmp_path, fill, rc):
     torch.manual_seed(0)
-    model = dnaseq.SequenceModel("conv_recurrent", ARCH, seq_len=200, n_features=3, fill=fill, rc_average=rc)
+    model = dnaseq.SequenceModel("conv_recurrent", ARCH, seq_len=200, n_features=3, fill=fill,
+                                  strand="both" if rc else "forward")
     loaded = dnaseq.load_model(str(save(model, tmp_path / "m.ckpt")))
     s = settings(loaded)
     assert s.fill == fill and s.strand == ("both" if rc else "forward")

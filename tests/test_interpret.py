@@ -24,10 +24,10 @@ from dnaseq.interpret import (
     tomtom,
     write_meme,
 )
-from dnaseq.interpret.motif_db import parse_jaspar, parse_meme
-from dnaseq.interpret.motif_db import reverse_complement as motif_rc
 from dnaseq.interpret.motif_match import benjamini_hochberg
 from dnaseq.sequence.encoding import decode, encode, reverse_complement
+from dnaseq.sequence.motifs import parse_jaspar, parse_meme
+from dnaseq.sequence.motifs import reverse_complement as motif_rc
 from dnaseq.sequence.onehot import one_hot
 from tests.conftest import DATA, TEST_DATA, run_cli
 

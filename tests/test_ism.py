@@ -21,12 +21,12 @@ def test_ism_equals_scoring_each_mutant_alone(tiny_checkpoint):
     assert preds.shape == (2, 4, 5, 8)
     with torch.no_grad():
         for s in range(2):
-            ref = model.predict_proba(dnaseq.one_hot(codes[s]), rc_average=False)[0]
+            ref = model.predict_proba(dnaseq.one_hot(codes[s]), strand="forward")[0]
             for k, p in enumerate(positions):
                 for b in range(4):
                     mutant = codes[s].copy()
                     mutant[p] = b
-                    alone = model.predict_proba(dnaseq.one_hot(mutant), rc_average=False)[0]
+                    alone = model.predict_proba(dnaseq.one_hot(mutant), strand="forward")[0]
                     assert torch.allclose(preds[s, b, k], alone, atol=1e-5)
                     if b == codes[s, p]:
                         assert torch.allclose(preds[s, b, k], ref, atol=1e-6)
@@ -97,8 +97,8 @@ def test_ism_cli_region_and_fasta_with_plots(tiny_checkpoint, tmp_path):
                             readout="max")),
     ("conv_recurrent", dict(conv_filters=[8], conv_widths=11, pool_sizes=13, rnn_type="lstm", rnn_hidden=8)),
 ])
-@pytest.mark.parametrize("rc_average", [False, True])
-def test_local_ism_equals_full_forward_passes(arch, kwargs, rc_average):
+@pytest.mark.parametrize("strand", ["forward", "both"])
+def test_local_ism_equals_full_forward_passes(arch, kwargs, strand):
     from dnaseq.models.fast_ism import supported
     torch.manual_seed(0)
     n_features = 919 if arch == "deepsea" else 5
@@ -107,6 +107,6 @@ def test_local_ism_equals_full_forward_passes(arch, kwargs, rc_average):
     codes = np.random.default_rng(1).integers(0, 4, size=(1, 1000)).astype(np.uint8)
     codes[0, 10] = 4
     positions = [0, 1, 10, 499, 500, 640, 998, 999] if arch == "deepsea" else None
-    fast = ism(model, dnaseq.one_hot(codes), positions=positions, rc_average=rc_average, fast=True)
-    full = ism(model, dnaseq.one_hot(codes), positions=positions, rc_average=rc_average, fast=False)
+    fast = ism(model, dnaseq.one_hot(codes), positions=positions, strand=strand, fast=True)
+    full = ism(model, dnaseq.one_hot(codes), positions=positions, strand=strand, fast=False)
     assert torch.allclose(fast, full, atol=1e-5)

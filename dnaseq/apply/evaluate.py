@@ -7,6 +7,7 @@ features each mean covers).
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
@@ -15,11 +16,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..data.dataset import open_split
 from ..inference import engine
 from ..inference.predictor import probabilities_step, settings
 from ..outputs import ensure_writable_dir
 from ..settings import RunOptions
 from ..training.metrics import roc_and_pr_auc
+from ..training.task import as_model, check_compatible
 
 METRICS = ("roc_auc", "pr_auc")
 
@@ -123,32 +126,33 @@ def evaluate_predictions(labels: np.ndarray, probs: np.ndarray, feature_names, f
 
 
 def evaluate(checkpoint, data: str, split: str = "test", strand: Optional[str] = None,
-             batch_size: int = 256, device: str = "auto", out_dir: Optional[str] = None,
+             batch_size: Optional[int] = None, device: Optional[str] = None, out_dir: Optional[str] = None,
              save_predictions: bool = False, plots: bool = True, plot_features: Optional[Sequence[str]] = None,
-             progress: bool = True, run: Optional[RunOptions] = None) -> Optional[Evaluation]:
+             progress: Optional[bool] = None, run: Optional[RunOptions] = None) -> Optional[Evaluation]:
     """Evaluate a checkpoint (path or loaded model) on one split of a dataset.
 
     ``strand``: ``as-trained`` (default: the checkpoint's), ``forward`` or ``both``. ``run``
-    (accelerator, devices, strategy, precision ...) overrides ``device`` / ``batch_size``.
+    (accelerator, devices, strategy, precision ...): how the model runs; ``batch_size``,
+    ``device`` and ``progress``, when given, are applied on top of it
+    (:meth:`dnaseq.settings.RunOptions.for_command`).
     With ``out_dir``: writes metrics TSV/JSON, PNG plots and, with ``save_predictions``,
     ``predictions.h5`` (probabilities, labels, feature names and, for a dnaseq dataset, each
     row's window and bin coordinates: :func:`save_predictions_h5`). Returns None on ranks other
     than 0 of a multi-process run.
     """
-    from ..data.dataset import open_split
-    from ..training.task import as_model, check_compatible
 
+    from ..plots.figures import plot_evaluation  # matplotlib: slow to import, needed only for figures
     model, label = as_model(checkpoint)
     source = open_split(data, split)
     check_compatible(model.n_features, model.seq_len, source.info.n_features, source.info.seq_len,
                      model_label="the checkpoint", data_label=str(data))
     if list(source.info.feature_names) != model.feature_names:
-        import logging
         logging.getLogger(__name__).warning("feature names of %s differ from the checkpoint's; "
                                             "using the dataset's", data)
     if out_dir:
         ensure_writable_dir(out_dir)
-    run = run or RunOptions.from_device(device, batch_size=batch_size, progress=progress)
+    run = RunOptions.for_command("evaluate", run, batch_size=batch_size, device=device, progress=progress,
+                                 default_progress=True)
     s = settings(model, strand)
     n, F = len(source), source.info.n_features
     chunk = max(run.batch_size, getattr(source, "chunk_rows", 1))
@@ -180,7 +184,6 @@ def evaluate(checkpoint, data: str, split: str = "test", strand: Optional[str] =
             save_predictions_h5(os.path.join(out_dir, "predictions.h5"), probs, labels,
                                 source.info.feature_names, source.info.feature_groups, meta, coords)
         if plots:
-            from ..plots.figures import plot_evaluation
             plot_evaluation(result, labels, probs, out_dir, features=plot_features)
     return result
 

@@ -18,11 +18,11 @@ from ..models import fast_ism
 from ..models.strand import StrandWrapper, strand_mean, strand_views
 from ..sequence.encoding import N_CODE
 from ..sequence.onehot import codes_from_one_hot, one_hot
-from ..settings import RunOptions
+from ..settings import RunOptions, strand_or_rc_average
 
 
-def ism(model, x, batch_size: int = 512, strand: Optional[str] = None,
-        positions: Optional[Sequence[int]] = None, device: str = "auto", progress: bool = False,
+def ism(model, x, batch_size: Optional[int] = None, strand: Optional[str] = None,
+        positions: Optional[Sequence[int]] = None, device: Optional[str] = None, progress: Optional[bool] = None,
         fast: bool = True, run: Optional[RunOptions] = None, rc_average: Optional[bool] = None) -> torch.Tensor:
     """Saturation mutagenesis of one-hot ``x`` (N, 4, L) (or codes / strings).
 
@@ -43,12 +43,12 @@ def ism(model, x, batch_size: int = 512, strand: Optional[str] = None,
     return preds
 
 
-def ism_with_reference(model, x, batch_size: int = 512, strand: Optional[str] = None,
-                       positions: Optional[Sequence[int]] = None, device: str = "auto", progress: bool = False,
+def ism_with_reference(model, x, batch_size: Optional[int] = None, strand: Optional[str] = None,
+                       positions: Optional[Sequence[int]] = None, device: Optional[str] = None,
+                       progress: Optional[bool] = None,
                        fast: bool = True, run: Optional[RunOptions] = None, rc_average: Optional[bool] = None):
     """:func:`ism` plus the unmutated predictions (N, F): ``(ism, reference)``."""
-    if rc_average is not None and strand is None:
-        strand = "both" if rc_average else "forward"
+    strand = strand_or_rc_average(strand, rc_average)
     s = settings(model, strand)
     if not isinstance(x, torch.Tensor) or x.dim() != 3:
         x = one_hot(x, fill=s.fill)
@@ -57,7 +57,7 @@ def ism_with_reference(model, x, batch_size: int = 512, strand: Optional[str] = 
     pos = torch.arange(L) if positions is None else torch.as_tensor(list(positions), dtype=torch.long)
     if len(pos) and (pos.min() < 0 or pos.max() >= L):
         raise ValueError(f"positions must lie in 0..{L - 1}")
-    run = run or RunOptions.from_device(device, batch_size=batch_size, progress=progress)
+    run = RunOptions.for_command("ism", run, batch_size=batch_size, device=device, progress=progress)
 
     def produce():
         for i in range(n):

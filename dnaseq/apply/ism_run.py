@@ -12,23 +12,14 @@ import numpy as np
 import torch
 
 from ..outputs import ensure_writable_dir, prepare_output_file
-from ..sequence.encoding import N_CODE, encode
+from ..sequence.encoding import N_CODE
 from ..sequence.genome import Genome
+from ..sequence.windows import fasta_input, region_input
 from ..settings import RunOptions
+from ..training.task import as_model
 from .ism import importance, ism_effects, ism_with_reference
 
 log = logging.getLogger(__name__)
-
-
-def parse_region(text: str) -> Tuple[str, int, int]:
-    """``chr:start-end`` (1-based, inclusive, commas allowed) -> (chrom, start0, end0_exclusive)."""
-    m = re.fullmatch(r"\s*([^:\s]+):([\d,]+)-([\d,]+)\s*", text)
-    if not m:
-        raise ValueError(f"region {text!r} is not chrom:start-end (1-based, inclusive), e.g. chr2L:10001-10200")
-    chrom, start, end = m.group(1), int(m.group(2).replace(",", "")), int(m.group(3).replace(",", ""))
-    if start < 1 or end < start:
-        raise ValueError(f"region {text!r}: need 1 <= start <= end")
-    return chrom, start - 1, end
 
 
 @dataclass
@@ -40,35 +31,6 @@ class IsmResult:
     predictions: torch.Tensor  # (N, 4, P, F)
     features: List[str]
     window_starts: List[Optional[int]]
-
-
-def region_input(genome: Genome, region: str, length: int):
-    """The model-length window centred on the region and the region's positions inside it."""
-    chrom, s, e = parse_region(region)
-    if e - s > length:
-        raise ValueError(f"region {region} spans {e - s} bp, more than the model's {length} bp window; "
-                         f"split it into pieces of at most {length} bp")
-    centre = (s + e) // 2
-    w = genome.window(chrom, centre, length)
-    positions = np.arange(s - w.start, e - w.start)
-    return [f"{w.chrom}:{s + 1}-{e}"], w.codes[None, :], positions, [w.start]
-
-
-def fasta_input(path: str, length: int):
-    """Sequences of a FASTA; each must be exactly the model's length."""
-    import pyfaidx
-    fa = pyfaidx.Fasta(path, as_raw=True, sequence_always_upper=False)
-    names, codes = [], []
-    for name in fa.keys():
-        seq = fa[name][:]
-        if len(seq) != length:
-            raise ValueError(f"{path}: sequence {name!r} has {len(seq)} bp but the model takes {length} bp; "
-                             f"use sequences of exactly {length} bp or --region on a reference")
-        names.append(name)
-        codes.append(encode(seq))
-    if not names:
-        raise ValueError(f"{path}: no sequences")
-    return names, np.stack(codes), np.arange(length), [None] * len(names)
 
 
 LOGO_WIDTH = 100  # bp a logo shows by default: the strongest stretch of a longer region
@@ -84,8 +46,8 @@ def check_outputs(out: str, plot_dir: Optional[str] = None) -> None:
 
 def run_ism(checkpoint, out: str, reference: Optional[str] = None, region: Optional[str] = None,
             fasta: Optional[str] = None, feature: Optional[str] = None, plot_dir: Optional[str] = None,
-            strand: Optional[str] = None, batch_size: int = 512, device: str = "auto",
-            progress: bool = True, run: Optional[RunOptions] = None,
+            strand: Optional[str] = None, batch_size: Optional[int] = None, device: Optional[str] = None,
+            progress: Optional[bool] = None, run: Optional[RunOptions] = None,
             logo_width: Optional[int] = LOGO_WIDTH) -> Optional[IsmResult]:
     """ISM of a region (``reference`` + ``region``) or of every sequence in ``fasta``; writes
     ``out`` (HDF5) and, for ``feature`` (default: the first), a heatmap and a logo per sequence.
@@ -94,7 +56,6 @@ def run_ism(checkpoint, out: str, reference: Optional[str] = None, region: Optio
     heatmap shows everything and outlines that span); None or 0 draws the whole logo. ``out``
     and ``plot_dir`` are checked before any prediction. Returns None on ranks other than 0 of
     a multi-process run."""
-    from ..training.task import as_model
 
     model, label = as_model(checkpoint)
     L = model.seq_len
@@ -117,7 +78,8 @@ def run_ism(checkpoint, out: str, reference: Optional[str] = None, region: Optio
         if n_share > 0.5:
             log.warning("%s is %.0f%% N: its ISM effects will be near zero and say little; choose a region "
                         "with sequence", name, 100 * n_share)
-    run = run or RunOptions.from_device(device, batch_size=batch_size, progress=progress)
+    run = RunOptions.for_command("ism", run, batch_size=batch_size, device=device, progress=progress,
+                                 default_progress=True)
     preds, ref = ism_with_reference(model, codes, strand=strand, positions=positions, run=run)
     if preds is None:
         return None
@@ -149,7 +111,7 @@ def logo_span(effects: np.ndarray, ref_codes: Optional[np.ndarray] = None,
     """``(lo, hi)`` columns of the strongest ``width`` positions of ISM effects (4, P): the
     stretch with the largest total |effect| (everything when P <= width). ``ref_codes`` (P,),
     the bases at those positions: N positions count 0 (a logo draws no letter there)."""
-    from ..plots.figures import strongest_span
+    from ..plots.figures import strongest_span  # matplotlib: slow to import, needed only for figures
     strength = np.nansum(np.abs(np.asarray(effects, dtype=float)), axis=0)
     if ref_codes is not None:
         strength = np.where(np.asarray(ref_codes) < N_CODE, strength, 0.0)
@@ -159,8 +121,8 @@ def logo_span(effects: np.ndarray, ref_codes: Optional[np.ndarray] = None,
 def plot_ism(r: IsmResult, feature: str, plot_dir: str, logo_width: Optional[int] = LOGO_WIDTH) -> List[str]:
     """Per sequence: a heatmap of every position, and a logo of the strongest ``logo_width``
     bp (:func:`logo_span`; None or 0: all positions)."""
-    from ..plots.figures import plot_ism_heatmap
-    from ..plots.logos import plot_logo
+    from ..plots.figures import plot_ism_heatmap  # matplotlib: slow to import, needed only for figures
+    from ..plots.logos import plot_logo  # matplotlib: slow to import, needed only for figures
     ensure_writable_dir(plot_dir)
     j = r.features.index(feature)
     effects = ism_effects(r.predictions, r.reference)[..., j]  # (N, 4, P)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -151,5 +152,4 @@ class PredictionSink:
 
 
 def _file_part(name: str) -> str:
-    import re
     return re.sub(r"[^\w.-]+", "_", name)

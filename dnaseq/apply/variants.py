@@ -23,7 +23,7 @@ IUPAC ambiguity letter in the FASTA), or an indel whose REF span is at least hal
 less than half N (a long deletion that clips a gap's edge) is scored, with a note saying how
 many of its bases are N. ``score_n_reference=True`` scores them all (with the note).
 A scored window that is more than half N (``MOSTLY_N``; gaps or chromosome ends) is scored
-with a note ``window is 62% N``. An ALT holding N is scored (N is one-hot 0.25) with a note;
+with a note ``window is 62% N``. An ALT holding N is scored (N is the checkpoint's fill in every channel) with a note;
 an ALT holding other IUPAC ambiguity codes (R, Y, ...) is ``invalid_alt``.
 
 Scores per feature (``scores``): ``ref`` and ``alt`` probabilities, ``diff`` = alt - ref,
@@ -63,16 +63,19 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .._version import __version__
 from ..inference import engine
 from ..inference.pairs import pair_step, pair_unit
+from ..inference.predictor import settings
 from ..outputs import prepare_output_prefix
 from ..sequence.encoding import CODE_TABLE, N_CODE, decode
 from ..sequence.genome import Genome, UnknownChromosomeError
 from ..sequence.textio import has_controls
 from ..sequence.vcf import VariantRow, VcfReport, check_vcf, read_vcf
-from ..settings import RunOptions
+from ..settings import RunOptions, strand_or_rc_average
+from ..training.task import as_model
 from .variant_report import ScoringSummary, run_warnings, write_summary
-from .variant_writers import DEFAULT_SCORES, REF_POLICIES, SCORES
+from .variant_writers import DEFAULT_SCORES, REF_POLICIES, SCORES, complete_rows, make_writer, output_path
 
 log = logging.getLogger("dnaseq")
 
@@ -214,7 +217,7 @@ def _decide(r: VariantRow, genome: Genome, length: int, ref_policy: str, score_n
     if n_frac > MOSTLY_N:
         notes.append(f"window is {n_frac:.0%} N")
     if np.any(alt == N_CODE):
-        notes.append("ALT holds N, scored as an unknown base (0.25 in every channel)")
+        notes.append("ALT holds N, scored as an unknown base (the checkpoint's N fill in every channel)")
     return _Decision("scored", notes, match, padded, (ref_w, alt_w))
 
 
@@ -245,7 +248,6 @@ def check_inputs(checkpoint, vcf: str, reference: str, out: str, fmt: str = "tsv
     checkpoint and reference exist, the VCF is readable and looks like a VCF
     (:func:`dnaseq.sequence.vcf.check_vcf`), and the output prefix's folder exists (it is created) and
     is writable. Raises FileNotFoundError / ValueError with one line naming the path."""
-    from .variant_writers import output_path
 
     output_path(fmt, str(out))
     if isinstance(checkpoint, (str, os.PathLike)) and not os.path.exists(checkpoint):
@@ -258,8 +260,8 @@ def check_inputs(checkpoint, vcf: str, reference: str, out: str, fmt: str = "tsv
 
 def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Sequence[str] = DEFAULT_SCORES,
                    fmt: str = "tsv", ref_policy: str = "genome", strand: Optional[str] = None,
-                   batch_size: int = 128, chunk_size: int = 1024, device: str = "auto",
-                   progress: bool = True, score_n_reference: bool = False, run: Optional[RunOptions] = None,
+                   batch_size: Optional[int] = None, chunk_size: int = 1024, device: Optional[str] = None,
+                   progress: Optional[bool] = None, score_n_reference: bool = False, run: Optional[RunOptions] = None,
                    resume: bool = False, local: bool = True, rc_average: Optional[bool] = None) -> ScoringSummary:
     """Score every variant of ``vcf`` against ``reference`` with a checkpoint (path or model).
 
@@ -273,22 +275,18 @@ def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Seque
     already in ``{out}.tsv.partial`` are kept and the VCF is read on from there. Returns None
     on ranks other than 0 of a multi-process run.
     """
-    from .._version import __version__
-    from ..inference.predictor import settings
-    from ..training.task import as_model
-    from .variant_writers import complete_rows, make_writer
 
     bad = [s for s in scores if s not in SCORES]
     if bad:
         raise ValueError(f"unknown score(s) {bad}; choose from {', '.join(SCORES)}")
     if ref_policy not in REF_POLICIES:
         raise ValueError(f"ref_policy must be one of {REF_POLICIES}, got {ref_policy!r}")
-    if rc_average is not None and strand is None:
-        strand = "both" if rc_average else "forward"
+    strand = strand_or_rc_average(strand, rc_average)
     check_inputs(checkpoint, vcf, reference, out, fmt)
     model, label = as_model(checkpoint)
     st = settings(model, strand)
-    run = run or RunOptions.from_device(device, batch_size=batch_size, progress=progress)
+    run = RunOptions.for_command("score-variants", run, batch_size=batch_size, device=device, progress=progress,
+                                 default_progress=True)
     L, features = model.seq_len, model.feature_names
     meta = {"checkpoint": label, "vcf": str(vcf), "reference": str(reference), "window": L, "ref_policy": ref_policy,
             "strand": st.strand, "fill": st.fill, "scores": list(scores), "score_n_reference": score_n_reference,

@@ -64,7 +64,7 @@ def register(sub) -> None:
                                      "sequence name and 0-based positions for --fasta / --random)")
     d.add_argument("--protect-core", type=int, default=0, metavar="BP", help="keep the central BP bases unchanged")
     d.add_argument("--gc-range", type=_pair, metavar="MIN,MAX", help="keep the GC fraction within this range")
-    d.add_argument("--forbid-motifs", metavar="MEME", help="MEME motif file: edits may not create hits (both "
+    d.add_argument("--forbid-motifs", metavar="MOTIFS", help="MEME or JASPAR motif file: edits may not create hits (both "
                                                           "strands) the start lacks")
     d.add_argument("--motif-pvalue", type=float, default=1e-4, help="p-value threshold of a motif hit")
     d.add_argument("--full-passes", action="store_true", help="score edits by full forward passes (slower; "

@@ -114,8 +114,8 @@ def _patterns(args):
     import numpy as np
 
     from ..interpret.modisco import discover_patterns, merge_patterns
-    from ..interpret.motif_db import read_motifs
     from ..interpret.motifs import load_windows
+    from ..sequence.motifs import read_motifs
     from ..training.task import load_model
 
     model = load_model(args.checkpoint)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..settings import DEFAULT_FILL, STRANDS
 from ..training.weight_formats import BY_NAME, PUBLISHED_MD5
 
 
@@ -51,9 +52,10 @@ def register(sub) -> None:
                                       "published 919 DeepSEA/DanQ or 2002 Beluga names")
     p.add_argument("--seq-len", type=int, help="window length in bp when the weights fit several "
                                                "(default: the published 1000 / 2000)")
-    p.add_argument("--strand", choices=["auto", "forward", "both"], default="auto",
-                   help="strand mode saved in the checkpoint (default auto: as the peer's distributed model runs)")
-    p.add_argument("--fill", type=_fill, default=0.25,
+    p.add_argument("--strand", choices=[*STRANDS, "auto"], default="as-trained",
+                   help="strand mode saved in the checkpoint (as-trained: as the peer's distributed model runs; "
+                        "auto is its 0.1 spelling)")
+    p.add_argument("--fill", type=_fill, default=DEFAULT_FILL,
                    help="one-hot value of N in every channel (default 0.25, as Selene and Kipoi feed it; "
                         "the original DeepSEA / ExPecto scripts used 0)")
     p.add_argument("--base-order", help="input channel order of the weights, e.g. AGCT (default: the layout's)")

@@ -131,6 +131,109 @@ def _split_for_chrom(chrom: str, valid: Sequence[str], test: Sequence[str]) -> s
     return "train"
 
 
+@dataclass
+class _Rules:
+    """What decides which bins become windows, and their labels, in one build."""
+    bin_size: int
+    window_size: int
+    min_covered: float  # bases of a bin a peak set must cover for a positive
+    max_n: int  # most N bases a window may hold
+    require_positive: bool
+    peaks: List[IntervalSet]
+    regions: Optional[IntervalSet]
+    blacklist: Optional[IntervalSet]
+
+
+@dataclass
+class _Block:
+    """Consecutive bins of one chromosome: their windows, labels and which are kept."""
+    bin_starts: np.ndarray
+    win_starts: np.ndarray
+    windows: np.ndarray  # (n, window_size) codes
+    n_count: np.ndarray
+    labels: np.ndarray  # (n, features) uint8
+    keep: np.ndarray
+
+
+def _read_peaks(features: Sequence[Feature], genome: Genome, reference: str, on_bad_line: str,
+                report: BuildReport) -> List[IntervalSet]:
+    """Each feature's peaks, renamed to the genome's chromosomes; what is left out goes in ``report``."""
+    peak_sets = []
+    for f in features:
+        iv = read_intervals(f.path, on_bad_line=on_bad_line)
+        unknown = _rename_to_genome(iv, genome)
+        if unknown:
+            report.peaks_unknown_chrom[f.name] = unknown
+            log.warning("%s: %d peaks on chromosomes absent from %s (%s) are not used",
+                        f.path, sum(unknown.values()), reference, ", ".join(sorted(unknown)))
+        if iv.skipped:
+            report.bad_lines_skipped[f.name] = dict(iv.skipped)
+        if iv.n_records == 0:
+            log.warning("%s: no peaks (feature %s will be all negative)", f.path, f.name)
+        peak_sets.append(iv)
+    return peak_sets
+
+
+def _optional_intervals(path: Optional[str], genome: Genome, on_bad_line: str) -> Optional[IntervalSet]:
+    """``--regions`` / ``--blacklist`` intervals on the genome's chromosome names (None without a file)."""
+    if not path:
+        return None
+    iv = read_intervals(path, on_bad_line)
+    _rename_to_genome(iv, genome)
+    return iv
+
+
+def _block(rules: _Rules, codes: np.ndarray, chrom: str, b0: int, b1: int, report: BuildReport) -> _Block:
+    """Bins ``b0 .. b1 - 1`` of a chromosome (codes): windows, labels, and the DeepSEA rules that
+    keep or drop each (drops counted in ``report``)."""
+    bin_starts = np.arange(b0, b1, dtype=np.int64) * rules.bin_size
+    bin_ends = bin_starts + rules.bin_size
+    win_starts = bin_starts - (rules.window_size - rules.bin_size) // 2
+    windows = _windows(codes, int(win_starts[0]), len(bin_starts), rules.window_size, rules.bin_size)
+    n_count = (windows == N_CODE).sum(axis=1)
+    keep = n_count <= rules.max_n
+    report.dropped["too many N"] += int((~keep).sum())
+    if rules.regions is not None:
+        inside = rules.regions.covered_bases(chrom, bin_starts, bin_ends) >= rules.min_covered
+        report.dropped["outside --regions"] += int((keep & ~inside).sum())
+        keep &= inside
+    if rules.blacklist is not None:
+        hit = rules.blacklist.overlaps(chrom, win_starts, win_starts + rules.window_size)
+        report.dropped["overlaps --blacklist"] += int((keep & hit).sum())
+        keep &= ~hit
+    labels = np.zeros((len(bin_starts), len(rules.peaks)), np.uint8)
+    for j, iv in enumerate(rules.peaks):
+        labels[:, j] = iv.covered_bases(chrom, bin_starts, bin_ends) >= rules.min_covered
+    if rules.require_positive:
+        anypos = labels.any(axis=1)
+        report.dropped["no positive feature (--require-positive)"] += int((keep & ~anypos).sum())
+        keep &= anypos
+    return _Block(bin_starts, win_starts, windows, n_count, labels, keep)
+
+
+def _assign(split: str, n: int, rng: np.random.Generator, valid_fraction: float, test_fraction: float) -> np.ndarray:
+    """The split index (0 train, 1 valid, 2 test) of ``n`` bins of a chromosome in ``split``
+    (``random``: drawn per bin)."""
+    if split != "random":
+        return np.full(n, SPLITS.index(split))
+    u = rng.random(n)
+    return np.where(u < test_fraction, 2, np.where(u < test_fraction + valid_fraction, 1, 0))
+
+
+def _write_block(writer: DatasetWriter, block: _Block, assigned: np.ndarray, chrom_index: int,
+                 report: BuildReport) -> None:
+    """The kept windows of a block into their splits, counted in ``report``."""
+    for si, s in enumerate(SPLITS):
+        rows = np.nonzero(block.keep & (assigned == si))[0]
+        if len(rows) == 0:
+            continue
+        writer.append(s, block.windows[rows], block.labels[rows], chrom_index, block.win_starts[rows],
+                      block.n_count[rows])
+        report.windows[s] += len(rows)
+        pos = block.labels[rows].sum(axis=0)
+        report.positives[s] = [a + int(b) for a, b in zip(report.positives[s], pos)]
+
+
 def build_dataset(reference: str, features: Sequence[Feature], out: str, *,
                   bin_size: int = 200, window_size: int = 1000, min_coverage: float = 0.5,
                   max_n_fraction: float = 0.05, regions: Optional[str] = None,
@@ -150,25 +253,9 @@ def build_dataset(reference: str, features: Sequence[Feature], out: str, *,
     genome = Genome(reference)
     names, groups = [f.name for f in features], [f.group for f in features]
     report = BuildReport(names, groups)
-
-    peak_sets = []
-    for f in features:
-        iv = read_intervals(f.path, on_bad_line=on_bad_line)
-        unknown = _rename_to_genome(iv, genome)
-        if unknown:
-            report.peaks_unknown_chrom[f.name] = unknown
-            log.warning("%s: %d peaks on chromosomes absent from %s (%s) are not used",
-                        f.path, sum(unknown.values()), reference, ", ".join(sorted(unknown)))
-        if iv.skipped:
-            report.bad_lines_skipped[f.name] = dict(iv.skipped)
-        if iv.n_records == 0:
-            log.warning("%s: no peaks (feature %s will be all negative)", f.path, f.name)
-        peak_sets.append(iv)
-    region_set = read_intervals(regions, on_bad_line) if regions else None
-    black_set = read_intervals(blacklist, on_bad_line) if blacklist else None
-    for extra in (region_set, black_set):
-        if extra is not None:
-            _rename_to_genome(extra, genome)
+    rules = _Rules(bin_size, window_size, min_coverage * bin_size, int(np.floor(max_n_fraction * window_size)),
+                   require_positive, _read_peaks(features, genome, reference, on_bad_line, report),
+                   _optional_intervals(regions, genome, on_bad_line), _optional_intervals(blacklist, genome, on_bad_line))
 
     all_chroms = genome.chromosomes if chroms is None else [genome.resolve(c) for c in chroms]
     valid_chroms = [genome.resolve(c) for c in valid_chroms]
@@ -178,15 +265,11 @@ def build_dataset(reference: str, features: Sequence[Feature], out: str, *,
         raise ValueError(f"chromosomes {sorted(overlap)} are in both --valid-chroms and --test-chroms")
     by_chrom = bool(valid_chroms or test_chroms)
     rng = np.random.default_rng(seed)
-    half = (window_size - bin_size) // 2
-    min_covered = min_coverage * bin_size
-    max_n = int(np.floor(max_n_fraction * window_size))
     report.positives = {s: [0] * len(features) for s in SPLITS}
     split_def = ({"type": "chromosome", "valid": valid_chroms, "test": test_chroms} if by_chrom else
                  {"type": "random", "valid_fraction": valid_fraction, "test_fraction": test_fraction, "seed": seed})
 
-    total_bases = sum(genome.lengths[c] for c in all_chroms)
-    bar = _progress(total_bases, progress)
+    bar = _progress(sum(genome.lengths[c] for c in all_chroms), progress)
     tmp = out + ".partial"
     with DatasetWriter(tmp, window_size, len(features), pack_labels=pack_labels) as writer:
         for s in SPLITS:
@@ -197,44 +280,11 @@ def build_dataset(reference: str, features: Sequence[Feature], out: str, *,
             codes = genome.chromosome_codes(chrom)
             n_bins = len(codes) // bin_size
             for b0 in range(0, n_bins, block_bins):
-                b1 = min(b0 + block_bins, n_bins)
-                bin_starts = np.arange(b0, b1, dtype=np.int64) * bin_size
-                bin_ends = bin_starts + bin_size
-                win_starts = bin_starts - half
-                windows = _windows(codes, int(win_starts[0]), len(bin_starts), window_size, bin_size)
-                n_count = (windows == N_CODE).sum(axis=1)
-                keep = n_count <= max_n
-                report.dropped["too many N"] += int((~keep).sum())
-                if region_set is not None:
-                    inside = region_set.covered_bases(chrom, bin_starts, bin_ends) >= min_covered
-                    report.dropped["outside --regions"] += int((keep & ~inside).sum())
-                    keep &= inside
-                if black_set is not None:
-                    hit = black_set.overlaps(chrom, win_starts, win_starts + window_size)
-                    report.dropped["overlaps --blacklist"] += int((keep & hit).sum())
-                    keep &= ~hit
-                labels = np.zeros((len(bin_starts), len(features)), np.uint8)
-                for j, iv in enumerate(peak_sets):
-                    labels[:, j] = iv.covered_bases(chrom, bin_starts, bin_ends) >= min_covered
-                if require_positive:
-                    anypos = labels.any(axis=1)
-                    report.dropped["no positive feature (--require-positive)"] += int((keep & ~anypos).sum())
-                    keep &= anypos
-                if split == "random":
-                    u = rng.random(len(bin_starts))
-                    assigned = np.where(u < test_fraction, 2, np.where(u < test_fraction + valid_fraction, 1, 0))
-                else:
-                    assigned = np.full(len(bin_starts), SPLITS.index(split))
-                for si, s in enumerate(SPLITS):
-                    rows = np.nonzero(keep & (assigned == si))[0]
-                    if len(rows) == 0:
-                        continue
-                    writer.append(s, windows[rows], labels[rows], ci, win_starts[rows], n_count[rows])
-                    report.windows[s] += len(rows)
-                    pos = labels[rows].sum(axis=0)
-                    report.positives[s] = [a + int(b) for a, b in zip(report.positives[s], pos)]
+                block = _block(rules, codes, chrom, b0, min(b0 + block_bins, n_bins), report)
+                _write_block(writer, block, _assign(split, len(block.keep), rng, valid_fraction, test_fraction),
+                             ci, report)
                 if bar is not None:
-                    bar.update(int(bin_ends[-1] - bin_starts[0]))
+                    bar.update(int(block.bin_starts[-1] + bin_size - block.bin_starts[0]))
             if bar is not None:
                 bar.update(len(codes) - n_bins * bin_size)
             del codes

@@ -28,7 +28,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ..sequence.onehot import one_hot, reverse_complement_one_hot
-from .dataset import SplitSource, open_split
+from .dataset import SplitSource, available_splits, open_split
+from ..settings import DEFAULT_FILL
 
 
 class ChunkShuffleSampler(DistributedSampler):
@@ -163,7 +164,7 @@ def shift_codes(codes: torch.Tensor, shifts: torch.Tensor, n_code: int = 4) -> t
 
 
 def expand_batch(codes: torch.Tensor, labels: torch.Tensor, rc_augment: bool = False,
-                 fill: float = 0.25, generator: Optional[torch.Generator] = None):
+                 fill: float = DEFAULT_FILL, generator: Optional[torch.Generator] = None):
     """uint8 codes (B, L) + labels (B, F) -> float one-hot (B, 4, L) + float labels, on the
     codes' device; with ``rc_augment`` a random half of the batch is reverse-complemented."""
     x = one_hot(codes, fill=fill)
@@ -198,7 +199,7 @@ class DNADataModule(pl.LightningDataModule):
 
     def __init__(self, data: str, batch_size: int = 128, num_workers: int = 0,
                  rc_augment: bool = False, in_memory: Optional[bool] = None, seed: int = 0,
-                 pin_memory: bool = True, mix_chunks: int = 16, fill: float = 0.25, jitter: int = 0,
+                 pin_memory: bool = True, mix_chunks: int = 16, fill: float = DEFAULT_FILL, jitter: int = 0,
                  train_split: str = "train", val_split: str = "valid", test_split: str = "test",
                  predict_split: str = "test"):
         super().__init__()
@@ -217,7 +218,6 @@ class DNADataModule(pl.LightningDataModule):
         probe.close()
 
     def _has(self, split: str) -> bool:
-        from .dataset import available_splits
         return split in available_splits(self.data)
 
     @property

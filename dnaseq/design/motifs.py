@@ -1,4 +1,5 @@
-"""Motifs a design must not create: MEME motif files, log-odds scans and the per-edit check.
+"""Motifs a design must not create: log-odds scans of motifs (MEME or JASPAR files, read by
+:mod:`dnaseq.sequence.motifs`) and the per-edit check.
 
 Each motif's letter probabilities become an integer log-odds matrix (``log2((p + 0.01) / 1.04 / bg)``
 in hundredths of a bit); its threshold is the smallest score whose probability under the
@@ -15,11 +16,12 @@ per-sequence scanner cannot do. N scores the column's mean.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
+
+from ..sequence.motifs import Motif, read_background, read_motifs
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +30,9 @@ PSEUDO = 0.01
 
 
 @dataclass
-class Motif:
-    """One strand of a motif: integer log-odds ``lo`` (w, 5) (columns A, C, G, T, N) and threshold."""
+class MotifScan:
+    """One strand of a motif as it is scanned: integer log-odds ``lo`` (w, 5) (columns A, C, G, T, N)
+    and threshold."""
     name: str
     lo: np.ndarray
     threshold: int
@@ -51,7 +54,7 @@ class Motif:
 class MotifSet:
     """Forbidden motifs (both strands of each): which edits would create a hit the start lacked."""
 
-    def __init__(self, motifs: Sequence[Motif]):
+    def __init__(self, motifs: Sequence[MotifScan]):
         self.motifs = list(motifs)
 
     @classmethod
@@ -67,14 +70,25 @@ class MotifSet:
             if thr > lo[:, :4].max(axis=1).sum():
                 log.warning("motif %s (%d bp) cannot reach p <= %g: it is never counted as a hit", name,
                             lo.shape[0], pvalue)
-            motifs += [Motif(name, lo, thr), Motif(name + "(-)", np.ascontiguousarray(rc), thr)]
+            motifs += [MotifScan(name, lo, thr), MotifScan(name + "(-)", np.ascontiguousarray(rc), thr)]
         return cls(motifs)
 
     @classmethod
-    def from_meme(cls, path: str, pvalue: float = 1e-4) -> "MotifSet":
-        """From a MEME-format motif file (its background frequencies when it gives them)."""
-        matrices, bg = read_meme(path)
-        return cls.from_probabilities(matrices, pvalue, bg)
+    def from_motifs(cls, motifs: Sequence[Motif], pvalue: float = 1e-4,
+                    background: Optional[Sequence[float]] = None) -> "MotifSet":
+        """From :class:`~dnaseq.sequence.motifs.Motif` objects, named by their ids (made unique)."""
+        matrices: Dict[str, np.ndarray] = {}
+        for m in motifs:
+            name, k = m.id, 2
+            while name in matrices:
+                name, k = f"{m.id}_{k}", k + 1
+            matrices[name] = np.asarray(m.pfm, float).T
+        return cls.from_probabilities(matrices, pvalue, background)
+
+    @classmethod
+    def from_file(cls, path: str, pvalue: float = 1e-4) -> "MotifSet":
+        """From a MEME or JASPAR motif file (with the background frequencies a MEME file states)."""
+        return cls.from_motifs(read_motifs(path), pvalue, read_background(path))
 
     def __len__(self) -> int:
         return len(self.motifs) // 2
@@ -132,74 +146,3 @@ def threshold(lo: np.ndarray, bg: np.ndarray, pvalue: float) -> int:
     survival = np.cumsum(pmf[::-1])[::-1]  # survival[i] = P(score >= lows.sum() + i)
     ok = np.nonzero(survival <= pvalue * (1 + 1e-9))[0]
     return int(lows.sum() + (ok[0] if len(ok) else len(pmf)))
-
-
-def read_meme(path: str) -> Tuple[Dict[str, np.ndarray], Optional[np.ndarray]]:
-    """Letter-probability matrices (w, 4) by motif name, and the background (or None), of a
-    MEME-format file (DNA alphabet). Problems are reported as ``file:line: problem``."""
-    with open(path) as fh:
-        lines = fh.read().splitlines()
-    matrices: Dict[str, np.ndarray] = {}
-    bg, name, i = None, None, 0
-    while i < len(lines):
-        line = lines[i].strip()
-        if line.startswith("Background letter frequencies"):
-            bg = _background(lines, i + 1, path)
-        elif line.startswith("MOTIF"):
-            parts = line.split()
-            if len(parts) < 2:
-                raise ValueError(f"{path}:{i + 1}: MOTIF line without a name")
-            name = parts[1]
-        elif line.startswith("letter-probability matrix"):
-            if name is None:
-                raise ValueError(f"{path}:{i + 1}: a matrix before any MOTIF line")
-            m = re.search(r"w=\s*(\d+)", line)
-            w = int(m.group(1)) if m else None
-            key = _unique(name, matrices)
-            matrices[key] = _matrix(lines, i + 1, w, path)
-            i += len(matrices[key])
-        i += 1
-    if not matrices:
-        raise ValueError(f"{path}: no motifs (expected MEME format: 'MOTIF name' and "
-                         f"'letter-probability matrix:' blocks)")
-    return matrices, bg
-
-
-def _matrix(lines: List[str], start: int, width: Optional[int], path: str) -> np.ndarray:
-    rows = []
-    for j in range(start, len(lines)):
-        fields = lines[j].split()
-        if not fields or (width is not None and len(rows) == width):
-            break
-        try:
-            row = [float(v) for v in fields]
-        except ValueError:
-            if width is None:
-                break
-            raise ValueError(f"{path}:{j + 1}: expected 4 probabilities, got {lines[j].strip()!r}") from None
-        if len(row) != 4:
-            raise ValueError(f"{path}:{j + 1}: expected 4 probabilities (A C G T), got {len(row)}")
-        rows.append(row)
-    if not rows or (width is not None and len(rows) != width):
-        raise ValueError(f"{path}:{start}: the matrix has {len(rows)} rows, not w={width}")
-    return np.array(rows)
-
-
-def _background(lines: List[str], start: int, path: str) -> Optional[np.ndarray]:
-    if start >= len(lines):
-        return None
-    fields = lines[start].split()
-    values = dict(zip(fields[::2], fields[1::2]))
-    try:
-        bg = np.array([float(values[b]) for b in "ACGT"])
-    except (KeyError, ValueError):
-        raise ValueError(f"{path}:{start + 1}: cannot read the background frequencies "
-                         f"(expected 'A p C p G p T p')") from None
-    return bg / bg.sum()
-
-
-def _unique(name: str, seen: Mapping[str, np.ndarray]) -> str:
-    out, k = name, 2
-    while out in seen:
-        out, k = f"{name}_{k}", k + 1
-    return out

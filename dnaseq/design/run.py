@@ -10,6 +10,7 @@ strand mode and N fill come from the checkpoint; the caller's model is left as f
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Union
 
@@ -21,7 +22,7 @@ from ..inference import engine
 from ..inference.predictor import settings
 from ..models.state import n_outputs
 from ..outputs import prepare_output_prefix
-from ..sequence.encoding import encode
+from ..sequence.encoding import N_CODE, encode
 from ..settings import RunOptions
 from ..training.task import as_model
 from .constraints import Constraints
@@ -53,7 +54,7 @@ def design(model, sequences, objective: Union[str, Mapping[str, float], Objectiv
            protected: Optional[np.ndarray] = None, names: Optional[Sequence[str]] = None, width: int = 4,
            temperature: float = 0.1, final_temperature: Optional[float] = None, chains: int = 8, seed: int = 0,
            steps: Optional[int] = None, space: str = "prob", strand: Optional[str] = None,
-           batch_size: int = 1024, fast: bool = True, run: Optional[RunOptions] = None) -> Optional[DesignResult]:
+           batch_size: Optional[int] = None, fast: bool = True, run: Optional[RunOptions] = None) -> Optional[DesignResult]:
     """Design edits of ``sequences`` (uint8 codes (N, L), strings, or a :class:`Starts`) that raise
     ``objective`` (e.g. ``"+BEAF_Kc -BEAF_Mbn2"``) under ``constraints`` with each of ``strategies``.
 
@@ -75,7 +76,7 @@ def design(model, sequences, objective: Union[str, Mapping[str, float], Objectiv
     mask = np.zeros(starts.codes.shape, bool) if protected is None else np.broadcast_to(protected, starts.codes.shape)
     options = dict(width=width, temperature=temperature, final_temperature=final_temperature, chains=chains,
                    seed=seed, steps=steps)
-    run = run or RunOptions(progress=False, batch_size=batch_size)
+    run = RunOptions.for_command("design", run, batch_size=batch_size)
     n = len(starts.names)
 
     def produce():
@@ -173,9 +174,7 @@ def load_starts(length: int, reference: Optional[str] = None, regions: Optional[
 
 def _warn_mostly_n(starts: Starts) -> None:
     """Warn, naming the region, when a start window is mostly N (like ``dnaseq ism``)."""
-    import logging
 
-    from ..sequence.encoding import N_CODE
 
     for i, name in enumerate(starts.names):
         share = float((starts.codes[i] == N_CODE).mean())
@@ -198,7 +197,7 @@ def run_design(checkpoint, out: str, objective: str, reference: Optional[str] = 
     starts = load_starts(model.seq_len, reference, regions, fasta, random, options.get("seed", 0))
     _warn_mostly_n(starts)
     mask = protected_mask(protect, starts) if protect else None
-    motif_set = MotifSet.from_meme(motifs, motif_pvalue) if motifs else None
+    motif_set = MotifSet.from_file(motifs, motif_pvalue) if motifs else None
     constraints = Constraints(max_edits, protect_core, tuple(gc_range) if gc_range else None, motif_set)
     result = design(model, starts, objective, constraints=constraints, protected=mask, **options)
     if result is not None:

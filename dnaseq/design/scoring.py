@@ -34,6 +34,7 @@ from ..models import fast_ism
 from ..models.state import n_outputs, preserved
 from ..models.strand import StrandWrapper, strand_mean
 from ..sequence.onehot import one_hot
+from ..settings import DEFAULT_FILL
 
 DENSE_SPAN = 16  # positions per chunk when the finish is a dense-layer delta (small windows pay)
 RECURRENT_SPAN = 64  # ... when a recurrence reruns from the edit on (larger batches pay)
@@ -72,7 +73,7 @@ class EditScorer:
         fast: local recomputation when the model supports it; False forces full passes.
     """
 
-    def __init__(self, net: nn.Module, strand: str = "forward", fill: float = 0.25, batch_size: int = 1024,
+    def __init__(self, net: nn.Module, strand: str = "forward", fill: float = DEFAULT_FILL, batch_size: int = 1024,
                  fast: bool = True):
         if strand not in ("forward", "both"):
             raise ValueError(f"strand must be 'forward' or 'both', got {strand!r}")

@@ -1,8 +1,8 @@
 """Where designs start: genome regions, FASTA sequences or random sequences of the model's
 length, and the masks of bases a BED file protects.
 
-Regions get the model-length window centred on them, as ``dnaseq predict`` does (start
-``(start + end) // 2 - L // 2``; N past a chromosome end). A protect BED names genome
+Regions get the model-length window centred on them, as ``dnaseq predict`` does (the rules of
+:mod:`dnaseq.sequence.windows`; N past a chromosome end). A protect BED names genome
 coordinates for region starts, and for FASTA or random starts the sequence's name as the
 chromosome and 0-based positions within the sequence.
 """
@@ -13,9 +13,9 @@ from typing import List, Optional
 
 import numpy as np
 
-from ..apply.ism_run import fasta_input
 from ..sequence.genome import Genome, candidate_names
 from ..sequence.intervals import iter_bed_records, read_intervals
+from ..sequence.windows import Windows, fasta_input, region_window
 
 
 @dataclass
@@ -37,18 +37,12 @@ class Starts:
 
 def region_starts(reference: str, bed: str, length: int) -> Starts:
     """One window of ``length`` bases centred on each region of ``bed``."""
-    names, codes, chroms, starts = [], [], [], []
     with Genome(reference) as genome:
-        for chrom, s, e in iter_bed_records(bed):
-            name = genome.resolve(chrom)
-            w0 = (s + e) // 2 - length // 2
-            codes.append(genome.fetch(name, w0, w0 + length).codes)
-            names.append(f"{name}:{s + 1}-{e}")
-            chroms.append(name)
-            starts.append(w0)
-    if not names:
+        windows = [region_window(genome, chrom, s, e, length) for chrom, s, e in iter_bed_records(bed)]
+    if not windows:
         raise ValueError(f"{bed}: no regions")
-    return Starts(names, np.stack(codes), chroms, starts)
+    w = Windows.stack(windows)
+    return Starts(w.name, w.codes, w.chrom, [int(s) for s in w.start])
 
 
 def fasta_starts(path: str, length: int) -> Starts:

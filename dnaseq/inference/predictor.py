@@ -16,7 +16,7 @@ from torch import nn
 from ..models.state import n_outputs
 from ..models.strand import StrandWrapper
 from ..sequence.onehot import one_hot
-from ..settings import RunOptions, resolve_strand
+from ..settings import DEFAULT_FILL, RunOptions, resolve_strand
 from . import engine
 
 
@@ -32,7 +32,7 @@ def settings(model: nn.Module, strand: Optional[str] = None) -> Settings:
     """Core network, N fill, strand mode and window length of a loaded model."""
     if hasattr(model, "strand_mode"):  # a dnaseq SequenceModel (checkpoint)
         return Settings(model.model, model.fill, model.strand_mode(strand), model.seq_len)
-    return Settings(model, 0.25, resolve_strand(strand, False), getattr(model, "seq_len", None))
+    return Settings(model, DEFAULT_FILL, resolve_strand(strand, False), getattr(model, "seq_len", None))
 
 
 def probabilities_step(fill: float, strand: str, batch_size: int):

@@ -20,7 +20,7 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     "filters": ["FilterPFMs", "filter_pfms", "first_conv"],
     "influence": ["filter_influence"],
     "modisco": ["Patterns", "discover_patterns"],
-    "motif_db": ["Motif", "information_content", "read_motifs", "reverse_complement", "write_meme"],
+    "..sequence.motifs": ["Motif", "information_content", "read_motifs", "reverse_complement", "write_meme"],
     "motifs": ["FilterMotifsResult", "filter_motifs", "load_windows", "write_motif_report"],
     "motif_match": ["TomtomResult", "benjamini_hochberg", "tomtom"],
 })

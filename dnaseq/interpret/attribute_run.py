@@ -26,7 +26,13 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
+from ..inference.predictor import predict_codes
+from ..outputs import ensure_writable_dir, prepare_output_file
+from ..sequence.encoding import N_CODE
+from ..sequence.genome import Genome
+from ..sequence.windows import fasta_input, region_input
 from ..settings import RunOptions
+from ..training.task import as_model
 from .attributions import attribute, contributions
 
 log = logging.getLogger(__name__)
@@ -36,7 +42,6 @@ MOSTLY_N = 0.5  # warn from this share of N on
 def warn_mostly_n(names: Sequence[str], codes: np.ndarray, positions, what: str) -> List[float]:
     """Log a warning naming each sequence whose ``positions`` are mostly N (their ``what`` says
     little); returns every sequence's N share."""
-    from ..sequence.encoding import N_CODE
 
     shares = []
     for name, c in zip(names, codes):
@@ -67,9 +72,6 @@ class AttributionResult:
 
 
 def _inputs(model, reference: Optional[str], regions: Optional[Sequence[str]], fasta: Optional[str]):
-    from ..apply.ism_run import fasta_input, region_input
-    from ..sequence.genome import Genome
-
     if bool(regions) == bool(fasta):
         raise ValueError("give either --region (with --reference) or --fasta")
     if fasta:
@@ -99,9 +101,6 @@ def run_attribute(checkpoint, out: str, reference: Optional[str] = None, regions
     """Attributions of ``feature`` (default: the first) for regions or FASTA sequences; writes
     ``out`` (HDF5, see module docstring) and, with ``plot_dir``, one logo track per sequence.
     Returns None on ranks other than 0 of a multi-process run."""
-    from ..inference.predictor import predict_codes
-    from ..outputs import ensure_writable_dir, prepare_output_file
-    from ..training.task import as_model
 
     prepare_output_file(out, "attr.h5")  # checked before any work: one line naming the path
     if plot_dir:
@@ -110,7 +109,7 @@ def run_attribute(checkpoint, out: str, reference: Optional[str] = None, regions
     feature = feature or model.feature_names[0]
     names, codes, positions, starts, chroms = _inputs(model, reference, regions, fasta)
     warn_mostly_n(names, codes, positions, "attributions")
-    run = run or RunOptions(progress=False)
+    run = RunOptions.for_command("attribute", run)
     attrs = attribute(model, codes, feature, method=method, strand=strand, positions=positions, steps=steps,
                       shuffles=shuffles, seed=seed, output=output, run=run)
     probs = predict_codes(model, codes, strand=strand, options=run)
@@ -150,8 +149,8 @@ def write_attributions(path: str, r: AttributionResult, meta: dict) -> str:
 
 def plot_attributions(r: AttributionResult, plot_dir: str) -> List[str]:
     """One logo track per sequence: each position's own base, scaled by its contribution."""
-    from ..plots.logos import plot_contribution_logo
 
+    from ..plots.logos import plot_contribution_logo  # matplotlib: slow to import, needed only for figures
     os.makedirs(plot_dir, exist_ok=True)
     contrib = r.contributions
     paths = []

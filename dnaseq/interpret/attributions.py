@@ -41,11 +41,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..apply.ism import ism as saturation_mutagenesis
 from ..inference import engine
 from ..inference.predictor import settings
 from ..models.strand import strand_mean
 from ..sequence.encoding import N_CODE, encode
-from ..sequence.onehot import one_hot
+from ..sequence.onehot import codes_from_one_hot, one_hot
 from ..settings import RunOptions
 from .methods import METHODS
 
@@ -106,7 +107,6 @@ def _reaches(root: int, nxt: dict) -> bool:
 def as_codes(x: Union[np.ndarray, Sequence[str], torch.Tensor]) -> np.ndarray:
     """uint8 codes (N, L) from codes, strings or one-hot (N, 4, L)."""
     if isinstance(x, torch.Tensor) and x.dim() == 3:
-        from ..sequence.onehot import codes_from_one_hot
         return codes_from_one_hot(x.float().cpu())
     if isinstance(x, (list, tuple)) and x and isinstance(x[0], str):
         return np.stack([encode(s) for s in x])
@@ -227,7 +227,6 @@ def attribute(model, x, feature: Union[int, str, None] = None, method: str = "in
 
 
 def _ism(model, codes: np.ndarray, j: int, strand: Optional[str], pos: np.ndarray, run) -> Optional[np.ndarray]:
-    from ..apply.ism import ism as saturation_mutagenesis
 
     preds = saturation_mutagenesis(model, codes, strand=strand, positions=pos, run=run)
     if preds is None:

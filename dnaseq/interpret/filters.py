@@ -33,9 +33,9 @@ from torch import nn
 from ..inference import engine
 from ..inference.predictor import settings
 from ..models.strand import strand_views
+from ..sequence.motifs import Motif, normalise
 from ..sequence.onehot import one_hot
 from ..settings import RunOptions
-from .motif_db import Motif, normalise
 
 
 def first_conv(net: nn.Module) -> nn.Conv1d:

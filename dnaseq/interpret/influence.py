@@ -26,9 +26,9 @@ from torch import nn
 
 from ..inference import engine
 from ..inference.predictor import settings
-from ..settings import RunOptions
 from ..models.strand import strand_mean
 from ..sequence.onehot import one_hot
+from ..settings import RunOptions
 from .filters import _Accumulate, _units, check_first_conv
 
 

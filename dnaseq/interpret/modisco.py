@@ -17,10 +17,10 @@ from typing import List, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from ..sequence.motifs import Motif, consensus, information_content, write_meme
 from ..sequence.onehot import one_hot
 from ..settings import RunOptions
 from .attributions import attribute
-from .motif_db import Motif, consensus, information_content, write_meme
 from .motif_match import TomtomResult, tomtom
 
 log = logging.getLogger("dnaseq")

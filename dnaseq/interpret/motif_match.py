@@ -28,7 +28,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
-from .motif_db import Motif, information_content
+from ..sequence.motifs import Motif, information_content
 
 
 @dataclass

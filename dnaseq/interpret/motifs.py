@@ -16,10 +16,12 @@ from typing import Dict, List, Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 
+from ..data.dataset import open_split
+from ..sequence.motifs import Motif, consensus, information_content, read_motifs, write_meme
 from ..settings import RunOptions
+from ..training.task import as_model
 from .filters import FilterPFMs, filter_pfms
 from .influence import filter_influence
-from .motif_db import Motif, consensus, information_content, read_motifs, write_meme
 from .motif_match import TomtomResult, tomtom
 
 MotifDB = Union[str, Sequence[Motif], None]
@@ -43,7 +45,6 @@ class FilterMotifsResult:
 def load_windows(data: str, split: str = "test", max_windows: Optional[int] = None, seed: int = 0):
     """(codes (N, L), labels (N, F), feature names) of a dataset split; ``max_windows`` takes a
     seeded random subset (in dataset order)."""
-    from ..data.dataset import open_split
 
     src = open_split(data, split)
     idx = np.arange(len(src))
@@ -101,7 +102,6 @@ def filter_motifs(model, data: Union[str, np.ndarray], split: str = "test", moti
             comparison.
         run: how the model runs (one device: see :func:`single_process`).
     """
-    from ..training.task import as_model
 
     model, label = as_model(model)
     started = time.time()
@@ -113,7 +113,7 @@ def filter_motifs(model, data: Union[str, np.ndarray], split: str = "test", moti
     seq_len = getattr(model, "seq_len", None)
     if seq_len and codes.shape[1] != seq_len:
         raise ValueError(f"the model takes {seq_len} bp windows but the data has {codes.shape[1]} bp")
-    run = run or RunOptions(progress=False)
+    run = RunOptions.for_command("motifs", run)
     single_process(run)
     timing = {}
     pfms = filter_pfms(model, codes, threshold=threshold, strand=strand, run=run)
@@ -166,8 +166,8 @@ def write_motif_report(result: FilterMotifsResult, out_dir: str, logos: bool = T
     * ``summary.json``: the settings and counts.
     Returns the paths written.
     """
-    from ..plots import figures as plots
 
+    from ..plots import figures as plots  # matplotlib: slow to import, needed only for figures
     os.makedirs(out_dir, exist_ok=True)
     paths = [write_meme(os.path.join(out_dir, "filters.meme"), result.pfms.motifs())]
     path = os.path.join(out_dir, "filter_motifs.tsv")
@@ -206,8 +206,11 @@ def _write_matches(matches: TomtomResult, path: str, q_threshold: float) -> str:
 
 
 def _write_logos(result: FilterMotifsResult, out_dir: str, q_threshold: float) -> List[str]:
-    from ..plots.logos import plot_filter_match, plot_filter_overview  # matplotlib: slow to import
 
+    from ..plots.logos import (  # matplotlib: slow to import, needed only for figures
+        plot_filter_match,
+        plot_filter_overview,
+    )
     os.makedirs(os.path.join(out_dir, "logos"), exist_ok=True)
     db = {m.id: m for m in result.matches.targets} if result.matches is not None else {}
     panels, paths = [], []

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import difflib
+import inspect
+import textwrap
 from typing import Callable, Dict
 
 from torch import nn
@@ -36,7 +38,6 @@ def build_model(name: str, seq_len: int, n_features: int, **hparams) -> nn.Modul
     try:
         return MODELS[key](seq_len=seq_len, n_features=n_features, **hparams)
     except TypeError as exc:
-        import inspect
         valid = [p for p in inspect.signature(MODELS[key]).parameters if p not in ("seq_len", "n_features")]
         bad = [k for k in hparams if k not in valid]
         if bad:
@@ -79,8 +80,6 @@ def describe_models(seq_len: int = 1000, feature_counts=(919, 8), width: int = 1
     """Every registered architecture with its arguments (``model.arch_args``), their defaults,
     and its parameter count for ``seq_len`` bp windows and each of ``feature_counts`` outputs
     (what ``dnaseq models`` prints)."""
-    import inspect
-    import textwrap
 
     counts = ", ".join(f"{n:,} features" for n in feature_counts)
     lines = [f"Architectures (config key model.arch; their arguments go under model.arch_args); "

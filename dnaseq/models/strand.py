@@ -3,7 +3,7 @@
 A model sees one strand of a window. ``forward`` uses the given strand only; ``both`` averages
 the probabilities of the window and of its reverse complement. ``as-trained`` is what the
 checkpoint says: ``both`` when the model was validated with reverse-complement averaging
-(``rc_average: true`` in its config), else ``forward``. Every command takes ``--strand`` with
+(``model.strand: both`` in its config), else ``forward``. Every command takes ``--strand`` with
 ``as-trained`` as its default, so evaluation, scoring, ISM and prediction always agree.
 """
 from __future__ import annotations

@@ -110,65 +110,79 @@ def iter_bed_records(path: str, on_bad_line: str = "error",
         examples.setdefault(reason, f"{path}:{lineno}")
 
     seen_data = False
-    lineno = 0
+    for lineno, line in _numbered_lines(path):
+        lines["total"] += 1
+        if not line.strip() or _is_header(line):
+            lines["comment"] += 1
+            continue
+        fields = _columns(line)
+        if len(fields) < 3:
+            bad(lineno, "fewer than 3 columns",
+                f"expected at least 3 tab-separated columns (chrom, start, end), got {len(fields)}", line)
+            continue
+        chrom, start_s, end_s = fields[0].strip(), fields[1].strip(), fields[2].strip()
+        start_ok, end_ok = bool(_INTEGER.fullmatch(start_s)), bool(_INTEGER.fullmatch(end_s))
+        if not (start_ok and end_ok):
+            if not seen_data and not start_ok and not end_ok:
+                count(lineno, "header line")  # e.g. "chrom  start  end" before the data
+                continue
+            bad(lineno, "start/end must be integers",
+                f"start/end must be integers, got {start_s[:30]!r} and {end_s[:30]!r}", line)
+            continue
+        seen_data = True
+        start, end = _to_int(start_s), _to_int(end_s)
+        problem = _coordinate_problem(chrom, start, end, start_s, end_s)
+        if problem is not None:
+            bad(lineno, *problem, line)
+            continue
+        if end == start:
+            # legal in BED (a point), but it covers no base: count it, do not use it
+            count(lineno, "zero-length interval")
+            continue
+        yield chrom, start, end
+
+
+def _numbered_lines(path: str) -> Iterator[Tuple[int, str]]:
+    """(line number, line without its end) of a plain or gzipped text file; only ``\n`` ends a
+    line, a UTF-8 byte-order mark is dropped; a truncated or corrupt gzip stream is a
+    :class:`BedFormatError` naming the line where the data ends."""
     try:
         fh = open_text(path, newline="\n")
     except OSError as exc:  # e.g. permission denied
         raise BedFormatError(f"{path}: cannot read ({exc})") from exc
+    lineno = 0
     with fh:
         it = iter(fh)
         while True:
             try:
                 line = next(it)
             except StopIteration:
-                break
+                return
             except (EOFError, OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
                 raise BedFormatError(f"{path}:{lineno + 1}: file is truncated or not valid gzip "
                                      f"({type(exc).__name__}: {exc}); {lineno} lines were read") from exc
             lineno += 1
-            lines["total"] += 1
             line = line.rstrip("\r\n")
-            if lineno == 1:
-                line = line.lstrip("\ufeff")  # a UTF-8 byte-order mark
-            if not line.strip() or _is_header(line):
-                lines["comment"] += 1
-                continue
-            fields = line.split("\t")
-            if len(fields) < 3:
-                fields = line.split()
-            if len(fields) < 3:
-                bad(lineno, "fewer than 3 columns",
-                    f"expected at least 3 tab-separated columns (chrom, start, end), got {len(fields)}", line)
-                continue
-            chrom, start_s, end_s = fields[0].strip(), fields[1].strip(), fields[2].strip()
-            start_ok, end_ok = bool(_INTEGER.fullmatch(start_s)), bool(_INTEGER.fullmatch(end_s))
-            if not (start_ok and end_ok):
-                if not seen_data and not start_ok and not end_ok:
-                    count(lineno, "header line")  # e.g. "chrom  start  end" before the data
-                    continue
-                bad(lineno, "start/end must be integers",
-                    f"start/end must be integers, got {start_s[:30]!r} and {end_s[:30]!r}", line)
-                continue
-            seen_data = True
-            start, end = _to_int(start_s), _to_int(end_s)
-            if start < 0:
-                bad(lineno, "negative start", f"negative start {start_s[:30]}", line)
-                continue
-            if end > MAX_COORDINATE or start > MAX_COORDINATE:
-                bad(lineno, "coordinate too large",
-                    f"coordinate {(end_s if end > start else start_s)[:30]} is larger than 2**62", line)
-                continue
-            if end < start:
-                bad(lineno, "end before start", f"end {end_s[:30]} is before start {start_s[:30]}", line)
-                continue
-            if not chrom:
-                bad(lineno, "empty chromosome name", "empty chromosome name", line)
-                continue
-            if end == start:
-                # legal in BED (a point), but it covers no base: count it, do not use it
-                count(lineno, "zero-length interval")
-                continue
-            yield chrom, start, end
+            yield lineno, (line.lstrip("\ufeff") if lineno == 1 else line)
+
+
+def _columns(line: str) -> List[str]:
+    """Tab-separated columns, or whitespace-separated when a line has fewer than 3 tab-separated ones."""
+    fields = line.split("\t")
+    return fields if len(fields) >= 3 else line.split()
+
+
+def _coordinate_problem(chrom: str, start: int, end: int, start_s: str, end_s: str) -> Optional[Tuple[str, str]]:
+    """(reason, detail) of an interval that cannot be used, or None."""
+    if start < 0:
+        return "negative start", f"negative start {start_s[:30]}"
+    if end > MAX_COORDINATE or start > MAX_COORDINATE:
+        return "coordinate too large", f"coordinate {(end_s if end > start else start_s)[:30]} is larger than 2**62"
+    if end < start:
+        return "end before start", f"end {end_s[:30]} is before start {start_s[:30]}"
+    if not chrom:
+        return "empty chromosome name", "empty chromosome name"
+    return None
 
 
 def merge_intervals(starts: np.ndarray, ends: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:

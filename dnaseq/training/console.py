@@ -20,6 +20,8 @@ import warnings
 
 from pytorch_lightning.callbacks import Callback
 
+from ..data.datamodule import ChunkShuffleSampler
+
 LIGHTNING_LOG_EVERY = 50  # Trainer(log_every_n_steps=None) means 50
 
 
@@ -69,7 +71,6 @@ def train_batches(trainer) -> int:
     """Training batches per epoch on this rank (dnaseq's data module; 0 when unknown)."""
     dm = trainer.datamodule
     try:
-        from ..data.datamodule import ChunkShuffleSampler
         src = dm.source("train")
         sampler = ChunkShuffleSampler(len(src), dm.batch_size, getattr(src, "chunk_rows", 1), shuffle=False,
                                       num_replicas=max(1, trainer.world_size), rank=trainer.global_rank, even=True)

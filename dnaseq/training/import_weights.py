@@ -34,7 +34,11 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
+from ..models import count_parameters
+from ..outputs import prepare_output_prefix
 from ..sequence.encoding import ALPHABET
+from ..settings import DEFAULT_FILL, resolve_strand
+from .task import SequenceModel
 from .weight_formats import _BOTH_PREFIXES, BY_NAME, FORMATS, Format
 
 RESOURCES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "resources")
@@ -266,8 +270,6 @@ def convert_state_dict(sd: Dict[str, torch.Tensor], label: str = "state dict", *
                        strand: Optional[str] = None, fill: Optional[float] = None,
                        base_order: Optional[str] = None):
     """(dnaseq ``SequenceModel`` in eval mode, :class:`ImportResult`) from a peer's state dict."""
-    from ..models import count_parameters
-    from .task import SequenceModel
 
     fmt, prefix = recognise(sd, label, model)
     sd = {k[len(prefix):]: v for k, v in sd.items()}
@@ -281,18 +283,16 @@ def convert_state_dict(sd: Dict[str, torch.Tensor], label: str = "state dict", *
     order = (base_order or fmt.base_order).upper()
     if sorted(order) != sorted(ALPHABET):
         raise ValueError(f"base order {order!r} is not a permutation of {ALPHABET}")
-    if strand not in (None, "auto", "forward", "both"):
-        raise ValueError(f"strand must be forward or both, not {strand!r}")
-    if strand in (None, "auto"):
-        strand = "both" if prefix in _BOTH_PREFIXES.get(fmt.name, ()) else "forward"
-    fill = 0.25 if fill is None else float(fill)
+    # as-trained: as the peer's distributed model runs (its publishers "trained" it so)
+    strand = resolve_strand(strand, prefix in _BOTH_PREFIXES.get(fmt.name, ()))
+    fill = DEFAULT_FILL if fill is None else float(fill)
     arch, arch_args, L, n = _architecture(fmt, sd, label, seq_len)
     notes = [fmt.note] if fmt.note and not (fmt.family == "beluga" and strand == "both") else []
     names, groups, source = _features(n, features, notes)
     tensors = _convert(fmt, sd, order)
     with _weights_loaded_next():
         net = SequenceModel(arch, arch_args, seq_len=L, n_features=n, feature_names=list(_unique(names)),
-                            feature_groups=groups, rc_average=strand == "both", fill=fill)
+                            feature_groups=groups, strand=strand, fill=fill)
     want = net.model.state_dict()
     peer_of = {v: k for k, v in fmt.keys.items()}
     for key, t in tensors.items():
@@ -325,10 +325,9 @@ def import_weights(weights: str, out: str, *, model: str = "auto", features: Opt
                    base_order: Optional[str] = None, overwrite: bool = False) -> ImportResult:
     """Convert the published weights file ``weights`` into the dnaseq checkpoint ``out``
     (nothing is downloaded). ``model``: ``auto`` or a format name (:data:`FORMATS`); ``strand``:
-    ``forward`` / ``both`` (default: as the peer's distributed model runs); ``fill``: N's one-hot
+    ``forward`` / ``both`` / ``as-trained`` (default: as the peer's distributed model runs); ``fill``: N's one-hot
     value (default 0.25); ``base_order``: the weights' input channel order (default: the
     format's); ``features``: names file (default: the published 919 / 2002 names)."""
-    from ..outputs import prepare_output_prefix
     if out.endswith(("/", os.sep)) or os.path.isdir(out):
         raise ValueError(f"output {out!r} is a folder; give a file name such as "
                          f"{os.path.join(out, 'deepsea.ckpt')!r}")

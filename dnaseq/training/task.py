@@ -7,6 +7,7 @@ groups, sequence length, base order, dnaseq version — goes into the checkpoint
 """
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any, Dict, List, Optional, Union
 
@@ -23,7 +24,7 @@ from ..models.state import preserved
 from ..models.strand import StrandWrapper
 from ..sequence.encoding import ALPHABET
 from ..sequence.inputs import as_input_batch, check_one_hot_shape
-from ..settings import resolve_strand
+from ..settings import DEFAULT_FILL, resolve_strand, strand_or_rc_average
 from .optim import build_optimizers, check_optimizer, choice
 from .runs import checkpoint_in
 from .wide_init import fit_on_split
@@ -72,8 +73,10 @@ class SequenceModel(pl.LightningModule):
             windows, most of them negatives, count less, so rare features weigh more.
             Validation loss stays the weighted BCE, so runs with either loss compare.
         focal_gamma: the focusing exponent of the focal loss (0 is BCE).
-        rc_average: average predictions over both strands at validation; the checkpoint's
-            strand mode ("as trained") for every inference command.
+        strand: ``forward`` validates on the given strand; ``both`` averages every validation
+            window with its reverse complement. It is the checkpoint's strand mode ("as-trained")
+            for every inference command. ``rc_average`` (true = ``both``) is the 0.1 spelling,
+            accepted with a warning.
         fill: one-hot value of N in every channel, as the data module fed it in training
             (linked from ``data.fill`` by ``dnaseq train``); inference uses the same.
         wide_fit: for a model with a k-mer wide part (``arch_args.kmer_k``): ``start`` fits the
@@ -90,9 +93,10 @@ class SequenceModel(pl.LightningModule):
                  lr: float = 1e-3, weight_decay: float = 0.0, momentum: float = 0.9,
                  lr_scheduler: Union[str, Dict[str, Any]] = "none", scheduler_args: Optional[Dict] = None,
                  pos_weight: Union[None, float, List[float], str] = None, pos_weight_cap: float = 100.0,
-                 rc_average: bool = False, fill: float = 0.25, loss: str = "bce", focal_gamma: float = 2.0,
-                 wide_fit: str = "none", wide_fit_windows: int = 200_000):
+                 strand: str = "forward", fill: float = DEFAULT_FILL, loss: str = "bce", focal_gamma: float = 2.0,
+                 wide_fit: str = "none", wide_fit_windows: int = 200_000, rc_average: Optional[bool] = None):
         super().__init__()
+        strand = choice(strand_or_rc_average(None, rc_average) or strand, ("forward", "both"), "strand")
         wide_fit = choice(wide_fit, WIDE_FITS, "wide_fit")
         if wide_fit_windows < 1:
             raise ValueError(f"wide_fit_windows must be >= 1, got {wide_fit_windows}")
@@ -110,7 +114,7 @@ class SequenceModel(pl.LightningModule):
                                    "weight_decay": weight_decay, "momentum": momentum,
                                    "lr_scheduler": lr_scheduler, "scheduler_args": dict(scheduler_args or {}),
                                    "pos_weight": pos_weight, "pos_weight_cap": pos_weight_cap,
-                                   "rc_average": rc_average, "fill": float(fill), "loss": loss,
+                                   "strand": strand, "fill": float(fill), "loss": loss,
                                    "focal_gamma": float(focal_gamma), "wide_fit": wide_fit,
                                    "wide_fit_windows": int(wide_fit_windows)})
         self.model = build_model(arch, seq_len, n_features, **(arch_args or {}))
@@ -147,12 +151,12 @@ class SequenceModel(pl.LightningModule):
     @property
     def fill(self) -> float:
         """One-hot value of N used in training (0.25 for checkpoints older than this setting)."""
-        return float(self.hparams.get("fill", 0.25))
+        return float(self.hparams.get("fill", DEFAULT_FILL))
 
     @property
     def trained_strand(self) -> str:
         """``both`` when the model was validated with reverse-complement averaging, else ``forward``."""
-        return "both" if self.hparams.get("rc_average") else "forward"
+        return self.hparams.strand
 
     def strand_mode(self, strand: Optional[str] = None) -> str:
         """``forward`` or ``both`` for a requested mode (``None`` / ``as-trained`` = the checkpoint's)."""
@@ -178,12 +182,11 @@ class SequenceModel(pl.LightningModule):
 
         ``strand``: ``as-trained`` (default), ``forward`` or ``both`` (mean over the window and
         its reverse complement). ``rc_average`` is the 0.1 spelling (True = ``both``, False =
-        ``forward``). ``batch_size``: windows per forward pass (default: all at once).
+        ``forward``), accepted with a warning. ``batch_size``: windows per forward pass (default: all at once).
 
         The model runs in eval mode on its own device and is left in the mode it was in.
         """
-        if rc_average is not None and strand is None:
-            strand = "both" if rc_average else "forward"
+        strand = strand_or_rc_average(strand, rc_average)
         wrapper = StrandWrapper(self.model, self.strand_mode(strand))
         batch, out_device = as_input_batch(x, self.fill, self.seq_len)
         if len(batch) == 0:
@@ -269,7 +272,7 @@ class SequenceModel(pl.LightningModule):
 
     def _eval_step(self, batch, name: str):
         x, y = batch
-        if self.hparams.rc_average:
+        if self.trained_strand == "both":
             p = self.predict_proba(x, "both").float().clamp(1e-7, 1 - 1e-7)
             w = torch.where(y > 0, self.pos_weight_t, torch.ones_like(y))
             loss = F.binary_cross_entropy(p, y, weight=w)
@@ -332,7 +335,6 @@ def check_compatible(n_features: int, seq_len: int, data_n_features: int, data_s
 
 def as_model(checkpoint) -> "tuple[SequenceModel, str]":
     """(model, label) from a checkpoint path or an already loaded model."""
-    import os
     if isinstance(checkpoint, (str, os.PathLike)):
         return load_model(str(checkpoint)), str(checkpoint)
     return checkpoint, "in-memory model"
@@ -354,7 +356,6 @@ def load_model(path: str, map_location: str = "cpu") -> SequenceModel:
     """A trained model, ready for prediction (eval mode), from a dnaseq checkpoint alone.
 
     ``path`` is a ``.ckpt`` file or a run folder of ``dnaseq train`` (its ``best.ckpt``)."""
-    import os
     if not os.path.exists(path):
         raise FileNotFoundError(f"checkpoint not found: {path}")
     path = checkpoint_in(str(path))

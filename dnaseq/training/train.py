@@ -14,9 +14,13 @@ steps, and a run killed at any point continues exactly with ``--ckpt_path last``
 """
 from __future__ import annotations
 
+import io
+import logging
 import os
 import re
 import sys
+import warnings
+from contextlib import redirect_stderr
 from typing import List, Optional
 
 from jsonargparse import DefaultHelpFormatter
@@ -24,13 +28,15 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
 
 from ..data.datamodule import DNADataModule
+from ..data.dataset import available_splits, open_split
+from ..models import describe_models
 from ..outputs import ensure_writable_dir
 from .config import ConfigError, check_config_args, explain_config_error, typed_word
 from .console import EpochSummary, LogInterval, bars_wanted, quiet_fit_warnings
 from .logs import default_loggers
 from .resume import ExactResume, LastEveryEpoch, step_checkpoint
 from .runs import RUN_DIR_ENV, resolve_run_dir, run_name
-from .task import SequenceModel
+from .task import SequenceModel, check_compatible
 
 
 class _ParsedOnly(Exception):
@@ -184,7 +190,6 @@ def _check_train_split(dm) -> None:
         return  # not dnaseq's data module
     if os.path.isdir(data) or data.endswith(".mat"):
         return  # DeepSEA bundles: their train.mat is read lazily, and a lone .mat names no split
-    from ..data.dataset import available_splits, open_split
 
     split, have = splits["train"], available_splits(dm.data)
     if split not in have:
@@ -218,17 +223,12 @@ def _no_tips(record) -> bool:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of ``dnaseq train``; errors become one clear line instead of a usage dump."""
-    import io
-    import logging
-    import warnings
-    from contextlib import redirect_stderr
 
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_no_tips)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*args parameter is intended.*")
     if "--list-models" in argv:
-        from ..models import describe_models
         print(describe_models())
         return 0
     if any(a in ("-h", "--help") for a in argv):
@@ -277,7 +277,6 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def _check_resume_compatible(cli) -> None:
     """Refuse, with both numbers, to resume a checkpoint on data of another shape."""
-    import os
 
     import torch
 
@@ -293,7 +292,6 @@ def _check_resume_compatible(cli) -> None:
             cli.resume_from = None
             return
         raise FileNotFoundError(f"checkpoint to resume from not found: {ckpt}")
-    from .task import check_compatible
 
     hp = torch.load(ckpt, map_location="cpu", weights_only=False).get("hyper_parameters", {})
     dm = cli.datamodule

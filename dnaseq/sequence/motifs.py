@@ -1,4 +1,5 @@
-"""Motif files: read MEME and JASPAR formats, write MEME, information content.
+"""Motifs, the one type for interpret and design: read MEME and JASPAR files, write MEME,
+information content, reverse complement.
 
 A motif is a position probability matrix ``pfm`` of shape (4, W) in dnaseq's base order
 (A, C, G, T; columns sum to 1) with an ``id`` (``MA0529.3``), a ``name`` (``BEAF-32``) and the
@@ -17,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Iterable, List, Sequence
+from typing import Iterable, List, Optional, Sequence
 
 import numpy as np
 
@@ -89,6 +90,24 @@ def read_motifs(path: str) -> List[Motif]:
     if not motifs:
         raise ValueError(f"{path}: no motifs found")
     return motifs
+
+
+def read_background(path: str) -> Optional[np.ndarray]:
+    """The background letter frequencies (A, C, G, T, summing to 1) a MEME file states, or None
+    (JASPAR files and MEME files without them). Problems are reported as ``file:line: problem``."""
+    with open(path, "r", encoding="utf-8", errors="replace") as fh:
+        lines = fh.read().splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().startswith("Background letter frequencies") and i + 1 < len(lines):
+            fields = lines[i + 1].split()
+            values = dict(zip(fields[::2], fields[1::2]))
+            try:
+                bg = np.array([float(values[b]) for b in BASES])
+            except (KeyError, ValueError):
+                raise ValueError(f"{path}:{i + 2}: cannot read the background frequencies "
+                                 f"(expected 'A p C p G p T p')") from None
+            return bg / bg.sum()
+    return None
 
 
 def parse_meme(lines: Iterable[str], path: str = "<meme>") -> List[Motif]:

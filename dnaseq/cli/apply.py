@@ -1,0 +1,145 @@
+"""``dnaseq evaluate``, ``compare``, ``predict``, ``ism`` and ``models``: argument parsing only (the
+work is in :mod:`dnaseq.apply` and :mod:`dnaseq.models`)."""
+from __future__ import annotations
+
+import argparse
+
+from ..settings import STRAND_TEXT
+from .common import add_run_options, run_options, split_list
+
+
+def _evaluate(args) -> int:
+    from ..apply.evaluate import evaluate
+
+    result = evaluate(args.checkpoint, args.data, split=args.split, strand=args.strand, out_dir=args.out,
+                      save_predictions=args.save_predictions, plot_features=split_list(args.plot_features),
+                      run=run_options(args))
+    if result is None:  # another rank of a multi-process run: rank 0 reports
+        return 0
+    print(result.format())
+    print(STRAND_TEXT[result.meta["strand"]])
+    if args.out:
+        print(f"wrote {args.out}/metrics_per_feature.tsv, metrics_summary.tsv, metrics.json, curves.png, "
+              f"auc_by_group.png" + (", predictions.h5" if args.save_predictions else ""))
+    return 0
+
+
+def _predict(args) -> int:
+    from ..apply.predict import predict
+
+    result = predict(args.checkpoint, args.out, reference=args.reference, regions=args.regions, fasta=args.fasta,
+                     chroms=split_list(args.chroms), stride=args.stride, fmt=args.format,
+                     bigwig=split_list(args.bigwig), strand=args.strand, run=run_options(args))
+    if result is None:
+        return 0
+    s = result.summary
+    print(f"{s['windows']:,} windows predicted for {len(result.features)} features "
+          f"({STRAND_TEXT[s['strand']].split(' (')[0]})")
+    if s["gap_bins_skipped"]:
+        print(f"{s['gap_bins_skipped']:,} bins entirely N (assembly gaps) were not predicted")
+    if s["mostly_n"]:
+        print(f"{s['mostly_n']:,} windows are more than half N (column n_fraction)")
+    if s["bigwig_overlaps_dropped"]:
+        print(f"{s['bigwig_overlaps_dropped']:,} bins overlapping an earlier bin were left out of the bigWig tracks")
+    print("wrote " + ", ".join(result.paths))
+    return 0 if s["windows"] else 1
+
+
+def _compare(args) -> int:
+    from ..apply.compare import compare
+
+    result = compare(args.a, args.b, out_dir=args.out, data=args.data, split=args.split)
+    print(result.format())
+    if args.out:
+        print(f"wrote {args.out}/comparison.tsv, comparison.json, comparison.png")
+    return 0
+
+
+def _ism(args) -> int:
+    from ..apply.ism_run import run_ism
+
+    result = run_ism(args.checkpoint, args.out, reference=args.reference, region=args.region,
+                     fasta=args.fasta, feature=args.feature, plot_dir=args.plot_dir, strand=args.strand,
+                     logo_width=args.logo_width, run=run_options(args))
+    if result is None:
+        return 0
+    n, _, p, f = result.predictions.shape
+    print(f"ISM of {n} sequence(s) x {p} positions x 4 bases x {f} features -> {args.out}")
+    if args.plot_dir:
+        print(f"plots for {args.feature or result.features[0]} in {args.plot_dir}/")
+    return 0
+
+
+def _models(args) -> int:
+    from ..models import describe_models
+
+    try:
+        counts = [int(n) for n in split_list(args.features) or []]
+    except ValueError:
+        raise ValueError(f"--features takes comma-separated numbers such as 919,8, not {args.features!r}") from None
+    if not counts or min(counts) < 1 or args.seq_len < 1:
+        raise ValueError("--features and --seq-len must be positive numbers")
+    print(describe_models(seq_len=args.seq_len, feature_counts=counts))
+    return 0
+
+
+def register(sub) -> None:
+    """Add ``models``, ``evaluate``, ``compare``, ``predict`` and ``ism`` to the ``dnaseq`` subcommands ``sub``."""
+    ms = sub.add_parser("models", help="the architectures for model.arch, with their arguments, defaults and "
+                                       "parameter counts (also: dnaseq train --list-models)")
+    ms.add_argument("--seq-len", type=int, default=1000, help="window length (bp) for the parameter counts")
+    ms.add_argument("--features", default="919,8", help="comma-separated feature counts for the parameter "
+                                                        "counts (919: DeepSEA's; 8: the shipped dm3 data)")
+    ms.set_defaults(func=_models)
+
+    e = sub.add_parser("evaluate", help="per-feature ROC AUC / PR AUC of a checkpoint on a dataset split",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    e.add_argument("--checkpoint", "-m", required=True)
+    e.add_argument("--data", "-d", required=True, help="dnaseq HDF5 dataset or DeepSEA bundle")
+    e.add_argument("--split", default="test")
+    e.add_argument("--out", "-o", help="output folder for tables, plots and predictions")
+    e.add_argument("--save-predictions", action="store_true", help="write predictions.h5")
+    e.add_argument("--plot-features", help="comma-separated features for the curves (default: best, median, worst)")
+    add_run_options(e, "evaluate")
+    e.set_defaults(func=_evaluate)
+
+    c = sub.add_parser("compare", help="compare two evaluations (or two checkpoints on --data)")
+    c.add_argument("a", help="evaluation folder / metrics.json / checkpoint")
+    c.add_argument("b", help="evaluation folder / metrics.json / checkpoint")
+    c.add_argument("--out", "-o", help="output folder for comparison.tsv/json/png")
+    c.add_argument("--data", help="dataset, when A and B are checkpoints")
+    c.add_argument("--split", default="test")
+    c.set_defaults(func=_compare)
+
+    r = sub.add_parser("predict", help="predictions for BED regions, FASTA sequences or whole chromosomes "
+                                       "(TSV/HDF5, bigWig tracks)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    r.add_argument("--checkpoint", "-m", required=True)
+    src = r.add_mutually_exclusive_group(required=True)
+    src.add_argument("--regions", help="BED of regions (with --reference): one centred window each, or tiled "
+                                       "with --stride")
+    src.add_argument("--chroms", help="comma-separated chromosomes, or 'all' (with --reference), tiled in "
+                                      "--stride bp bins (default 200)")
+    src.add_argument("--fasta", help="FASTA of sequences of the model's length (shorter: N-padded; longer: "
+                                     "tiled with --stride)")
+    r.add_argument("--reference", "-r", help="reference FASTA for --regions / --chroms")
+    r.add_argument("--stride", type=int, help="bin size: each bin is predicted from the window centred on it")
+    r.add_argument("--out", "-o", required=True, help="output prefix: PREFIX.tsv or PREFIX.h5 (+ PREFIX.FEATURE.bw)")
+    r.add_argument("--format", choices=["tsv", "hdf5"], default="tsv")
+    r.add_argument("--bigwig", help="comma-separated features to write as bigWig tracks, or 'all'")
+    add_run_options(r, "predict")
+    r.set_defaults(func=_predict)
+
+    s = sub.add_parser("ism", help="in-silico saturation mutagenesis of a region or FASTA sequences",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    s.add_argument("--checkpoint", "-m", required=True)
+    s.add_argument("--region", help="chrom:start-end (1-based, inclusive), at most the model's length")
+    s.add_argument("--reference", "-r", help="reference FASTA for --region")
+    s.add_argument("--fasta", help="FASTA of sequences of exactly the model's length")
+    s.add_argument("--out", "-o", required=True, help="output HDF5")
+    s.add_argument("--feature", help="feature to plot (default: the first)")
+    s.add_argument("--plot-dir", help="folder for heatmap and logo PNGs")
+    s.add_argument("--logo-width", type=int, default=100,
+                   help="bp the logo shows: the strongest stretch of a longer sequence; 0 shows all of it")
+    add_run_options(s, "ism")
+    s.set_defaults(func=_ism)
