@@ -121,9 +121,12 @@ def test_the_checker_sees_an_upward_arrow_and_a_loop(tmp_path):
 @pytest.mark.parametrize("argv", [["--help"], ["--version"], ["score-variants", "--help"], ["predict", "--help"],
                                   ["attribute", "--help"], ["import-weights", "--help"], ["tune", "--help"],
                                   ["design", "--help"], ["build-dataset", "--help"], ["score-variants"],
-                                  ["nosuchcommand"]])
+                                  ["nosuchcommand"], ["evaluate", "-m", "nope.ckpt", "-d", "nope.h5"],
+                                  ["score-variants", "-m", "nope.ckpt", "--vcf", "x.vcf", "-r", "x.fa", "-o", "o"],
+                                  ["tune", "-c", "nope.yaml", "-s", "s.yaml", "-o", "o"]])
 def test_cli_answers_without_torch(argv):
-    """Help, version and argument errors return before torch, Lightning or matplotlib are imported."""
+    """Help, version and argument errors (a bad option, a missing input file) return before torch,
+    Lightning or matplotlib are imported."""
     code = ("import sys\nfrom dnaseq.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
             "heavy = sorted(m for m in ('torch', 'pytorch_lightning', 'matplotlib', 'h5py', 'pandas') if m in sys.modules)\n"
             "print('HEAVY', heavy)")

@@ -16,7 +16,7 @@ from dnaseq.apply.variants import score_variants
 from dnaseq.cli import app as cli
 from dnaseq.sequence.genome import write_fasta
 from dnaseq.sequence.vcf import write_vcf
-from tests.conftest import run_cli
+from tests.conftest import DATA, run_cli
 
 SLICE_FA = "slice/dm3_chr2L_400k.fa.gz"  # under the tiny_checkpoint fixture's folder
 
@@ -215,8 +215,8 @@ def test_unwritable_outputs_fail_in_one_line_before_any_prediction(tiny_checkpoi
              (ism + ["-o", "ok.h5", "--plot-dir", "afile/plots"], "afile/plots"),
              (ism + ["-o", str(tmp_path)], str(tmp_path)),  # a folder, not a file
              (["compare", "A", "B", "--out", "afile/sub"], "afile/sub"),
-             (["compare", str(tiny_checkpoint), str(tiny_checkpoint), "--data", "x.h5", "--out", "afile/c"],
-              "afile/c")]
+             (["compare", str(tiny_checkpoint), str(tiny_checkpoint), "--data", str(DATA / "dm3_insulators.h5"),
+               "--out", "afile/c"], "afile/c")]
     for argv, name in cases:
         capsys.readouterr()
         assert cli.main(argv) == 1, argv

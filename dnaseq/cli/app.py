@@ -9,7 +9,7 @@ from typing import List, Optional
 
 from .._version import __version__
 from . import apply, data, design, interpret, tune, variants, weights
-from .common import HelpFormatter
+from .common import HelpFormatter, missing_input
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -43,6 +43,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    missing = missing_input(args)
+    if missing:
+        print(f"dnaseq {args.command}: error: {missing}", file=sys.stderr)
+        return 1
     try:
         return args.func(args)
     except (FileNotFoundError, ValueError, KeyError) as exc:

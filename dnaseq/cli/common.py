@@ -3,6 +3,7 @@ lists, and the options of commands that run a model (the same names as ``dnaseq 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import List, Optional
 
@@ -71,3 +72,20 @@ def run_options(args) -> RunOptions:
                       devices=devices(args.devices) if args.devices else base.devices,
                       num_nodes=args.num_nodes, strategy=args.strategy, precision=args.precision,
                       batch_size=args.batch_size, progress=progress_wanted(args.quiet))
+
+
+#: parsed options that name a file (or run folder) a command reads, and what an error calls it
+INPUT_FILES = {"checkpoint": "checkpoint", "vcf": "VCF", "reference": "reference FASTA", "data": "dataset",
+               "fasta": "FASTA", "regions": "regions BED", "manifest": "manifest", "blacklist": "blacklist BED",
+               "protect": "protect BED", "motif_db": "motif file", "forbid_motifs": "motif file",
+               "config": "config file", "search": "search space file", "weights": "weights file"}
+
+
+def missing_input(args: argparse.Namespace) -> Optional[str]:
+    """``"<what> not found: <path>"`` for the first input file of a parsed command that does not
+    exist, else None: checked before the command imports torch, so a typo answers at once."""
+    for dest, what in INPUT_FILES.items():
+        path = getattr(args, dest, None)
+        if isinstance(path, str) and path and not os.path.exists(path):
+            return f"{what} not found: {path}"
+    return None
