@@ -18,8 +18,8 @@ from torch import nn
 import dnaseq
 from dnaseq.data.deepsea_bundle import deepsea_groups
 from dnaseq.training.import_weights import convert_state_dict, feature_group, published_features, recognise
-from dnaseq.training.task import checkpoint_metadata
 from tests.conftest import DATA, run_cli
+from tests.train_helpers import checkpoint_metadata
 
 
 @pytest.fixture(autouse=True, scope="module")

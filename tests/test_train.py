@@ -4,8 +4,8 @@ import torch
 import yaml
 
 import dnaseq
-from dnaseq.training.task import checkpoint_metadata
 from tests.conftest import build_slice_dataset, run_cli
+from tests.train_helpers import checkpoint_metadata
 
 TINY_MODEL = {"arch": "conv_recurrent",
               "arch_args": {"conv_filters": [8], "conv_widths": 19, "pool_sizes": 13, "rnn_type": "gru",

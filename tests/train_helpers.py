@@ -1,7 +1,10 @@
-"""Callbacks that tests put into `dnaseq train` configs (importable as tests.train_helpers)."""
+"""Callbacks that tests put into `dnaseq train` configs (importable as tests.train_helpers), and
+what tests read from checkpoints."""
 import os
 import signal
+from typing import Dict
 
+import torch
 from pytorch_lightning.callbacks import Callback
 
 
@@ -15,3 +18,10 @@ class KillAtStep(Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         if trainer.global_step == self.step:
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+def checkpoint_metadata(path: str) -> Dict:
+    """What a checkpoint records about itself: dnaseq's block, hyperparameters, epoch and step."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    return {**ckpt.get("dnaseq", {}), "hyper_parameters": ckpt.get("hyper_parameters", {}),
+            "epoch": ckpt.get("epoch"), "global_step": ckpt.get("global_step")}

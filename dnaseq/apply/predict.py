@@ -48,6 +48,60 @@ class PredictionResult:
     summary: Dict = field(default_factory=dict)
 
 
+def _check_request(regions, fasta, chroms, reference, stride, fmt, bigwig) -> None:
+    """One clear error, before any work, for a request that cannot be served."""
+    if sum(x is not None for x in (regions, fasta, chroms)) != 1:
+        raise ValueError("give exactly one input: regions (BED), fasta, or chroms")
+    if (regions is not None or chroms is not None) and not reference:
+        raise ValueError("regions and chroms need --reference")
+    if stride is not None and stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    if fmt not in ("tsv", "hdf5", "h5"):
+        raise ValueError(f"unknown output format {fmt!r}; use tsv or hdf5")
+    if bigwig and fasta is not None:
+        raise ValueError("bigWig tracks need genome coordinates: use --regions or --chroms with --reference")
+    for path, what in ((regions, "regions BED"), (fasta, "FASTA")):
+        if path is not None and not os.path.exists(path):
+            raise FileNotFoundError(f"{what} not found: {path}")
+
+
+def _tracks(bigwig: Optional[Sequence[str]], features: List[str]) -> List[str]:
+    """The features to write as bigWig tracks (``["all"]``: every one), each checked against the model's."""
+    tracks = list(features) if bigwig and list(bigwig) == ["all"] else list(bigwig or [])
+    unknown = [f for f in tracks if f not in features]
+    if unknown:
+        raise ValueError(f"--bigwig feature(s) {unknown} are not predicted by this model; it predicts "
+                         f"{', '.join(features[:20])}" + (" ..." if len(features) > 20 else ""))
+    return tracks
+
+
+def _blocks(genome: Optional[Genome], regions, fasta, chroms, L: int, stride: Optional[int], block: int):
+    """(a producer of window blocks, the sequence sizes bigWig headers need or None) for one input."""
+    if chroms is not None:
+        names = genome.chromosomes if list(chroms) == ["all"] else [genome.resolve(c) for c in chroms]
+
+        def produce():
+            for n in names:
+                yield from chromosome_blocks(genome, n, L, stride or 200, block)
+        return produce, {n: genome.lengths[n] for n in names}
+    if regions is not None:
+        return (lambda: region_blocks(genome, regions, L, stride, block)), dict(genome.lengths)
+    return (lambda: fasta_blocks(fasta, L, stride, block)), None
+
+
+def _result(sink: PredictionSink, features: List[str], meta: Dict) -> PredictionResult:
+    paths = sink.close()
+    summary = {"windows": sink.rows, "mostly_n": sink.mostly_n, "gap_bins_skipped": sink.skipped,
+               "bigwig_overlaps_dropped": sink.overlaps_dropped, **meta}
+    if sink.rows and sink.mostly_n > sink.rows / 2:
+        log.warning("%d of %d windows are more than half N: these predictions say little about sequence",
+                    sink.mostly_n, sink.rows)
+    if sink.rows == 0:
+        log.warning("no windows to predict (empty input, or every bin is N)")
+    table, probs = sink.in_memory()
+    return PredictionResult(list(features), table, probs, paths, summary)
+
+
 def predict(checkpoint, out: Optional[str] = None, *, reference: Optional[str] = None,
             regions: Optional[str] = None, fasta: Optional[str] = None,
             chroms: Optional[Sequence[str]] = None, stride: Optional[int] = None,
@@ -64,55 +118,21 @@ def predict(checkpoint, out: Optional[str] = None, *, reference: Optional[str] =
     and returns the paths; without ``out`` returns the table (pandas) and probabilities.
     Returns None on ranks other than 0 of a multi-process run.
     """
-
-    if sum(x is not None for x in (regions, fasta, chroms)) != 1:
-        raise ValueError("give exactly one input: regions (BED), fasta, or chroms")
-    if (regions is not None or chroms is not None) and not reference:
-        raise ValueError("regions and chroms need --reference")
-    if stride is not None and stride < 1:
-        raise ValueError(f"stride must be >= 1, got {stride}")
-    if fmt not in ("tsv", "hdf5", "h5"):
-        raise ValueError(f"unknown output format {fmt!r}; use tsv or hdf5")
-    if bigwig and fasta is not None:
-        raise ValueError("bigWig tracks need genome coordinates: use --regions or --chroms with --reference")
+    _check_request(regions, fasta, chroms, reference, stride, fmt, bigwig)
     model, label = as_model(checkpoint)
     s = settings(model, strand)
     L, features = model.seq_len, model.feature_names
-    tracks = list(features) if bigwig and list(bigwig) == ["all"] else list(bigwig or [])
-    unknown = [f for f in tracks if f not in features]
-    if unknown:
-        raise ValueError(f"--bigwig feature(s) {unknown} are not predicted by this model; it predicts "
-                         f"{', '.join(features[:20])}" + (" ..." if len(features) > 20 else ""))
-    for path, what in ((regions, "regions BED"), (fasta, "FASTA")):
-        if path is not None and not os.path.exists(path):
-            raise FileNotFoundError(f"{what} not found: {path}")
+    tracks = _tracks(bigwig, features)
     if out is not None:
         prepare_output_prefix(str(out))
     run = RunOptions.for_command("predict", run)
+    meta = {"checkpoint": label, "reference": reference or "", "regions": regions or "", "fasta": fasta or "",
+            "chroms": list(chroms or []), "stride": stride, "window": L, "strand": s.strand, "fill": s.fill,
+            "precision": str(run.precision)}
     genome = Genome(reference) if reference else None
-    block = run.batch_size
     try:
-        if chroms is not None:
-            names = genome.chromosomes if list(chroms) == ["all"] else [genome.resolve(c) for c in chroms]
-            step_bp = stride or 200
-            sizes = {n: genome.lengths[n] for n in names}
+        produce, sizes = _blocks(genome, regions, fasta, chroms, L, stride, run.batch_size)
 
-            def produce():
-                for n in names:
-                    yield from chromosome_blocks(genome, n, L, step_bp, block)
-        elif regions is not None:
-            sizes = dict(genome.lengths)
-
-            def produce():
-                yield from region_blocks(genome, regions, L, stride, block)
-        else:
-            sizes = None
-
-            def produce():
-                yield from fasta_blocks(fasta, L, stride, block)
-        meta = {"checkpoint": label, "reference": reference or "", "regions": regions or "", "fasta": fasta or "",
-                "chroms": list(chroms or []), "stride": stride, "window": L, "strand": s.strand, "fill": s.fill,
-                "precision": str(run.precision)}
         def units():
             for make in produce():
                 def unit(make=make):
@@ -125,17 +145,4 @@ def predict(checkpoint, out: Optional[str] = None, *, reference: Optional[str] =
     finally:
         if genome is not None:
             genome.close()
-    if not info.is_main:
-        return None
-    sink = info.sink
-    paths = sink.close()
-    summary = {"windows": sink.rows, "mostly_n": sink.mostly_n, "gap_bins_skipped": sink.skipped,
-               "bigwig_overlaps_dropped": sink.overlaps_dropped, **meta}
-    if sink.rows and sink.mostly_n > sink.rows / 2:
-        log.warning("%d of %d windows are more than half N: these predictions say little about sequence",
-                    sink.mostly_n, sink.rows)
-    if sink.rows == 0:
-        log.warning("no windows to predict (empty input, or every bin is N)")
-    table, probs = sink.in_memory()
-    return PredictionResult(list(features), table, probs, paths, summary)
-
+    return _result(info.sink, features, meta) if info.is_main else None

@@ -314,26 +314,33 @@ def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Seque
     try:
         info = engine.run(st.net, produce, pair_step(st.fill, st.strand, run.batch_size, local), make_sink, run)
     except BaseException as exc:
-        # nothing that looks complete is left; the .partial stays for --resume when the run was
-        # resumed or stopped by the user (Ctrl-C) with TSV output
-        interrupted = isinstance(exc, KeyboardInterrupt) and fmt == "tsv"
         if sink is not None:
-            if resume or interrupted:
-                sink.writer.close()
-                log.warning(f"interrupted: the rows scored so far are kept in {partial}; run the same command "
-                            f"with --resume to continue")
-            else:
-                sink.writer.discard()
+            _keep_or_discard(sink.writer, keep=resume or (isinstance(exc, KeyboardInterrupt) and fmt == "tsv"),
+                             partial=partial)
         raise
     finally:
         genome.close()
-    if not info.is_main:
-        return None
-    sink = info.sink
-    statuses = sink.writer.done_statuses + sink.statuses if hasattr(sink.writer, "done_statuses") else sink.statuses
-    n_rows = getattr(sink.writer, "done", 0) + sink.rows
-    summary = ScoringSummary(statuses, n_rows, sink.writer.paths, meta, run_warnings(report, statuses, n_rows))
-    write_summary(sink.writer, out, summary)
+    return _summarise(info.sink, out, meta, report) if info.is_main else None
+
+
+def _keep_or_discard(writer, keep: bool, partial: str) -> None:
+    """After a failed run nothing that looks complete is left; the ``.partial`` stays for
+    ``--resume`` when the run was resumed or stopped by the user (Ctrl-C) with TSV output."""
+    if keep:
+        writer.close()
+        log.warning(f"interrupted: the rows scored so far are kept in {partial}; run the same command "
+                    f"with --resume to continue")
+    else:
+        writer.discard()
+
+
+def _summarise(sink: "_ScoreSink", out: str, meta: Dict, report: VcfReport) -> ScoringSummary:
+    """The run's statuses and warnings (rows of an earlier, resumed run included), in ``{out}.summary.json``."""
+    writer = sink.writer
+    statuses = writer.done_statuses + sink.statuses if hasattr(writer, "done_statuses") else sink.statuses
+    n_rows = getattr(writer, "done", 0) + sink.rows
+    summary = ScoringSummary(statuses, n_rows, writer.paths, meta, run_warnings(report, statuses, n_rows))
+    write_summary(writer, out, summary)
     return summary
 
 

@@ -52,6 +52,10 @@ class _LabelCounts(Metric):
 class SequenceModel(pl.LightningModule):
     """Train a registered sequence model (``arch``) with BCE-with-logits on 0/1 labels.
 
+    Predictions are :meth:`predict_proba` (in memory) or the commands' one inference path
+    (:mod:`dnaseq.inference.engine`, which runs any network); this module has no ``predict_step``,
+    so ``Trainer.predict`` on it directly gives Lightning's default (the logits).
+
     Args:
         arch: registry name: ``deepsea``, ``danq`` or ``conv_recurrent`` (see ``dnaseq.models``).
         arch_args: the architecture's hyperparameters (e.g. ``rnn_type: gru``).
@@ -306,10 +310,6 @@ class SequenceModel(pl.LightningModule):
     def test_step(self, batch, batch_idx):
         self._eval_step(batch, "test")
 
-    def predict_step(self, batch, batch_idx, dataloader_idx=0):
-        x = batch[0] if isinstance(batch, (tuple, list)) else batch
-        return self.predict_proba(x)
-
     # -- optimisation ------------------------------------------------------------------------
     def configure_optimizers(self):
         hp = self.hparams
@@ -368,9 +368,3 @@ def load_model(path: str, map_location: str = "cpu") -> SequenceModel:
             raise ValueError(f"{path} is not a dnaseq checkpoint ({exc})") from exc
     model.eval()
     return model
-
-
-def checkpoint_metadata(path: str) -> Dict:
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    return {**ckpt.get("dnaseq", {}), "hyper_parameters": ckpt.get("hyper_parameters", {}),
-            "epoch": ckpt.get("epoch"), "global_step": ckpt.get("global_step")}
