@@ -141,3 +141,16 @@ def test_import_dnaseq_loads_no_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=PACKAGE.parent)
     assert out.returncode == 0, out.stderr[-800:]
     assert out.stdout.strip() == "[]", "dnaseq.Genome should not need torch: " + out.stdout
+
+
+def test_only_plots_draw():
+    """Every figure and logo is made in plots/, so nothing else imports matplotlib or logomaker."""
+    drawing = []
+    for name, path in modules().items():
+        if name.startswith("dnaseq.plots"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            drawing += [f"{name} imports {n}" for n in names if n.split(".")[0] in ("matplotlib", "logomaker")]
+    assert not drawing, drawing

@@ -17,7 +17,7 @@ Conventions (the README states them in one sentence under "Quick start"):
 * Long steps are shortened by options appended to the command (``SHORTEN``), through a
   ``dnaseq`` wrapper first on ``PATH`` (so ``scripts/quickstart.py``'s own ``dnaseq train`` is
   shortened too); ``pip`` is a no-op (the package under test is already installed).
-* Speed: importing dnaseq (torch, Lightning) takes about 5 s and the README runs some 20 dnaseq
+* Speed: importing what a dnaseq command needs (torch, Lightning) takes about 5 s and the README runs some 20 dnaseq
   commands, so by default each ``dnaseq`` command is a process forked from a server that has
   imported dnaseq once (``tests/forkserver.py``; every command still gets its own process, arguments, working
   folder, environment and standard streams, and its exit status is the command's).

@@ -7,8 +7,8 @@ import torch
 import yaml
 
 from dnaseq.data.datamodule import ChunkShuffleSampler
-from dnaseq.training.task import checkpoint_metadata
 from tests.conftest import ROOT, build_slice_dataset, run_cli
+from tests.train_helpers import checkpoint_metadata
 
 KILL = json.dumps([{"class_path": "tests.train_helpers.KillAtStep", "init_args": {"step": 11}}])
 

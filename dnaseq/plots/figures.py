@@ -295,3 +295,26 @@ def plot_design_objective(steps, path: str, objective: str = "objective") -> str
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def plot_search(numbers: Sequence[int], values: Sequence[float], pruned_numbers: Sequence[int],
+                pruned_values: Sequence[float], ylabel: str, path: str) -> str:
+    """A hyperparameter search: each complete trial's value, pruned trials at their best reported
+    value, and the best so far (``dnaseq tune``'s trials.png)."""
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(list(numbers), list(values), "o", label="complete")
+    if len(pruned_numbers):
+        ax.plot(list(pruned_numbers), list(pruned_values), "x", color="grey", label="pruned (best reported)")
+    if len(numbers):
+        ax.step(list(numbers), np.maximum.accumulate(list(values)), where="post", color="black", lw=1,
+                label="best so far")
+    ax.set_xlabel("trial")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel(ylabel)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

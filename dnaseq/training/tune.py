@@ -336,29 +336,12 @@ def _header(study, config: str, search: str, monitor: str, seed: int, overrides:
 
 def plot_trials(study, monitor: str, path: str) -> str:
     """Each trial's value (pruned ones at their best reported value) and the best so far."""
-    import matplotlib  # imported on use: slow, and only this figure needs it
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
+    from ..plots.figures import plot_search  # matplotlib: slow to import, needed only for the figure
 
-    fig, ax = plt.subplots(figsize=(7, 4))
     done = [t for t in study.trials if t.state.name == "COMPLETE"]
     pruned = [t for t in study.trials if t.state.name == "PRUNED" and t.intermediate_values]
-    ax.plot([t.number for t in done], [t.value for t in done], "o", label="complete")
-    if pruned:
-        ax.plot([t.number for t in pruned], [max(t.intermediate_values.values()) for t in pruned], "x",
-                color="grey", label="pruned (best reported)")
-    if done:
-        ax.step([t.number for t in done], np.maximum.accumulate([t.value for t in done]), where="post",
-                color="black", lw=1, label="best so far")
-    ax.set_xlabel("trial")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel(METRIC_NAMES.get(monitor, monitor))
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return plot_search([t.number for t in done], [t.value for t in done], [t.number for t in pruned],
+                       [max(t.intermediate_values.values()) for t in pruned], METRIC_NAMES.get(monitor, monitor), path)
 
 
 class _Writer:
