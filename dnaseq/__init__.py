@@ -3,13 +3,15 @@
 The package is laid out by stage; each stage imports only the ones below it (tests/test_layout.py
 fails on an upward arrow or an import loop):
 
-    outputs, settings, metrics, _version   helpers every stage may use (no torch)
-    sequence/    encoding, genomes (FASTA index, bytes), intervals, VCF, text I/O, model inputs
+    outputs, settings, _version, _lazy   helpers every stage may use (no torch)
+    sequence/    encoding, one-hot, genomes (FASTA index, bytes), intervals, VCF, text I/O, the
+                 one reader of inputs into model windows, predict_proba's inputs, motifs
     plots/       every figure and logo
     data/        build-dataset, the dataset layout, the DeepSEA bundle, the DataModule
-    models/      registry, architectures, strand wrapper, fast internal paths (local recompute,
-                 overlap sharing, local recurrence)
-    training/    the LightningModule and checkpoints, train, tune, config checks, runs, resume
+    models/      registry, architectures, strand wrapper and strand_mean, fast internal paths
+                 (local recompute, overlap sharing, local recurrence)
+    training/    the LightningModule and checkpoints, train, tune, config checks, metrics, runs,
+                 resume, import of published weights
     inference/   the one engine (Trainer.predict, ordered writers), predictor settings, REF/ALT pairs
     apply/       predict, evaluate, compare, score-variants, ISM
     interpret/   filter motifs, influence, attributions, TF-MoDISco

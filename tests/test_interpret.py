@@ -356,3 +356,18 @@ def test_discovered_patterns_keep_the_feature_name_and_number_their_patterns(db,
     assert both.feature.tolist() == ["0", "0", "1", "1"] and (both.match_id == motif.id).all()
     assert np.allclose(both.q_value[:2], table.q_value)  # per-pattern q-values: as matched alone
     assert modisco.merge_patterns([result], db) is result
+
+
+def test_meme_matrices_cut_short_are_errors_and_open_ones_end_at_text(tmp_path):
+    """A matrix with fewer rows than its w= is an error naming the line (a design would otherwise
+    forbid nothing for it); a matrix without w= runs to the first line that is not four numbers."""
+    text = ("MOTIF M1 one\nletter-probability matrix: alength= 4 w= 2 nsites= 20\n0.7 0.1 0.1 0.1\n\n"
+            "0.1 0.1 0.7 0.1\nMOTIF M2\nletter-probability matrix: alength= 4\n1 0 0 0\n0 1 0 0\nURL http://x\n")
+    motifs = parse_meme(text.splitlines(), "ok.meme")
+    assert [(m.id, m.name, m.width, m.nsites) for m in motifs] == [("M1", "one", 2, 20), ("M2", "M2", 2, 0)]
+    with pytest.raises(ValueError, match=r"short.meme:5: the matrix of motif X \(line 2\) has 2 rows, not w=3"):
+        parse_meme("MOTIF X\nletter-probability matrix: w= 3\n1 0 0 0\n0 1 0 0\nMOTIF Y\n".splitlines(), "short.meme")
+    with pytest.raises(ValueError, match="end.meme:4: the matrix of motif X"):
+        parse_meme("MOTIF X\nletter-probability matrix: w= 3\n1 0 0 0\n".splitlines(), "end.meme")
+    with pytest.raises(ValueError, match=r"row.meme:3: expected 4 probabilities \(ACGT\), got '0.5 x 0 0'"):
+        parse_meme("MOTIF X\nletter-probability matrix: w= 2\n0.5 x 0 0\n".splitlines(), "row.meme")

@@ -154,3 +154,11 @@ def test_only_plots_draw():
                      [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
             drawing += [f"{name} imports {n}" for n in names if n.split(".")[0] in ("matplotlib", "logomaker")]
     assert not drawing, drawing
+
+
+def test_subpackages_are_attributes_of_the_package():
+    """``dnaseq.models.MODELS`` works after a bare ``import dnaseq``, as it did when the package
+    imported everything at once (the lazy table falls back to submodules)."""
+    code = "import dnaseq\nprint(sorted(dnaseq.models.MODELS)[:2], dnaseq.interpret.attribute.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=PACKAGE.parent)
+    assert out.returncode == 0 and out.stdout.split() == ["['beluga',", "'conv_recurrent']", "attribute"], out

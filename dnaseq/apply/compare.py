@@ -86,7 +86,6 @@ def compare(a: str, b: str, out_dir: Optional[str] = None, data: Optional[str] =
     """Compare two evaluation folders (or two checkpoints on ``data``); write TSV, JSON, PNG.
 
     ``out_dir`` is created (or refused with one line naming it) before anything is evaluated."""
-    from ..plots.figures import plot_comparison  # matplotlib: slow to import, needed only for figures
     if out_dir:
         ensure_writable_dir(out_dir)
     ev_a = _as_evaluation(a, data, split, **evaluate_kwargs)
@@ -96,9 +95,9 @@ def compare(a: str, b: str, out_dir: Optional[str] = None, data: Optional[str] =
         la, lb = os.path.normpath(str(a)), os.path.normpath(str(b))
     result = compare_evaluations(ev_a, ev_b, la, lb)
     if out_dir:
-
         result.merged.to_csv(os.path.join(out_dir, "comparison.tsv"), sep="\t", index=False, float_format="%.6g")
         with open(os.path.join(out_dir, "comparison.json"), "w") as fh:
             json.dump({"a": a, "b": b, "stats": result.stats}, fh, indent=1)
+        from ..plots.figures import plot_comparison  # matplotlib: slow to import, needed only here
         plot_comparison(result.merged, result.label_a, result.label_b, os.path.join(out_dir, "comparison.png"))
     return result

@@ -141,7 +141,6 @@ def evaluate(checkpoint, data: str, split: str = "test", strand: Optional[str] =
     than 0 of a multi-process run.
     """
 
-    from ..plots.figures import plot_evaluation  # matplotlib: slow to import, needed only for figures
     model, label = as_model(checkpoint)
     source = open_split(data, split)
     check_compatible(model.n_features, model.seq_len, source.info.n_features, source.info.seq_len,
@@ -184,6 +183,7 @@ def evaluate(checkpoint, data: str, split: str = "test", strand: Optional[str] =
             save_predictions_h5(os.path.join(out_dir, "predictions.h5"), probs, labels,
                                 source.info.feature_names, source.info.feature_groups, meta, coords)
         if plots:
+            from ..plots.figures import plot_evaluation  # matplotlib: slow to import, needed only here
             plot_evaluation(result, labels, probs, out_dir, features=plot_features)
     return result
 

@@ -18,7 +18,7 @@ from .._lazy import exports
 
 __getattr__, __dir__, __all__ = exports(__name__, {
     "constraints": ["Constraints", "Rules", "core_mask"],
-    "motifs": ["MotifSet"],
+    "motifs": ["MotifSet", "read_meme"],
     "objective": ["Objective"],
     "run": ["DesignResult", "design", "load_starts", "run_design"],
     "scoring": ["Candidates", "EditScorer", "evaluating"],

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..sequence.motifs import Motif, read_background, read_motifs
+from ..settings import deprecated_spelling
 
 log = logging.getLogger(__name__)
 
@@ -77,18 +78,18 @@ class MotifSet:
     def from_motifs(cls, motifs: Sequence[Motif], pvalue: float = 1e-4,
                     background: Optional[Sequence[float]] = None) -> "MotifSet":
         """From :class:`~dnaseq.sequence.motifs.Motif` objects, named by their ids (made unique)."""
-        matrices: Dict[str, np.ndarray] = {}
-        for m in motifs:
-            name, k = m.id, 2
-            while name in matrices:
-                name, k = f"{m.id}_{k}", k + 1
-            matrices[name] = np.asarray(m.pfm, float).T
-        return cls.from_probabilities(matrices, pvalue, background)
+        return cls.from_probabilities(_by_id(motifs), pvalue, background)
 
     @classmethod
     def from_file(cls, path: str, pvalue: float = 1e-4) -> "MotifSet":
         """From a MEME or JASPAR motif file (with the background frequencies a MEME file states)."""
         return cls.from_motifs(read_motifs(path), pvalue, read_background(path))
+
+    @classmethod
+    def from_meme(cls, path: str, pvalue: float = 1e-4) -> "MotifSet":
+        """The 0.1 name of :meth:`from_file` (which reads JASPAR files too), with a warning."""
+        deprecated_spelling("MotifSet.from_meme", "MotifSet.from_file")
+        return cls.from_file(path, pvalue)
 
     def __len__(self) -> int:
         return len(self.motifs) // 2
@@ -146,3 +147,21 @@ def threshold(lo: np.ndarray, bg: np.ndarray, pvalue: float) -> int:
     survival = np.cumsum(pmf[::-1])[::-1]  # survival[i] = P(score >= lows.sum() + i)
     ok = np.nonzero(survival <= pvalue * (1 + 1e-9))[0]
     return int(lows.sum() + (ok[0] if len(ok) else len(pmf)))
+
+
+def read_meme(path: str) -> Tuple[Dict[str, np.ndarray], Optional[np.ndarray]]:
+    """The 0.1 reader, kept for old callers (with a warning): letter-probability matrices (w, 4) by
+    motif id and the background (or None) of a MEME file, read by :mod:`dnaseq.sequence.motifs`."""
+    deprecated_spelling("dnaseq.design.read_meme", "dnaseq.sequence.motifs.read_motifs and read_background")
+    return _by_id(read_motifs(path)), read_background(path)
+
+
+def _by_id(motifs: Sequence[Motif]) -> Dict[str, np.ndarray]:
+    """Letter-probability matrices (w, 4) by motif id (a repeated id gets ``_2``, ``_3`` ...)."""
+    matrices: Dict[str, np.ndarray] = {}
+    for m in motifs:
+        name, k = m.id, 2
+        while name in matrices:
+            name, k = f"{m.id}_{k}", k + 1
+        matrices[name] = np.asarray(m.pfm, float).T
+    return matrices

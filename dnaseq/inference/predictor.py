@@ -53,7 +53,7 @@ def predict_codes(model: nn.Module, codes: np.ndarray, strand: Optional[str] = N
     """Probabilities (N, F) float32 for uint8 codes (N, L), through the inference engine.
 
     Returns None on ranks other than 0 of a multi-process run."""
-    options = options or RunOptions(progress=False)
+    options = RunOptions.for_command("predict", options)
     s = settings(model, strand)
     codes = np.ascontiguousarray(codes, dtype=np.uint8)
     n, bs = len(codes), options.batch_size

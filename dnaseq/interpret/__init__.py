@@ -9,7 +9,7 @@ per-base attributions and (optionally) TF-MoDISco patterns.
 * motif files: :func:`read_motifs` (MEME, JASPAR), :func:`write_meme`.
 
 Optional dependencies, imported only when used: memelite (TOMTOM), captum (gradient
-attributions), modisco-lite (pattern discovery), logomaker (logos, in :mod:`dnaseq.plots.figures`).
+attributions), modisco-lite (pattern discovery), logomaker (logos, in :mod:`dnaseq.plots.logos`).
 """
 from .._lazy import exports
 

@@ -206,7 +206,7 @@ def attribute(model, x, feature: Union[int, str, None] = None, method: str = "in
     codes = as_codes(x)
     j = _feature_index(model, feature)
     pos = np.arange(codes.shape[1]) if positions is None else np.asarray(list(positions), dtype=np.int64)
-    run = run or RunOptions(progress=False)
+    run = RunOptions.for_command("attribute", run)
     if method == "ism":
         return _ism(model, codes, j, strand, pos, run)
     s = settings(model, strand)

@@ -208,7 +208,7 @@ def filter_pfms(model: nn.Module, codes: np.ndarray, threshold: float = 0.5, str
         raise ValueError("filter_pfms needs uint8 codes of shape (N, L) with N >= 1")
     conv = check_first_conv(s.net, codes.shape[1])
     geometry = Geometry.of(conv)
-    run = run or RunOptions(progress=False)
+    run = RunOptions.for_command("motifs", run)
     total = -(-len(codes) // run.batch_size)
     produce = _units(codes, run.batch_size)
     info = engine.run(s.net, produce, _stats_step(conv, geometry, s.fill, s.strand), _Accumulate, run, total)

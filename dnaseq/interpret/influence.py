@@ -95,7 +95,7 @@ def filter_influence(model: nn.Module, codes: np.ndarray, means: np.ndarray, str
     means_t = torch.as_tensor(np.asarray(means, dtype=np.float32))
     if means_t.shape != (conv.out_channels,):
         raise ValueError(f"means must have one value per filter ({conv.out_channels}), got {tuple(means_t.shape)}")
-    run = run or RunOptions(progress=False)
+    run = RunOptions.for_command("motifs", run)
     # variants of a batch of windows run together: about batch_size windows per forward pass
     per_batch = max(1, min(32, run.batch_size))
     group = max(1, run.batch_size // per_batch)

@@ -1,9 +1,9 @@
 """``dnaseq motifs``: what the first layer learned, matched to a motif database, with influence.
 
 :func:`filter_motifs` puts the pieces together: windows of a dataset split (or given codes) ->
-first-layer PFMs (:mod:`.filters`) -> TOMTOM against a MEME/JASPAR database (:mod:`.tomtom`)
+first-layer PFMs (:mod:`.filters`) -> TOMTOM against a MEME/JASPAR database (:mod:`.motif_match`)
 -> each filter's influence per feature (:mod:`.influence`). :func:`write_motif_report` writes
-the files (listed in its docstring) and the figures (:mod:`dnaseq.plots.figures`).
+the files (listed in its docstring) and the figures (:mod:`dnaseq.plots`).
 """
 from __future__ import annotations
 

@@ -110,14 +110,50 @@ def read_background(path: str) -> Optional[np.ndarray]:
     return None
 
 
+def _numbers(line: str) -> Optional[List[float]]:
+    try:
+        return [float(v) for v in line.split()]
+    except ValueError:
+        return None
+
+
 def parse_meme(lines: Iterable[str], path: str = "<meme>") -> List[Motif]:
-    """Motifs of MEME-format text (see module docstring)."""
+    """Motifs of MEME-format text (see module docstring). A matrix has ``w=`` rows; without
+    ``w=`` its rows run to the first line that is not four numbers. A matrix cut short (fewer
+    rows than ``w=`` before the next MOTIF, a text line or the end) is an error naming the line."""
     motifs: List[Motif] = []
     ident = name = None
     rows: List[List[float]] = []
-    width = nsites = 0
+    width: Optional[int] = None  # rows expected (None: not stated)
+    in_matrix, nsites, start = False, 0, 0
+
+    def finish():
+        nonlocal in_matrix, ident
+        motifs.append(Motif(ident, name, normalise(np.array(rows).T), nsites))
+        in_matrix, ident = False, None
+
+    def cut_short(lineno: int):
+        return ValueError(f"{path}:{lineno}: the matrix of motif {ident} (line {start}) has {len(rows)} rows, "
+                          f"not w={width}")
+
     for lineno, raw in enumerate(lines, start=1):
         line = raw.strip()
+        if in_matrix:
+            values = _numbers(line) if line else None
+            if values is not None and values:
+                if len(values) != 4:
+                    raise ValueError(f"{path}:{lineno}: expected 4 values ({BASES}), got {len(values)}")
+                rows.append(values)
+                if width is not None and len(rows) == width:
+                    finish()
+                continue
+            if not line and (width is not None or not rows):
+                continue  # blank lines inside a stated-width matrix, or before its first row
+            if _numbers(line.split()[0]) is not None:  # a row with something else in it
+                raise ValueError(f"{path}:{lineno}: expected 4 probabilities ({BASES}), got {line!r}")
+            if width is not None or not rows:
+                raise cut_short(lineno)
+            finish()  # an open matrix ends at the first line that is not a row
         if line.startswith("ALPHABET"):
             alphabet = line.split("=", 1)[1].strip().split()[0] if "=" in line else ""
             if alphabet and alphabet.upper() != BASES:
@@ -126,25 +162,18 @@ def parse_meme(lines: Iterable[str], path: str = "<meme>") -> List[Motif]:
             parts = line.split()
             if len(parts) < 2:
                 raise ValueError(f"{path}:{lineno}: MOTIF line without an identifier")
-            ident, name, rows, width = parts[1], " ".join(parts[2:]) or parts[1], [], 0
-        elif line.startswith("letter-probability") and ident is not None:
+            ident, name = parts[1], " ".join(parts[2:]) or parts[1]
+        elif line.startswith("letter-probability"):
+            if ident is None:
+                raise ValueError(f"{path}:{lineno}: a letter-probability matrix before any MOTIF line")
             m = re.search(r"\bw=\s*(\d+)", line)
-            if not m:
-                raise ValueError(f"{path}:{lineno}: letter-probability line without w=")
-            width = int(m.group(1))
             ns = re.search(r"\bnsites=\s*([\d.eE+]+)", line)
-            nsites = int(float(ns.group(1))) if ns else 0
-        elif width and len(rows) < width and line:
-            try:
-                values = [float(v) for v in line.split()]
-            except ValueError as exc:
-                raise ValueError(f"{path}:{lineno}: expected {BASES} probabilities, got {line!r}") from exc
-            if len(values) != 4:
-                raise ValueError(f"{path}:{lineno}: expected 4 values, got {len(values)}")
-            rows.append(values)
-            if len(rows) == width:
-                motifs.append(Motif(ident, name, normalise(np.array(rows).T), nsites))
-                ident, width = None, 0
+            width, nsites = (int(m.group(1)) if m else None), (int(float(ns.group(1))) if ns else 0)
+            rows, in_matrix, start = [], True, lineno
+    if in_matrix:
+        if width is not None or not rows:
+            raise cut_short(lineno + 1)
+        finish()
     return motifs
 
 

@@ -131,7 +131,7 @@ class SequenceModel(pl.LightningModule):
             self.pos_weight_t.copy_(pw.expand(n_features))
         # validation AUROC per feature, exact (thresholds=None) and synced across DDP ranks, so
         # each rank validates only its share; positives/windows per feature pick the features
-        # that have both classes (the others are left out of the mean, as in dnaseq.evaluate)
+        # that have both classes (the others are left out of the mean, as in dnaseq.apply.evaluate)
         self.val_auroc = MultilabelAUROC(num_labels=n_features, average=None, thresholds=None)
         self.val_counts = _LabelCounts(n_features)
 

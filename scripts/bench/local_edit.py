@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Variant scoring with local recomputation (dnaseq.fast_ism.edited_logits) vs full passes.
+"""Variant scoring with local recomputation (dnaseq.models.fast_ism.edited_logits) vs full passes.
 
 For DeepSEA and DanQ (1000 bp, 919 features, random weights, eval mode) and a batch of SNVs at
 the window centre, times
