@@ -222,3 +222,25 @@ def test_ema_weight_averaging_from_the_config_is_what_the_checkpoint_holds(tiny_
     model = dnaseq.load_model(str(tmp_path / "ckpt" / "last.ckpt"))
     assert all(torch.equal(model.state_dict()[k], averaged[k]) for k in floats)
     assert model.predict_proba("ACGT" * 250).shape == (1, 8)
+
+
+def test_one_feature_dataset_trains_validates_and_predicts(tmp_path):
+    """One ChIP-seq experiment is the commonest dataset: it trains, validates (valid_auroc) and its
+    checkpoint predicts one column (torchmetrics' multilabel AUROC refuses one label)."""
+    import shutil
+
+    from tests.conftest import DATA
+    shutil.copytree(DATA / "dm3_slice", tmp_path / "slice")
+    features = dnaseq.read_manifest(str(tmp_path / "slice" / "manifest.tsv"))[:1]
+    data = tmp_path / "one.h5"
+    dnaseq.build_dataset(str(tmp_path / "slice" / "dm3_chr2L_400k.fa.gz"), features, str(data), max_n_fraction=0.0,
+                         valid_fraction=0.2, test_fraction=0.2, seed=1, progress=False)
+    cfg = write_config(tmp_path / "c.yaml", data, tmp_path / "ckpt", limit_train_batches=3)
+    run_cli("train", "--config", cfg)
+    import pandas as pd
+    metrics = pd.read_csv(next((tmp_path / "logs").rglob("metrics.csv")))
+    auc = metrics["valid_auroc"].dropna()
+    assert len(auc) == 1 and 0.0 <= float(auc.iloc[0]) <= 1.0  # one validation, a real AUROC
+    model = dnaseq.load_model(str(tmp_path / "ckpt" / "last.ckpt"))
+    assert model.feature_names == [features[0].name]
+    assert model.predict_proba("ACGT" * 250).shape == (1, 1)

@@ -16,7 +16,7 @@ import pytorch_lightning as pl
 import torch
 from torch.nn import functional as F
 from torchmetrics import Metric
-from torchmetrics.classification import MultilabelAUROC
+from torchmetrics.classification import BinaryAUROC, MultilabelAUROC
 
 from .._version import __version__
 from ..models import build_model
@@ -31,6 +31,14 @@ from .wide_init import fit_on_split
 
 LOSSES = ("bce", "focal")
 WIDE_FITS = ("none", "start", "frozen")
+
+
+def _auroc(n_features: int) -> Metric:
+    """Exact AUROC per feature, synced across DDP ranks; torchmetrics' multilabel metric refuses a
+    single label, so a one-feature model (one ChIP-seq experiment) uses the binary one."""
+    if n_features > 1:
+        return MultilabelAUROC(num_labels=n_features, average=None, thresholds=None)
+    return BinaryAUROC(thresholds=None)
 
 
 class _LabelCounts(Metric):
@@ -132,7 +140,7 @@ class SequenceModel(pl.LightningModule):
         # validation AUROC per feature, exact (thresholds=None) and synced across DDP ranks, so
         # each rank validates only its share; positives/windows per feature pick the features
         # that have both classes (the others are left out of the mean, as in dnaseq.apply.evaluate)
-        self.val_auroc = MultilabelAUROC(num_labels=n_features, average=None, thresholds=None)
+        self.val_auroc = _auroc(n_features)
         self.val_counts = _LabelCounts(n_features)
 
     # -- properties users want on a loaded model -------------------------------------------
@@ -290,7 +298,8 @@ class SequenceModel(pl.LightningModule):
         """Logs the loss and updates the AUROC state; returns ``{"probs"}``, the batch's probabilities
         in the strand mode the model validates with, for callbacks (no second forward pass)."""
         p, y = self._eval_step(batch, "valid")
-        self.val_auroc.update(p.float(), y.to(torch.int32))
+        self.val_auroc.update(*((p.float(), y.to(torch.int32)) if self.n_features > 1 else
+                                (p.float()[:, 0], y[:, 0].to(torch.int32))))
         self.val_counts.update(y)
         return {"probs": p.detach()}
 
@@ -300,7 +309,7 @@ class SequenceModel(pl.LightningModule):
             return
         with warnings.catch_warnings():  # features without positives are masked below
             warnings.simplefilter("ignore")
-            aucs = self.val_auroc.compute()
+            aucs = self.val_auroc.compute().reshape(-1)  # (F,), one feature included
         both = (pos > 0) & (pos < n)
         auc = aucs[both].float().mean() if both.any() else torch.tensor(float("nan"))
         self.log("valid_auroc", auc, prog_bar=True)
