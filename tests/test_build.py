@@ -155,3 +155,24 @@ def test_cli_malformed_bed_reports_file_and_line(dm3_slice, tmp_path):
     ok = run_cli("build-dataset", "-r", dm3_slice / "dm3_chr2L_400k.fa.gz", "--peaks", f"bad:TF={bad}",
                  "-o", tmp_path / "x.h5", "-q", "--skip-bad-lines")
     assert "skipped lines: 1 start/end must be integers" in ok.stdout
+
+
+def test_a_build_with_no_windows_is_an_error_that_says_why(tmp_path):
+    """Every sequence shorter than a window (a transcript FASTA, a plasmid) made a 0-window
+    dataset and exit 0; now it is one error line saying why, and nothing is written."""
+    rng = np.random.default_rng(3)
+    short = write_fasta(tmp_path / "short.fa", {f"s{i}": "".join(rng.choice(list("ACGT"), 600)) for i in range(3)})
+    bed = tmp_path / "p.bed"
+    bed.write_text("s0\t100\t400\n")
+    proc = run_cli("build-dataset", "-r", short, "--peaks", f"x={bed}", "-o", tmp_path / "d.h5", check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    err = proc.stderr.strip()
+    assert err.startswith("dnaseq build-dataset: error: no windows were made from") and len(err.splitlines()) == 1
+    assert "shorter than the 1,000 bp window" in err and "too many N" in err
+    assert not list(tmp_path.glob("d.h5*"))
+    # a split named for a chromosome that yields nothing is an error too
+    mixed = write_fasta(tmp_path / "mixed.fa", {"a": "".join(rng.choice(list("ACGT"), 5000)), "gap": "N" * 5000})
+    with pytest.raises(ValueError, match=r"the test split \(chromosomes gap\) has no windows"):
+        build_dataset(str(mixed), [Feature("x", "TF", str(bed))], str(tmp_path / "m.h5"), test_chroms=["gap"],
+                      progress=False)
+    assert not list(tmp_path.glob("m.h5*"))

@@ -301,9 +301,34 @@ def build_dataset(reference: str, features: Sequence[Feature], out: str, *,
                          summary=report.as_dict())
     if bar is not None:
         bar.close()
+    try:
+        _check_not_empty(report, genome, all_chroms, valid_chroms, test_chroms, window_size, reference)
+    except ValueError:
+        os.remove(tmp)
+        raise
+    finally:
+        genome.close()
     os.replace(tmp, out)  # a crash never leaves a half-written file under the real name
-    genome.close()
     return report
+
+
+def _check_not_empty(report: BuildReport, genome: Genome, chroms: Sequence[str], valid_chroms: Sequence[str],
+                     test_chroms: Sequence[str], window_size: int, reference: str) -> None:
+    """A build that made no window, or none in a split a chromosome was named for, is an error
+    saying why (what the windows were left out for), not an empty dataset."""
+    dropped = ", ".join(f"{v:,} {k}" for k, v in report.dropped.items() if v)
+    why = f" (windows left out: {dropped})" if dropped else ""
+    longest = max((genome.lengths[c] for c in chroms), default=0)
+    if longest < window_size:
+        why += (f"; the longest sequence used is {longest:,} bp, shorter than the {window_size:,} bp window "
+                "(bases past a sequence's end count as N)")
+    if sum(report.windows.values()) == 0:
+        raise ValueError(f"no windows were made from {reference}{why}; see --max-n-fraction, --regions, "
+                         "--blacklist, --require-positive and --window-size")
+    for split, named in (("valid", valid_chroms), ("test", test_chroms)):
+        if named and report.windows[split] == 0:
+            raise ValueError(f"the {split} split (chromosomes {', '.join(named)}) has no windows{why}; "
+                             f"name other --{split}-chroms")
 
 
 def _windows(codes: np.ndarray, first_start: int, n: int, window_size: int, step: int) -> np.ndarray:
