@@ -7,7 +7,7 @@ from PIL import Image
 
 from dnaseq.apply.compare import compare_evaluations
 from dnaseq.apply.evaluate import evaluate_predictions, feature_metrics, load_evaluation, summarize
-from tests.conftest import build_slice_dataset, run_cli
+from tests.conftest import DATA, build_slice_dataset, run_cli
 from tests.test_train import write_config
 
 
@@ -126,3 +126,22 @@ def test_single_sweep_metrics_equal_sklearn_scorers():
         roc, ap = roc_and_pr_auc(y, p)
         assert roc == pytest.approx(roc_auc_score(y, p), abs=1e-12)
         assert ap == pytest.approx(average_precision_score(y, p), abs=1e-12)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not_hdf5"])
+def test_damaged_dataset_is_one_line_naming_file_and_damage(tiny_checkpoint, tmp_path, damage):
+    """A dataset cut short by an interrupted copy (or a text file called .h5) used to end in
+    h5py's OSError and a traceback; now evaluate and info say which file and what is wrong."""
+    bad = tmp_path / "bad.h5"
+    if damage == "truncated":
+        bad.write_bytes((DATA / "dm3_insulators.h5").read_bytes()[:30000])
+        expected = "it is truncated"
+    else:
+        bad.write_text("chr2L\t10\t20\n")
+        expected = "damaged or not an HDF5 file"
+    for args in (["evaluate", "-m", tiny_checkpoint, "-d", bad, "-o", tmp_path / "ev"], ["info", bad]):
+        proc = run_cli(*args, check=False)
+        err = proc.stderr.strip()
+        assert proc.returncode == 1 and "Traceback" not in err and len(err.splitlines()) == 1, err
+        assert f"{bad}: cannot read it as an HDF5 dataset" in err and expected in err, err
+    assert not (tmp_path / "ev" / "metrics.json").exists()

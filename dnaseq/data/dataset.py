@@ -104,8 +104,22 @@ class DatasetWriter:
         self.close()
 
 
+def open_h5(path: str) -> h5py.File:
+    """``path`` opened for reading; a file HDF5 cannot open (truncated by an interrupted copy,
+    damaged, or not HDF5 at all) is one ValueError naming it and the damage, not h5py's OSError."""
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"dataset not found: {path}") from None
+        reason = str(exc).split("(", 1)[-1].rstrip(")") if "(" in str(exc) else str(exc)
+        hint = ("it is truncated: an interrupted copy, download or build? copy or build it again"
+                if "truncated" in reason else "it is damaged or not an HDF5 file")
+        raise ValueError(f"{path}: cannot read it as an HDF5 dataset ({reason}); {hint}") from None
+
+
 def read_info(path: str) -> DatasetInfo:
-    with h5py.File(path, "r") as h5:
+    with open_h5(path) as h5:
         return _info_from_attrs(h5, path)
 
 
@@ -140,7 +154,7 @@ class H5Split(SplitSource):
         if not os.path.exists(path):
             raise FileNotFoundError(f"dataset not found: {path}")
         self.path, self.split = path, split
-        with h5py.File(path, "r") as h5:
+        with open_h5(path) as h5:
             self.info = _info_from_attrs(h5, path)
             if split not in h5:
                 present = [k for k in h5.keys()]
@@ -171,7 +185,7 @@ class H5Split(SplitSource):
 
     def _group(self) -> h5py.Group:
         if self._h5 is None or self._pid != os.getpid():
-            self._h5 = h5py.File(self.path, "r")
+            self._h5 = open_h5(self.path)
             self._pid = os.getpid()
         return self._h5[self.split]
 
@@ -247,7 +261,7 @@ def available_splits(path: str) -> List[str]:
                                 f"the current directory, {os.getcwd()})")
     if os.path.isdir(path) or str(path).endswith(".mat"):
         return deepsea_bundle.available_splits(path)
-    with h5py.File(path, "r") as h5:
+    with open_h5(path) as h5:
         return [s for s in h5.keys() if isinstance(h5[s], h5py.Group)]
 
 
