@@ -88,3 +88,30 @@ def test_read_only_folder_without_index(tmp_path):
             Genome(folder / "g.fa")
     finally:
         os.chmod(folder, 0o755)
+
+
+def test_gff_and_gtf_are_read_as_intervals_by_content(tmp_path, caplog):
+    """A GFF3 / GTF file given as peaks was taken line by line for a header (every feature
+    negative); it is recognised by its columns, whatever it is called, and its 1-based closed
+    intervals become BED's 0-based half-open ones."""
+    import logging
+
+    from dnaseq.sequence.intervals import iter_bed_records
+    gff = tmp_path / "genes.bed"  # the name says BED; the content is GFF3
+    gff.write_text("##gff-version 3\n"
+                   "chr2L\tFlyBase\tgene\t7529\t9484\t.\t+\t.\tID=FBgn0031208\n"
+                   "chr2L\tFlyBase\texon\t7529\t8116\t.\t+\t.\tParent=FBtr0300689\n")
+    gtf = tmp_path / "genes.gtf.gz"
+    with gzip.open(gtf, "wt") as fh:
+        fh.write('chr2L\tFlyBase\texon\t100\t100\t0.5\t-\t0\tgene_id "g1"; transcript_id "t1";\n')
+    with caplog.at_level(logging.WARNING, logger="dnaseq.sequence.intervals"):
+        assert list(iter_bed_records(str(gff))) == [("chr2L", 7528, 9484), ("chr2L", 7528, 8116)]
+        assert list(iter_bed_records(str(gtf))) == [("chr2L", 99, 100)]  # a 1 bp feature stays 1 bp
+    assert sum("read as GFF/GTF" in r.getMessage() for r in caplog.records) == 2
+    iv = read_intervals(str(gff))
+    assert iv.covered_bases("chr2L", np.array([7528]), np.array([7728]))[0] == 200
+    # a BED line with text in columns 2-3 is still an error, not GFF
+    bed = tmp_path / "bad.bed"
+    bed.write_text("chr2L\t100\t200\n" + "\t".join(["chr2L", "x", "y", "1", "2", ".", "+", ".", "z"]) + "\n")
+    with pytest.raises(BedFormatError, match="bad.bed:2: start/end must be integers"):
+        list(iter_bed_records(str(bed)))

@@ -6,6 +6,7 @@ evaluated with ``searchsorted`` — no per-base arrays, no per-peak Python loop 
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 import zlib
@@ -56,6 +57,7 @@ class IntervalSet:
 #: Largest start/end accepted. Far beyond any chromosome, and small enough that sums of interval
 #: lengths stay inside int64.
 MAX_COORDINATE = 2 ** 62
+log = logging.getLogger(__name__)
 _INTEGER = re.compile(r"-?[0-9]+")  # ASCII digits only: int() would also take "1_000", "+5", "١٢"
 
 
@@ -71,11 +73,26 @@ def _is_header(line: str) -> bool:
     return line.startswith(("#", "track", "browser"))
 
 
+_STRANDS = {"+", "-", ".", "?"}
+
+
+def _is_gff(fields: List[str]) -> bool:
+    """A GFF3 / GTF data line: seqid, source, type, then 1-based start and end, score, strand,
+    phase and attributes (9 columns; a BED line has integers in columns 2-3 instead)."""
+    if len(fields) < 9 or _INTEGER.fullmatch(fields[1].strip()):
+        return False
+    return bool(_INTEGER.fullmatch(fields[3].strip()) and _INTEGER.fullmatch(fields[4].strip())) \
+        and fields[6].strip() in _STRANDS
+
+
 def iter_bed_records(path: str, on_bad_line: str = "error",
                      skipped: Optional[Counter] = None,
                      examples: Optional[Dict[str, str]] = None,
                      lines: Optional[Counter] = None) -> Iterator[Tuple[str, int, int]]:
-    """Yield (chrom, start, end) from a BED3+ / narrowPeak file (plain or gzipped).
+    """Yield (chrom, start, end) from a BED3+ / narrowPeak file (plain or gzipped), or from a
+    GFF3 / GTF file, recognised by its first data line (9 columns, 1-based closed coordinates in
+    columns 4-5, a strand in column 7) whatever it is called: its intervals are converted to
+    0-based half-open and a warning says the file was read as GFF.
 
     ``track``, ``browser``, ``#`` and blank lines are skipped (counted in ``lines["comment"]``;
     ``lines["total"]`` counts every line). Only ``\n`` ends a line (a ``\r`` before it is
@@ -109,13 +126,27 @@ def iter_bed_records(path: str, on_bad_line: str = "error",
         skipped[reason] += 1
         examples.setdefault(reason, f"{path}:{lineno}")
 
-    seen_data = False
+    seen_data, gff = False, None
     for lineno, line in _numbered_lines(path):
         lines["total"] += 1
         if not line.strip() or _is_header(line):
             lines["comment"] += 1
             continue
         fields = _columns(line)
+        if gff is None:  # the first data line decides the format
+            gff = _is_gff(line.split("\t"))
+            if gff:
+                log.warning("%s: read as GFF/GTF (1-based start and end in columns 4-5, converted to BED's "
+                            "0-based half-open intervals)", path)
+        if gff:
+            fields = line.split("\t")
+            if len(fields) < 9 or not (_INTEGER.fullmatch(fields[3].strip())
+                                       and _INTEGER.fullmatch(fields[4].strip())):
+                bad(lineno, "not a GFF line", "expected 9 tab-separated GFF columns with integer start and end",
+                    line)
+                continue
+            start_1, end_s = fields[3].strip(), fields[4].strip()
+            fields = [fields[0], str(_to_int(start_1) - 1), end_s]  # 1-based closed -> 0-based half-open
         if len(fields) < 3:
             bad(lineno, "fewer than 3 columns",
                 f"expected at least 3 tab-separated columns (chrom, start, end), got {len(fields)}", line)
