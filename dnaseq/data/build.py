@@ -316,6 +316,10 @@ def _check_not_empty(report: BuildReport, genome: Genome, chroms: Sequence[str],
                      test_chroms: Sequence[str], window_size: int, reference: str) -> None:
     """A build that made no window, or none in a split a chromosome was named for, is an error
     saying why (what the windows were left out for), not an empty dataset."""
+    empty = [split for split, named in (("valid", valid_chroms), ("test", test_chroms))
+             if named and report.windows[split] == 0]
+    if sum(report.windows.values()) and not empty:
+        return
     dropped = ", ".join(f"{v:,} {k}" for k, v in report.dropped.items() if v)
     why = f" (windows left out: {dropped})" if dropped else ""
     longest = max((genome.lengths[c] for c in chroms), default=0)
@@ -325,10 +329,9 @@ def _check_not_empty(report: BuildReport, genome: Genome, chroms: Sequence[str],
     if sum(report.windows.values()) == 0:
         raise ValueError(f"no windows were made from {reference}{why}; see --max-n-fraction, --regions, "
                          "--blacklist, --require-positive and --window-size")
-    for split, named in (("valid", valid_chroms), ("test", test_chroms)):
-        if named and report.windows[split] == 0:
-            raise ValueError(f"the {split} split (chromosomes {', '.join(named)}) has no windows{why}; "
-                             f"name other --{split}-chroms")
+    named = valid_chroms if empty[0] == "valid" else test_chroms
+    raise ValueError(f"the {empty[0]} split (chromosomes {', '.join(named)}) has no windows{why}; "
+                     f"name other --{empty[0]}-chroms")
 
 
 def _windows(codes: np.ndarray, first_start: int, n: int, window_size: int, step: int) -> np.ndarray:

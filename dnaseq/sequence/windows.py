@@ -53,9 +53,10 @@ class Windows:
 
     @staticmethod
     def stack(parts: List["Windows"]) -> "Windows":
-        return Windows(np.concatenate([p.codes for p in parts]), sum((p.name for p in parts), []),
-                       sum((p.chrom for p in parts), []), *(np.concatenate([getattr(p, k) for p in parts])
-                                                             for k in ("start", "bin_start", "bin_end", "padded")))
+        names = [n for p in parts for n in p.name]
+        chroms = [c for p in parts for c in p.chrom]
+        arrays = (np.concatenate([getattr(p, k) for p in parts]) for k in ("start", "bin_start", "bin_end", "padded"))
+        return Windows(np.concatenate([p.codes for p in parts]), names, chroms, *arrays)
 
 
 def window_start(bin_start, bin_end, L: int):
