@@ -13,7 +13,8 @@ fails on an upward arrow or an import loop):
     training/    the LightningModule and checkpoints, train, tune, config checks, metrics, runs,
                  resume, import of published weights
     inference/   the one engine (Trainer.predict, ordered writers), predictor settings, REF/ALT pairs
-    apply/       predict, evaluate, compare, score-variants, ISM
+    apply/       predict, evaluate, compare, score-variants (and its e-values against a background), ISM
+    prioritize/  which variants matter: backgrounds of variant effects, the functional-variant classifier
     interpret/   filter motifs, influence, attributions, TF-MoDISco
     design/      sequence design by greedy / beam / temperature search over edits
     cli/         the dnaseq command (nothing imports it)
@@ -41,6 +42,8 @@ __getattr__, __dir__, _names = exports(__name__, {
     "apply.variants": ["score_variants"],
     "apply.ism_run": ["run_ism"],
     "apply.predict": ["predict"],
+    "apply.calibration": ["Background"],
+    "prioritize.background": ["build_background"],
 })
 
 

@@ -16,7 +16,7 @@ STRAND_TEXT = {"both": "predictions averaged over both strands (window and rever
 
 #: windows (or edited sequences) per forward pass, per command; the API functions use the same
 BATCH_SIZES = {"evaluate": 256, "predict": 256, "score-variants": 128, "ism": 512, "motifs": 128,
-               "attribute": 64, "design": 1024}
+               "attribute": 64, "design": 1024, "background": 128}
 
 
 def deprecated_spelling(old: str, new: str) -> None:

@@ -15,8 +15,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "dnaseq"
 
 #: stages from the bottom up; a module may import its own stage and the ones before it
-STAGES = ["", "sequence", "plots", "data", "models", "training", "inference", "apply", "interpret", "design",
-          "cli"]
+STAGES = ["", "sequence", "plots", "data", "models", "training", "inference", "apply", "prioritize", "interpret",
+          "design", "cli"]
 #: the only modules at the root: the API facade, and helpers every stage may use (no torch)
 ROOT_MODULES = {"__init__", "_version", "_lazy", "outputs", "settings"}
 

@@ -59,6 +59,7 @@ SHORTEN = {
              "--set", "trainer.limit_val_batches=2"],
     "motifs": ["--no-logos", "--influence-windows", "64", "--modisco-windows", "32"],
     "design": ["--max-edits", "1", "--chains", "2", "--protect-core", "900"],
+    "background": ["-n", "300"],
 }
 # windows kept per split of the scratch copy of data/dm3_insulators.h5
 EXCERPT = {"train": 512, "valid": 256, "test": 512}

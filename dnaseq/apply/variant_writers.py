@@ -10,8 +10,10 @@ NUL, DEL, C1) become ``\\xNN``; everything else (``#``, quotes, spaces, ``;``, n
 as ``é``) is written as it is, UTF-8 encoded. Bytes of the VCF that are not UTF-8 arrive as
 ``\\xNN`` text too.
 
-TSV: one header line (the variant columns, then one column per score and feature named
-``score:feature``), then one line per row; no comment lines (run metadata are in
+TSV: one header line (the variant columns; with a background, the per-row summary columns
+``min_evalue_<s>``, ``min_feature_<s>``, ``n_below_<s>``, ``combined_evalue_<s>`` of
+:mod:`dnaseq.apply.calibration`; then one column per score and feature named ``score:feature``,
+e-values as ``evalue_diff:feature``), then one line per row; no comment lines (run metadata are in
 ``PREFIX.summary.json``). Cells follow the CSV quoting rules with a tab delimiter: a cell that
 holds ``"`` is written in double quotes with each ``"`` doubled (no other cell is quoted).
 ``pandas.read_csv(path, sep="\\t")`` returns every cell as written; add
@@ -23,7 +25,8 @@ rows that were not scored have ``nan``.
 
 HDF5: ``/variants/<column>`` (UTF-8 strings; int64 ``pos``, ``alt_index``, ``line``; HDF5
 booleans, which h5py reads as numpy ``bool``, for ``ref_match``, ``indel`` and ``padded``) and
-``/scores/<score>`` float32 (N, F); attributes ``features`` and ``meta`` (JSON). A row whose REF
+``/scores/<score>`` float32 (N, F) (e-values too); ``/summary/<column>`` (float64, text for
+``min_feature_<s>``) with a background; attributes ``features`` and ``meta`` (JSON). A row whose REF
 was never compared with the genome (malformed, unknown chromosome, beyond the chromosome's end;
 an empty ``ref_match`` cell in the TSV) has ``ref_match`` False and ``/variants/ref_checked``
 False; :func:`read_scores_h5` gives ``ref_match`` as pandas' nullable ``boolean`` with ``<NA>``
@@ -36,7 +39,7 @@ import io
 import json
 import os
 from collections import Counter
-from typing import Dict, List
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -53,6 +56,13 @@ VARIANT_COLUMNS = ("chrom", "pos", "id", "ref", "alt", "alt_index", "line", "sta
 INT_COLUMNS = ("pos", "alt_index", "line")
 BOOL_COLUMNS = ("ref_match", "indel", "padded")  # HDF5 booleans (the TSV writes True / False)
 FORMATS = {"tsv": "tsv", "hdf5": "h5", "h5": "h5"}  # format -> file suffix
+TEXT_SUMMARY_PREFIX = "min_feature_"  # the one text column among the summary columns of a calibrated run
+
+
+def _summary_cells(summary: Dict[str, np.ndarray], names: List[str]) -> List[list]:
+    """Per-row summary columns (numbers as %.9g, text sanitised), column by column."""
+    return [[escape_controls(str(v)) for v in summary[c]] if c.startswith(TEXT_SUMMARY_PREFIX)
+            else ["%.9g" % v for v in np.asarray(summary[c], np.float64).tolist()] for c in names]
 
 
 def output_path(fmt: str, out: str) -> str:
@@ -114,12 +124,13 @@ class TsvWriter(_Writer):
     ``done`` / ``done_statuses`` say which rows are already there (one line per row: cells
     never hold a line break)."""
 
-    def __init__(self, out: str, features: List[str], scores: List[str], meta: Dict, resume: bool = False):
+    def __init__(self, out: str, features: List[str], scores: List[str], meta: Dict, resume: bool = False,
+                 summary: Sequence[str] = ()):
         super().__init__(f"{out}.tsv")
-        self.scores = scores
+        self.scores, self.summary = scores, list(summary)
         self.done, self.done_statuses = 0, Counter()
         score_cols = [escape_controls(f"{s}:{f}") for s in scores for f in features]
-        header = list(VARIANT_COLUMNS) + score_cols
+        header = list(VARIANT_COLUMNS) + self.summary + score_cols
         sidecar = self.partial + ".json"
         if resume and os.path.exists(self.partial):
             self._check_same_run(sidecar, meta)
@@ -154,11 +165,12 @@ class TsvWriter(_Writer):
         if os.path.exists(self.partial + ".json"):
             os.remove(self.partial + ".json")
 
-    def write(self, prep, values: Dict[str, np.ndarray]) -> None:
+    def write(self, prep, values: Dict[str, np.ndarray], summary: Optional[Dict[str, np.ndarray]] = None) -> None:
         table = _variant_table(prep)
         n = len(prep.rows)
         block = np.concatenate([values[s] for s in self.scores], axis=1) if self.scores else np.zeros((n, 0))
-        rows = list(zip(*[table[c] for c in VARIANT_COLUMNS]))
+        extra = _summary_cells(summary, self.summary) if self.summary else []
+        rows = list(zip(*[table[c] for c in VARIANT_COLUMNS], *extra))
         if block.shape[1]:
             # the variant cells through csv (quoting), the numbers joined by one %-format per row
             # (7x faster than formatting each cell); sanitised cells hold no line breaks
@@ -190,9 +202,10 @@ def _bool_columns(prep) -> Dict[str, list]:
 
 
 class Hdf5Writer(_Writer):
-    def __init__(self, out: str, features: List[str], scores: List[str], meta: Dict):
+    def __init__(self, out: str, features: List[str], scores: List[str], meta: Dict, summary: Sequence[str] = ()):
         import h5py
         super().__init__(f"{out}.h5")
+        self.summary = list(summary)
         self.h5 = h5py.File(self.partial, "w")
         self.h5.attrs["features"] = json.dumps(features)
         self.h5.attrs["meta"] = json.dumps(meta)
@@ -211,8 +224,13 @@ class Hdf5Writer(_Writer):
             s.create_dataset(name, shape=(0, len(features)), maxshape=(None, len(features)), dtype=np.float32,
                              chunks=(min(1024, max(1, 2**20 // max(len(features), 1))), len(features)),
                              compression="gzip")
+        if self.summary:
+            g = self.h5.create_group("summary")
+            for c in self.summary:
+                g.create_dataset(c, shape=(0,), maxshape=(None,), chunks=(4096,), compression="gzip",
+                                 dtype=str_dt if c.startswith(TEXT_SUMMARY_PREFIX) else np.float64)
 
-    def write(self, prep, values: Dict[str, np.ndarray]) -> None:
+    def write(self, prep, values: Dict[str, np.ndarray], summary: Optional[Dict[str, np.ndarray]] = None) -> None:
         table = _variant_table(prep)
         table.update(_bool_columns(prep))
         n0, n1 = self.n, self.n + len(prep.rows)
@@ -225,13 +243,19 @@ class Hdf5Writer(_Writer):
             ds = self.h5["scores"][name]
             ds.resize((n1, ds.shape[1]))
             ds[n0:n1] = values[name].astype(np.float32)
+        for c in self.summary:
+            ds = self.h5["summary"][c]
+            ds.resize((n1,))
+            text = c.startswith(TEXT_SUMMARY_PREFIX)
+            ds[n0:n1] = [escape_controls(str(v)) for v in summary[c]] if text else np.asarray(summary[c], np.float64)
         self.n = n1
 
     def _close(self) -> None:
         self.h5.close()
 
 
-_RUN_KEYS = ("checkpoint", "vcf", "reference", "window", "ref_policy", "strand", "scores", "score_n_reference")
+_RUN_KEYS = ("checkpoint", "vcf", "reference", "window", "ref_policy", "strand", "scores", "score_n_reference",
+             "background", "evalue_threshold")
 
 
 def _run_key(meta: Dict) -> Dict:
@@ -259,15 +283,17 @@ def _truncate_to_complete_rows(path: str, header: List[str]):
     return len(lines) - 1, statuses
 
 
-def make_writer(fmt: str, out: str, features: List[str], scores: List[str], meta: Dict, resume: bool = False):
-    """A writer for ``fmt``; a file that cannot be created is a ValueError naming it."""
+def make_writer(fmt: str, out: str, features: List[str], scores: List[str], meta: Dict, resume: bool = False,
+                summary: Sequence[str] = ()):
+    """A writer for ``fmt`` (``summary``: per-row summary columns of a calibrated run, after the
+    variant columns); a file that cannot be created is a ValueError naming it."""
     path = output_path(fmt, out)
     try:
         if FORMATS[fmt] == "tsv":
-            return TsvWriter(out, features, scores, meta, resume=resume)
+            return TsvWriter(out, features, scores, meta, resume=resume, summary=summary)
         if resume:
             raise ValueError("--resume works with --format tsv (an HDF5 file cut by a kill cannot be trusted)")
-        return Hdf5Writer(out, features, scores, meta)
+        return Hdf5Writer(out, features, scores, meta, summary=summary)
     except OSError as exc:
         raise ValueError(f"cannot write {path}.partial: {exc.strerror or exc}") from exc
 
@@ -277,10 +303,10 @@ def read_scores_tsv(path: str):
     import pandas as pd
     with open(path, encoding="utf-8", newline="") as fh:
         header = next(csv.reader(fh, delimiter="\t"), [])
-    scores = [c for c in header if c not in VARIANT_COLUMNS]
-    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values={c: ["nan"] for c in scores},
-                       dtype={**{c: str for c in VARIANT_COLUMNS if c not in INT_COLUMNS},
-                              **{c: np.float64 for c in scores}})
+    text = [c for c in header if c in VARIANT_COLUMNS and c not in INT_COLUMNS or c.startswith(TEXT_SUMMARY_PREFIX)]
+    numbers = [c for c in header if c not in VARIANT_COLUMNS and c not in text]
+    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values={c: ["nan"] for c in numbers},
+                       dtype={**{c: str for c in text}, **{c: np.float64 for c in numbers}})
 
 
 def read_scores_h5(path: str):
@@ -306,6 +332,9 @@ def read_scores_h5(path: str):
                 if checked is not None:
                     values[~np.asarray(checked, dtype=bool)] = pd.NA
             columns[c] = values
+        for c in h5["summary"] if "summary" in h5 else ():
+            ds = h5["summary"][c]
+            columns[c] = ds.asstr()[:] if ds.dtype.kind == "O" else ds[:]
         table = pd.DataFrame(columns)
         scores = {k: h5["scores"][k][:] for k in h5["scores"]}
         features = json.loads(h5.attrs["features"])

@@ -67,6 +67,7 @@ from .._version import __version__
 from ..inference import engine
 from ..inference.pairs import pair_step, pair_unit
 from ..inference.predictor import settings
+from ..models.state import fingerprint
 from ..outputs import prepare_output_prefix
 from ..sequence.encoding import CODE_TABLE, N_CODE, decode
 from ..sequence.genome import Genome, UnknownChromosomeError
@@ -74,6 +75,7 @@ from ..sequence.textio import has_controls
 from ..sequence.vcf import VariantRow, VcfReport, check_vcf, read_vcf
 from ..settings import RunOptions, strand_or_rc_average
 from ..training.task import as_model
+from .calibration import DEFAULT_THRESHOLD, Background, provenance
 from .variant_report import ScoringSummary, run_warnings, write_summary
 from .variant_writers import DEFAULT_SCORES, REF_POLICIES, SCORES, complete_rows, make_writer, output_path
 
@@ -262,7 +264,8 @@ def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Seque
                    fmt: str = "tsv", ref_policy: str = "genome", strand: Optional[str] = None,
                    batch_size: Optional[int] = None, chunk_size: int = 1024, device: Optional[str] = None,
                    progress: Optional[bool] = None, score_n_reference: bool = False, run: Optional[RunOptions] = None,
-                   resume: bool = False, local: bool = True, rc_average: Optional[bool] = None) -> ScoringSummary:
+                   resume: bool = False, local: bool = True, rc_average: Optional[bool] = None,
+                   background: Optional[str] = None, evalue_threshold: float = DEFAULT_THRESHOLD) -> ScoringSummary:
     """Score every variant of ``vcf`` against ``reference`` with a checkpoint (path or model).
 
     Writes ``{out}.tsv`` (``fmt="tsv"``) or ``{out}.h5`` (``fmt="hdf5"``) plus ``{out}.summary.json``
@@ -274,6 +277,12 @@ def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Seque
     (``local=False``: full passes). ``resume`` continues a TSV run that was killed: rows
     already in ``{out}.tsv.partial`` are kept and the VCF is read on from there. Returns None
     on ranks other than 0 of a multi-process run.
+
+    ``background`` (a file of ``dnaseq background``) adds e-values per feature for each of its
+    score types (``evalue_diff:<feature>`` ...) and per-row summary columns (smallest e-value, its
+    feature, features below ``evalue_threshold``, Simes' combination; see
+    :mod:`dnaseq.apply.calibration`). A background made with other weights, reference, strand
+    setting, window or N fill is refused before anything is written.
     """
 
     bad = [s for s in scores if s not in SCORES]
@@ -283,22 +292,34 @@ def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Seque
         raise ValueError(f"ref_policy must be one of {REF_POLICIES}, got {ref_policy!r}")
     strand = strand_or_rc_average(strand, rc_average)
     check_inputs(checkpoint, vcf, reference, out, fmt)
+    bg = Background.load(str(background)) if background is not None else None
+    if not 0 < evalue_threshold <= 1:
+        raise ValueError(f"the e-value threshold must be in (0, 1], got {evalue_threshold}")
     model, label = as_model(checkpoint)
     st = settings(model, strand)
+    if bg is not None:
+        bg.check_matches(provenance(st.net, model.feature_names, reference, st.strand, model.seq_len, st.fill, label))
     run = RunOptions.for_command("score-variants", run, batch_size=batch_size, device=device, progress=progress,
                                  default_progress=True)
     L, features = model.seq_len, model.feature_names
-    meta = {"checkpoint": label, "vcf": str(vcf), "reference": str(reference), "window": L, "ref_policy": ref_policy,
+    meta = {"checkpoint": label, "model_fingerprint": fingerprint(st.net), "vcf": str(vcf), "reference": str(reference), "window": L, "ref_policy": ref_policy,
             "strand": st.strand, "fill": st.fill, "scores": list(scores), "score_n_reference": score_n_reference,
             "centring": "allele centred; SNV at index L//2", "logit_eps": LOGIT_EPS,
-            "precision": str(run.precision), "dnaseq_version": __version__}
+            "precision": str(run.precision), "dnaseq_version": __version__,
+            "background": None if bg is None else str(background),
+            "evalue_threshold": None if bg is None else evalue_threshold}
+    if bg is not None:
+        meta["background_n"] = bg.n
+        meta["background_source"] = bg.provenance.get("source")
     report = VcfReport(str(vcf))
     genome = Genome(reference)
     sink = None
 
     def make_sink():
         nonlocal sink
-        sink = _ScoreSink(make_writer(fmt, out, features, list(scores), meta, resume=resume), scores, len(features))
+        names = list(scores) + (bg.evalue_names() if bg else [])
+        writer = make_writer(fmt, out, features, names, meta, resume=resume, summary=bg.summary_names() if bg else ())
+        sink = _ScoreSink(writer, scores, len(features), bg, evalue_threshold)
         return sink
 
     partial = f"{out}.tsv.partial"  # every rank reads where the partial file ends
@@ -308,8 +329,7 @@ def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Seque
         rows = read_vcf(vcf, report)
         if skip:
             rows = itertools.islice(rows, skip, None)
-        for chunk in _chunks(rows, chunk_size):
-            yield lambda chunk=chunk: _unit(prepare(chunk, genome, L, ref_policy, score_n_reference), L)
+        return variant_units(rows, genome, L, ref_policy, score_n_reference, chunk_size)
 
     try:
         info = engine.run(st.net, produce, pair_step(st.fill, st.strand, run.batch_size, local), make_sink, run)
@@ -347,19 +367,35 @@ def _summarise(sink: "_ScoreSink", out: str, meta: Dict, report: VcfReport) -> S
 class _ScoreSink:
     """Effect scores of each chunk, handed to the writer in VCF order."""
 
-    def __init__(self, writer, scores: Sequence[str], n_features: int):
+    def __init__(self, writer, scores: Sequence[str], n_features: int, background: Optional[Background] = None,
+                 threshold: float = DEFAULT_THRESHOLD):
         self.writer, self.scores, self.n_features = writer, list(scores), n_features
+        self.background, self.threshold = background, threshold
+        self.needed = list(dict.fromkeys(self.scores + (background.scores if background else [])))
         self.statuses: Counter = Counter()
         self.rows = 0
 
     def write(self, prep: Prepared, out) -> None:
-        values = {s: np.full((len(prep.rows), self.n_features), np.nan, np.float64) for s in self.scores}
+        values = {s: np.full((len(prep.rows), self.n_features), np.nan, np.float64) for s in self.needed}
         if prep.scored_index:
-            for s, v in effect_scores(out["ref"], out["alt"], self.scores).items():
+            for s, v in effect_scores(out["ref"], out["alt"], self.needed).items():
                 values[s][prep.scored_index] = v
-        self.writer.write(prep, values)
+        if self.background is None:
+            self.writer.write(prep, values)
+        else:
+            evalues, summary = self.background.annotate(values, self.threshold)
+            self.writer.write(prep, {**values, **evalues}, summary)
         self.statuses.update(prep.status)
         self.rows += len(prep.rows)
+
+
+def variant_units(rows: Iterable[VariantRow], genome: Genome, L: int, ref_policy: str = "genome",
+                  score_n_reference: bool = False, chunk_size: int = 1024) -> Iterator:
+    """Work units of the inference engine for ``rows``: one per chunk of ``chunk_size`` rows, each a
+    callable that prepares its chunk (:func:`prepare`) where it runs; its results are ``ref`` and
+    ``alt`` probabilities of the chunk's scored rows, with the :class:`Prepared` chunk as ``meta``."""
+    for chunk in _chunks(rows, chunk_size):
+        yield lambda chunk=chunk: _unit(prepare(chunk, genome, L, ref_policy, score_n_reference), L)
 
 
 def _unit(prep: Prepared, L: int) -> Dict:

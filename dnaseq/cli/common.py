@@ -78,7 +78,9 @@ def run_options(args) -> RunOptions:
 INPUT_FILES = {"checkpoint": "checkpoint", "vcf": "VCF", "reference": "reference FASTA", "data": "dataset",
                "fasta": "FASTA", "regions": "regions BED", "manifest": "manifest", "blacklist": "blacklist BED",
                "protect": "protect BED", "motif_db": "motif file", "forbid_motifs": "motif file",
-               "config": "config file", "search": "search space file", "weights": "weights file"}
+               "config": "config file", "search": "search space file", "weights": "weights file",
+               "background": "background file", "positives": "positives", "negatives": "negatives",
+               "score_file": "score file", "classifier": "classifier"}
 
 
 def missing_input(args: argparse.Namespace) -> Optional[str]:

@@ -17,7 +17,8 @@ def _score_variants(args) -> int:
     summary = score_variants(args.checkpoint, args.vcf, args.reference, args.out, scores=split_list(args.scores),
                              fmt=args.format, ref_policy=args.ref_policy,
                              strand=args.strand, chunk_size=args.chunk_size, run=run_options(args),
-                             resume=args.resume)
+                             resume=args.resume, background=args.background,
+                             evalue_threshold=args.evalue_threshold)
     if summary is None:
         return 0
     print(summary.format())
@@ -71,6 +72,10 @@ def register(sub) -> None:
     v.add_argument("--ref-policy", choices=REF_POLICIES, default="genome",
                    help="on REF mismatch: score with the genome's REF, the VCF's REF, or skip")
     v.add_argument("--chunk-size", type=int, default=1024, help="variants per streamed chunk (unit of work)")
+    v.add_argument("--background", help="a background file of dnaseq background: adds e-values per feature "
+                                         "and per-row summary columns (smallest e-value, its feature, ...)")
+    v.add_argument("--evalue-threshold", type=float, default=0.01,
+                   help="with --background: count the features whose e-value is below this")
     v.add_argument("--resume", action="store_true",
                    help="continue a killed TSV run from where PREFIX.tsv.partial ends")
     add_run_options(v, "score-variants")

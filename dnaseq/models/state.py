@@ -1,7 +1,8 @@
 """Leave the caller's network as it was found (its device and every submodule's train/eval mode),
-and ask a network how many outputs it has."""
+ask a network how many outputs it has, and fingerprint its weights."""
 from __future__ import annotations
 
+import hashlib
 from contextlib import contextmanager
 
 import torch
@@ -31,3 +32,14 @@ def n_outputs(net: nn.Module, length: int) -> int:
     with preserved(net), torch.no_grad():
         net.eval()
         return int(net(torch.zeros(1, 4, int(length), **kwargs)).shape[-1])
+
+
+def fingerprint(net: nn.Module) -> str:
+    """SHA-256 over the names, shapes, dtypes and bytes of ``net``'s parameters and buffers, in
+    name order: the same weights give the same fingerprint whichever file they were saved in."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(net.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()

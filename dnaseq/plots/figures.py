@@ -318,3 +318,56 @@ def plot_search(numbers: Sequence[int], values: Sequence[float], pruned_numbers:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def plot_classifier_curves(y: np.ndarray, scores: Dict[str, np.ndarray], path: str, title: str = "") -> str:
+    """ROC and PR curves of several scorers of the same labelled variants, side by side; the PR
+    panel's dotted line is the positive rate (a random ranking), named in the legend."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+
+    fig, (ax_roc, ax_pr) = plt.subplots(1, 2, figsize=(10, 4.5))
+    for name, s in scores.items():
+        fpr, tpr, _ = roc_curve(y, s)
+        prec, rec, _ = precision_recall_curve(y, s)
+        line, = ax_roc.plot(fpr, tpr, lw=2 if name == "classifier" else 1.2,
+                            label=f"{name} ({roc_auc_score(y, s):.3f})")
+        ax_pr.plot(rec, prec, color=line.get_color(), lw=line.get_linewidth(),
+                   label=f"{name} ({average_precision_score(y, s):.3f})")
+    ax_roc.plot([0, 1], [0, 1], ":", color="grey", label="random (0.500)")
+    rate = float(np.mean(y))
+    ax_pr.axhline(rate, ls=":", color="grey", label=f"random ({rate:.3f})")
+    ax_roc.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (AUC)")
+    ax_pr.set(xlabel="recall", ylabel="precision", title="precision-recall (average precision)", ylim=(0, 1.02))
+    for ax in (ax_roc, ax_pr):
+        ax.legend(fontsize=8, loc="lower right" if ax is ax_roc else "upper right")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_evalue_heatmap(evalues: np.ndarray, rows: Sequence[str], features: Sequence[str], path: str,
+                        title: str = "") -> str:
+    """Per-variant e-value profile across features: -log10 e-value of each row (variant) and
+    feature, rows in the order given (e.g. the top variants by combined e-value)."""
+    m, F = evalues.shape
+    strength = -np.log10(np.clip(evalues, 1e-300, 1.0))
+    fig, ax = plt.subplots(figsize=(min(3 + 0.35 * F, 24), min(1.5 + 0.28 * m, 30)))
+    im = ax.imshow(strength, aspect="auto", cmap="magma_r", vmin=0, interpolation="nearest")
+    ax.set_xticks(range(F))
+    ax.set_xticklabels(features, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(m))
+    ax.set_yticklabels(rows, fontsize=8)
+    ax.set_xlabel("chromatin feature")
+    cb = fig.colorbar(im, ax=ax, fraction=0.04)
+    cb.set_label("-log10 e-value")
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

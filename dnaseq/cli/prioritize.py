@@ -1,0 +1,102 @@
+"""``dnaseq background`` (what ``score-variants --background`` reads) and ``dnaseq prioritize fit |
+rank``: argument parsing only; the work is :mod:`dnaseq.prioritize`."""
+from __future__ import annotations
+
+import os
+
+from .common import add_run_options, run_options, split_list
+
+
+def _background(args) -> int:
+    from ..prioritize.background import build_background
+
+    summary = build_background(args.checkpoint, args.reference, args.out, n=args.n, vcf=args.vcf, seed=args.seed,
+                               regions=args.regions, chromosomes=split_list(args.chromosomes), ts_tv=args.ts_tv,
+                               scores=split_list(args.scores), tail=args.tail, strand=args.strand,
+                               run=run_options(args), chunk_size=args.chunk_size, resume=args.resume)
+    if summary is not None:
+        print(summary.format())
+        print(f"use it with: dnaseq score-variants ... --background {args.out}")
+    return 0
+
+
+def register(sub) -> None:
+    """Add ``background`` and ``prioritize`` to the ``dnaseq`` subcommands ``sub``."""
+    b = sub.add_parser("background", help="score background variants: the effect distributions that "
+                                           "score-variants --background turns into e-values",
+                       description="Score a background set of variants (a VCF, or N random SNVs of the "
+                                   "reference) and store, per feature, the distribution of |diff| and "
+                                   "|logit_diff| for e-values in score-variants --background.")
+    b.add_argument("--checkpoint", "-m", required=True)
+    b.add_argument("--reference", "-r", required=True, help="reference FASTA (plain or bgzip)")
+    b.add_argument("--out", "-o", required=True, help="background file to write (HDF5, e.g. background.h5)")
+    b.add_argument("--vcf", help="score these variants (e.g. common variants) instead of random SNVs")
+    b.add_argument("-n", "--n", type=int, default=100_000, help="random SNVs to draw (without --vcf)")
+    b.add_argument("--seed", type=int, default=0, help="seed of the random draw")
+    b.add_argument("--regions", help="draw only inside these BED intervals (e.g. the training regions)")
+    b.add_argument("--chromosomes", help="draw only on these chromosomes (comma-separated)")
+    b.add_argument("--ts-tv", type=float, default=2.0, help="expected transition/transversion ratio of "
+                                                             "the random ALTs")
+    b.add_argument("--scores", default="diff,logit_diff", help="score types kept: diff, logit_diff, combined")
+    b.add_argument("--tail", type=int, default=None,
+                   help="exact values kept per feature (default 100,000, fewer past 128 MiB); a histogram "
+                        "covers the rest")
+    b.add_argument("--chunk-size", type=int, default=1024, help="variants per streamed chunk")
+    b.add_argument("--resume", action="store_true", help="continue a killed run from OUT.partial")
+    add_run_options(b, "background")
+    b.set_defaults(func=_background)
+    register_prioritize(sub)
+
+
+def _fit(args) -> int:
+    from ..prioritize.classifier import fit_classifier
+
+    result = fit_classifier(args.positives, args.negatives, args.out, checkpoint=args.checkpoint,
+                            reference=args.reference, background=args.background, use_evalues=args.use_evalues,
+                            C=args.C, min_per_class=args.min_per_class, run=run_options(args))
+    print(result.format())
+    print(f"wrote {result.classifier}, {result.coefficients}, {result.plot}, "
+          f"{os.path.join(args.out, 'cv_folds.tsv')}")
+    return 0
+
+
+def _rank(args) -> int:
+    from ..prioritize.rank import rank_variants
+
+    r = rank_variants(args.score_file, args.out, classifier=args.classifier, top=args.top, plot=args.plot)
+    skipped = f" ({r.not_scored:,} rows that were not scored are left out)" if r.not_scored else ""
+    print(f"ranked {r.rows:,} variants by {r.rank_by}{skipped}")
+    print(r.table.head(args.show).to_string(index=False, max_colwidth=24))
+    print("wrote " + ", ".join([r.path] + ([r.plot] if r.plot else [])))
+    return 0
+
+
+def register_prioritize(sub) -> None:
+    """Add ``prioritize fit`` and ``prioritize rank`` to the ``dnaseq`` subcommands ``sub``."""
+    p = sub.add_parser("prioritize", help="which variants matter: fit a functional-variant classifier, rank "
+                                          "scored variants")
+    steps = p.add_subparsers(dest="step", metavar="STEP", required=True)
+    f = steps.add_parser("fit", help="fit and cross-validate (grouped by chromosome) a classifier of "
+                                     "functional vs other variants over their effect profiles")
+    f.add_argument("--positives", required=True, help="functional variants: a VCF, or a score file of "
+                                                      "score-variants (TSV or HDF5)")
+    f.add_argument("--negatives", required=True, help="other variants (e.g. common or random ones), same kinds")
+    f.add_argument("--out", "-o", required=True, help="output folder: classifier.json, cv_folds.tsv, "
+                                                      "coefficients.tsv, curves.png")
+    f.add_argument("--checkpoint", "-m", help="to score VCFs given as positives / negatives")
+    f.add_argument("--reference", "-r", help="to score VCFs given as positives / negatives")
+    f.add_argument("--background", help="a background file, for e-values of the VCFs scored here")
+    f.add_argument("--use-evalues", action="store_true", help="add -log10 e-values to the profile")
+    f.add_argument("--C", type=float, default=1.0, help="inverse L2 strength of the logistic regression")
+    f.add_argument("--min-per-class", type=int, default=10, help="scored variants needed in each class")
+    add_run_options(f, "score-variants")
+    f.set_defaults(func=_fit, command="prioritize fit")
+    r = steps.add_parser("rank", help="rank the variants of a score file by the classifier's score or, "
+                                      "without one, by combined e-value")
+    r.add_argument("--scores", dest="score_file", required=True, help="a score file of score-variants (TSV or HDF5)")
+    r.add_argument("--out", "-o", required=True, help="the ranked table (TSV)")
+    r.add_argument("--classifier", help="classifier.json of dnaseq prioritize fit")
+    r.add_argument("--top", type=int, default=30, help="variants in the e-value heatmap")
+    r.add_argument("--plot", help="the heatmap's path (default: OUT with .png)")
+    r.add_argument("--show", type=int, default=10, help="rows printed")
+    r.set_defaults(func=_rank, command="prioritize rank")
