@@ -91,7 +91,10 @@ class Distribution:
         self.F, self.tail, self.edges = int(n_features), int(tail), np.asarray(edges, np.float64)
         self.n = 0
         self.hist = np.zeros((len(self.edges) - 1, self.F), np.int64)
-        self._top = np.empty((0, self.F), np.float32)  # unsorted; at most 2 * tail rows between trims
+        self._top = np.empty((0, self.F), np.float32)  # the largest values so far (unsorted after a trim)
+        self._pending: List[np.ndarray] = []  # chunks not yet merged into _top (merged once they hold tail rows)
+        self._pending_rows = 0
+        self._sorted = True  # whether _top is sorted ascending per column with nothing pending
 
     def add(self, values: np.ndarray) -> None:
         """Add rows (m, F) of effects (their absolute values are used)."""
@@ -106,18 +109,25 @@ class Distribution:
         bins = np.clip(np.searchsorted(self.edges, v, side="right") - 1, 0, len(self.edges) - 2)
         flat = (bins * self.F + np.arange(self.F)).ravel()
         self.hist += np.bincount(flat, minlength=self.hist.size).reshape(self.hist.shape)
-        self._top = np.concatenate([self._top, v])
-        if len(self._top) > 2 * self.tail:
+        self._pending.append(v)
+        self._pending_rows += len(v)
+        self._sorted = False
+        if self._pending_rows >= self.tail:  # merging costs O(tail * F): done once per tail rows, not per chunk
             self._trim()
 
     def _trim(self) -> None:
+        if self._pending:
+            self._top = np.concatenate([self._top] + self._pending)
+            self._pending, self._pending_rows = [], 0
         if len(self._top) > self.tail:
             self._top = -np.partition(-self._top, self.tail - 1, axis=0)[:self.tail]
 
     def sorted_tail(self) -> np.ndarray:
-        """The kept values (k, F), ascending per column."""
-        self._trim()
-        self._top = np.sort(self._top, axis=0)
+        """The kept values (k, F), ascending per column (sorted once, not per query)."""
+        if not self._sorted:
+            self._trim()
+            self._top = np.sort(self._top, axis=0)
+            self._sorted = True
         return self._top
 
     @property

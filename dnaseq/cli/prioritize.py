@@ -66,7 +66,9 @@ def _rank(args) -> int:
     r = rank_variants(args.score_file, args.out, classifier=args.classifier, top=args.top, plot=args.plot)
     skipped = f" ({r.not_scored:,} rows that were not scored are left out)" if r.not_scored else ""
     print(f"ranked {r.rows:,} variants by {r.rank_by}{skipped}")
-    print(r.table.head(args.show).to_string(index=False, max_colwidth=24))
+    shown = [c for c in ("rank", "chrom", "pos", "id", "ref", "alt", r.rank_by, "min_evalue_diff", "min_feature_diff",
+                         "n_below_diff") if c in r.table.columns]
+    print(r.table[shown].head(args.show).to_string(index=False, max_colwidth=24))
     print("wrote " + ", ".join([r.path] + ([r.plot] if r.plot else [])))
     return 0
 

@@ -43,7 +43,7 @@ def plot_curves(labels: np.ndarray, probs: np.ndarray, names: Sequence[str], fea
     ax_roc.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
     ax_pr.set(xlabel="recall", ylabel="precision", title="precision-recall", xlim=(0, 1), ylim=(0, 1.02))
     for ax in (ax_roc, ax_pr):
-        ax.legend(fontsize=8, loc="lower right" if ax is ax_roc else "upper right")
+        ax.legend(fontsize=8, loc="lower right" if ax is ax_roc else "lower left")  # where no curve runs
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -339,7 +339,7 @@ def plot_classifier_curves(y: np.ndarray, scores: Dict[str, np.ndarray], path: s
     ax_roc.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (AUC)")
     ax_pr.set(xlabel="recall", ylabel="precision", title="precision-recall (average precision)", ylim=(0, 1.02))
     for ax in (ax_roc, ax_pr):
-        ax.legend(fontsize=8, loc="lower right" if ax is ax_roc else "upper right")
+        ax.legend(fontsize=8, loc="lower right" if ax is ax_roc else "lower left")  # where no curve runs
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -353,9 +353,13 @@ def plot_evalue_heatmap(evalues: np.ndarray, rows: Sequence[str], features: Sequ
                         title: str = "") -> str:
     """Per-variant e-value profile across features: -log10 e-value of each row (variant) and
     feature, rows in the order given (e.g. the top variants by combined e-value)."""
+    import textwrap
+
     m, F = evalues.shape
     strength = -np.log10(np.clip(evalues, 1e-300, 1.0))
-    fig, ax = plt.subplots(figsize=(min(3 + 0.35 * F, 24), min(1.5 + 0.28 * m, 30)))
+    label_in = 0.065 * max((len(r) for r in rows), default=0)  # inches the row labels take at 8 pt
+    width = min(max(6.0, 2.5 + 0.35 * F + label_in), 24)
+    fig, ax = plt.subplots(figsize=(width, min(2.2 + 0.28 * m, 30)))
     im = ax.imshow(strength, aspect="auto", cmap="magma_r", vmin=0, interpolation="nearest")
     ax.set_xticks(range(F))
     ax.set_xticklabels(features, rotation=60, ha="right", fontsize=8)
@@ -365,7 +369,7 @@ def plot_evalue_heatmap(evalues: np.ndarray, rows: Sequence[str], features: Sequ
     cb = fig.colorbar(im, ax=ax, fraction=0.04)
     cb.set_label("-log10 e-value")
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title("\n".join(textwrap.wrap(title, int(width * 11))), fontsize=10)
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=120)

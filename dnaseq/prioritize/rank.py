@@ -50,6 +50,9 @@ def rank_variants(scores: str, out: str, classifier: Optional[str] = None, top: 
     keep = [c for c in ("chrom", "pos", "id", "ref", "alt") if c in table.columns]
     keep += [c for c in table.columns if c.startswith(SUMMARY_PREFIXES)]
     ranked = table[keep].copy()
+    for c in ranked.columns:
+        if c.startswith("n_below_"):  # counts (NaN only on rows that were not scored, which are not ranked)
+            ranked[c] = ranked[c].astype(np.int64)
     if doc is not None:
         ranked["functional_score"] = functional_scores(doc, scored)
         rank_by, ascending = "functional_score", False
@@ -70,8 +73,8 @@ def rank_variants(scores: str, out: str, classifier: Optional[str] = None, top: 
     if has_e and top > 0:
         figure = plot or os.path.splitext(out)[0] + ".png"
         e = np.minimum(scored.scores["evalue_diff"], scored.scores.get("evalue_logit_diff", np.inf))[order][:top]
-        labels = [f"{r.chrom}:{r.pos} {r.ref}>{r.alt}" + (f" {r.id}" if r.id not in ("", ".") else "")
-                  for r in ranked.head(top).itertuples()]
+        labels = [f"{r.chrom}:{r.pos} {r.ref}>{r.alt}" + (f" {r.id}" if r.id not in ("", ".") and str(r.pos) not in r.id
+                                                         else "") for r in ranked.head(top).itertuples()]
         from ..plots.figures import plot_evalue_heatmap  # matplotlib costs start-up time: only for the figure
         plot_evalue_heatmap(e, labels, scored.features, figure,
                             title=f"top {len(labels)} of {len(ranked):,} variants by {rank_by.replace('_', ' ')}: "

@@ -155,30 +155,35 @@ def bench_ism(ckpt, onehot, batch):
     return (time.perf_counter() - t) / len(onehot)
 
 
+def write_million_inputs(tmp: str, n: int) -> None:
+    """The small model (8 features, 200 bp), a 2 Mbp random genome and ``n`` SNVs on it, in ``tmp``."""
+    from dnaseq.sequence.genome import Genome
+    save_checkpoint("conv_recurrent", os.path.join(tmp, "small.ckpt"), n_features=8, seq_len=200,
+                    conv_filters=[16], conv_widths=9, pool_sizes=10, rnn_type="none",
+                    readout="max", head_hidden=[16])
+    rng = np.random.default_rng(1)
+    seq = "".join(rng.choice(list("ACGT"), size=2_000_000))
+    fa = str(write_fasta(os.path.join(tmp, "big.fa"), {"chr1": seq}))
+    Genome(fa).close()
+    with open(os.path.join(tmp, "million.vcf"), "w") as fh:
+        fh.write("#CHROM\tPOS\tID\tREF\tALT\n")
+        for i, p in enumerate(rng.integers(1, 2_000_000, size=n)):
+            b = seq[p - 1]
+            fh.write(f"chr1\t{p}\tm{i}\t{b}\t{'ACGT'[('ACGT'.index(b) + 1) % 4]}\n")
+
+
+def make_million_inputs(tmp: str, n: int) -> None:
+    """:func:`write_million_inputs` in a child process, so the process that scores starts clean."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {here!r}); from variants import "
+                                          f"write_million_inputs; write_million_inputs({tmp!r}, {int(n)})"],
+                   check=True, capture_output=True)
+
+
 def bench_million(tmp, n):
     """Score n generated SNVs with a small model. Inputs are made in one child process and
     scored in a fresh one, whose RSS growth is measured from just before scoring starts."""
-    setup = textwrap.dedent(f'''
-        import os, sys, numpy as np
-        sys.path.insert(0, {ROOT!r})
-        sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
-        from variants import save_checkpoint
-        from dnaseq.sequence.genome import write_fasta, Genome
-        tmp = {tmp!r}
-        save_checkpoint("conv_recurrent", os.path.join(tmp, "small.ckpt"), n_features=8, seq_len=200,
-                        conv_filters=[16], conv_widths=9, pool_sizes=10, rnn_type="none",
-                        readout="max", head_hidden=[16])
-        rng = np.random.default_rng(1)
-        seq = "".join(rng.choice(list("ACGT"), size=2_000_000))
-        fa = str(write_fasta(os.path.join(tmp, "big.fa"), {{"chr1": seq}}))
-        Genome(fa).close()
-        with open(os.path.join(tmp, "million.vcf"), "w") as fh:
-            fh.write("#CHROM\\tPOS\\tID\\tREF\\tALT\\n")
-            for i, p in enumerate(rng.integers(1, 2_000_000, size={n})):
-                b = seq[p - 1]
-                fh.write(f"chr1\\t{{p}}\\tm{{i}}\\t{{b}}\\t{{'ACGT'[('ACGT'.index(b) + 1) % 4]}}\\n")
-    ''')
-    subprocess.run([sys.executable, "-c", setup], check=True, capture_output=True)
+    make_million_inputs(tmp, n)
     score = textwrap.dedent(f'''
         import os, resource, sys, time
         sys.path.insert(0, {ROOT!r})
