@@ -69,14 +69,45 @@ def test_wide_and_deep_model_trains_and_scores_by_full_passes():
     loss.backward()
     opt.step()
     assert not torch.equal(before, model.wide.linear.weight)
-    model.eval()
-    # an edit changes the k-mer counts of the whole window: local recomputation must not be used
+    # in training mode (dropout on the counts) an edit's effect is not local: full passes
     assert model.reads_input and not fast_ism.supported(model)
+    model.eval()
     with torch.no_grad():
         deep = model._after_conv(model.conv(x[:2]))
         assert torch.allclose(model(x[:2]), deep + model.wide(x[:2]))
+    # in eval mode the wide part's change follows from the k-mers an edit touches: local recompute
+    assert fast_ism.supported(model)
     xs = windows(4, 41, n_cols=(3,), length=400)
     check(model, xs, torch.tensor([0, 200, 399, 57]), random_alt(4, 1, 42))
+
+
+@pytest.mark.parametrize("arch_args", [
+    dict(rnn_type="none", readout="flatten"),  # dense-delta finish
+    dict(rnn_type="lstm", bidirectional=True, readout="flatten"),  # local recurrence
+    dict(rnn_type="lstm", bidirectional=True, readout="flatten", conv_readout="max"),  # the quick start's shape
+])
+@pytest.mark.parametrize("k_edit", [1, 3])
+def test_wide_part_is_updated_exactly_by_local_recompute(arch_args, k_edit):
+    """Wide-and-deep models take the local path: each edit's k-mer counts are the window's, less
+    and plus the k-mers within k - 1 columns of it; equal to full passes for SNVs and MNVs at
+    both window edges, next to N and in the middle, on both strands and in ISM."""
+    from dnaseq.apply.ism import ism
+    torch.manual_seed(1)
+    model = dnaseq.build_model("conv_recurrent", 400, 5, conv_filters=[8], conv_widths=9, pool_sizes=4,
+                               rnn_hidden=6, head_hidden=[8], kmer_k=6, **arch_args).eval()
+    with torch.no_grad():  # a wide part whose weights matter as much as the deep part's
+        model.wide.linear.weight.normal_(0, 0.5)
+        model.wide.norm.running_var.fill_(0.3)
+    assert fast_ism.supported(model)
+    xs = windows(6, 43, n_cols=(5, 399 - k_edit), length=400)
+    starts = torch.tensor([0, 1, 2, 200, 400 - k_edit, 399 - k_edit])
+    check(model, xs, starts, random_alt(6, k_edit, 44))
+    rc = torch.flip(xs, dims=(-2, -1))
+    check(model, rc, 400 - k_edit - starts, random_alt(6, k_edit, 45))
+    x = xs[:1]
+    fast = ism(model, x, strand="both")
+    full = ism(model, x, strand="both", fast=False)
+    assert torch.allclose(fast, full, atol=1e-5), float((fast - full).abs().max())
 
 
 @pytest.mark.parametrize("k,fill", [(3, 0.25), (6, 0.0)])

@@ -33,7 +33,10 @@ whether the flatten is position-major), and recurrent ones also through ``ism_re
 ((recurrent layer, head of its outputs) or None); layers other than Conv1d (no padding, stride 1,
 dilation 1, one group), MaxPool1d (no padding, dilation 1, floor mode), pointwise activations
 and eval-mode Dropout/BatchNorm/Identity make :func:`supported` return False, and the callers
-fall back to full forward passes.
+fall back to full forward passes. A part beside the tower that reads the whole window is allowed
+only when the model can update it exactly (``ism_side()``: the k-mer wide part in eval mode, whose
+logits follow from the window's k-mer counts, which an edit changes only within k - 1 columns of
+itself; :meth:`CachedTower.local_logits` adds it).
 """
 from __future__ import annotations
 
@@ -72,6 +75,12 @@ def _out_span(layer: nn.Module, lo: int, hi: int, n_out: int) -> Tuple[int, int,
     return olo, ohi, olo * s, (ohi - 1) * s + k
 
 
+def _side(core: nn.Module) -> Optional[nn.Module]:
+    """The part beside the tower that an edit updates exactly (``ism_side()``: the k-mer wide part
+    in eval mode, :class:`dnaseq.models.kmers.KmerLinear`), or None."""
+    return core.ism_side() if hasattr(core, "ism_side") else None
+
+
 def _layer_ok(layer: nn.Module) -> bool:
     if isinstance(layer, (nn.Conv1d, nn.MaxPool1d)):
         return geometry_ok(layer)
@@ -83,8 +92,10 @@ def _layer_ok(layer: nn.Module) -> bool:
 def supported(model: nn.Module) -> bool:
     """Whether ``model`` (a loaded model or its core network) can be recomputed locally."""
     core = getattr(model, "model", model)
-    if not hasattr(core, "ism_parts") or getattr(core, "reads_input", False):
-        return False  # reads_input: a part beside the tower sees the whole window (k-mer counts)
+    if not hasattr(core, "ism_parts"):
+        return False
+    if getattr(core, "reads_input", False) and _side(core) is None:
+        return False  # a part beside the tower sees the whole window and cannot be updated locally
     tower = core.ism_parts()[0]
     return all(_layer_ok(layer) for layer in tower)
 
@@ -149,6 +160,10 @@ class CachedTower:
         self.ref_out = h
         self.ref_pre = self.first_linear(self._flat(h)) if self.first_linear is not None else None
         self._ref_logits: Optional[torch.Tensor] = None
+        self._deep_ref: Optional[torch.Tensor] = None
+        # a wide part beside the tower (k-mer counts): the windows' counts, which each edit updates
+        self.side = _side(core)
+        self.side_counts = self.side.counts.raw(x.float()) if self.side is not None else None
 
     def _flat(self, h: torch.Tensor) -> torch.Tensor:
         return h.transpose(1, 2).flatten(1) if self.position_major else h.flatten(1)
@@ -157,11 +172,19 @@ class CachedTower:
     def ref_logits(self) -> torch.Tensor:
         """Logits (B, F) of the cached windows (the model's forward pass, computed once)."""
         if self._ref_logits is None:
-            if self.rec is not None:
-                self._ref_logits = self.rec.ref_logits(self.ref_out)
-            else:
-                self._ref_logits = self.finish(self.ref_pre if self.first_linear is not None else self.ref_out)
+            deep = self.deep_ref_logits
+            self._ref_logits = deep if self.side is None else deep + self.side.from_counts(self.side_counts, deep.dtype)
         return self._ref_logits
+
+    @property
+    def deep_ref_logits(self) -> torch.Tensor:
+        """The tower's part of :attr:`ref_logits` (all of it without a part beside the tower)."""
+        if self._deep_ref is None:
+            if self.rec is not None:
+                self._deep_ref = self.rec.ref_logits(self.ref_out)
+            else:
+                self._deep_ref = self.finish(self.ref_pre if self.first_linear is not None else self.ref_out)
+        return self._deep_ref
 
     def tower_span(self, lo: int, hi: int) -> Optional[Tuple[int, int]]:
         """Columns [lo', hi') of the tower's output that can change when the input changes on
@@ -185,8 +208,23 @@ class CachedTower:
 
         ``mut`` (m, 4, hi - lo) holds the edited windows' columns [lo, hi). Row j is an edit of
         cached window ``src[j]``; with ``src=None`` the cache holds one window (every row edits
-        it) or exactly m windows (row j edits window j).
+        it) or exactly m windows (row j edits window j). A k-mer wide part beside the tower adds
+        its logits from the edited windows' counts (the cached counts, updated by the k-mers that
+        reach the edit: :meth:`dnaseq.models.kmers.KmerLinear.edited_counts`).
         """
+        deep = self._deep_local_logits(mut, lo, hi, src)
+        if self.side is None:
+            return deep
+        m, k, L = mut.shape[0], self.side.counts.k, self.x.shape[-1]
+        a, b = max(0, lo - k + 1), min(L, hi + k - 1)
+        ref_strip = _take(self.x[:, :, a:b], src).expand(m, -1, -1)
+        alt_strip = ref_strip.clone()
+        alt_strip[:, :, lo - a:hi - a] = mut.to(alt_strip.dtype)
+        counts = self.side.edited_counts(_take(self.side_counts, src).expand(m, -1), ref_strip, alt_strip)
+        return deep + self.side.from_counts(counts, deep.dtype)
+
+    def _deep_local_logits(self, mut: torch.Tensor, lo: int, hi: int, src: Optional[torch.Tensor]) -> torch.Tensor:
+        """The tower's part of :meth:`local_logits`."""
         m = mut.shape[0]
         for i, layer in enumerate(self.tower):
             if not isinstance(layer, (nn.Conv1d, nn.MaxPool1d)):  # pointwise
@@ -194,7 +232,7 @@ class CachedTower:
                 continue
             olo, ohi, a, b = _out_span(layer, lo, hi, self.lengths[i + 1])
             if ohi <= olo:  # the edit falls where this layer does not look (a pool's tail)
-                return _take(self.ref_logits, src).expand(m, -1).clone()
+                return _take(self.deep_ref_logits, src).expand(m, -1).clone()
             mut = layer(_assemble(self.acts[i], mut, lo, hi, a, b, src))
             lo, hi = olo, ohi
         if self.first_linear is not None:
@@ -207,7 +245,7 @@ class CachedTower:
             pre = torch.addmm(_take(self.ref_pre, src), delta.reshape(m, -1).to(w.dtype), w.T)
             return self.finish(pre)
         if self.rec is not None:
-            _ = self.ref_logits  # the reference recurrence runs first: it keeps outputs and states
+            _ = self.deep_ref_logits  # the reference recurrence runs first: it keeps outputs and states
             return self.rec.alt_logits(mut, lo, hi, src)
         return self.finish(_assemble(self.ref_out, mut, lo, hi, 0, self.lengths[-1], src))
 

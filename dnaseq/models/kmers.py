@@ -39,7 +39,13 @@ class KmerCounts(nn.Module):
         self.n = int(canon.max()) + 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.log1p(_Counts.apply(x, self.canon, self.k, self.n))
+        return torch.log1p(self.raw(x))
+
+    def raw(self, x: torch.Tensor) -> torch.Tensor:
+        """The counts themselves (B, n), before ``log1p``; windows shorter than k have none."""
+        if x.shape[-1] < self.k:
+            return x.new_zeros((x.shape[0], self.n))
+        return _Counts.apply(x, self.canon, self.k, self.n)
 
 
 class _Counts(torch.autograd.Function):
@@ -107,4 +113,18 @@ class KmerLinear(nn.Module):
         self.linear = nn.Linear(self.counts.n, n_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.dropout(self.norm(self.counts(x.float())).to(x.dtype)))
+        return self.from_counts(self.counts.raw(x.float()), x.dtype)
+
+    def from_counts(self, counts: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """The logits of windows whose raw k-mer counts are ``counts`` (B, n): what :meth:`forward`
+        computes after counting, so an edit's logits follow from its changed counts alone."""
+        return self.linear(self.dropout(self.norm(torch.log1p(counts))).to(dtype))
+
+    @torch.no_grad()
+    def edited_counts(self, ref_counts: torch.Tensor, ref_strip: torch.Tensor, alt_strip: torch.Tensor) -> torch.Tensor:
+        """Raw counts of edited windows: ``ref_counts`` (m, n) of the unedited windows, minus the
+        counts of their columns around the edit (``ref_strip`` (m, 4, w): every k-mer an edit can
+        touch lies inside it, i.e. it reaches k - 1 columns past the edit on both sides, or to the
+        window's end), plus those of the same columns edited (``alt_strip``). Exact: counts are
+        integers, and k-mers that do not reach the edit cancel."""
+        return ref_counts - self.counts.raw(ref_strip.float()) + self.counts.raw(alt_strip.float())

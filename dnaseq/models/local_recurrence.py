@@ -35,7 +35,7 @@ class LocalRecurrence:
     forward does), one direction's weights at a time: nothing is copied or re-registered.
     """
 
-    def __init__(self, rnn: nn.RNNBase, head):
+    def __init__(self, rnn: nn.RNNBase, head, skip=None):
         self.fn = _RNN_FNS[rnn.mode]
         self.lstm = rnn.mode == "LSTM"
         self.bias = rnn.bias
@@ -44,6 +44,8 @@ class LocalRecurrence:
         suffixes = ["", "_reverse"] if rnn.bidirectional else [""]
         self.weights = [[getattr(rnn, n + sfx) for n in names] for sfx in suffixes]  # as _VF wants them
         self.head = head
+        self.skip = skip  # tower output (B, C, T) -> what the head reads beside the recurrence, or None
+        self.tower_out: Optional[torch.Tensor] = None  # the reference's, kept when ``skip`` needs it
         self.splits: List[set] = [set() for _ in self.weights]
         self.memo: List[Dict[int, object]] = [{0: None} for _ in self.weights]  # q -> state (all rows)
         self.seq: List[torch.Tensor] = []  # reference input of each direction, in its order (B, T, C)
@@ -56,11 +58,11 @@ class LocalRecurrence:
         parts = get() if get is not None else None
         if parts is None:
             return None
-        rnn, head = parts
+        rnn, head, skip = parts if len(parts) == 3 else (*parts, None)
         if not (isinstance(rnn, (nn.RNN, nn.GRU, nn.LSTM)) and rnn.mode in _RNN_FNS and rnn.num_layers == 1
                 and rnn.batch_first and not rnn.training and getattr(rnn, "proj_size", 0) == 0):
             return None
-        return cls(rnn, head)
+        return cls(rnn, head, skip)
 
     def plan(self, lo: int, hi: int, T: int) -> None:
         self.splits[0].add(lo)
@@ -93,7 +95,10 @@ class LocalRecurrence:
                     self.memo[d][q] = state
                 prev = q
             self.out.append(outs[0] if len(outs) == 1 else torch.cat(outs, dim=1))
-        return self.head(self._combine(self.out))
+        if self.skip is None:
+            return self.head(self._combine(self.out))
+        self.tower_out = tower_out
+        return self.head(self._combine(self.out), self.skip(tower_out))
 
     def _state(self, d: int, q: int):
         memo = self.memo[d]
@@ -120,7 +125,11 @@ class LocalRecurrence:
                 state = tuple(_rows(s, src, m, dim=1) for s in state) if self.lstm else _rows(state, src, m, dim=1)
             o, _ = self._run(d, alt, state)
             outs.append(torch.cat([_rows(self.out[d][:, :q], src, m), o.to(self.out[d].dtype)], dim=1) if q else o)
-        return self.head(self._combine(outs))
+        if self.skip is None:
+            return self.head(self._combine(outs))
+        tower = _rows(self.tower_out, src, m).clone()  # the edited windows' whole tower output, for the skip
+        tower[:, :, lo:hi] = mut.to(tower.dtype)
+        return self.head(self._combine(outs), self.skip(tower))
 
 
 def _rows(t: torch.Tensor, src: Optional[torch.Tensor], m: int, dim: int = 0) -> torch.Tensor:

@@ -153,13 +153,19 @@ class ConvRecurrent(nn.Module):
     @property
     def reads_input(self) -> bool:
         """Whether a part besides the conv tower reads the input (the k-mer wide part): then an
-        edit's effect is not confined to where it reaches through the tower."""
+        edit's effect is not confined to where it reaches through the tower, and local
+        recomputation also needs :meth:`ism_side` (which updates the part exactly)."""
         return self.wide is not None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # the same tower, pooled first and channels-last on the CPU when it may (models/tower.py)
         out = self._after_conv(tower.forward(self.conv, x, self.training))
         return out if self.wide is None else out + self.wide(x)
+
+    def ism_side(self):
+        """The part beside the tower that local recomputation can update exactly (the k-mer wide
+        part in eval mode: its logits follow from the counts an edit changes), or None."""
+        return self.wide if self.wide is not None and not self.wide.training else None
 
     def penalty(self) -> Optional[torch.Tensor]:
         """The regularisation term the training loss adds (the wide part's L2), or None."""
@@ -179,17 +185,22 @@ class ConvRecurrent(nn.Module):
         return self.conv, self._after_conv, None, True
 
     def ism_recurrence(self):
-        """(recurrent layer, head) for local recompute through the recurrence, or None without
-        a recurrent layer: ``head`` maps the recurrent layer's output (B, L', D) to logits, so
-        ``forward(x) == head(rnn(conv(x).transpose(1, 2))[0])``; None too when the head also
-        reads the conv tower (``conv_readout``)."""
-        if self.rnn is None or self.conv_readout != "none":
+        """(recurrent layer, head, skip) for local recompute through the recurrence, or None
+        without a recurrent layer: ``head`` maps the recurrent layer's output (B, L', D), and with
+        ``conv_readout`` the pooled tower ``skip(conv(x))``, to logits, so the deep part is
+        ``head(rnn(conv(x).transpose(1, 2))[0], skip(conv(x)))`` (``skip`` None: no second argument)."""
+        if self.rnn is None:
             return None
-        return self.rnn, self._readout_head
+        skip = None if self.conv_readout == "none" else self._pooled_tower
+        return self.rnn, self._readout_head, skip
+
+    def _pooled_tower(self, tower_out: torch.Tensor) -> torch.Tensor:
+        """The conv tower's output (B, C, L') pooled over positions, as ``conv_readout`` says."""
+        return _pool(tower_out.transpose(1, 2), self.conv_readout)
 
     def _after_conv(self, h: torch.Tensor) -> torch.Tensor:
+        skip = None if self.conv_readout == "none" else self._pooled_tower(h)
         h = h.transpose(1, 2)  # (B, L', C): recurrence runs along the sequence
-        skip = None if self.conv_readout == "none" else _pool(h, self.conv_readout)
         if self.rnn is not None:
             h, _ = self.rnn(h)
         return self._readout_head(h, skip)
