@@ -27,13 +27,16 @@ def test_regions_cli_tsv_and_bigwig_read_back(model, tiny_checkpoint, genome_cop
     import pyBigWig
     bed = tmp_path / "r.bed"
     # real sequence, a region near the start (padded window) and two overlapping regions
-    bed.write_text("track name=x\nchr2L\t30000\t30200\nchr2L\t100\t300\nchr2L\t40000\t40500\n2L\t40100\t40300\n")
+    # (BED names, where a line has one, name the rows; "." is no name)
+    bed.write_text("track name=x\nchr2L\t30000\t30200\tpeak_a\nchr2L\t100\t300\nchr2L\t40000\t40500\t.\n"
+                   "2L\t40100\t40300\tpeak d\t0\t+\n")
     run_cli("predict", "-m", tiny_checkpoint, "--regions", bed, "-r", genome_copy, "-o", tmp_path / "p",
             "--bigwig", "BEAF_Kc,SuHw_Mbn2", "-q")
     t = pd.read_csv(tmp_path / "p.tsv", sep="\t")
     assert len(t) == 4 and list(t.columns[:8]) == ["name", "chrom", "start", "end", "bin_start", "bin_end",
                                                     "padded", "n_fraction"]
     assert t.padded.tolist() == [False, True, False, False] and t.chrom.tolist() == ["chr2L"] * 4
+    assert t.name.tolist() == ["peak_a", "chr2L:101-300", "chr2L:40001-40500", "peak d"]
     g = dnaseq.Genome(str(genome_copy))
     codes = np.stack([g.window("chr2L", (s + e) // 2, 1000).codes for s, e in zip(t.bin_start, t.bin_end)])
     assert (t.start == [(s + e) // 2 - 500 for s, e in zip(t.bin_start, t.bin_end)]).all()

@@ -60,8 +60,11 @@ def test_region_bed_windows_centred_or_tiled(genome, tmp_path):
     bed = tmp_path / "r.bed"
     bed.write_text("c1\t10\t20\tx\nc1\t40\t61\ty\n")
     (w, _), = [b() for b in region_blocks(genome, str(bed), 10, None, block=8)]
-    assert w.name == ["c1:11-20", "c1:41-61"] and list(w.start) == [10, 45]
+    assert w.name == ["x", "y"] and list(w.start) == [10, 45]  # the BED's names
     assert decode(w.codes[1]) == CHR[45:55]
+    bed.write_text("c1\t10\t20\nc1\t40\t61\t.\n")  # no name: the coordinates
+    (w, _), = [b() for b in region_blocks(genome, str(bed), 10, None, block=8)]
+    assert w.name == ["c1:11-20", "c1:41-61"]
     tiled = [b()[0] for b in region_blocks(genome, str(bed), 10, 10, block=2)]
     assert sum((t.name for t in tiled), []) == ["c1:11-20", "c1:41-50", "c1:51-60", "c1:61-61"]
 

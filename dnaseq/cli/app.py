@@ -13,7 +13,10 @@ from .common import HelpFormatter, missing_input
 
 
 def make_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dnaseq", description="Deep-learning models of DNA sequence.")
+    p = argparse.ArgumentParser(prog="dnaseq", description="Deep-learning models of DNA sequence.",
+                                epilog="Exit status: 0 done; 1 an error (a missing or unreadable input, a failed "
+                                       "run); 2 a usage error (unknown or missing options, never abbreviated); "
+                                       "3 nothing produced; 130 interrupted.")
     p.add_argument("--version", action="version", version=f"dnaseq {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -23,12 +26,23 @@ def make_parser() -> argparse.ArgumentParser:
 
     for group in (apply, variants, prioritize, interpret, design, weights, tune):  # each adds its subcommands
         group.register(sub)
+    _no_abbreviations(p)
     for command in sub.choices.values():  # each option says its default once (see HelpFormatter)
         command.formatter_class = HelpFormatter
         for action in command._actions:
             if action.help is None and not any(action.default is x for x in (None, False, argparse.SUPPRESS)):
                 action.help = "(default: %(default)s)"  # argparse prints nothing for options without help
     return p
+
+
+def _no_abbreviations(parser: argparse.ArgumentParser) -> None:
+    """No prefix matching in any parser: ``--vc`` is not taken for ``--vcf``, a typo such as
+    ``--chunk-siz`` is an error, not silently another option."""
+    parser.allow_abbrev = False
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _no_abbreviations(child)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

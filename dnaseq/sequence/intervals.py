@@ -88,11 +88,14 @@ def _is_gff(fields: List[str]) -> bool:
 def iter_bed_records(path: str, on_bad_line: str = "error",
                      skipped: Optional[Counter] = None,
                      examples: Optional[Dict[str, str]] = None,
-                     lines: Optional[Counter] = None) -> Iterator[Tuple[str, int, int]]:
+                     lines: Optional[Counter] = None, names: bool = False) -> Iterator[tuple]:
     """Yield (chrom, start, end) from a BED3+ / narrowPeak file (plain or gzipped), or from a
     GFF3 / GTF file, recognised by its first data line (9 columns, 1-based closed coordinates in
     columns 4-5, a strand in column 7) whatever it is called: its intervals are converted to
     0-based half-open and a warning says the file was read as GFF.
+
+    With ``names=True``, (chrom, start, end, name): the BED name column (4th), None where there is
+    none or it is ``.`` (GFF lines have none).
 
     ``track``, ``browser``, ``#`` and blank lines are skipped (counted in ``lines["comment"]``;
     ``lines["total"]`` counts every line). Only ``\n`` ends a line (a ``\r`` before it is
@@ -170,7 +173,11 @@ def iter_bed_records(path: str, on_bad_line: str = "error",
             # legal in BED (a point), but it covers no base: count it, do not use it
             count(lineno, "zero-length interval")
             continue
-        yield chrom, start, end
+        if names:
+            label = fields[3].strip() if len(fields) > 3 else ""
+            yield chrom, start, end, (label if label not in ("", ".") else None)
+        else:
+            yield chrom, start, end
 
 
 def _numbered_lines(path: str) -> Iterator[Tuple[int, str]]:

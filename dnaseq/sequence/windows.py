@@ -100,12 +100,13 @@ def _tiled(fetch, name: str, length: int, s: np.ndarray, e: np.ndarray, L: int) 
     return Windows(codes, [f"{name}:{a + 1}-{b}" for a, b in zip(s, e)], [name] * len(s), starts, s, e, padded)
 
 
-def region_window(genome: Genome, chrom: str, s: int, e: int, L: int) -> Windows:
-    """The one window centred on the region ``[s, e)`` of ``chrom`` (named ``chrom:s+1-e``)."""
+def region_window(genome: Genome, chrom: str, s: int, e: int, L: int, label: Optional[str] = None) -> Windows:
+    """The one window centred on the region ``[s, e)`` of ``chrom``, named ``label`` (a BED name)
+    or else ``chrom:s+1-e``."""
     name = genome.resolve(chrom)
     st = int(window_start(s, e, L))
     w = genome.fetch(name, st, st + L)
-    return Windows(w.codes[None], [f"{name}:{s + 1}-{e}"], [name], np.array([st], np.int64),
+    return Windows(w.codes[None], [label or f"{name}:{s + 1}-{e}"], [name], np.array([st], np.int64),
                    np.array([s], np.int64), np.array([e], np.int64), np.array([w.padded]))
 
 
@@ -131,19 +132,20 @@ def chromosome_blocks(genome: Genome, chrom: str, L: int, stride: int, block: in
 
 def region_blocks(genome: Genome, bed: str, L: int, stride: Optional[int], block: int) -> Iterator[Block]:
     """Blocks of up to ``block`` windows for the regions of a BED file: one centred window per
-    region, or with ``stride`` the region tiled into bins from its start."""
+    region (named by the BED's name column when it has one, else ``chrom:start+1-end``), or with
+    ``stride`` the region tiled into bins from its start (each named by its coordinates)."""
     pending: List[tuple] = []
 
     def flush(items):
-        return lambda: (Windows.stack([region_window(genome, c, s, e, L) for c, s, e in items]), 0)
+        return lambda: (Windows.stack([region_window(genome, c, s, e, L, n) for c, s, e, n in items]), 0)
 
-    for chrom, s, e in iter_bed_records(bed):
+    for chrom, s, e, label in iter_bed_records(bed, names=True):
         genome.resolve(chrom)  # unknown chromosome: stop early, naming it
         if stride:
             bs, be = bins(e, stride, lo=s, hi=e)
-            pending.extend((chrom, int(a), int(b)) for a, b in zip(bs, be))
+            pending.extend((chrom, int(a), int(b), None) for a, b in zip(bs, be))
         else:
-            pending.append((chrom, s, e))
+            pending.append((chrom, s, e, label))
         while len(pending) >= block:
             yield flush(pending[:block])
             pending = pending[block:]

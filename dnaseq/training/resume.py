@@ -81,6 +81,7 @@ def step_checkpoint(dirpath: Optional[str], every_n_steps: int) -> ModelCheckpoi
 
 class LastEveryEpoch(Callback):
     """Rewrites ``DIRPATH/last.ckpt`` at the end of every epoch of ``fit`` (after its validation,
+    and when the user stops the run with Ctrl-C),
     or after the training epoch when validation is off), whether or not the epoch improved the
     monitored metric. Lightning runs checkpoint callbacks after this one, so when the best
     checkpoint also changes, ModelCheckpoint writes ``last.ckpt`` again with its new state."""
@@ -98,4 +99,9 @@ class LastEveryEpoch(Callback):
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.enable_validation:
+            self._save(trainer)
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        """Ctrl-C: keep the run where it stopped (mid-epoch too: ExactResume continues from the step)."""
+        if isinstance(exception, KeyboardInterrupt):
             self._save(trainer)

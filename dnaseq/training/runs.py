@@ -94,4 +94,11 @@ def checkpoint_in(path: str) -> str:
             return os.path.join(path, name)
     found = sorted(Path(path).glob("*.ckpt"))
     hint = f" (it holds {', '.join(p.name for p in found[:3])}: pass one of them)" if found else ""
+    runs = sorted((int(m.group(1)), d) for d in Path(path).iterdir()
+                  if d.is_dir() and (m := re.fullmatch(r"version_(\d+)", d.name))
+                  and any((d / name).exists() for name in (BEST, LAST)))
+    if runs and not found:  # a config's folder: its runs are version_N folders
+        listed = ", ".join(str(d) for _, d in runs[-3:])
+        hint = (f": it is the folder of a config's runs; pass one run, e.g. {runs[-1][1]} (the newest; runs with "
+                f"a checkpoint: {listed}{' ...' if len(runs) > 3 else ''})")
     raise FileNotFoundError(f"no {BEST} or {LAST} in the folder {path}{hint}")

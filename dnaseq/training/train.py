@@ -18,6 +18,7 @@ import io
 import logging
 import os
 import re
+import shlex
 import sys
 import warnings
 from contextlib import redirect_stderr
@@ -31,7 +32,7 @@ from ..data.datamodule import DNADataModule
 from ..data.dataset import available_splits, open_split
 from ..models import describe_models
 from ..outputs import ensure_writable_dir
-from .config import ConfigError, check_config_args, explain_config_error, typed_word
+from .config import ConfigError, check_config_args, config_paths, explain_config_error, typed_word
 from .console import EpochSummary, LogInterval, bars_wanted, quiet_fit_warnings
 from .logs import default_loggers
 from .resume import ExactResume, LastEveryEpoch, step_checkpoint
@@ -150,7 +151,8 @@ def build_cli(args: Optional[List[str]] = None, progress_bars: Optional[bool] = 
     cls = DnaseqCLI if progress_bars is None else type("DnaseqCLI", (DnaseqCLI,), {"progress_bars": progress_bars})
     return cls(SequenceModel, DNADataModule, args=list(args or []), run=False,
                      trainer_defaults=_default_trainer(), save_config_kwargs={"overwrite": True},
-                     auto_configure_optimizers=False, parser_kwargs={"formatter_class": _HelpFormatter})
+                     auto_configure_optimizers=False,
+               parser_kwargs={"formatter_class": _HelpFormatter, "allow_abbrev": False})
 
 
 def parse_config(args: Optional[List[str]] = None):
@@ -160,7 +162,8 @@ def parse_config(args: Optional[List[str]] = None):
         parse_only = True
     try:
         _Parser(SequenceModel, DNADataModule, args=list(args or []), run=False,
-                trainer_defaults=_default_trainer(), auto_configure_optimizers=False)
+                trainer_defaults=_default_trainer(), auto_configure_optimizers=False,
+                parser_kwargs={"allow_abbrev": False})
     except _ParsedOnly as parsed:
         return parsed.args[0]
     raise RuntimeError("unreachable: parsing did not stop before instantiation")
@@ -238,6 +241,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             print("\nArchitectures (model.arch) with their arguments and sizes: dnaseq train --list-models "
                   "(or dnaseq models)")
         return 0
+    missing = [path for path in config_paths(argv) if not os.path.exists(path)]
+    if missing:  # a missing input file is an error (1), as in every command; a bad option is usage (2)
+        print(f"dnaseq train: error: config file not found: {missing[0]}", file=sys.stderr)
+        return 1
     try:
         check_config_args(argv)
     except ConfigError as exc:
@@ -264,6 +271,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"dnaseq train: error: {_root_cause(exc)}", file=sys.stderr)
         return 1
+    except (SystemExit, KeyboardInterrupt):  # Lightning turns Ctrl-C into sys.exit(1)
+        if not cli.trainer.interrupted:
+            raise
+        if cli.trainer.global_rank == 0:
+            _say_interrupted(cli, argv)
+        return 130
     if cli.trainer.global_rank == 0:
         print(f"run folder: {cli.run_dir}")
         best = cli.trainer.checkpoint_callback.best_model_path if cli.trainer.checkpoint_callback else ""
@@ -273,6 +286,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         if last:
             print(f"last checkpoint: {last}")
     return 0
+
+
+def _say_interrupted(cli, argv: List[str]) -> None:
+    """After Ctrl-C: where the run stopped, and the command that continues it."""
+    last = os.path.join(cli.trainer.checkpoint_callback.dirpath or cli.run_dir, "last.ckpt") \
+        if cli.trainer.checkpoint_callback is not None else os.path.join(cli.run_dir, "last.ckpt")
+    rest = [a for i, a in enumerate(argv) if a != "--ckpt_path" and (i == 0 or argv[i - 1] != "--ckpt_path")]
+    if os.path.exists(last):
+        print(f"dnaseq train: interrupted at epoch {cli.trainer.current_epoch}, step {cli.trainer.global_step}; "
+              f"the run is saved in {last}. Continue it with:\n  dnaseq train {shlex.join(rest + ['--ckpt_path', last])}",
+              file=sys.stderr)
+    else:
+        print(f"dnaseq train: interrupted before the first step: nothing saved in {cli.run_dir}", file=sys.stderr)
 
 
 def _check_resume_compatible(cli) -> None:

@@ -1,0 +1,78 @@
+"""What every command does the same way: no abbreviated options, one exit-status convention
+(0 done, 1 error, 2 usage, 3 nothing produced, 130 interrupted), Ctrl-C in train keeps the run
+and says how to continue, and a config's run folder given as a checkpoint names its runs."""
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from tests.conftest import ROOT, build_slice_dataset, run_cli
+
+
+@pytest.mark.parametrize("argv,expect", [
+    (["score-variants", "-m", "m.ckpt", "--vc", "v.vcf", "-r", "g.fa", "-o", "x"], "--vcf"),  # --vc is not --vcf
+    (["predict", "-m", "m.ckpt", "--region", "r.bed", "-r", "g.fa", "-o", "x"], "--region"),
+    (["background", "-m", "m.ckpt", "-r", "g.fa", "-o", "b.h5", "--chunk", "5"], "--chunk"),
+])
+def test_options_are_never_abbreviated(argv, expect):
+    proc = run_cli(*argv, check=False)
+    assert proc.returncode == 2 and expect in proc.stderr, proc.stderr
+
+
+def test_train_takes_no_prefix_of_an_option_and_missing_files_are_errors(tmp_path):
+    config = ROOT / "configs" / "quickstart.yaml"
+    proc = run_cli("train", "--config", config, "--trainer.max_epoch", "2", check=False, cwd=tmp_path)
+    assert proc.returncode == 2 and "did you mean 'trainer.max_epochs'" in proc.stderr
+    proc = run_cli("train", "--config", tmp_path / "nope.yaml", check=False, cwd=tmp_path)
+    assert proc.returncode == 1 and "config file not found" in proc.stderr  # as every missing input
+    proc = run_cli("train", "--config", config, "--data.data", tmp_path / "nope.h5", check=False, cwd=tmp_path)
+    assert proc.returncode == 1 and "nope.h5" in proc.stderr
+    proc = run_cli("score-variants", "-m", tmp_path / "m.ckpt", "--vcf", tmp_path / "v.vcf", "-r", tmp_path / "g.fa",
+                   "-o", tmp_path / "x", check=False)
+    assert proc.returncode == 1 and "not found" in proc.stderr
+
+
+def test_ctrl_c_in_train_saves_the_run_and_says_how_to_continue(tmp_path):
+    data = build_slice_dataset(tmp_path)
+    args = ["train", "--config", str(ROOT / "configs" / "quickstart.yaml"), "--data.data", str(data),
+            "--data.batch_size", "16", "--trainer.max_epochs", "500", "--trainer.limit_val_batches", "1",
+            "--model.arch_args.conv_filters", "[8]", "--model.arch_args.kmer_k", "0", "--model.wide_fit", "none",
+            "--early_stopping.patience", "1000"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "dnaseq.cli", *args], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    for line in proc.stdout:  # the second epoch line: a run with a checkpoint to keep
+        if line.startswith("epoch 2/"):
+            proc.send_signal(signal.SIGINT)
+            break
+    rest = proc.stdout.read()
+    assert proc.wait(timeout=120) == 130, rest
+    last = tmp_path / "runs" / "quickstart" / "version_0" / "last.ckpt"
+    assert "interrupted at epoch" in rest and f"--ckpt_path {last.relative_to(tmp_path)}" in rest
+    state = torch.load(last, map_location="cpu", weights_only=False)
+    assert state["global_step"] >= 2  # the run as it stopped
+    # the printed command continues it (two more epochs here)
+    command = shlex.split(rest.split("Continue it with:")[1].strip().splitlines()[0])
+    assert command[:2] == ["dnaseq", "train"]
+    cont = run_cli(*command[1:], "--trainer.max_epochs", str(state["epoch"] + 2), cwd=tmp_path)
+    assert "run folder: runs/quickstart/version_0" in cont.stdout
+    after = torch.load(last, map_location="cpu", weights_only=False)
+    assert after["global_step"] > state["global_step"]
+
+
+def test_a_config_folder_given_as_a_checkpoint_names_its_runs(tiny_checkpoint, tmp_path):
+    for n in (0, 2, 10):
+        (tmp_path / "runs" / "cfg" / f"version_{n}").mkdir(parents=True)
+        shutil.copy(tiny_checkpoint, tmp_path / "runs" / "cfg" / f"version_{n}" / "best.ckpt")
+    (tmp_path / "runs" / "cfg" / "version_11").mkdir()  # a run killed before its first checkpoint
+    (tmp_path / "g.fa").write_text(">chr1\n" + "ACGT" * 300 + "\n")
+    proc = run_cli("ism", "-m", tmp_path / "runs" / "cfg", "--reference", tmp_path / "g.fa", "--region",
+                   "chr1:1-10", "-o", tmp_path / "x.h5", check=False)
+    assert proc.returncode == 1
+    assert "pass one run, e.g. " + str(tmp_path / "runs" / "cfg" / "version_10") in proc.stderr
