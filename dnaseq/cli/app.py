@@ -8,7 +8,7 @@ import sys
 from typing import List, Optional
 
 from .._version import __version__
-from . import apply, data, design, interpret, prioritize, tune, variants, weights
+from . import apply, data, design, interpret, lm, prioritize, tune, variants, weights
 from .common import HelpFormatter, missing_input
 
 
@@ -24,7 +24,7 @@ def make_parser() -> argparse.ArgumentParser:
     sub.add_parser("train", help="train a model from a YAML config (dnaseq train --config X.yaml; "
                                  "see dnaseq train --help)", add_help=False)
 
-    for group in (apply, variants, prioritize, interpret, design, weights, tune):  # each adds its subcommands
+    for group in (apply, variants, prioritize, interpret, design, weights, tune, lm):  # each adds its subcommands
         group.register(sub)
     _no_abbreviations(p)
     for command in sub.choices.values():  # each option says its default once (see HelpFormatter)

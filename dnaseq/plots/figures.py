@@ -375,3 +375,27 @@ def plot_evalue_heatmap(evalues: np.ndarray, rows: Sequence[str], features: Sequ
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def plot_ngram_bits(table, path: str) -> str:
+    """Bits per base of k-th order Markov models against k (``dnaseq lm-baseline``): held-out and
+    training (in-sample) curves, the best held-out k marked, and 2 bits (a uniform guess) as the
+    ceiling."""
+    k = np.asarray(table["k"])
+    held = np.asarray(table["held_out_bits_per_base"], dtype=float)
+    train = np.asarray(table["train_bits_per_base"], dtype=float)
+    best = int(np.nanargmin(held))
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    ax.plot(k, held, "o-", label="held-out")
+    ax.plot(k, train, "s--", color="grey", label="train (in-sample)")
+    ax.plot([k[best]], [held[best]], "*", color="crimson", markersize=16, zorder=3,
+            label=f"best: k = {k[best]}, {held[best]:.4f} bits/base")
+    ax.axhline(2.0, ls=":", color="black", lw=0.8, label="uniform (2 bits)")
+    ax.set(xlabel="order k (context length, bases)", ylabel="bits per base", xticks=k,
+           title="k-th order Markov baselines")
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
