@@ -26,11 +26,18 @@ from dnaseq.apply.evaluate import load_evaluation  # noqa: E402
 
 
 def sh(*args) -> str:
-    """Run a command as a user would, showing its output; returns its standard output."""
+    """Run a command as a user would, showing its output line by line as it comes (a long
+    training is never silent); returns its standard output."""
     print("$ " + " ".join(args), flush=True)
-    proc = subprocess.run(args, check=True, stdout=subprocess.PIPE, text=True)
-    print(proc.stdout, end="", flush=True)
-    return proc.stdout
+    lines = []
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # the child's lines as it prints them, in order with stderr
+    with subprocess.Popen(args, stdout=subprocess.PIPE, text=True, bufsize=1, env=env) as proc:
+        for line in proc.stdout:
+            print(line, end="", flush=True)
+            lines.append(line)
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, args, "".join(lines))
+    return "".join(lines)
 
 
 def main():

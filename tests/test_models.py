@@ -178,3 +178,26 @@ def test_eval_mode_takes_the_fast_tower_only_without_gradients_or_hooks(monkeypa
     with torch.no_grad():
         model(x)
     assert calls == [1, 1]
+
+
+@pytest.mark.parametrize("rnn_type", ["lstm", "gru"])
+def test_flop_count_includes_the_recurrence(rnn_type):
+    """Lightning's model summary (torch's FLOP counter) counts recurrent layers: 2 x rows x columns
+    of each weight matrix per step and sequence, beside the convolutions (was 0 for oneDNN's LSTM)."""
+    from pytorch_lightning.utilities.model_summary import ModelSummary
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from dnaseq.training.task import SequenceModel
+    model = build_model("conv_recurrent", 1000, 8, conv_filters=[16], conv_widths=19, pool_sizes=13,
+                               rnn_type=rnn_type, rnn_hidden=32, bidirectional=True, head_hidden=[8]).eval()
+    x = torch.zeros(2, 4, 1000)
+    with FlopCounterMode(display=False) as whole:
+        model(x)
+    with FlopCounterMode(display=False) as tower:
+        steps = model.conv(x).shape[-1]
+    gates = {"lstm": 4, "gru": 3}[rnn_type]
+    recurrent = 2 * 2 * steps * 2 * (gates * 32 * 16 + gates * 32 * 32)  # batch 2, two directions
+    assert whole.get_total_flops() - tower.get_total_flops() >= recurrent
+    task = SequenceModel("conv_recurrent", {"conv_filters": [16], "rnn_type": rnn_type, "rnn_hidden": 8},
+                                seq_len=1000, n_features=3)
+    assert ModelSummary(task).total_flops > 0  # the summary runs one example window

@@ -273,6 +273,8 @@ class DNADataModule(pl.LightningDataModule):
         return self._loader("predict", shuffle=False)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        if torch.is_tensor(batch):  # a model's example input (one-hot, for Lightning's summary): as it is
+            return batch
         codes, labels = batch
         training = self.trainer is not None and self.trainer.training
         generator = None

@@ -9,12 +9,28 @@ from typing import Optional, Sequence, Union
 
 import torch
 from torch import nn
+from torch.utils.flop_counter import register_flop_formula
 
 from . import tower
 from .deepsea import conv_out
 from .kmers import KmerLinear
 
 RNN_TYPES = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+def _mkldnn_rnn_flops(input_shape, w_ih, w_hh, *args, batch_first: bool = False, out_shape=None, **kwargs) -> int:
+    """FLOPs of one layer and direction of a recurrence run by oneDNN (``aten.mkldnn_rnn_layer``,
+    what torch's CPU LSTM runs): its input-to-hidden and hidden-to-hidden matrices each multiply one
+    vector per step and sequence, 2 x rows x columns FLOPs (gate nonlinearities left out, as for
+    other layers). torch's FLOP counter, which Lightning's model summary uses, has no formula for
+    this op and counted such a layer as 0 (recurrences that run as matrix products are counted)."""
+    first = bool(args[11]) if len(args) > 11 else batch_first
+    batch, steps = (input_shape[0], input_shape[1]) if first else (input_shape[1], input_shape[0])
+    return 2 * batch * steps * (w_ih[0] * w_ih[1] + w_hh[0] * w_hh[1])
+
+
+if hasattr(torch.ops.aten, "mkldnn_rnn_layer"):  # CPU builds with oneDNN
+    register_flop_formula(torch.ops.aten.mkldnn_rnn_layer)(_mkldnn_rnn_flops)
 POOLS = ("mean", "max", "maxmean", "attention")  # over positions: a motif counts wherever it is
 READOUTS = ("flatten", "last") + POOLS
 CONV_READOUTS = ("none", "mean", "max", "maxmean")

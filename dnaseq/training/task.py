@@ -142,6 +142,8 @@ class SequenceModel(pl.LightningModule):
         # that have both classes (the others are left out of the mean, as in dnaseq.apply.evaluate)
         self.val_auroc = _auroc(n_features)
         self.val_counts = _LabelCounts(n_features)
+        # one window for Lightning's model summary: its FLOPs and in / out sizes instead of "0 Total Flops"
+        self.example_input_array = torch.zeros(1, 4, int(seq_len))
 
     # -- properties users want on a loaded model -------------------------------------------
     @property
