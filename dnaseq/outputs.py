@@ -1,8 +1,17 @@
 """Output locations, checked before any long work starts: a folder is created (with its
-parents) or refused with one line naming it; an output prefix may not be a folder."""
+parents) or refused with one line naming it and the reason in words (a file is created and
+removed there to find out); an output prefix may not be a folder."""
 from __future__ import annotations
 
+import errno
 import os
+import tempfile
+
+#: why a folder takes no new file, in words (errno -> reason)
+_REASONS = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+            errno.EROFS: "it is on a read-only file system", errno.ENOSPC: "no space left on the device",
+            errno.EDQUOT: "the disk quota is used up",
+            errno.ENOENT: "it does not take new files (a special file system such as /proc or /sys?)"}
 
 
 def _file_in_the_way(path: str):
@@ -11,6 +20,17 @@ def _file_in_the_way(path: str):
     while not os.path.exists(probe) and os.path.dirname(probe) != probe:
         probe = os.path.dirname(probe)
     return probe if os.path.exists(probe) and not os.path.isdir(probe) else None
+
+
+def _not_writable(folder: str):
+    """Why no file can be created in the existing ``folder`` (in words), or None when one can: a
+    file is created and removed there, since permission bits say nothing of read-only mounts,
+    /proc, or root (for whom ``os.access`` is always true)."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".dnaseq-write-test-"):
+            return None
+    except OSError as exc:
+        return _REASONS.get(exc.errno, exc.strerror or str(exc))
 
 
 def ensure_writable_dir(path: str, option: str = "--out") -> None:
@@ -23,8 +43,9 @@ def ensure_writable_dir(path: str, option: str = "--out") -> None:
         os.makedirs(path, exist_ok=True)
     except OSError as exc:
         raise ValueError(f"cannot create output folder {path}: {exc.strerror or exc}; choose another {option}") from exc
-    if not os.access(path, os.W_OK):
-        raise ValueError(f"output folder {path} is not writable; choose another {option}")
+    why = _not_writable(path)
+    if why is not None:
+        raise ValueError(f"cannot write in output folder {path}: {why}; choose another {option}")
 
 
 def prepare_output_file(path: str, example: str, option: str = "--out") -> None:
@@ -52,5 +73,6 @@ def prepare_output_prefix(out: str) -> None:
         os.makedirs(folder, exist_ok=True)
     except OSError as exc:
         raise ValueError(f"cannot create output folder {folder}: {exc.strerror}") from exc
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ValueError(f"output folder {folder} is not writable")
+    why = _not_writable(folder)
+    if why is not None:
+        raise ValueError(f"cannot write in output folder {folder}: {why}")

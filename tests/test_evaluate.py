@@ -107,6 +107,7 @@ def test_compare_cli_on_two_trained_checkpoints(trained, tmp_path):
     assert 0 <= stats["roc_auc"]["a_better_share"] <= 1
     direct = run_cli("compare", a, b, "--data", data)
     assert "A better on" in direct.stdout
+    assert "\r" not in direct.stderr and "it/s" not in direct.stderr  # stderr is a pipe: no progress bars
     # results over different features are refused with a clear message
     ev = load_evaluation(str(tmp_path / "B"))
     ev.table.loc[0, "feature"] = "renamed"

@@ -2,6 +2,7 @@
 labelled comparison scatters, zoomed ISM logos with round ticks, and outputs that cannot be
 written refused in one line before any prediction."""
 import json
+import os
 import re
 
 import h5py
@@ -224,3 +225,40 @@ def test_unwritable_outputs_fail_in_one_line_before_any_prediction(tiny_checkpoi
         _one_error_line(captured.err, name)
         assert re.search(r"output folder|is a folder", captured.err)
     assert not (tmp_path / "ok.h5").exists()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+@pytest.mark.parametrize("command", [["predict", "--fasta", "{fa}", "-o", "/proc/preds"],
+                                     ["score-variants", "--vcf", "{vcf}", "-r", "{fa}", "-o", "/proc/scores"],
+                                     ["ism", "--fasta", "{fa}", "-o", "/proc/ism.h5"]])
+def test_a_folder_that_takes_no_files_is_named_with_the_reason(tiny_checkpoint, tmp_path, command):
+    """Was: "[Errno 2] No such file or directory: '/proc/preds.tsv.partial'" after the model loaded
+    (as root every folder looks writable to os.access): now a file is tried there first."""
+    fa = tmp_path / "s.fa"
+    fa.write_text(">s\n" + "ACGT" * 250 + "\n")
+    vcf = tmp_path / "v.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\ns\t500\t.\tA\tG\t.\t.\t.\n")
+    args = [a.format(fa=fa, vcf=vcf) for a in command]
+    p = run_cli(args[0], "-m", tiny_checkpoint, *args[1:], check=False)
+    assert p.returncode == 1
+    _one_error_line(p.stderr, "cannot write in output folder /proc: it does not take new files")
+
+
+def test_why_a_folder_takes_no_files_is_said_in_words(tmp_path, monkeypatch):
+    import errno
+    import tempfile
+
+    from dnaseq import outputs
+
+    for code, words in [(errno.EROFS, "read-only file system"), (errno.ENOSPC, "no space left"),
+                        (errno.EACCES, "permission denied")]:
+        def refuse(*args, code=code, **kwargs):
+            raise OSError(code, os.strerror(code))
+        monkeypatch.setattr(tempfile, "NamedTemporaryFile", refuse)
+        with pytest.raises(ValueError, match=f"cannot write in output folder .*: .*{words}"):
+            outputs.prepare_output_prefix(str(tmp_path / "out"))
+        with pytest.raises(ValueError, match=f"{words}.*; choose another --plot-dir"):
+            outputs.ensure_writable_dir(str(tmp_path / "plots"), "--plot-dir")
+    monkeypatch.undo()
+    outputs.prepare_output_prefix(str(tmp_path / "fine" / "out"))
+    assert not [p for p in (tmp_path / "fine").iterdir()]  # the probe file is gone

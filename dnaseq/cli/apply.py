@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..settings import STRAND_TEXT
-from .common import add_run_options, run_options, split_list
+from .common import add_run_options, progress_wanted, run_options, split_list
 
 
 def _evaluate(args) -> int:
@@ -48,7 +48,9 @@ def _predict(args) -> int:
 def _compare(args) -> int:
     from ..apply.compare import compare
 
-    result = compare(args.a, args.b, out_dir=args.out, data=args.data, split=args.split)
+    # progress bars only on a terminal (a log file or pipe gets no carriage-return bars)
+    result = compare(args.a, args.b, out_dir=args.out, data=args.data, split=args.split,
+                     progress=progress_wanted(args.quiet))
     print(result.format())
     if args.out:
         print(f"wrote {args.out}/comparison.tsv, comparison.json, comparison.png")
@@ -109,6 +111,8 @@ def register(sub) -> None:
     c.add_argument("--out", "-o", help="output folder for comparison.tsv/json/png")
     c.add_argument("--data", help="dataset, when A and B are checkpoints")
     c.add_argument("--split", default="test")
+    c.add_argument("--quiet", "-q", action="store_true", help="no progress bar (there is none when stderr "
+                                                              "is not a terminal)")
     c.set_defaults(func=_compare)
 
     r = sub.add_parser("predict", help="predictions for BED regions, FASTA sequences or whole chromosomes "
