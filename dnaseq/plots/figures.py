@@ -37,13 +37,15 @@ def plot_curves(labels: np.ndarray, probs: np.ndarray, names: Sequence[str], fea
         prec, rec, _ = precision_recall_curve(y, p)
         line, = ax_roc.plot(fpr, tpr, label=f"{name} ({roc_auc_score(y, p):.3f})")
         ax_pr.plot(rec, prec, color=line.get_color(), label=f"{name} ({average_precision_score(y, p):.3f})")
-        # a random ranking's precision is the positive rate: the line to beat
-        ax_pr.axhline(y.mean(), color=line.get_color(), ls=":", lw=0.8)
-    ax_roc.plot([0, 1], [0, 1], "k--", lw=0.8)
-    ax_roc.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
-    ax_pr.set(xlabel="recall", ylabel="precision", title="precision-recall", xlim=(0, 1), ylim=(0, 1.02))
-    for ax in (ax_roc, ax_pr):
-        ax.legend(fontsize=8, loc="lower right" if ax is ax_roc else "lower left")  # where no curve runs
+        # a random ranking's precision is the positive rate: the line to beat, named in the legend
+        ax_pr.axhline(y.mean(), color=line.get_color(), ls=":", lw=0.8,
+                      label=f"random ranking, {name} ({y.mean():.3f})")
+    ax_roc.plot([0, 1], [0, 1], "k--", lw=0.8, label="random ranking (0.500)")
+    ax_roc.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (AUC)")
+    ax_pr.set(xlabel="recall", ylabel="precision", title="precision-recall (average precision)", xlim=(0, 1),
+              ylim=(0, 1.02))
+    for ax in (ax_roc, ax_pr):  # below the axes: a legend never hides a curve
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -281,16 +283,21 @@ def plot_design_objective(steps, path: str, objective: str = "objective") -> str
     ``steps`` is a table with columns strategy, sequence, step and objective (the best over beam
     members / chains at that step). Thick lines: the mean over sequences; thin lines: each
     sequence (up to 20 of them)."""
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for strategy, part in steps.groupby("strategy", sort=False):
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    styles = [("o", "-", 2.6), ("s", "--", 2.0), ("^", "-.", 1.6), ("D", ":", 1.4)]
+    for i, (strategy, part) in enumerate(steps.groupby("strategy", sort=False)):
         mean = part.groupby("step")["objective"].mean()
-        line, = ax.plot(mean.index, mean.values, marker="o", lw=2, label=f"{strategy} (mean)")
+        # each strategy its own marker, dash and width, later ones thinner and on top: lines that
+        # coincide (greedy and beam often do) stay visible
+        marker, dash, width = styles[i % len(styles)]
+        line, = ax.plot(mean.index, mean.values, marker=marker, ls=dash, lw=width, markersize=4 + width,
+                        markerfacecolor="none", zorder=3 + i, label=f"{strategy} (mean)")
         if part.sequence.nunique() <= 20:
             for _, one in part.groupby("sequence", sort=False):
                 ax.plot(one.step, one.objective, color=line.get_color(), lw=0.6, alpha=0.35)
     ax.set(xlabel="step (edits made)", ylabel="objective", title=f"design: {objective}")
     ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # outside: hides no line
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -313,7 +320,7 @@ def plot_search(numbers: Sequence[int], values: Sequence[float], pruned_numbers:
     ax.set_xlabel("trial")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(ylabel)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)  # outside: hides no trial
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
