@@ -76,3 +76,24 @@ def test_a_config_folder_given_as_a_checkpoint_names_its_runs(tiny_checkpoint, t
                    "chr1:1-10", "-o", tmp_path / "x.h5", check=False)
     assert proc.returncode == 1
     assert "pass one run, e.g. " + str(tmp_path / "runs" / "cfg" / "version_10") in proc.stderr
+
+
+@pytest.mark.parametrize("command,output", [
+    (["predict", "--fasta", "{fa}", "-o", "{out}/p"], "p.tsv"),
+    (["score-variants", "--vcf", "{vcf}", "-r", "{fa}", "-o", "{out}/s"], "s.tsv"),
+    (["ism", "--fasta", "{fa}", "-o", "{out}/i.h5"], "i.h5"),
+])
+def test_earlier_outputs_are_kept_unless_overwrite(tiny_checkpoint, tmp_path, command, output):
+    fa = tmp_path / "s.fa"
+    fa.write_text(">s\n" + "ACGT" * 250 + "\n")
+    vcf = tmp_path / "v.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\ns\t500\t.\tA\tG\t.\t.\t.\n")
+    args = [a.format(fa=fa, vcf=vcf, out=tmp_path / "out") for a in command]
+    run_cli(args[0], "-m", tiny_checkpoint, *args[1:], "-q")
+    path = tmp_path / "out" / output
+    path.write_bytes(b"an earlier result")
+    again = run_cli(args[0], "-m", tiny_checkpoint, *args[1:], "-q", check=False)
+    assert again.returncode == 1 and "exists from an earlier run: pass --overwrite" in again.stderr
+    assert path.read_bytes() == b"an earlier result"
+    run_cli(args[0], "-m", tiny_checkpoint, *args[1:], "-q", "--overwrite")
+    assert path.read_bytes() != b"an earlier result"

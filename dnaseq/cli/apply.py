@@ -3,9 +3,10 @@ work is in :mod:`dnaseq.apply` and :mod:`dnaseq.models`)."""
 from __future__ import annotations
 
 import argparse
+import glob
 
 from ..settings import STRAND_TEXT
-from .common import add_run_options, progress_wanted, run_options, split_list
+from .common import add_overwrite, add_run_options, progress_wanted, refuse_to_overwrite, run_options, split_list
 
 
 def _evaluate(args) -> int:
@@ -27,6 +28,8 @@ def _evaluate(args) -> int:
 def _predict(args) -> int:
     from ..apply.predict import predict
 
+    suffix = {"tsv": "tsv", "hdf5": "h5", "h5": "h5"}.get(args.format, args.format)
+    refuse_to_overwrite(args, f"{args.out}.{suffix}", *sorted(glob.glob(glob.escape(args.out) + ".*.bw")))
     result = predict(args.checkpoint, args.out, reference=args.reference, regions=args.regions, fasta=args.fasta,
                      chroms=split_list(args.chroms), stride=args.stride, fmt=args.format,
                      bigwig=split_list(args.bigwig), strand=args.strand, run=run_options(args))
@@ -60,6 +63,7 @@ def _compare(args) -> int:
 def _ism(args) -> int:
     from ..apply.ism_run import run_ism
 
+    refuse_to_overwrite(args, args.out)
     result = run_ism(args.checkpoint, args.out, reference=args.reference, region=args.region,
                      fasta=args.fasta, feature=args.feature, plot_dir=args.plot_dir, strand=args.strand,
                      logo_width=args.logo_width, run=run_options(args))
@@ -132,6 +136,7 @@ def register(sub) -> None:
     r.add_argument("--format", choices=["tsv", "hdf5"], default="tsv")
     r.add_argument("--bigwig", help="comma-separated features to write as bigWig tracks, or 'all'")
     add_run_options(r, "predict")
+    add_overwrite(r)
     r.set_defaults(func=_predict)
 
     s = sub.add_parser("ism", help="in-silico saturation mutagenesis of a region or FASTA sequences",
@@ -146,4 +151,5 @@ def register(sub) -> None:
     s.add_argument("--logo-width", type=int, default=100,
                    help="bp the logo shows: the strongest stretch of a longer sequence; 0 shows all of it")
     add_run_options(s, "ism")
+    add_overwrite(s)
     s.set_defaults(func=_ism)

@@ -91,3 +91,21 @@ def missing_input(args: argparse.Namespace) -> Optional[str]:
         if isinstance(path, str) and path and not os.path.exists(path):
             return f"{what} not found: {path}"
     return None
+
+
+def add_overwrite(parser) -> None:
+    """``--overwrite``: the one way a command replaces outputs of an earlier run."""
+    parser.add_argument("--overwrite", action="store_true", help="replace outputs of an earlier run (without it, "
+                                                                 "a command whose output exists stops first)")
+
+
+def refuse_to_overwrite(args: argparse.Namespace, *paths: str) -> None:
+    """Stop, before any work, when an output of this command exists and ``--overwrite`` was not given."""
+    if getattr(args, "overwrite", False):
+        return
+    existing = [p for p in paths if p and os.path.isfile(p)]  # a folder given as a file: the API says so
+    if existing:
+        more = f" (and {len(existing) - 1} more of its outputs)" if len(existing) > 1 else ""
+        raise ValueError(f"{existing[0]}{more} exists from an earlier run: pass --overwrite to replace it, or "
+                         f"choose another --out")
+

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 
-from .common import add_run_options, run_options, split_list
+from .common import add_overwrite, add_run_options, refuse_to_overwrite, run_options, split_list
 
 
 def _background(args) -> int:
     from ..prioritize.background import build_background
 
+    refuse_to_overwrite(args, args.out)
     summary = build_background(args.checkpoint, args.reference, args.out, n=args.n, vcf=args.vcf, seed=args.seed,
                                regions=args.regions, chromosomes=split_list(args.chromosomes), ts_tv=args.ts_tv,
                                scores=split_list(args.scores), tail=args.tail, strand=args.strand,
@@ -43,6 +44,7 @@ def register(sub) -> None:
                         "covers the rest")
     b.add_argument("--chunk-size", type=int, default=1024, help="variants per streamed chunk")
     b.add_argument("--resume", action="store_true", help="continue a killed run from OUT.partial")
+    add_overwrite(b)
     add_run_options(b, "background")
     b.set_defaults(func=_background)
     register_prioritize(sub)
@@ -63,6 +65,7 @@ def _fit(args) -> int:
 def _rank(args) -> int:
     from ..prioritize.rank import rank_variants
 
+    refuse_to_overwrite(args, args.out, args.plot or os.path.splitext(args.out)[0] + ".png")
     r = rank_variants(args.score_file, args.out, classifier=args.classifier, top=args.top, plot=args.plot)
     skipped = f" ({r.not_scored:,} rows that were not scored are left out)" if r.not_scored else ""
     print(f"ranked {r.rows:,} variants by {r.rank_by}{skipped}")
@@ -101,4 +104,5 @@ def register_prioritize(sub) -> None:
     r.add_argument("--top", type=int, default=30, help="variants in the e-value heatmap")
     r.add_argument("--plot", help="the heatmap's path (default: OUT with .png)")
     r.add_argument("--show", type=int, default=10, help="rows printed")
+    add_overwrite(r)
     r.set_defaults(func=_rank, command="prioritize rank")

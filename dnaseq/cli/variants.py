@@ -6,14 +6,16 @@ import sys
 
 from ..apply.variant_writers import DEFAULT_SCORES, REF_POLICIES, SCORES
 from ..settings import STRAND_TEXT
-from .common import add_run_options, run_options, split_list
+from .common import add_overwrite, add_run_options, refuse_to_overwrite, run_options, split_list
 
 NOTHING_SCORED = 3  # exit status of score-variants when the VCF has variants but none was scored
 
 
 def _score_variants(args) -> int:
+    from ..apply.variant_writers import output_path
     from ..apply.variants import score_variants
 
+    refuse_to_overwrite(args, output_path(args.format, args.out), f"{args.out}.summary.json")
     summary = score_variants(args.checkpoint, args.vcf, args.reference, args.out, scores=split_list(args.scores),
                              fmt=args.format, ref_policy=args.ref_policy,
                              strand=args.strand, chunk_size=args.chunk_size, run=run_options(args),
@@ -78,5 +80,6 @@ def register(sub) -> None:
                    help="with --background: count the features whose e-value is below this")
     v.add_argument("--resume", action="store_true",
                    help="continue a killed TSV run from where PREFIX.tsv.partial ends")
+    add_overwrite(v)
     add_run_options(v, "score-variants")
     v.set_defaults(func=_score_variants)
