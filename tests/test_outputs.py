@@ -187,7 +187,9 @@ def test_long_ism_logo_zooms_on_the_strongest_stretch_with_round_ticks(tiny_chec
     plt.close(full)
     heat = draw_ism_heatmap(e, codes, list(r.positions), "BEAF_Kc", genome_start=start, chrom="chr2L",
                             mark=(lo, hi))
-    assert all(t % 100 == 0 for t in _tick_values(heat.axes[0]))
+    assert len(heat.axes) == 5  # four rows of 250 columns (and the colour bar), not one 24-inch strip
+    assert all(t % 50 == 0 for ax in heat.axes[:4] for t in _tick_values(ax)) and _tick_values(heat.axes[3])
+    assert heat.get_size_inches()[0] <= 13
     plt.close(heat)
 
 

@@ -221,29 +221,47 @@ def position_axis(ax, n: int, positions: Sequence[int], genome_start: Optional[i
     ax.set_xlabel("position in sequence (0-based)" if genome_start is None else f"{chrom} position (1-based)")
 
 
+ISM_ROW = 250  # columns per row of an ISM heatmap: a long region is drawn as stacked rows, not one strip
+
+
 def draw_ism_heatmap(effects: np.ndarray, codes: np.ndarray, positions: Sequence[int], feature: str,
                      title: str = "", genome_start: Optional[int] = None, chrom: str = "",
                      mark: Optional[Tuple[int, int]] = None):
-    """The figure of :func:`plot_ism_heatmap` (the caller saves and closes it)."""
+    """The figure of :func:`plot_ism_heatmap` (the caller saves and closes it): up to ``ISM_ROW``
+    columns per row, rows stacked (a 1000 bp region is four readable rows, not a 24 x 2.4 inch strip),
+    one colour scale for all."""
     from matplotlib.patches import Rectangle
 
     e = np.asarray(effects)
     lim = float(np.nanmax(np.abs(e))) if e.size else 0.0
     lim = lim or 1.0
-    fig, ax = plt.subplots(figsize=(min(24, 2 + 0.12 * e.shape[1]), 2.4))
-    im = ax.imshow(e, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
-    ax.set_yticks(range(4), list("ACGT"))
+    P = e.shape[1]
+    n_rows = max(1, -(-P // ISM_ROW))
+    width = min(13.0, 2.5 + 0.045 * min(P, ISM_ROW)) if n_rows == 1 else 13.0
+    fig, axes = plt.subplots(n_rows, 1, figsize=(width, 0.9 + 1.55 * n_rows), squeeze=False)
+    axes = axes[:, 0]
     ref = np.asarray(codes)[np.asarray(positions)]
-    known = ref < 4
-    ax.scatter(np.nonzero(known)[0], ref[known], marker="s", s=6, facecolors="none", edgecolors="k", lw=0.4)
-    if mark is not None and (mark[1] - mark[0]) < e.shape[1]:
-        ax.add_patch(Rectangle((mark[0] - 0.5, -0.5), mark[1] - mark[0], 4, fill=False, ls="--", lw=0.8,
-                               edgecolor="k"))
-    position_axis(ax, e.shape[1], positions, genome_start, chrom)
-    ax.set_title(title or f"ISM effect on {feature} (alt - ref)"
-                 + ("; dashed: the span of the logo" if mark is not None and mark[1] - mark[0] < e.shape[1] else ""))
-    fig.colorbar(im, ax=ax, fraction=0.02, pad=0.01)
-    fig.tight_layout()
+    positions = list(positions)
+    marked = mark is not None and (mark[1] - mark[0]) < P
+    for r, ax in enumerate(axes):
+        lo, hi = r * ISM_ROW, min(P, (r + 1) * ISM_ROW)
+        im = ax.imshow(e[:, lo:hi], aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest",
+                       extent=(-0.5, hi - lo - 0.5, 3.5, -0.5))
+        ax.set_xlim(-0.5, ISM_ROW - 0.5 if n_rows > 1 else hi - lo - 0.5)  # every row on the same scale
+        ax.set_yticks(range(4), list("ACGT"))
+        part = ref[lo:hi]
+        known = part < 4
+        ax.scatter(np.nonzero(known)[0], part[known], marker="s", s=6, facecolors="none", edgecolors="k", lw=0.4)
+        if marked and mark[0] < hi and mark[1] > lo:
+            a, b = max(mark[0], lo) - lo, min(mark[1], hi) - lo
+            ax.add_patch(Rectangle((a - 0.5, -0.5), b - a, 4, fill=False, ls="--", lw=0.8, edgecolor="k"))
+        position_axis(ax, hi - lo, positions[lo:hi], genome_start, chrom, max_ticks=6)
+        if r < n_rows - 1:
+            ax.set_xlabel("")
+    axes[0].set_title(title or f"ISM effect on {feature} (alt - ref)"
+                      + ("; dashed: the span of the logo" if marked else ""))
+    fig.tight_layout(rect=(0, 0, 1 - 1.0 / width, 1))  # the colour bar and its labels in the last inch
+    fig.colorbar(im, cax=fig.add_axes((1 - 0.85 / width, 0.12, 0.12 / width, 0.76)))
     return fig
 
 
