@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from dnaseq.models import ngram
-from dnaseq.models.ngram import NgramModel, baseline_table, stitch_windows
+from dnaseq.apply.lm_baseline import baseline_table, stitch_windows
+from dnaseq.models.ngram import NgramModel
 from tests.conftest import DATA, run_cli
 
 SMOOTHINGS = ("kn", "wb")
@@ -281,7 +282,7 @@ def test_stitching_overlapping_windows():
 
 
 def test_fasta_regions(tmp_path):
-    from dnaseq.models.ngram import fasta_sequences
+    from dnaseq.apply.lm_baseline import fasta_sequences
     from dnaseq.sequence.genome import write_fasta
 
     fasta = write_fasta(tmp_path / "g.fa", {"chrA": "ACGTNACGTA" * 10, "chrB": "GGGG" * 5})

@@ -66,9 +66,10 @@ SUMMARY_PARTS = ("min_evalue", "min_feature", "n_below", "combined_evalue")
 
 
 def provenance(net, features: Sequence[str], reference: str, strand: str, window: int, fill: float,
-               checkpoint: str) -> Dict:
-    """What a background and the runs that use it must share (``MUST_MATCH``), plus names for messages."""
-    return {"model_fingerprint": fingerprint(net), "features": list(features), "reference": str(reference),
+               checkpoint: str, model_fingerprint: Optional[str] = None) -> Dict:
+    """What a background and the runs that use it must share (``MUST_MATCH``), plus names for
+    messages (``model_fingerprint``: ``net``'s, when the caller has it already)."""
+    return {"model_fingerprint": model_fingerprint or fingerprint(net), "features": list(features), "reference": str(reference),
             "reference_checksum": file_checksum(str(reference)), "strand": strand, "window": int(window),
             "fill": float(fill), "checkpoint": str(checkpoint)}
 

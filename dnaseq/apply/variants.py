@@ -297,12 +297,14 @@ def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Seque
         raise ValueError(f"the e-value threshold must be in (0, 1], got {evalue_threshold}")
     model, label = as_model(checkpoint)
     st = settings(model, strand)
+    model_fingerprint = fingerprint(st.net)
     if bg is not None:
-        bg.check_matches(provenance(st.net, model.feature_names, reference, st.strand, model.seq_len, st.fill, label))
+        bg.check_matches(provenance(st.net, model.feature_names, reference, st.strand, model.seq_len, st.fill, label,
+                                    model_fingerprint))
     run = RunOptions.for_command("score-variants", run, batch_size=batch_size, device=device, progress=progress,
                                  default_progress=True)
     L, features = model.seq_len, model.feature_names
-    meta = {"checkpoint": label, "model_fingerprint": fingerprint(st.net), "vcf": str(vcf), "reference": str(reference), "window": L, "ref_policy": ref_policy,
+    meta = {"checkpoint": label, "model_fingerprint": model_fingerprint, "vcf": str(vcf), "reference": str(reference), "window": L, "ref_policy": ref_policy,
             "strand": st.strand, "fill": st.fill, "scores": list(scores), "score_n_reference": score_n_reference,
             "centring": "allele centred; SNV at index L//2", "logit_eps": LOGIT_EPS,
             "precision": str(run.precision), "dnaseq_version": __version__,

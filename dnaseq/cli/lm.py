@@ -26,7 +26,7 @@ def _lm_baseline(args) -> int:
         raise ValueError("--train-chromosomes, --test-chromosomes and --regions go with --reference, "
                          "not --data (a dataset's splits are its own)")
     # imported after the checks: dnaseq.models (above ngram.py) loads torch
-    from ..models.ngram import lm_baseline
+    from ..apply.lm_baseline import lm_baseline
 
     progress = progress_wanted(args.quiet)
     echo = None if progress or args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))

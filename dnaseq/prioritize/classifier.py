@@ -52,6 +52,7 @@ class Scored:
     features: List[str]
     meta: Dict
     path: str
+    rows: int = 0  # the file's rows, scored or not
 
 
 def _is_hdf5(path: str) -> bool:
@@ -75,12 +76,8 @@ def read_scored(path: str) -> Scored:
         table = read_scores_tsv(path)
         features = list(dict.fromkeys(c.split(":", 1)[1] for c in table.columns if c.startswith("ref:")
                                       or c.startswith("diff:")))
-        scores = {}
-        for c in table.columns:
-            if ":" in c:
-                s = c.split(":", 1)[0]
-                scores.setdefault(s, None)
-        scores = {s: table[[f"{s}:{f}" for f in features]].to_numpy(np.float64) for s in scores}
+        kinds = dict.fromkeys(c.split(":", 1)[0] for c in table.columns if ":" in c)
+        scores = {s: table[[f"{s}:{f}" for f in features]].to_numpy(np.float64) for s in kinds}
         summary = os.path.splitext(path)[0] + ".summary.json"
         if not os.path.exists(summary):
             raise ValueError(f"{path}: its {os.path.basename(summary)} (the run's settings) is missing; score the "
@@ -93,7 +90,7 @@ def read_scored(path: str) -> Scored:
         raise ValueError(f"{path} has no {' or '.join(missing)} scores; score with --scores including "
                          f"{','.join(PROFILE_SCORES)}")
     return Scored(table[keep].reset_index(drop=True), {s: v[keep] for s, v in scores.items()}, list(features),
-                  meta, path)
+                  meta, path, len(table))
 
 
 def profile(scored: Scored, use_evalues: bool = False) -> Tuple[np.ndarray, List[str]]:
@@ -130,6 +127,11 @@ def _provenance(meta: Dict, features: Sequence[str]) -> Dict:
     return {"model_fingerprint": meta.get("model_fingerprint"), "checkpoint": meta.get("checkpoint"),
             "features": list(features), "window": meta.get("window"), "strand": meta.get("strand"),
             "fill": meta.get("fill"), "background": meta.get("background")}
+
+
+def _differing(mine: Dict, theirs: Dict) -> List[str]:
+    """The ``MUST_MATCH`` entries on which two provenances differ."""
+    return [k for k in MUST_MATCH if mine.get(k) != theirs.get(k)]
 
 
 def _folds(groups: np.ndarray):
@@ -205,8 +207,7 @@ def fit_classifier(positives: str, negatives: str, out: str, checkpoint=None, re
         sets[name] = _score_or_read(path, checkpoint, reference, background, os.path.join(out, name), run)
     pos, neg = sets["positives"], sets["negatives"]
     prov = _provenance(pos.meta, pos.features)
-    other = _provenance(neg.meta, neg.features)
-    differs = [k for k in MUST_MATCH if prov[k] != other[k]]
+    differs = _differing(prov, _provenance(neg.meta, neg.features))
     if differs:
         raise ValueError(f"{pos.path} and {neg.path} were scored with different {', '.join(differs)}: score both "
                          f"with the same checkpoint and settings")
@@ -282,8 +283,7 @@ def load_classifier(path: str) -> Dict:
 def functional_scores(doc: Dict, scored: Scored) -> np.ndarray:
     """The classifier's probability that each scored row is functional."""
     mine = doc["provenance"]
-    theirs = _provenance(scored.meta, scored.features)
-    differs = [k for k in MUST_MATCH if mine.get(k) != theirs.get(k)]
+    differs = _differing(mine, _provenance(scored.meta, scored.features))
     if differs:
         what = "checkpoint (other weights)" if "model_fingerprint" in differs else ", ".join(differs)
         raise ValueError(f"{scored.path} was scored with another {what} than the classifier was fitted on "

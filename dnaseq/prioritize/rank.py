@@ -12,7 +12,6 @@ matter). The figure is the e-value profile of the ``top`` variants across featur
 from __future__ import annotations
 
 import csv
-import json
 import os
 from dataclasses import dataclass
 from typing import Optional
@@ -42,7 +41,6 @@ def rank_variants(scores: str, out: str, classifier: Optional[str] = None, top: 
     no classifier, nothing scored."""
     doc = load_classifier(classifier) if classifier else None
     scored = read_scored(scores)
-    total = _rows_in(scores, scored)
     if not len(scored.table):
         raise ValueError(f"{scores} has no scored variant to rank")
     has_e = "evalue_diff" in scored.scores
@@ -79,13 +77,5 @@ def rank_variants(scores: str, out: str, classifier: Optional[str] = None, top: 
         plot_evalue_heatmap(e, labels, scored.features, figure,
                             title=f"top {len(labels)} of {len(ranked):,} variants by {rank_by.replace('_', ' ')}: "
                                   f"e-value (smaller of |diff|, |logit diff|) per feature")
-    return Ranked(out, len(ranked), total - len(ranked), rank_by, figure, ranked)
+    return Ranked(out, len(ranked), scored.rows - len(ranked), rank_by, figure, ranked)
 
-
-def _rows_in(path: str, scored) -> int:
-    """All output rows of the score file (scored or not), from its run summary when there is one."""
-    summary = os.path.splitext(path)[0] + ".summary.json"
-    if os.path.exists(summary):
-        with open(summary, encoding="utf-8") as fh:
-            return int(json.load(fh).get("rows", len(scored.table)))
-    return len(scored.table)
