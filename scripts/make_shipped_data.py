@@ -8,6 +8,8 @@ Makes:
                            (train: chr2R chr3L chr3R, valid: chrX, test: chr2L)
   data/dm3_slice/          a small real slice (chr2L:1-400,000, BGZF FASTA) with the 8 peak
                            files cut to it and a manifest, for tests and the README example
+  data/dm3_lm/             the first 1 Mbp of chr2L, chr2R, chr3L, chr3R and chrX (BGZF FASTA): a
+                           reference to train and hold out DNA language models on, by chromosome
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from dnaseq.sequence.genome import Genome, write_fasta  # noqa: E402
 PROTEINS = ["BEAF", "CTCF", "Cp190", "SuHw"]
 CELLS = ["Kc", "Mbn2"]
 SLICE_CHROM, SLICE_END = "chr2L", 400_000
+LM_CHROMS, LM_END = ["chr2L", "chr2R", "chr3L", "chr3R", "chrX"], 1_000_000
 
 
 def features(dm3: str):
@@ -50,6 +53,13 @@ def make_slice(dm3: str, out_dir: str) -> None:
             man.write(f"{f.name}\t{f.group}\t{name}\n")
 
 
+def make_lm_slice(dm3: str, out_dir: str) -> None:
+    os.makedirs(out_dir, exist_ok=True)
+    with Genome(os.path.join(dm3, "dm3_partial.fa.gz")) as g:
+        records = {c: g.fetch_text(c, 0, LM_END) for c in LM_CHROMS}
+    write_fasta(os.path.join(out_dir, "dm3_lm.fa.gz"), records)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared", default=os.path.join("..", "shared", "data"))
@@ -63,7 +73,8 @@ def main() -> None:
         max_n_fraction=0.0, command="python scripts/make_shipped_data.py")
     print(format_summary(report.as_dict()))
     make_slice(dm3, os.path.join(args.out, "dm3_slice"))
-    print(f"wrote {args.out}/dm3_insulators.h5 and {args.out}/dm3_slice/")
+    make_lm_slice(dm3, os.path.join(args.out, "dm3_lm"))
+    print(f"wrote {args.out}/dm3_insulators.h5, {args.out}/dm3_slice/ and {args.out}/dm3_lm/")
 
 
 if __name__ == "__main__":

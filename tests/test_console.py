@@ -102,7 +102,8 @@ def test_models_lists_every_architecture_with_arguments_and_sizes(capsys):
     assert set(MODELS) <= set(heads), heads
     assert "52,843,119 (919 features)" in heads["deepsea"]
     assert "46,929,039 (919 features)" in heads["danq"] and "46,929,039 (919 features)" in heads["conv_recurrent"]
-    assert all("(8 features)" in heads[name] for name in MODELS)
+    assert all("(8 features)" in heads[name] for name in MODELS if name != "lm")
+    assert "DNA language model: the 4 bases at every position" in heads["lm"]
     assert "rnn_type=lstm" in text and "head_hidden=[925]" in text and "filters=[320, 480, 960]" in text
     assert main(["--list-models"]) == 0  # the same listing from `dnaseq train`
     assert capsys.readouterr().out.strip() == text.strip()

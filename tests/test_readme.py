@@ -61,6 +61,9 @@ SHORTEN = {
     "design": ["--max-edits", "1", "--chains", "2", "--protect-core", "900"],
     "background": ["-n", "300"],
 }
+# `dnaseq train` of a language model (a config named lm*.yaml): no conv_filters, a smaller recurrence
+SHORTEN_LM = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "2",
+              "--model.arch_args.rnn_hidden", "16"]
 # windows kept per split of the scratch copy of data/dm3_insulators.h5
 EXCERPT = {"train": 512, "valid": 256, "test": 512}
 BLOCK_TIMEOUT = 600
@@ -171,15 +174,19 @@ def make_scratch(folder: Path, server: Optional[ForkServer] = None) -> dict:
     for name in ("configs", "scripts"):
         shutil.copytree(ROOT / name, folder / name, ignore=shutil.ignore_patterns("__pycache__"))
     (folder / "data").mkdir()
-    shutil.copytree(ROOT / "data" / "dm3_slice", folder / "data" / "dm3_slice",  # as cloned: no indexes
-                    ignore=shutil.ignore_patterns("*.fai", "*.gzi"))
+    for name in ("dm3_slice", "dm3_lm"):
+        shutil.copytree(ROOT / "data" / name, folder / "data" / name,  # as cloned: no indexes
+                        ignore=shutil.ignore_patterns("*.fai", "*.gzi"))
     _excerpt_dataset(ROOT / "data" / "dm3_insulators.h5", folder / "data" / "dm3_insulators.h5")
     shutil.copytree(ROOT / "tests" / "data" / "interpret", folder / "tests" / "data" / "interpret")
     bin_dir = folder / ".readme-bin"
     bin_dir.mkdir()
     py = shlex.quote(sys.executable)
-    cases = "".join(f"  {cmd}) set -- \"$@\" {' '.join(map(shlex.quote, extra))} ;;\n"
-                    for cmd, extra in SHORTEN.items())
+    def quoted(extra):
+        return " ".join(map(shlex.quote, extra))
+    cases = "".join(f"  {cmd}) set -- \"$@\" {quoted(extra)} ;;\n" for cmd, extra in SHORTEN.items() if cmd != "train")
+    cases += (f'  train) case " $* " in *configs/lm*.yaml*) set -- "$@" {quoted(SHORTEN_LM)} ;; '
+              f'*) set -- "$@" {quoted(SHORTEN["train"])} ;; esac ;;\n')
     if server is not None:
         run = f'exec {py} -S {shlex.quote(str(server.client))} "$@"'
     else:
@@ -244,6 +251,7 @@ def test_readme_says_how_its_blocks_are_shortened():
         assert f"`dnaseq {cmd}`" in para, f"the README does not say how `dnaseq {cmd}` is shortened"
         if cmd != "tune":  # tune's --set settings are "those train settings"
             assert " ".join(extra) in para, f"the README does not give {' '.join(extra)} for dnaseq {cmd}"
+    assert " ".join(SHORTEN_LM[-2:]) in para, "the README does not say how a language model's training is shortened"
 
 
 def test_parser_conventions():

@@ -116,9 +116,9 @@ def _patterns(args):
     from ..interpret.modisco import discover_patterns, merge_patterns
     from ..interpret.motifs import load_windows
     from ..sequence.motifs import read_motifs
-    from ..training.task import load_model
+    from ..training.task import as_model
 
-    model = load_model(args.checkpoint)
+    model, _ = as_model(args.checkpoint)
     codes, labels, features = load_windows(args.data, args.split)
     wanted = [f.strip() for arg in args.from_attributions for f in arg.split(",") if f.strip()]
     missing = [f for f in wanted if f not in features]

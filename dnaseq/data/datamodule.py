@@ -10,6 +10,11 @@ the order of chunks, then shuffles rows within groups of ``mix_chunks`` chunks a
 into batches; each batch then touches a few chunks that the reader caches. Splits that fit in
 memory are loaded whole and shuffled freely.
 
+``data`` may also be a reference FASTA (recognised by its content): windows are then read
+straight from it for a DNA language model (:mod:`dnaseq.data.genome_windows`, options under
+``windows``), and each batch is ``(one-hot, base codes)``: the targets are the bases themselves,
+reverse-complemented and shifted with the input.
+
 Training can be resumed mid-epoch exactly: the training loader is *stateful* in Lightning's
 sense (``state_dict`` / ``load_state_dict``), recording the epoch and how many batches the model
 has taken; a resumed run skips those batches of the same shuffled order. Nothing here draws from
@@ -20,6 +25,7 @@ from a generator seeded by seed, epoch, batch and rank), so the global stream is
 from __future__ import annotations
 
 import math
+import os
 from typing import Iterator, List, Optional
 
 import numpy as np
@@ -27,9 +33,13 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from ..sequence.encoding import N_CODE
+from ..sequence.genome import Genome, is_fasta
 from ..sequence.onehot import one_hot, reverse_complement_one_hot
-from .dataset import SplitSource, available_splits, open_split
 from ..settings import DEFAULT_FILL
+from .dataset import SplitSource, available_splits, open_split
+from .genome_windows import BASES, GenomeWindows, GenomeWindowSplit, split_chromosomes
+from .layout import DatasetInfo
 
 
 class ChunkShuffleSampler(DistributedSampler):
@@ -163,6 +173,11 @@ def shift_codes(codes: torch.Tensor, shifts: torch.Tensor, n_code: int = 4) -> t
     return out.masked_fill((idx < 0) | (idx >= L), n_code)
 
 
+def reverse_complement_codes(codes: torch.Tensor) -> torch.Tensor:
+    """uint8 codes (B, L) of the reverse strand: A<->T, C<->G, N stays N, order reversed."""
+    return torch.where(codes < N_CODE, 3 - codes, codes).flip(-1)
+
+
 def expand_batch(codes: torch.Tensor, labels: torch.Tensor, rc_augment: bool = False,
                  fill: float = DEFAULT_FILL, generator: Optional[torch.Generator] = None):
     """uint8 codes (B, L) + labels (B, F) -> float one-hot (B, 4, L) + float labels, on the
@@ -195,13 +210,16 @@ class DNADataModule(pl.LightningDataModule):
             of bases keep the labelled centre bin inside the window and teach the model that a
             motif counts wherever it lies; 0 (default) turns it off.
         train_split / val_split / test_split: names of the splits to use.
+        windows: when ``data`` is a reference FASTA (a DNA language model's input): window
+            length, stride, held-out chromosomes, regions and the N limit
+            (:class:`dnaseq.data.genome_windows.GenomeWindows`); ignored for datasets.
     """
 
     def __init__(self, data: str, batch_size: int = 128, num_workers: int = 0,
                  rc_augment: bool = False, in_memory: Optional[bool] = None, seed: int = 0,
                  pin_memory: bool = True, mix_chunks: int = 16, fill: float = DEFAULT_FILL, jitter: int = 0,
                  train_split: str = "train", val_split: str = "valid", test_split: str = "test",
-                 predict_split: str = "test"):
+                 predict_split: str = "test", windows: Optional[GenomeWindows] = None):
         super().__init__()
         self.data = data
         self.batch_size, self.num_workers = batch_size, num_workers
@@ -212,12 +230,27 @@ class DNADataModule(pl.LightningDataModule):
         self.jitter = int(jitter)
         self.splits = {"train": train_split, "valid": val_split, "test": test_split, "predict": predict_split}
         self._sources = {}
+        self.windows = None
+        if os.path.isfile(data) and is_fasta(data):  # a reference: windows for a language model
+            self.windows = windows if isinstance(windows, GenomeWindows) else GenomeWindows(**(windows or {}))
+            self.windows.check()
+            with Genome(data) as genome:
+                self.chromosomes = split_chromosomes(genome, self.windows)  # names checked now, not at setup
+            self.info = DatasetInfo(list(BASES), ["base"] * 4, int(self.windows.window), {"kind": "genome_windows"})
+            return
         # read the header now so models can be sized from the data before setup()
         probe = open_split(data, val_split if self._has(val_split) else train_split, in_memory=False)
         self.info = probe.info
         probe.close()
 
+    @property
+    def language_model(self) -> bool:
+        """Whether batches are windows of a reference for a language model (targets: the bases)."""
+        return self.windows is not None
+
     def _has(self, split: str) -> bool:
+        if self.language_model:
+            return split in ("train", "valid") or (split == "test" and bool(self.windows.test_chroms))
         return split in available_splits(self.data)
 
     @property
@@ -239,7 +272,12 @@ class DNADataModule(pl.LightningDataModule):
     def source(self, role: str) -> SplitSource:
         split = self.splits[role]
         if split not in self._sources:
-            self._sources[split] = open_split(self.data, split, in_memory=self.in_memory)
+            if self.language_model:
+                if split not in ("train", "valid", "test"):
+                    raise ValueError(f"{self.data}: a reference's splits are train, valid and test, not {split!r}")
+                self._sources[split] = GenomeWindowSplit(self.data, split, self.windows)
+            else:
+                self._sources[split] = open_split(self.data, split, in_memory=self.in_memory)
         return self._sources[split]
 
     def _loader(self, role: str, shuffle: bool) -> DataLoader:
@@ -288,6 +326,11 @@ class DNADataModule(pl.LightningDataModule):
         if training and self.jitter:
             shifts = torch.randint(-self.jitter, self.jitter + 1, (codes.shape[0],), generator=generator)
             codes = shift_codes(codes, shifts)
+        if self.language_model:  # the targets are the (augmented) bases themselves
+            if self.rc_augment and training:
+                flip = (torch.rand(codes.shape[0], generator=generator, device="cpu") < 0.5).to(codes.device)
+                codes = torch.where(flip[:, None], reverse_complement_codes(codes), codes)
+            return one_hot(codes, fill=self.fill), codes
         return expand_batch(codes, labels, rc_augment=self.rc_augment and training, fill=self.fill,
                             generator=generator)
 

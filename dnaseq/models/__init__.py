@@ -10,6 +10,7 @@ from torch import nn
 
 from .beluga import Beluga
 from .deepsea import DeepSEA
+from .language import RecurrentLM
 from .recurrent import ConvRecurrent, DanQ
 
 MODELS: Dict[str, Callable[..., nn.Module]] = {
@@ -17,6 +18,7 @@ MODELS: Dict[str, Callable[..., nn.Module]] = {
     "danq": DanQ,
     "conv_recurrent": ConvRecurrent,
     "beluga": Beluga,
+    "lm": RecurrentLM,
 }
 
 
@@ -45,6 +47,11 @@ def build_model(name: str, seq_len: int, n_features: int, **hparams) -> nn.Modul
             hint = f" (did you mean {near[0]!r}?)" if near else ""
             raise ValueError(f"model {name!r} has no hyperparameter {bad[0]!r}{hint}; valid: {', '.join(valid)}") from exc
         raise
+
+
+def is_language_model(name: str) -> bool:
+    """Whether registered model ``name`` is a DNA language model (predicts the bases, trained on a FASTA)."""
+    return bool(getattr(MODELS.get(str(name).lower()), "language_model", False))
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -85,8 +92,11 @@ def describe_models(seq_len: int = 1000, feature_counts=(919, 8), width: int = 1
     lines = [f"Architectures (config key model.arch; their arguments go under model.arch_args); "
              f"parameters for {seq_len:,} bp windows and {counts}:", ""]
     for name, cls in MODELS.items():
-        params = [f"{c} ({n:,} features)" for n, c in
-                  ((n, _parameter_count(name, seq_len, n)) for n in feature_counts)]
+        if getattr(cls, "language_model", False):  # predicts the 4 bases at every position
+            params = [f"{_parameter_count(name, seq_len, 4)} (DNA language model: the 4 bases at every position)"]
+        else:
+            params = [f"{c} ({n:,} features)" for n, c in
+                      ((n, _parameter_count(name, seq_len, n)) for n in feature_counts)]
         lines.append(f"{name}  [{cls.__name__}]  parameters: {', '.join(params)}")
         lines += textwrap.wrap(_summary_line(cls), width, initial_indent="  ", subsequent_indent="  ")
         sig = inspect.signature(cls.__init__).parameters
@@ -104,4 +114,4 @@ def describe_models(seq_len: int = 1000, feature_counts=(919, 8), width: int = 1
 
 
 __all__ = ["MODELS", "register", "build_model", "count_parameters", "describe_models", "DeepSEA", "DanQ",
-           "ConvRecurrent", "Beluga"]
+           "ConvRecurrent", "Beluga", "RecurrentLM", "is_language_model"]

@@ -245,6 +245,22 @@ def _text_to_codes(text: str, path: str, chrom: str, offset: int) -> np.ndarray:
     return codes
 
 
+def is_fasta(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a FASTA file by its content (plain or gzip/BGZF-compressed): its first
+    character that is not white space is ``>``. Its name does not matter."""
+    import gzip  # only here: the rest of the module reads through pyfaidx
+
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(2)
+        opener = gzip.open if magic == b"\x1f\x8b" else open
+        with opener(path, "rb") as fh:
+            head = fh.read(4096)
+    except (OSError, EOFError, zlib.error):
+        return False
+    return head.lstrip()[:1] == b">"
+
+
 def file_checksum(path: str, algorithm: str = "md5", chunk: int = 1 << 22) -> str:
     """Checksum of a file's bytes, streamed in 4 MiB pieces."""
     h = hashlib.new(algorithm)

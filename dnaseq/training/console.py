@@ -39,10 +39,10 @@ def bars_wanted() -> bool:
 
 class EpochSummary(Callback):
     """One line per training epoch on rank 0: epoch, train and validation loss, validation mean
-    ROC AUC, seconds."""
+    ROC AUC (a language model: validation bits per base), seconds."""
 
     METRICS = (("train_loss", ("train_loss_epoch", "train_loss")), ("valid_loss", ("valid_loss",)),
-               ("valid_auroc", ("valid_auroc",)))
+               ("valid_auroc", ("valid_auroc",)), ("valid_bpb", ("valid_bpb",)))
 
     def __init__(self, stream=None) -> None:
         self.stream = stream

@@ -25,6 +25,7 @@ from ..models.strand import StrandWrapper
 from ..sequence.encoding import ALPHABET
 from ..sequence.inputs import as_input_batch, check_one_hot_shape
 from ..settings import DEFAULT_FILL, resolve_strand, strand_or_rc_average
+from .lm_objective import BaseNLL, lm_loss
 from .optim import build_optimizers, check_optimizer, choice
 from .runs import checkpoint_in
 from .wide_init import fit_on_split
@@ -130,6 +131,8 @@ class SequenceModel(pl.LightningModule):
                                    "focal_gamma": float(focal_gamma), "wide_fit": wide_fit,
                                    "wide_fit_windows": int(wide_fit_windows)})
         self.model = build_model(arch, seq_len, n_features, **(arch_args or {}))
+        if self.language_model:
+            _check_language_model_options(arch, strand, wide_fit, pos_weight, loss)
         if wide_fit != "none" and getattr(self.model, "wide", None) is None:
             raise ValueError(f"wide_fit: {wide_fit} needs a model with a k-mer wide part: set "
                              f"model.arch_args.kmer_k (e.g. 6) with arch conv_recurrent, or wide_fit: none")
@@ -140,12 +143,20 @@ class SequenceModel(pl.LightningModule):
         # validation AUROC per feature, exact (thresholds=None) and synced across DDP ranks, so
         # each rank validates only its share; positives/windows per feature pick the features
         # that have both classes (the others are left out of the mean, as in dnaseq.apply.evaluate)
-        self.val_auroc = _auroc(n_features)
-        self.val_counts = _LabelCounts(n_features)
+        if self.language_model:  # next-base cross-entropy summed over known bases (valid and test)
+            self.val_nll, self.test_nll = BaseNLL(), BaseNLL()
+        else:
+            self.val_auroc = _auroc(n_features)
+            self.val_counts = _LabelCounts(n_features)
         # one window for Lightning's model summary: its FLOPs and in / out sizes instead of "0 Total Flops"
         self.example_input_array = torch.zeros(1, 4, int(seq_len))
 
     # -- properties users want on a loaded model -------------------------------------------
+    @property
+    def language_model(self) -> bool:
+        """Whether this is a DNA language model (logits (B, 4, L) of the bases, :mod:`dnaseq.models.language`)."""
+        return bool(getattr(self.model, "language_model", False))
+
     @property
     def feature_names(self) -> List[str]:
         return list(self.hparams.feature_names)
@@ -178,7 +189,7 @@ class SequenceModel(pl.LightningModule):
 
     # -- forward / prediction ----------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """One-hot (B, 4, L) -> logits (B, F)."""
+        """One-hot (B, 4, L) -> logits (B, F); a language model's: (B, 4, L), the bases."""
         if x.dim() != 3 or x.shape[1] != 4 or x.shape[2] != self.seq_len:
             check_one_hot_shape(tuple(x.shape), self.seq_len)
         return self.model(x)
@@ -192,7 +203,8 @@ class SequenceModel(pl.LightningModule):
         or windows; text, codes and windows are one-hot encoded with the checkpoint's N fill.
         A tensor input gives a tensor on the input's device; anything else gives float32 numpy.
         A single sequence gives one row (1, F). Every length must be the model's ``seq_len``
-        (a ``ValueError`` naming both lengths otherwise).
+        (a ``ValueError`` naming both lengths otherwise). A language model gives (N, 4, L): the
+        probability of each base at each position given its context.
 
         ``strand``: ``as-trained`` (default), ``forward`` or ``both`` (mean over the window and
         its reverse complement). ``rc_average`` is the 0.1 spelling (True = ``both``, False =
@@ -201,10 +213,15 @@ class SequenceModel(pl.LightningModule):
         The model runs in eval mode on its own device and is left in the mode it was in.
         """
         strand = strand_or_rc_average(strand, rc_average)
-        wrapper = StrandWrapper(self.model, self.strand_mode(strand))
+        if self.language_model:
+            if self.strand_mode(strand) != "forward":
+                raise ValueError("a DNA language model predicts the bases of the given strand only (strand: forward)")
+            wrapper = lambda view: torch.softmax(self.model(view).float(), dim=1)  # noqa: E731
+        else:
+            wrapper = StrandWrapper(self.model, self.strand_mode(strand))
         batch, out_device = as_input_batch(x, self.fill, self.seq_len)
         if len(batch) == 0:
-            empty = torch.zeros(0, self.n_features)
+            empty = torch.zeros(0, self.n_features, *((self.seq_len,) if self.language_model else ()))
             return empty.to(out_device) if out_device is not None else empty.numpy()
         param = next(self.model.parameters(), None)
         if param is not None:
@@ -231,6 +248,7 @@ class SequenceModel(pl.LightningModule):
         dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         if dm is None or not hasattr(dm, "n_features"):
             return
+        _check_objective_matches_data(self.language_model, self.hparams.arch, dm)
         check_compatible(self.n_features, self.seq_len, dm.n_features, dm.seq_len,
                          data_label=f"the dataset {getattr(dm, 'data', '')}")
         if stage == "fit" and self.hparams.pos_weight == "auto":
@@ -276,6 +294,10 @@ class SequenceModel(pl.LightningModule):
 
     def training_step(self, batch, batch_idx):
         x, y = batch
+        if self.language_model:
+            loss, _ = lm_loss(self(x), y)
+            self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(y))
+            return loss
         loss = self._train_loss(self(x), y)
         penalty = getattr(self.model, "penalty", None)  # a model's own regulariser (kmer_l2)
         extra = penalty() if callable(penalty) else None
@@ -296,9 +318,24 @@ class SequenceModel(pl.LightningModule):
         self.log(f"{name}_loss", loss, on_epoch=True, prog_bar=True, batch_size=len(y), sync_dist=True)
         return p, y
 
+    def _lm_eval_step(self, batch, metric: BaseNLL) -> None:
+        x, codes = batch
+        metric.update(*lm_loss(self(x), codes))
+
+    def _lm_epoch_end(self, metric: BaseNLL, name: str) -> None:
+        """``<name>_loss`` (nats per base), ``_bpb`` (bits per base), ``_ppl`` (perplexity)."""
+        summary = metric.compute()
+        metric.reset()
+        if summary["bases"] > 0:
+            for key in ("loss", "bpb", "ppl"):
+                self.log(f"{name}_{key}", summary[key], prog_bar=key != "ppl")
+
     def validation_step(self, batch, batch_idx):
         """Logs the loss and updates the AUROC state; returns ``{"probs"}``, the batch's probabilities
-        in the strand mode the model validates with, for callbacks (no second forward pass)."""
+        in the strand mode the model validates with, for callbacks (no second forward pass).
+        A language model updates its summed cross-entropy instead and returns nothing."""
+        if self.language_model:
+            return self._lm_eval_step(batch, self.val_nll)
         p, y = self._eval_step(batch, "valid")
         self.val_auroc.update(*((p.float(), y.to(torch.int32)) if self.n_features > 1 else
                                 (p.float()[:, 0], y[:, 0].to(torch.int32))))
@@ -306,6 +343,8 @@ class SequenceModel(pl.LightningModule):
         return {"probs": p.detach()}
 
     def on_validation_epoch_end(self):
+        if self.language_model:
+            return self._lm_epoch_end(self.val_nll, "valid")
         pos, n = self.val_counts.compute()
         if n == 0:
             return
@@ -319,7 +358,13 @@ class SequenceModel(pl.LightningModule):
             m.reset()
 
     def test_step(self, batch, batch_idx):
+        if self.language_model:
+            return self._lm_eval_step(batch, self.test_nll)
         self._eval_step(batch, "test")
+
+    def on_test_epoch_end(self):
+        if self.language_model:
+            self._lm_epoch_end(self.test_nll, "test")
 
     # -- optimisation ------------------------------------------------------------------------
     def configure_optimizers(self):
@@ -335,6 +380,30 @@ class SequenceModel(pl.LightningModule):
                                 "fill": self.fill, "strand": self.trained_strand}
 
 
+def _check_language_model_options(arch: str, strand: str, wide_fit: str, pos_weight, loss: str) -> None:
+    """Refuse, naming the option, chromatin-only settings given to a language model."""
+    bad = [(strand != "forward", "strand: both (a language model validates on the given strand; "
+                                 "data.rc_augment: true trains it on both)"),
+           (wide_fit != "none", f"wide_fit: {wide_fit}"), (pos_weight is not None, "pos_weight"),
+           (loss != "bce", f"loss: {loss}")]
+    for is_set, what in bad:
+        if is_set:
+            raise ValueError(f"model.arch {arch} is a DNA language model (next-base cross-entropy): "
+                             f"{what} is for chromatin models; remove it from the config")
+
+
+def _check_objective_matches_data(language_model: bool, arch: str, dm) -> None:
+    """A language model trains on a reference FASTA, a chromatin model on a labelled dataset."""
+    data_lm = bool(getattr(dm, "language_model", False))
+    if language_model and not data_lm:
+        raise ValueError(f"model.arch {arch} is a DNA language model: give data.data a reference FASTA "
+                         f"(and data.windows.valid_chroms), not the dataset {getattr(dm, 'data', '')}")
+    if data_lm and not language_model:
+        raise ValueError(f"data.data {getattr(dm, 'data', '')} is a reference FASTA (windows for a DNA language "
+                         f"model), but model.arch {arch} is a chromatin model: give data.data a dataset from "
+                         f"`dnaseq build-dataset`, or set model.arch lm")
+
+
 def check_compatible(n_features: int, seq_len: int, data_n_features: int, data_seq_len: int,
                      model_label: str = "the model", data_label: str = "the dataset") -> None:
     """Refuse, naming both numbers, a model and a dataset of different feature count or length."""
@@ -344,11 +413,18 @@ def check_compatible(n_features: int, seq_len: int, data_n_features: int, data_s
         raise ValueError(f"{model_label} takes {seq_len} bp windows but {data_label} has {data_seq_len} bp")
 
 
-def as_model(checkpoint) -> "tuple[SequenceModel, str]":
-    """(model, label) from a checkpoint path or an already loaded model."""
+def as_model(checkpoint, language_model: bool = False) -> "tuple[SequenceModel, str]":
+    """(model, label) from a checkpoint path or an already loaded model. A DNA language model is
+    refused, naming it, unless ``language_model`` (the command takes one): every other command
+    reads chromatin features from a model's outputs."""
     if isinstance(checkpoint, (str, os.PathLike)):
-        return load_model(str(checkpoint)), str(checkpoint)
-    return checkpoint, "in-memory model"
+        model, label = load_model(str(checkpoint)), str(checkpoint)
+    else:
+        model, label = checkpoint, "in-memory model"
+    if getattr(model, "language_model", False) and not language_model:
+        raise ValueError(f"{label} is a DNA language model (it predicts bases, not chromatin features): this "
+                         f"command needs a chromatin model trained on a dataset from `dnaseq build-dataset`")
+    return model, label
 
 
 def _check_checkpoint_file(path: str) -> None:

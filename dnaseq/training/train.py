@@ -30,7 +30,7 @@ from pytorch_lightning.cli import LightningCLI
 
 from ..data.datamodule import DNADataModule
 from ..data.dataset import available_splits, open_split
-from ..models import describe_models
+from ..models import describe_models, is_language_model
 from ..outputs import ensure_writable_dir
 from .config import ConfigError, check_config_args, config_paths, explain_config_error, typed_word
 from .console import EpochSummary, LogInterval, bars_wanted, quiet_fit_warnings
@@ -64,6 +64,10 @@ class DnaseqCLI(LightningCLI):
             mapping = self.config.get(key)
             if isinstance(mapping, dict):
                 self.config[key] = {name: typed_word(v) for name, v in mapping.items()}
+        if is_language_model(self.config.get("model.arch") or ""):
+            for section in ("checkpoint", "early_stopping"):  # a language model is judged by bits per base
+                if self.config.get(f"{section}.monitor") == "valid_auroc":
+                    self.config[f"{section}.monitor"], self.config[f"{section}.mode"] = "valid_bpb", "min"
         if self.parse_only:
             raise _ParsedOnly(self.config)
 
@@ -188,6 +192,9 @@ def fit(cli: DnaseqCLI) -> DnaseqCLI:
 
 def _check_train_split(dm) -> None:
     """Stop before training, naming the file, when the training split is missing or empty."""
+    if getattr(dm, "language_model", False):
+        dm.source("train")  # windows of a reference: an empty split stops here, saying which rule emptied it
+        return
     splits, data = getattr(dm, "splits", None), str(getattr(dm, "data", "") or "")
     if not isinstance(splits, dict) or "train" not in splits or not data:
         return  # not dnaseq's data module
