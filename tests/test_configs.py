@@ -41,3 +41,12 @@ def test_model_mapping_options_from_the_command_line_are_typed():
     assert args["rnn_type"] == "gru" and args["conv_filters"] == [32, 16]
     assert cfg.model.scheduler_args == {"eta_min": 1e-5}
     assert args["conv_widths"] == 19  # what the file says stays as it is
+
+
+def test_a_whole_number_of_batches_stays_a_count():
+    # jsonargparse reads the word '1' as 1.0, which Lightning takes as "all batches"
+    from dnaseq.training.train import parse_config
+    cfg = parse_config(["--config", str(CONFIGS / "quickstart.yaml"), "--trainer.limit_val_batches", "1",
+                        "--trainer.limit_train_batches=3", "--trainer.limit_test_batches", "0.5"])
+    assert cfg.trainer.limit_val_batches == 1 and isinstance(cfg.trainer.limit_val_batches, int)
+    assert cfg.trainer.limit_train_batches == 3 and cfg.trainer.limit_test_batches == 0.5

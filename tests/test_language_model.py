@@ -195,3 +195,162 @@ def test_objective_and_data_must_match(tmp_path, shipped_dataset):
                    "--trainer.default_root_dir", tmp_path, cwd=tmp_path, check=False)
     assert proc.returncode == 1 and "strand: both" in proc.stderr
     assert encode("ACGT").tolist() == [0, 1, 2, 3]
+
+
+def test_checkpoint_records_its_chromosomes(lm_run):
+    import dnaseq
+    folder, _ = lm_run
+    model = dnaseq.load_model(str(next(folder.rglob("best.ckpt"))))
+    assert model.held_out_chromosomes("test") == ["chr2L"] and model.held_out_chromosomes("valid") == ["chrX"]
+    assert model.held_out_chromosomes("train") == ["chr2L", "chr2R", "chr3L", "chr3R", "chrX"][1:4]
+
+
+def test_evaluate_a_language_model_beside_the_ngram(lm_run, tmp_path, tiny_checkpoint):
+    import pandas as pd
+    folder, _ = lm_run
+    best = next(folder.rglob("best.ckpt"))
+    run_cli("lm-baseline", "--reference", LM_FASTA, "--train-chromosomes", "chr2R,chr3L,chr3R",
+            "--test-chromosomes", "chr2L", "--max-k", "3", "--out", tmp_path / "ng", cwd=tmp_path)
+    bed = tmp_path / "peaks.bed"
+    bed.write_text("chr2L\t0\t100000\n2L\t500000\t600000\n")  # names in another scheme resolve too
+    proc = run_cli("evaluate", "-m", best, "--data", LM_FASTA, "--classes", f"peaks={bed}",
+                   "--baseline", tmp_path / "ng.best.npz", "-o", tmp_path / "ev", cwd=tmp_path)
+    assert "held-out chr2L" in proc.stdout
+    table = pd.read_csv(tmp_path / "ev" / "lm_metrics.tsv", sep="\t")
+    assert list(table["class"]) == ["all", "peaks", "elsewhere"]
+    assert table.bases[0] == 240_907 == table.bases[1] + table.bases[2]  # every known base of chr2L, once
+    assert table.bits_per_base.between(1.5, 2.5).all() and table.ngram_bits_per_base.between(1.8, 2.1).all()
+    assert (tmp_path / "ev" / "lm_metrics.png").stat().st_size > 10_000
+    proc = run_cli("evaluate", "-m", tiny_checkpoint, "--data", LM_FASTA, check=False)
+    assert proc.returncode == 1 and "is a chromatin model" in proc.stderr
+    proc = run_cli("evaluate", "-m", best, "--data", DATA / "dm3_insulators.h5", check=False)
+    assert proc.returncode == 1 and "is a DNA language model" in proc.stderr
+
+
+@pytest.mark.parametrize("rnn_type", ["lstm", "gru"])
+def test_one_step_at_a_time_equals_the_window_pass(rnn_type):
+    torch.manual_seed(1)
+    model = RecurrentLM(30, 4, "causal", rnn_type, 8, 2, 5, 4, 0.0).eval()
+    x = _one_hot(torch.randint(0, 4, (3, 30)))
+    column, state, steps = torch.zeros(3, 4), None, []
+    for i in range(30):
+        logits, state = model.step(column, state)
+        steps.append(logits)
+        column = x[:, :, i]
+    assert torch.allclose(torch.stack(steps, 2), model(x), atol=1e-5)
+    with pytest.raises(ValueError, match="bidirectional"):
+        RecurrentLM(30, 4, "bidirectional", rnn_hidden=4).step(column)
+
+
+def test_comparison_measures():
+    from dnaseq.apply.generate import js_distance, kmer_spectrum, parse_strategy, repeat_fraction
+    assert repeat_fraction(encode("A" * 12)) == 1.0 and repeat_fraction(encode("A" * 11)) == 0.0
+    assert repeat_fraction(encode("ACGTTG" * 2)) == 1.0  # period 6, two periods
+    assert repeat_fraction(encode("GGCT" + "AC" * 6 + "TTGCA")) == pytest.approx(12 / 21)
+    rng = np.random.default_rng(0)
+    assert repeat_fraction(rng.integers(0, 4, 50_000).astype(np.uint8)) < 0.01
+    spectrum = kmer_spectrum([encode("ACGTAC" * 20)])
+    assert spectrum.sum() == pytest.approx(1) and js_distance(spectrum, spectrum) == 0
+    assert js_distance(kmer_spectrum([encode("A" * 50)]), kmer_spectrum([encode("C" * 50)])) == pytest.approx(1)
+    assert parse_strategy("topk:2:0.7").name == "top2_T0.7" and parse_strategy("beam").width == 5
+    for bad in ("beam:0", "sample:-1", "topk:9", "nucleus:0.9", "greedy:2"):
+        with pytest.raises(ValueError, match="strategy"):
+            parse_strategy(bad)
+
+
+def test_generate_from_the_command_line(lm_run, tmp_path):
+    from dnaseq.apply.generate import generate
+    folder, _ = lm_run
+    best = next(folder.rglob("best.ckpt"))
+    proc = run_cli("generate", "-m", best, "-n", "3", "-L", "120", "-s", "greedy,beam:2,sample:1.0,topk:2:0.8",
+                   "--prompt", "ACGTNACGT", "-r", LM_FASTA, "--chroms", "chr2L", "-o", tmp_path / "gen", cwd=tmp_path)
+    assert "genome (held-out sample)" in proc.stdout
+    records = (tmp_path / "gen.fa").read_text().split(">")[1:]
+    names = [r.split()[0] for r in records]
+    assert names == ["greedy_1", "beam2_1", "beam2_2"] + [f"sample_T1_{i}" for i in (1, 2, 3)] + \
+        [f"top2_T0.8_{i}" for i in (1, 2, 3)]
+    assert all(len("".join(r.splitlines()[1:])) == 120 for r in records)
+    import pandas as pd
+    table = pd.read_csv(tmp_path / "gen.tsv", sep="\t")
+    assert list(table.strategy)[0] == "genome (held-out sample)" and table.gc.between(0, 1).all()
+    again = generate(str(best), n=3, length=120, strategies=["sample:1.0"], seed=0)[0].sequences
+    assert again == generate(str(best), n=3, length=120, strategies=["sample:1.0"], seed=0)[0].sequences
+    proc = run_cli("generate", "-m", best, "-o", tmp_path / "gen", check=False)
+    assert proc.returncode == 1 and "exists from an earlier run" in proc.stderr
+
+
+def test_zero_shot_variant_scores(lm_run, tmp_path):
+    import dnaseq
+    from dnaseq.apply.variant_writers import read_scores_tsv
+    folder, _ = lm_run
+    best = next(folder.rglob("best.ckpt"))
+    with Genome(LM_FASTA) as g:
+        codes = g.chromosome_codes("chr2L")
+    known = np.flatnonzero(codes < 4)
+    sites = [int(known[i]) for i in (100, 5000, 90_000)]
+    lines = ["##fileformat=VCFv4.2", "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"]
+    for p in sites:
+        lines.append(f"chr2L\t{p + 1}\tsnv{p}\t{'ACGT'[codes[p]]}\t{'ACGT'[(codes[p] + 1) % 4]}\t.\t.\t.")
+    p = sites[0] + 10
+    lines.append(f"chr2L\t{p + 1}\tdel\t{'ACGT'[codes[p]]}{'ACGT'[codes[p + 1]]}\t{'ACGT'[codes[p]]}\t.\t.\t.")
+    vcf = tmp_path / "v.vcf"
+    vcf.write_text("\n".join(lines) + "\n")
+    run_cli("score-variants", "-m", best, "--vcf", vcf, "-r", LM_FASTA, "-o", tmp_path / "z", cwd=tmp_path)
+    table = read_scores_tsv(str(tmp_path / "z.tsv"))
+    assert list(table.columns[-6:]) == ["ref:window", "ref:site", "alt:window", "alt:site", "llr:window", "llr:site"]
+    assert (table.status == "scored").all()
+    assert np.allclose(table["llr:site"][:3], table["alt:site"][:3] - table["ref:site"][:3])
+    assert np.isnan(table["llr:site"][3]) and np.isfinite(table["llr:window"][3])  # an indel: the window only
+    model = dnaseq.load_model(str(best))
+    L = model.seq_len
+    window = codes[sites[1] - L // 2:sites[1] - L // 2 + L]
+    probs = model.predict_proba(window)[0]  # (4, L): the REF window's own pass
+    ref_base, alt_base = codes[sites[1]], (codes[sites[1]] + 1) % 4
+    expected = np.log2(probs[alt_base, L // 2]) - np.log2(probs[ref_base, L // 2])
+    assert table["llr:site"][1] == pytest.approx(expected, abs=1e-4)
+    proc = run_cli("score-variants", "-m", best, "--vcf", vcf, "-r", LM_FASTA, "-o", tmp_path / "y",
+                   "--scores", "diff", check=False)
+    assert proc.returncode == 1 and "chromatin scores" in proc.stderr
+
+
+# -- fine-tuning: model.init_from ------------------------------------------------------------
+
+def test_transfer_rules(tiny_checkpoint):
+    from dnaseq.training.finetune import Transfer, check_held_out, transfer_weights
+    args = {"conv_filters": [8], "conv_widths": 11, "pool_sizes": 10, "rnn_type": "lstm", "rnn_hidden": 4,
+            "head_hidden": [8]}
+    three = build_model("conv_recurrent", 1000, 3, **args)  # other features: a new output layer
+    source = torch.load(tiny_checkpoint, map_location="cpu", weights_only=False)["state_dict"]
+    report = transfer_weights(three, str(tiny_checkpoint), 3)
+    assert report.new and all(n.startswith("head.") for n in report.new)
+    for name in report.copied:
+        assert torch.equal(three.state_dict()[name], source["model." + name])
+    wider = build_model("conv_recurrent", 1000, 8, **{**args, "conv_filters": [16]})
+    with pytest.raises(ValueError, match=r"shapes differ for .*\(8, 4, 11\) -> \(16, 4, 11\)"):
+        transfer_weights(wider, str(tiny_checkpoint), 8)
+    with pytest.raises(ValueError, match="shares no weight"):
+        transfer_weights(build_model("lm_chromatin", 1000, 8, rnn_hidden=4), str(tiny_checkpoint), 8)
+    with pytest.raises(FileNotFoundError, match="init_from"):
+        transfer_weights(three, "missing.ckpt", 3)
+    with pytest.warns(UserWarning, match="chr2L, which this run tests on"):
+        check_held_out(Transfer("src", source_record={"chromosomes": {"train": ["chr2L", "chr3R"]}}), ["chr2L"])
+
+
+def test_a_chromatin_model_starts_from_a_language_model(lm_run, tmp_path, shipped_dataset):
+    import dnaseq
+    folder, _ = lm_run
+    lm_ckpt = next(folder.rglob("best.ckpt"))
+    proc = run_cli("train", "--config", ROOT / "configs" / "lm_chromatin.yaml", "--data.data", shipped_dataset,
+                   "--model.init_from", lm_ckpt, "--model.arch_args.rnn_hidden", "8",
+                   "--model.arch_args.embed_filters", "4", "--model.freeze_trunk_epochs", "-1",
+                   "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
+                   "--trainer.default_root_dir", tmp_path, cwd=tmp_path)
+    assert "tensors copied (the trunk)" in proc.stdout and "frozen for the run" in proc.stdout
+    tuned = dnaseq.load_model(str(next(tmp_path.rglob("best.ckpt"))))  # loads without touching init_from
+    source = dnaseq.load_model(str(lm_ckpt))
+    for name, tensor in source.model.forward_stack.state_dict().items():
+        assert torch.equal(tuned.model.forward_stack.state_dict()[name], tensor), f"frozen trunk moved: {name}"
+    assert tuned.n_features == 8 and not tuned.language_model
+    proc = run_cli("train", "--config", ROOT / "configs" / "lm_chromatin.yaml", "--data.data", shipped_dataset,
+                   "--model.init_from", lm_ckpt, "--trainer.default_root_dir", tmp_path, cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "shapes differ" in proc.stderr  # 128 units against the source's 8

@@ -65,7 +65,7 @@ import numpy as np
 
 from .._version import __version__
 from ..inference import engine
-from ..inference.pairs import pair_step, pair_unit
+from ..inference.pairs import lm_pair_step, pair_step, pair_unit
 from ..inference.predictor import settings
 from ..models.state import fingerprint
 from ..outputs import prepare_output_prefix
@@ -223,6 +223,32 @@ def _decide(r: VariantRow, genome: Genome, length: int, ref_policy: str, score_n
     return _Decision("scored", notes, match, padded, (ref_w, alt_w))
 
 
+#: a DNA language model's zero-shot scores (log2-likelihoods of REF and ALT, their ratio), for the whole
+#: window and for the edited site (:func:`dnaseq.inference.pairs.lm_pair_step`)
+LM_SCORES = ("ref", "alt", "llr")
+LM_FEATURES = ["window", "site"]
+
+
+def lm_effect_scores(ref: np.ndarray, alt: np.ndarray, which: Sequence[str] = LM_SCORES) -> Dict[str, np.ndarray]:
+    """A language model's scores (each (n, 2): window, site) from REF and ALT log2-likelihoods:
+    ``llr`` = log2 P(ALT) - log2 P(REF) (negative: the ALT is less likely than the REF)."""
+    ref64, alt64 = ref.astype(np.float64), alt.astype(np.float64)
+    all_scores = {"ref": ref64, "alt": alt64, "llr": alt64 - ref64}
+    return {k: all_scores[k] for k in which}
+
+
+def _language_model_scores(scores: Sequence[str], background) -> List[str]:
+    """The score types of a language model's run: ``ref, alt, llr`` unless others of them were asked for."""
+    if background is not None:
+        raise ValueError("a background calibrates chromatin scores; a language model's zero-shot scores take none")
+    if tuple(scores) == tuple(DEFAULT_SCORES):
+        return list(LM_SCORES)
+    bad = [x for x in scores if x not in LM_SCORES]
+    if bad:
+        raise ValueError(f"score(s) {bad} are chromatin scores; a DNA language model gives {', '.join(LM_SCORES)}")
+    return list(scores)
+
+
 def effect_scores(ref: np.ndarray, alt: np.ndarray, which: Sequence[str] = SCORES) -> Dict[str, np.ndarray]:
     """Scores (each (n, F)) from reference and alternative probabilities."""
     ref64, alt64 = ref.astype(np.float64), alt.astype(np.float64)
@@ -285,9 +311,10 @@ def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Seque
     setting, window or N fill is refused before anything is written.
     """
 
-    bad = [s for s in scores if s not in SCORES]
+    bad = [s for s in scores if s not in SCORES + LM_SCORES]
     if bad:
-        raise ValueError(f"unknown score(s) {bad}; choose from {', '.join(SCORES)}")
+        raise ValueError(f"unknown score(s) {bad}; choose from {', '.join(SCORES)} (a language model: "
+                         f"{', '.join(LM_SCORES)})")
     if ref_policy not in REF_POLICIES:
         raise ValueError(f"ref_policy must be one of {REF_POLICIES}, got {ref_policy!r}")
     strand = strand_or_rc_average(strand, rc_average)
@@ -295,15 +322,23 @@ def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Seque
     bg = Background.load(str(background)) if background is not None else None
     if not 0 < evalue_threshold <= 1:
         raise ValueError(f"the e-value threshold must be in (0, 1], got {evalue_threshold}")
-    model, label = as_model(checkpoint)
-    st = settings(model, strand)
+    model, label = as_model(checkpoint, language_model=True)
+    language_model = model.language_model
+    if language_model:  # zero-shot scores: log-likelihoods of the REF and ALT windows and sites
+        scores = _language_model_scores(scores, bg)
+        if strand not in (None, "as-trained", "forward"):
+            raise ValueError(f"--strand {strand}: a DNA language model reads the given strand only (forward)")
+    elif any(x not in SCORES for x in scores):
+        raise ValueError(f"score(s) {[x for x in scores if x not in SCORES]} are a language model's; choose from "
+                         f"{', '.join(SCORES)}")
+    st = settings(model, "forward" if language_model else strand)
     model_fingerprint = fingerprint(st.net)
     if bg is not None:
         bg.check_matches(provenance(st.net, model.feature_names, reference, st.strand, model.seq_len, st.fill, label,
                                     model_fingerprint))
     run = RunOptions.for_command("score-variants", run, batch_size=batch_size, device=device, progress=progress,
                                  default_progress=True)
-    L, features = model.seq_len, model.feature_names
+    L, features = model.seq_len, (list(LM_FEATURES) if language_model else model.feature_names)
     meta = {"checkpoint": label, "model_fingerprint": model_fingerprint, "vcf": str(vcf), "reference": str(reference), "window": L, "ref_policy": ref_policy,
             "strand": st.strand, "fill": st.fill, "scores": list(scores), "score_n_reference": score_n_reference,
             "centring": "allele centred; SNV at index L//2", "logit_eps": LOGIT_EPS,
@@ -321,7 +356,8 @@ def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Seque
         nonlocal sink
         names = list(scores) + (bg.evalue_names() if bg else [])
         writer = make_writer(fmt, out, features, names, meta, resume=resume, summary=bg.summary_names() if bg else ())
-        sink = _ScoreSink(writer, scores, len(features), bg, evalue_threshold)
+        sink = _ScoreSink(writer, scores, len(features), bg, evalue_threshold,
+                          effects=lm_effect_scores if language_model else effect_scores)
         return sink
 
     partial = f"{out}.tsv.partial"  # every rank reads where the partial file ends
@@ -334,7 +370,9 @@ def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Seque
         return variant_units(rows, genome, L, ref_policy, score_n_reference, chunk_size)
 
     try:
-        info = engine.run(st.net, produce, pair_step(st.fill, st.strand, run.batch_size, local), make_sink, run)
+        step = lm_pair_step(st.fill, run.batch_size) if language_model else pair_step(st.fill, st.strand,
+                                                                                       run.batch_size, local)
+        info = engine.run(st.net, produce, step, make_sink, run)
     except BaseException as exc:
         if sink is not None:
             _keep_or_discard(sink.writer, keep=resume or (isinstance(exc, KeyboardInterrupt) and fmt == "tsv"),
@@ -370,8 +408,8 @@ class _ScoreSink:
     """Effect scores of each chunk, handed to the writer in VCF order."""
 
     def __init__(self, writer, scores: Sequence[str], n_features: int, background: Optional[Background] = None,
-                 threshold: float = DEFAULT_THRESHOLD):
-        self.writer, self.scores, self.n_features = writer, list(scores), n_features
+                 threshold: float = DEFAULT_THRESHOLD, effects=effect_scores):
+        self.writer, self.scores, self.n_features, self.effects = writer, list(scores), n_features, effects
         self.background, self.threshold = background, threshold
         self.needed = list(dict.fromkeys(self.scores + (background.scores if background else [])))
         self.statuses: Counter = Counter()
@@ -380,7 +418,7 @@ class _ScoreSink:
     def write(self, prep: Prepared, out) -> None:
         values = {s: np.full((len(prep.rows), self.n_features), np.nan, np.float64) for s in self.needed}
         if prep.scored_index:
-            for s, v in effect_scores(out["ref"], out["alt"], self.needed).items():
+            for s, v in self.effects(out["ref"], out["alt"], self.needed).items():
                 values[s][prep.scored_index] = v
         if self.background is None:
             self.writer.write(prep, values)

@@ -9,8 +9,31 @@ from ..settings import STRAND_TEXT
 from .common import add_overwrite, add_run_options, progress_wanted, refuse_to_overwrite, run_options, split_list
 
 
+def _evaluate_language_model(args) -> int:
+    from ..apply.lm_evaluate import evaluate_language_model, parse_classes
+
+    result = evaluate_language_model(args.checkpoint, args.data, chroms=split_list(args.chroms),
+                                     classes=parse_classes(args.classes), baseline=args.baseline,
+                                     out_dir=args.out, run=run_options(args))
+    if result is None:
+        return 0
+    print(result.format())
+    pseudo = " (pseudo bits: a bidirectional model sees both sides)" if result.meta["pseudo"] else ""
+    print(f"held-out {', '.join(result.meta['chromosomes'])}, {result.meta['window']} bp windows{pseudo}")
+    if args.out:
+        print(f"wrote {args.out}/lm_metrics.tsv, lm_metrics.json, lm_metrics.png")
+    return 0
+
+
 def _evaluate(args) -> int:
     from ..apply.evaluate import evaluate
+    from ..sequence.genome import is_fasta
+
+    if is_fasta(args.data):  # a reference: a DNA language model's held-out bits per base
+        return _evaluate_language_model(args)
+    if args.chroms or args.classes or args.baseline:
+        raise ValueError("--chroms, --classes and --baseline are for a language model evaluated on a reference "
+                         f"FASTA; {args.data} is a dataset")
 
     result = evaluate(args.checkpoint, args.data, split=args.split, strand=args.strand, out_dir=args.out,
                       save_predictions=args.save_predictions, plot_features=split_list(args.plot_features),
@@ -98,14 +121,21 @@ def register(sub) -> None:
                                                         "counts (919: DeepSEA's; 8: the shipped dm3 data)")
     ms.set_defaults(func=_models)
 
-    e = sub.add_parser("evaluate", help="per-feature ROC AUC / PR AUC of a checkpoint on a dataset split",
+    e = sub.add_parser("evaluate", help="per-feature ROC AUC / PR AUC of a checkpoint on a dataset split (a "
+                                        "language model: bits per base on a reference's held-out chromosomes)",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     e.add_argument("--checkpoint", "-m", required=True)
-    e.add_argument("--data", "-d", required=True, help="dnaseq HDF5 dataset or DeepSEA bundle")
+    e.add_argument("--data", "-d", required=True, help="dnaseq HDF5 dataset or DeepSEA bundle; for a language "
+                                                         "model, a reference FASTA")
     e.add_argument("--split", default="test")
     e.add_argument("--out", "-o", help="output folder for tables, plots and predictions")
     e.add_argument("--save-predictions", action="store_true", help="write predictions.h5")
     e.add_argument("--plot-features", help="comma-separated features for the curves (default: best, median, worst)")
+    lm = e.add_argument_group("a DNA language model (--data a reference FASTA): held-out bits per base")
+    lm.add_argument("--chroms", help="comma-separated held-out chromosomes (default: the checkpoint's test chromosomes)")
+    lm.add_argument("--classes", action="append", default=[], metavar="[NAME=]BED",
+                    help="a region class (peaks, repeats ...): bits per base inside it too; repeatable")
+    lm.add_argument("--baseline", help="an n-gram model from dnaseq lm-baseline (PREFIX.best.npz), scored on the same bases")
     add_run_options(e, "evaluate")
     e.set_defaults(func=_evaluate)
 

@@ -1,10 +1,11 @@
-"""``dnaseq lm-baseline``: argument parsing only; the work is :func:`dnaseq.models.ngram.lm_baseline`."""
+"""``dnaseq lm-baseline`` and ``dnaseq generate``: argument parsing only; the work is in
+:mod:`dnaseq.apply.lm_baseline` and :mod:`dnaseq.apply.generate`."""
 from __future__ import annotations
 
 import argparse
 import sys
 
-from .common import progress_wanted, split_list
+from .common import add_overwrite, progress_wanted, refuse_to_overwrite, split_list
 
 MAX_ORDER = 12  # dnaseq.models.ngram.MAX_ORDER (not imported: the parser answers before numpy work)
 
@@ -47,8 +48,29 @@ def _lm_baseline(args) -> int:
     return 0
 
 
+def _generate(args) -> int:
+    from ..apply.generate import compare_with_genome, generate, parse_strategy, write_generation
+
+    strategies = [parse_strategy(s) for s in split_list(args.strategies)]  # a bad spec stops before the model loads
+    if args.baseline and not args.reference:
+        raise ValueError("--baseline scores the comparison with the genome: give --reference and --chroms too")
+    refuse_to_overwrite(args, args.out + ".fa", args.out + ".tsv", args.out + ".json")
+    results = generate(args.checkpoint, n=args.n, length=args.length, strategies=strategies, prompt=args.prompt or "",
+                       seed=args.seed, accelerator=args.accelerator)
+    report = None
+    if args.reference:
+        report = compare_with_genome(results, args.reference, split_list(args.chroms), args.baseline, seed=args.seed)
+        print(report.table.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    else:
+        for r in results:
+            print(f"{r.strategy.name}: {len(r.sequences)} sequence(s), {r.bits_per_base.mean():.4f} bits per base "
+                  f"under the model")
+    print(f"wrote {', '.join(write_generation(results, report, args.out))}")
+    return 0
+
+
 def register(sub) -> None:
-    """Add the ``lm-baseline`` subcommand to the argparse subparsers ``sub``."""
+    """Add the ``lm-baseline`` and ``generate`` subcommands to the argparse subparsers ``sub``."""
     p = sub.add_parser("lm-baseline", help="k-th order Markov (n-gram) baselines for DNA language models: "
                                            "held-out bits per base for k = 0..12",
                        description="Fit k-th order Markov models (k = 0..--max-k, one counting pass) on "
@@ -75,3 +97,26 @@ def register(sub) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress (bars on a terminal, one line per "
                                                               "order otherwise)")
     p.set_defaults(func=_lm_baseline)
+
+    g = sub.add_parser("generate", help="sequences from a causal DNA language model (greedy, beam, temperature, "
+                                        "top-k), compared with held-out genome",
+                       description="Write sequences from a causal DNA language model as FASTA. Strategies: greedy, "
+                                   "beam:W, sample:T (temperature T), topk:K[:T]; greedy and beam give one "
+                                   "sequence per prompt (beam: its best min(n, W)). With --reference and --chroms "
+                                   "a table compares each strategy with random held-out stretches: 4-mer "
+                                   "spectrum distance, GC, n-gram bits per base (--baseline), short tandem "
+                                   "repeats. See docs/lm.md.")
+    g.add_argument("--checkpoint", "-m", required=True, help="a causal language model (arch lm)")
+    g.add_argument("-n", type=int, default=10, help="sequences per sampling strategy")
+    g.add_argument("--length", "-L", type=int, default=1000, help="bases generated per sequence")
+    g.add_argument("--strategies", "-s", default="sample:1.0",
+                   help="comma-separated: greedy, beam:W, sample:T, topk:K[:T]")
+    g.add_argument("--prompt", help="bases read before generating (default: none, the model's start)")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--reference", "-r", help="reference FASTA for the comparison with held-out genome")
+    g.add_argument("--chroms", help="held-out chromosomes to compare with, comma-separated")
+    g.add_argument("--baseline", help="n-gram model (dnaseq lm-baseline PREFIX.best.npz): bits per base of each set")
+    g.add_argument("--accelerator", default="auto", help="cpu, gpu or auto")
+    g.add_argument("--out", "-o", required=True, help="output prefix: PREFIX.fa (and PREFIX.tsv, PREFIX.json)")
+    add_overwrite(g)
+    g.set_defaults(func=_generate)

@@ -115,3 +115,53 @@ def pair_step(fill: float, strand: str, batch_size: int, local: bool = True):
         return {"ref": torch.cat(parts_ref)[order], "alt": torch.cat(parts_alt)[order]}
 
     return step
+
+
+def lm_pair_step(fill: float, batch_size: int):
+    """A step over the same REF/ALT pair units for a DNA language model (zero-shot variant scores):
+    ``ref`` and ``alt`` (n, 2) log2-likelihoods, column 0 the whole window's (sum over its known
+    bases of log2 P(base | context)), column 1 the edited site's (substitutions: the sum over the
+    edited columns of log2 P of the REF and of the ALT bases, both read from the REF window's
+    pass, as GPN scores variants; NaN for indels, whose windows differ in their flanks). Full
+    passes of both windows: a recurrence carries every edit to the end of the window."""
+    log2e = 1.0 / float(np.log(2.0))
+
+    def window_ll(net, codes):
+        logp = torch.log_softmax(net(one_hot(codes, fill=fill)).float(), dim=1)  # (b, 4, L)
+        known = codes < 4
+        ll = logp.gather(1, codes.long().clamp(max=3)[:, None, :])[:, 0] * known
+        return ll.sum(dim=1) * log2e, logp
+
+    def step(net, unit):
+        ref_codes = unit["ref"]
+        n, L = ref_codes.shape
+        dev = ref_codes.device
+        alt_codes = ref_codes.clone()
+        subs = unit["sub_rows"]
+        for j in range(len(subs)):  # substitutions: the ALT window is the REF one with its edit
+            s, k = int(unit["sub_start"][j]), int(unit["sub_len"][j])
+            alt_codes[subs[j], s:s + k] = unit["sub_alt"][j, :k]
+        full = unit["full_rows"]
+        if len(full):
+            alt_codes[full] = unit["full_alt"]
+        ref = torch.full((n, 2), float("nan"), device=dev)
+        alt = torch.full((n, 2), float("nan"), device=dev)
+        site_of = {int(r): j for j, r in enumerate(subs.tolist())}
+        for lo in range(0, n, batch_size):
+            rows = torch.arange(lo, min(lo + batch_size, n), device=dev)
+            r_ll, logp = window_ll(net, ref_codes[rows])
+            a_ll, _ = window_ll(net, alt_codes[rows])
+            ref[rows, 0], alt[rows, 0] = r_ll, a_ll
+            for b, row in enumerate(rows.tolist()):
+                j = site_of.get(row)
+                if j is None:
+                    continue
+                s, k = int(unit["sub_start"][j]), int(unit["sub_len"][j])
+                cols = torch.arange(s, s + k, device=dev)
+                r_base, a_base = ref_codes[row, s:s + k].long(), alt_codes[row, s:s + k].long()
+                ok = (r_base < 4) & (a_base < 4)
+                ref[row, 1] = (logp[b, r_base.clamp(max=3), cols] * ok).sum() * log2e
+                alt[row, 1] = (logp[b, a_base.clamp(max=3), cols] * ok).sum() * log2e
+        return {"ref": ref, "alt": alt}
+
+    return step

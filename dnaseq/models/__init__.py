@@ -10,7 +10,7 @@ from torch import nn
 
 from .beluga import Beluga
 from .deepsea import DeepSEA
-from .language import RecurrentLM
+from .language import LanguageModelChromatin, RecurrentLM
 from .recurrent import ConvRecurrent, DanQ
 
 MODELS: Dict[str, Callable[..., nn.Module]] = {
@@ -19,6 +19,7 @@ MODELS: Dict[str, Callable[..., nn.Module]] = {
     "conv_recurrent": ConvRecurrent,
     "beluga": Beluga,
     "lm": RecurrentLM,
+    "lm_chromatin": LanguageModelChromatin,
 }
 
 
@@ -114,4 +115,4 @@ def describe_models(seq_len: int = 1000, feature_counts=(919, 8), width: int = 1
 
 
 __all__ = ["MODELS", "register", "build_model", "count_parameters", "describe_models", "DeepSEA", "DanQ",
-           "ConvRecurrent", "Beluga", "RecurrentLM", "is_language_model"]
+           "ConvRecurrent", "Beluga", "RecurrentLM", "LanguageModelChromatin", "is_language_model"]

@@ -20,6 +20,8 @@ DNA language models with a one-hot interface; the pieces are torch's own layers.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -47,6 +49,18 @@ class _CausalStack(nn.Module):
             h = torch.relu(self.embed(F.pad(h, (self.embed_width - 1, 0))))
         out, _ = self.rnn(h.transpose(1, 2))
         return out
+
+    def step(self, column: torch.Tensor, state: Optional[dict]) -> "tuple[torch.Tensor, dict]":
+        """One position: ``column`` (B, 4) is the previous base's one-hot (zeros before the first
+        base) -> (B, H) output and the new state; the same numbers as :meth:`forward` (tested)."""
+        if state is None:
+            state = {"buffer": column.new_zeros(column.shape[0], 4, max(self.embed_width, 1)), "rnn": None}
+        buffer = torch.cat([state["buffer"][:, :, 1:], column[:, :, None]], dim=2)
+        h = column[:, None, :]
+        if self.embed is not None:
+            h = torch.relu(self.embed(buffer)).transpose(1, 2)  # (B, 1, F)
+        out, rnn_state = self.rnn(h, state["rnn"])
+        return out[:, 0], {"buffer": buffer, "rnn": rnn_state}
 
 
 class RecurrentLM(nn.Module):
@@ -92,12 +106,67 @@ class RecurrentLM(nn.Module):
     def causal(self) -> bool:
         return self.backward_stack is None
 
+    def step(self, column: torch.Tensor, state: Optional[dict] = None) -> "tuple[torch.Tensor, dict]":
+        """Causal models, one base at a time (generation): ``column`` (B, 4) the one-hot of the
+        previous base (zeros before the first) -> (logits (B, 4) of the next base, state)."""
+        if not self.causal:
+            raise ValueError("a bidirectional language model sees both sides: it cannot generate left to right; "
+                             "use a causal one (arch_args.direction: causal)")
+        h, state = self.forward_stack.step(column, state)
+        return self.head(self.drop(h)), state
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """One-hot (B, 4, L) -> logits (B, 4, L) of each position's base."""
         h = self.forward_stack(x)
         if self.backward_stack is not None:
             h = torch.cat([h, self.backward_stack(x.flip(-1)).flip(1)], dim=-1)
         return self.head(self.drop(h)).transpose(1, 2)
+
+
+class LanguageModelChromatin(nn.Module):
+    """Chromatin features from a DNA language model's trunk: the same recurrent stack(s) as
+    ``lm`` (same names, so ``model.init_from`` an ``lm`` checkpoint copies them), max- and
+    mean-pooled over the window, then a dense layer and the features' logits.
+
+    Args: as ``lm`` (``direction``, ``rnn_type``, ``rnn_hidden``, ``rnn_layers``, ``embed_filters``,
+    ``embed_width``, ``dropout``), plus ``head_hidden`` units of the dense layer before the output
+    (0: none).
+    """
+
+    def __init__(self, seq_len: int = 1000, n_features: int = 919, direction: str = "causal", rnn_type: str = "lstm",
+                 rnn_hidden: int = 256, rnn_layers: int = 2, embed_filters: int = 0, embed_width: int = 9,
+                 dropout: float = 0.1, head_hidden: int = 64):
+        super().__init__()
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+        if rnn_type not in RNN_TYPES:
+            raise ValueError(f"rnn_type must be one of {', '.join(RNN_TYPES)}, got {rnn_type!r}")
+        self.seq_len = int(seq_len)
+        stack = (rnn_type, int(rnn_hidden), int(rnn_layers), int(embed_filters), int(embed_width), float(dropout))
+        self.forward_stack = _CausalStack(*stack)
+        self.backward_stack = _CausalStack(*stack) if direction == "bidirectional" else None
+        width = 2 * rnn_hidden * (2 if self.backward_stack is not None else 1)  # max and mean of each
+        layers = [nn.Dropout(dropout)]
+        if head_hidden:
+            layers += [nn.Linear(width, head_hidden), nn.ReLU(), nn.Dropout(dropout)]
+            width = head_hidden
+        self.pool_head = nn.Sequential(*layers)
+        self.output = nn.Linear(width, n_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """One-hot (B, 4, L) -> logits (B, n_features)."""
+        h = self.forward_stack(x)
+        if self.backward_stack is not None:
+            h = torch.cat([h, self.backward_stack(x.flip(-1)).flip(1)], dim=-1)
+        pooled = torch.cat([h.max(dim=1).values, h.mean(dim=1)], dim=-1)
+        return self.output(self.pool_head(pooled))
+
+
+def select_state(state: dict, index: torch.Tensor) -> dict:
+    """The rows ``index`` of a :meth:`RecurrentLM.step` state (beam search keeps the best beams)."""
+    rnn = state["rnn"]
+    rnn = tuple(t[:, index] for t in rnn) if isinstance(rnn, tuple) else rnn[:, index]
+    return {"buffer": state["buffer"][index], "rnn": rnn}
 
 
 def base_log_probs(logits: torch.Tensor) -> torch.Tensor:
@@ -114,4 +183,4 @@ def token_nll(logits: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
     return nll * known
 
 
-__all__ = ["RecurrentLM", "DIRECTIONS", "base_log_probs", "token_nll"]
+__all__ = ["RecurrentLM", "LanguageModelChromatin", "DIRECTIONS", "base_log_probs", "select_state", "token_nll"]

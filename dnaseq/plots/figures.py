@@ -424,3 +424,26 @@ def plot_ngram_bits(table, path: str) -> str:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def plot_lm_evaluation(table, meta: Dict, path: str) -> str:
+    """Held-out bits per base of a language model per region class (one row each, "all" first),
+    beside the n-gram baseline on the same bases when there is one, and 2 bits (a uniform guess)."""
+    classes = list(table["class"])
+    y = np.arange(len(classes))[::-1]
+    pseudo = " (pseudo: both sides)" if meta.get("pseudo") else ""
+    fig, ax = plt.subplots(figsize=(7, 1.6 + 0.45 * len(classes)))
+    ax.plot(table["bits_per_base"], y, "o", markersize=9, label=f"language model ({meta.get('direction')}){pseudo}")
+    if "ngram_bits_per_base" in table:
+        ax.plot(table["ngram_bits_per_base"], y, "s", markersize=8, mfc="none", color="grey",
+                label=f"n-gram baseline (k = {meta.get('baseline_k')})")
+    ax.axvline(2.0, ls=":", color="black", lw=0.8, label="uniform (2 bits)")
+    ax.set_yticks(y, [f"{c}  ({n:,} bp)" for c, n in zip(classes, table["bases"])])
+    ax.set(xlabel="held-out bits per base (lower is better)",
+           title=f"{', '.join(meta.get('chromosomes', []))}: bits per base by region class")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.25 - 0.3 / max(len(classes), 1)), ncol=2)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path

@@ -25,6 +25,7 @@ from ..models.strand import StrandWrapper
 from ..sequence.encoding import ALPHABET
 from ..sequence.inputs import as_input_batch, check_one_hot_shape
 from ..settings import DEFAULT_FILL, resolve_strand, strand_or_rc_average
+from .finetune import check_held_out, transfer_weights, trunk_parameters
 from .lm_objective import BaseNLL, lm_loss
 from .optim import build_optimizers, check_optimizer, choice
 from .runs import checkpoint_in
@@ -98,6 +99,13 @@ class SequenceModel(pl.LightningModule):
             also keeps it so (no gradient, eval mode), and the deep part learns what the counts
             leave; ``none`` (default) trains both from their random start.
         wide_fit_windows: at most this many training windows (a random subset) for that fit.
+        init_from: start from another checkpoint (a path or run folder): the tensors whose names and
+            shapes match are copied (the trunk), the rest start fresh (the head; a new output layer
+            when the features differ); other mismatches are named (:mod:`dnaseq.training.finetune`).
+            Applied when training starts, not when a trained model is loaded.
+        freeze_trunk_epochs: with ``init_from``, train the head alone for this many epochs
+            (-1: the trunk stays frozen for good; 0: trained from the start).
+        trunk_lr_scale: with ``init_from``, the trunk's learning rate is ``lr`` times this (e.g. 0.1).
     """
 
     def __init__(self, arch: str = "danq", arch_args: Optional[Dict] = None, seq_len: int = 1000,
@@ -107,8 +115,14 @@ class SequenceModel(pl.LightningModule):
                  lr_scheduler: Union[str, Dict[str, Any]] = "none", scheduler_args: Optional[Dict] = None,
                  pos_weight: Union[None, float, List[float], str] = None, pos_weight_cap: float = 100.0,
                  strand: str = "forward", fill: float = DEFAULT_FILL, loss: str = "bce", focal_gamma: float = 2.0,
-                 wide_fit: str = "none", wide_fit_windows: int = 200_000, rc_average: Optional[bool] = None):
+                 wide_fit: str = "none", wide_fit_windows: int = 200_000, init_from: Optional[str] = None,
+                 freeze_trunk_epochs: int = 0, trunk_lr_scale: float = 1.0, rc_average: Optional[bool] = None):
         super().__init__()
+        if freeze_trunk_epochs < -1 or trunk_lr_scale <= 0:
+            raise ValueError(f"freeze_trunk_epochs must be >= -1 and trunk_lr_scale > 0, got {freeze_trunk_epochs} "
+                             f"and {trunk_lr_scale}")
+        if init_from is None and (freeze_trunk_epochs or trunk_lr_scale != 1.0):
+            raise ValueError("freeze_trunk_epochs and trunk_lr_scale apply to a model started with model.init_from")
         strand = choice(strand_or_rc_average(None, rc_average) or strand, ("forward", "both"), "strand")
         wide_fit = choice(wide_fit, WIDE_FITS, "wide_fit")
         if wide_fit_windows < 1:
@@ -129,7 +143,10 @@ class SequenceModel(pl.LightningModule):
                                    "pos_weight": pos_weight, "pos_weight_cap": pos_weight_cap,
                                    "strand": strand, "fill": float(fill), "loss": loss,
                                    "focal_gamma": float(focal_gamma), "wide_fit": wide_fit,
-                                   "wide_fit_windows": int(wide_fit_windows)})
+                                   "wide_fit_windows": int(wide_fit_windows), "init_from": init_from,
+                                   "freeze_trunk_epochs": int(freeze_trunk_epochs),
+                                   "trunk_lr_scale": float(trunk_lr_scale)})
+        self._trunk: List[str] = []  # names of the tensors init_from copied
         self.model = build_model(arch, seq_len, n_features, **(arch_args or {}))
         if self.language_model:
             _check_language_model_options(arch, strand, wide_fit, pos_weight, loss)
@@ -241,7 +258,36 @@ class SequenceModel(pl.LightningModule):
     def _wide_fit(self) -> str:
         return self.hparams.get("wide_fit", "none")  # checkpoints older than the option: none
 
+    def _start_from(self, dm) -> None:
+        """``init_from``: copy the trunk (not when resuming: the checkpoint has the weights), say what
+        was copied, and warn when the source trained on this run's test chromosomes."""
+        source = self.hparams.get("init_from")
+        if not source:
+            return
+        resuming = bool(self.trainer.ckpt_path)
+        report = transfer_weights(self.model, source, self.n_features, copy=not resuming)
+        self._trunk = report.copied
+        test = (getattr(dm, "chromosomes", None) or {}).get("test") if dm is not None else None
+        if test is None and dm is not None:
+            split = (getattr(getattr(dm, "info", None), "attrs", None) or {}).get("split")
+            test = split.get("test") if isinstance(split, dict) else None
+        check_held_out(report, list(test or []))
+        if self.trainer.is_global_zero and not resuming:
+            hp = self.hparams
+            print(report.describe() + (f"; trunk frozen for {'the run' if hp.freeze_trunk_epochs < 0 else f'{hp.freeze_trunk_epochs} epoch(s)'}"
+                                       if hp.freeze_trunk_epochs else "")
+                  + (f"; trunk learning rate x{hp.trunk_lr_scale:g}" if hp.trunk_lr_scale != 1 else ""), flush=True)
+
+    def on_train_epoch_start(self) -> None:
+        epochs = int(self.hparams.get("freeze_trunk_epochs", 0))
+        if self._trunk and epochs:
+            frozen = epochs < 0 or self.current_epoch < epochs
+            for p in trunk_parameters(self.model, self._trunk)[0]:
+                p.requires_grad_(not frozen)
+
     def setup(self, stage: str) -> None:
+        if stage == "fit":
+            self._start_from(getattr(self.trainer, "datamodule", None) if self._trainer is not None else None)
         if stage == "fit" and self._wide_fit == "frozen":
             # before the strategy wraps the model (DDP registers only parameters that need a gradient)
             self.model.wide.requires_grad_(False)
@@ -369,7 +415,13 @@ class SequenceModel(pl.LightningModule):
     # -- optimisation ------------------------------------------------------------------------
     def configure_optimizers(self):
         hp = self.hparams
-        return build_optimizers(self.parameters(), hp.optimizer, hp.lr, hp.weight_decay, hp.momentum,
+        params = self.parameters()
+        scale = float(hp.get("trunk_lr_scale", 1.0))
+        if self._trunk and scale != 1.0:  # the copied trunk learns more slowly than the new head
+            trunk, rest = trunk_parameters(self.model, self._trunk)
+            own = [p for n, p in self.named_parameters() if not n.startswith("model.")]
+            params = [{"params": trunk, "lr": hp.lr * scale}, {"params": rest + own}]
+        return build_optimizers(params, hp.optimizer, hp.lr, hp.weight_decay, hp.momentum,
                                 hp.lr_scheduler, hp.scheduler_args,
                                 self._trainer.max_epochs if self._trainer is not None else None)
 
@@ -377,7 +429,30 @@ class SequenceModel(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: Dict) -> None:
         checkpoint["dnaseq"] = {"version": __version__, "base_order": ALPHABET,
                                 "codes": {"A": 0, "C": 1, "G": 2, "T": 3, "N": 4},
-                                "fill": self.fill, "strand": self.trained_strand}
+                                "fill": self.fill, "strand": self.trained_strand,
+                                "data": _data_record(self._trainer)}
+
+    def on_load_checkpoint(self, checkpoint: Dict) -> None:
+        self.data_record = (checkpoint.get("dnaseq") or {}).get("data") or {}
+
+    def held_out_chromosomes(self, split: str = "test") -> List[str]:
+        """The chromosomes of ``split`` (``train``, ``valid``, ``test``) in the data this model was
+        trained on, as its checkpoint records them ([] when unknown: older checkpoints)."""
+        return list((getattr(self, "data_record", None) or {}).get("chromosomes", {}).get(split) or [])
+
+
+def _data_record(trainer) -> Dict:
+    """What a checkpoint records of its training data: the path and the chromosomes of each split
+    (a reference's windows, or a dataset built by chromosome)."""
+    dm = getattr(trainer, "datamodule", None) if trainer is not None else None
+    if dm is None or not hasattr(dm, "data"):
+        return {}
+    chroms = getattr(dm, "chromosomes", None)
+    if chroms is None:
+        split = (getattr(getattr(dm, "info", None), "attrs", None) or {}).get("split")
+        if isinstance(split, dict) and split.get("type") == "chromosome":
+            chroms = {k: list(v) for k, v in split.items() if k in ("train", "valid", "test")}
+    return {"path": str(dm.data), "chromosomes": dict(chroms or {})}
 
 
 def _check_language_model_options(arch: str, strand: str, wide_fit: str, pos_weight, loss: str) -> None:

@@ -55,11 +55,32 @@ _UNSET_HELP = {
 MAPPING_OPTIONS = ("model.arch_args", "model.scheduler_args")  # free-form {name: value} options
 
 
+#: Trainer options where a whole number counts batches and a fraction a share (Lightning's rule for
+#: Python values); jsonargparse reads the word '1' as 1.0 (all batches), so a word of digits is kept whole
+BATCH_LIMITS = ("trainer.limit_train_batches", "trainer.limit_val_batches", "trainer.limit_test_batches",
+                "trainer.limit_predict_batches", "trainer.val_check_interval")
+
+
+def whole_number_options(args: List[str]) -> dict:
+    """``{key: int}`` for the :data:`BATCH_LIMITS` given on the command line as a word of digits."""
+    out = {}
+    for i, arg in enumerate(args):
+        key, sep, value = arg[2:].partition("=") if arg.startswith("--") else ("", "", "")
+        if key in BATCH_LIMITS and not sep and i + 1 < len(args):
+            value = args[i + 1]
+        if key in BATCH_LIMITS and value.strip().isdigit():
+            out[key] = int(value)
+    return out
+
+
 class DnaseqCLI(LightningCLI):
     parse_only = False
     progress_bars: Optional[bool] = None  # what trainer.enable_progress_bar: null means; None: ask the terminal
+    whole_numbers: dict = {}  # BATCH_LIMITS given as whole numbers (whole_number_options)
 
     def before_instantiate_classes(self) -> None:
+        for key, value in self.whole_numbers.items():
+            self.config[key] = value
         for key in MAPPING_OPTIONS:
             mapping = self.config.get(key)
             if isinstance(mapping, dict):
@@ -152,7 +173,8 @@ def build_cli(args: Optional[List[str]] = None, progress_bars: Optional[bool] = 
     """Parse CLI-style arguments and instantiate model, data and trainer (no training yet).
     ``progress_bars``: what an unset ``trainer.enable_progress_bar`` means (None: bars when
     stdout and stderr are terminals, see :mod:`dnaseq.training.console`)."""
-    cls = DnaseqCLI if progress_bars is None else type("DnaseqCLI", (DnaseqCLI,), {"progress_bars": progress_bars})
+    cls = type("DnaseqCLI", (DnaseqCLI,), {"progress_bars": progress_bars,
+                                           "whole_numbers": whole_number_options(list(args or []))})
     return cls(SequenceModel, DNADataModule, args=list(args or []), run=False,
                      trainer_defaults=_default_trainer(), save_config_kwargs={"overwrite": True},
                      auto_configure_optimizers=False,
@@ -164,6 +186,7 @@ def parse_config(args: Optional[List[str]] = None):
     checks a config for another machine (8 GPUs x 2 nodes) on this one."""
     class _Parser(DnaseqCLI):
         parse_only = True
+        whole_numbers = whole_number_options(list(args or []))
     try:
         _Parser(SequenceModel, DNADataModule, args=list(args or []), run=False,
                 trainer_defaults=_default_trainer(), auto_configure_optimizers=False,
