@@ -50,3 +50,10 @@ def test_a_whole_number_of_batches_stays_a_count():
                         "--trainer.limit_train_batches=3", "--trainer.limit_test_batches", "0.5"])
     assert cfg.trainer.limit_val_batches == 1 and isinstance(cfg.trainer.limit_val_batches, int)
     assert cfg.trainer.limit_train_batches == 3 and cfg.trainer.limit_test_batches == 0.5
+
+
+def test_a_whole_number_of_batches_reaches_the_trainer(shipped_dataset, tmp_path):
+    from dnaseq.training.train import build_cli
+    cli = build_cli(["--config", str(CONFIGS / "quickstart.yaml"), "--data.data", str(shipped_dataset),
+                     "--trainer.limit_val_batches", "1", "--trainer.default_root_dir", str(tmp_path)], progress_bars=False)
+    assert cli.trainer.limit_val_batches == 1 and isinstance(cli.trainer.limit_val_batches, int)

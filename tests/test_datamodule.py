@@ -128,3 +128,18 @@ def test_jitter_shifts_training_batches_only(shipped_dataset):
     assert len(set(shifts)) > 5
     with pytest.raises(ValueError, match="jitter"):
         DNADataModule(str(shipped_dataset), jitter=-1)
+
+
+def test_train_fraction_is_a_seeded_subset(shipped_dataset):
+    full = DNADataModule(str(shipped_dataset)).source("train")
+    a = DNADataModule(str(shipped_dataset), train_fraction=0.1, train_subset_seed=1).source("train")
+    b = DNADataModule(str(shipped_dataset), train_fraction=0.1, train_subset_seed=1).source("train")
+    c = DNADataModule(str(shipped_dataset), train_fraction=0.1, train_subset_seed=2).source("train")
+    assert len(a) == round(len(full) * 0.1) and np.array_equal(a.rows, b.rows) and not np.array_equal(a.rows, c.rows)
+    codes, labels = a.read(np.arange(5))
+    full_codes, full_labels = full.read(a.rows[:5])
+    assert np.array_equal(codes, full_codes) and np.array_equal(labels, full_labels)
+    assert len(DNADataModule(str(shipped_dataset), train_fraction=0.1).source("valid")) == len(
+        DNADataModule(str(shipped_dataset)).source("valid"))  # only training is cut
+    with pytest.raises(ValueError, match="train_fraction"):
+        DNADataModule(str(shipped_dataset), train_fraction=0)

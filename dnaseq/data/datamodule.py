@@ -39,7 +39,7 @@ from ..sequence.onehot import one_hot, reverse_complement_one_hot
 from ..settings import DEFAULT_FILL
 from .dataset import SplitSource, available_splits, open_split
 from .genome_windows import BASES, GenomeWindows, GenomeWindowSplit, split_chromosomes
-from .layout import DatasetInfo
+from .layout import DatasetInfo, SubsetSource
 
 
 class ChunkShuffleSampler(DistributedSampler):
@@ -210,6 +210,9 @@ class DNADataModule(pl.LightningDataModule):
             of bases keep the labelled centre bin inside the window and teach the model that a
             motif counts wherever it lies; 0 (default) turns it off.
         train_split / val_split / test_split: names of the splits to use.
+        train_fraction: train on this share of the training split's windows (a random subset drawn
+            with ``train_subset_seed``, the same in every run and on every rank): learning curves,
+            or how much a pretrained start helps when labels are few. 1.0 (default): all of them.
         windows: when ``data`` is a reference FASTA (a DNA language model's input): window
             length, stride, held-out chromosomes, regions and the N limit
             (:class:`dnaseq.data.genome_windows.GenomeWindows`); ignored for datasets.
@@ -219,8 +222,12 @@ class DNADataModule(pl.LightningDataModule):
                  rc_augment: bool = False, in_memory: Optional[bool] = None, seed: int = 0,
                  pin_memory: bool = True, mix_chunks: int = 16, fill: float = DEFAULT_FILL, jitter: int = 0,
                  train_split: str = "train", val_split: str = "valid", test_split: str = "test",
-                 predict_split: str = "test", windows: Optional[GenomeWindows] = None):
+                 predict_split: str = "test", train_fraction: float = 1.0, train_subset_seed: int = 0,
+                 windows: Optional[GenomeWindows] = None):
         super().__init__()
+        if not 0 < train_fraction <= 1:
+            raise ValueError(f"train_fraction must be in (0, 1], got {train_fraction}")
+        self.train_fraction, self.train_subset_seed = float(train_fraction), int(train_subset_seed)
         self.data = data
         self.batch_size, self.num_workers = batch_size, num_workers
         self.rc_augment, self.in_memory, self.seed = rc_augment, in_memory, seed
@@ -278,6 +285,11 @@ class DNADataModule(pl.LightningDataModule):
                 self._sources[split] = GenomeWindowSplit(self.data, split, self.windows)
             else:
                 self._sources[split] = open_split(self.data, split, in_memory=self.in_memory)
+            if role == "train" and self.train_fraction < 1:
+                full = self._sources[split]
+                keep = max(1, round(full.n * self.train_fraction))
+                rows = np.random.default_rng(self.train_subset_seed).choice(full.n, keep, replace=False)
+                self._sources[split] = SubsetSource(full, rows)
         return self._sources[split]
 
     def _loader(self, role: str, shuffle: bool) -> DataLoader:

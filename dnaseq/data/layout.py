@@ -41,3 +41,17 @@ class SplitSource:
 
     def close(self) -> None:
         pass
+
+
+class SubsetSource(SplitSource):
+    """The rows ``rows`` (sorted) of another split source: a seeded share of a training split."""
+
+    def __init__(self, source: SplitSource, rows: np.ndarray):
+        self.source, self.rows = source, np.sort(np.asarray(rows, np.int64))
+        self.info, self.n = source.info, len(self.rows)
+
+    def read(self, idx: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        return self.source.read(self.rows[np.asarray(idx)])
+
+    def close(self) -> None:
+        self.source.close()

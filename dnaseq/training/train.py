@@ -117,6 +117,8 @@ class DnaseqCLI(LightningCLI):
         """Put the run in its folder (see :mod:`dnaseq.training.runs`) unless the config names
         other places, and add the exact-resume and step-checkpoint callbacks."""
         _check_train_split(self.datamodule)  # before the trainer prints anything
+        for key, value in self.whole_numbers.items():  # jsonargparse made them floats again when instantiating
+            config[key.split(".", 1)[1]] = value
         root = config.get("default_root_dir") or "runs"
         _writable_folder(str(root), "--trainer.default_root_dir")
         ckpt_path = self.config.get("ckpt_path")
