@@ -354,3 +354,13 @@ def test_a_chromatin_model_starts_from_a_language_model(lm_run, tmp_path, shippe
     proc = run_cli("train", "--config", ROOT / "configs" / "lm_chromatin.yaml", "--data.data", shipped_dataset,
                    "--model.init_from", lm_ckpt, "--trainer.default_root_dir", tmp_path, cwd=tmp_path, check=False)
     assert proc.returncode == 1 and "shapes differ" in proc.stderr  # 128 units against the source's 8
+
+
+def test_language_model_defaults_in_the_config():
+    from dnaseq.training.train import parse_config
+    cfg = parse_config(["--config", str(ROOT / "configs" / "lm.yaml"), "--trainer.gradient_clip_val", "null"])
+    assert cfg.trainer.gradient_clip_val == 1.0  # clipped by default
+    assert cfg.checkpoint.monitor == "valid_bpb" and cfg.checkpoint.mode == "min"
+    assert cfg.early_stopping.monitor == "valid_bpb" and cfg.early_stopping.mode == "min"
+    chromatin = parse_config(["--config", str(ROOT / "configs" / "quickstart.yaml")])
+    assert chromatin.checkpoint.monitor == "valid_auroc"

@@ -53,6 +53,7 @@ _UNSET_HELP = {
 
 
 MAPPING_OPTIONS = ("model.arch_args", "model.scheduler_args")  # free-form {name: value} options
+LM_GRADIENT_CLIP = 1.0  # a language model's gradient norm clip when trainer.gradient_clip_val is unset
 
 
 #: Trainer options where a whole number counts batches and a fraction a share (Lightning's rule for
@@ -89,6 +90,8 @@ class DnaseqCLI(LightningCLI):
             for section in ("checkpoint", "early_stopping"):  # a language model is judged by bits per base
                 if self.config.get(f"{section}.monitor") == "valid_auroc":
                     self.config[f"{section}.monitor"], self.config[f"{section}.mode"] = "valid_bpb", "min"
+            if self.config.get("trainer.gradient_clip_val") is None:  # recurrences: clipped unless the config says
+                self.config["trainer.gradient_clip_val"] = LM_GRADIENT_CLIP
         if self.parse_only:
             raise _ParsedOnly(self.config)
 
