@@ -38,7 +38,7 @@ from ..sequence.genome import Genome, is_fasta
 from ..sequence.onehot import one_hot, reverse_complement_one_hot
 from ..settings import DEFAULT_FILL
 from .dataset import SplitSource, available_splits, open_split
-from .genome_windows import BASES, GenomeWindows, GenomeWindowSplit, split_chromosomes
+from .genome_windows import BASES, GenomeWindows, GenomeWindowSplit, as_windows, split_chromosomes
 from .layout import DatasetInfo, SubsetSource
 
 
@@ -239,7 +239,7 @@ class DNADataModule(pl.LightningDataModule):
         self._sources = {}
         self.windows = None
         if os.path.isfile(data) and is_fasta(data):  # a reference: windows for a language model
-            self.windows = windows if isinstance(windows, GenomeWindows) else GenomeWindows(**(windows or {}))
+            self.windows = as_windows(windows)
             self.windows.check()
             with Genome(data) as genome:
                 self.chromosomes = split_chromosomes(genome, self.windows)  # names checked now, not at setup

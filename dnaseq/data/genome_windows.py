@@ -58,7 +58,8 @@ class GenomeWindows:
             raise ValueError(f"data.windows.max_n_fraction must be in [0, 1), got {self.max_n_fraction}")
 
 
-def _as_windows(value) -> GenomeWindows:
+def as_windows(value) -> GenomeWindows:
+    """``data.windows`` as given (a mapping, None for the defaults, or a :class:`GenomeWindows`)."""
     if value is None:
         return GenomeWindows()
     if isinstance(value, dict):
@@ -113,7 +114,7 @@ class GenomeWindowSplit(SplitSource):
     """One split of a reference's windows: ``read(idx) -> (codes (b, L), codes (b, L))``."""
 
     def __init__(self, path: str, split: str, cfg: GenomeWindows):
-        cfg = _as_windows(cfg)
+        cfg = as_windows(cfg)
         cfg.check()
         L, stride = int(cfg.window), int(cfg.stride or cfg.window)
         with Genome(path) as genome:
@@ -168,4 +169,4 @@ class GenomeWindowSplit(SplitSource):
         raise ValueError("a language model's windows have no chromatin labels (pos_weight: auto needs a dataset)")
 
 
-__all__ = ["GenomeWindows", "GenomeWindowSplit", "split_chromosomes", "tile_starts", "BASES"]
+__all__ = ["GenomeWindows", "as_windows", "GenomeWindowSplit", "split_chromosomes", "tile_starts", "BASES"]

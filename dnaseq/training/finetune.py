@@ -96,6 +96,19 @@ def check_held_out(report: Transfer, test_chroms: List[str]) -> None:
                       f"its test figures are not held out", UserWarning, stacklevel=2)
 
 
+def data_record(dm) -> Dict:
+    """What a checkpoint records of its training data (data module ``dm``): the path and the
+    chromosomes of each split (a reference's windows, or a dataset built by chromosome)."""
+    if dm is None or not hasattr(dm, "data"):
+        return {}
+    chroms = getattr(dm, "chromosomes", None)
+    if chroms is None:
+        split = (getattr(getattr(dm, "info", None), "attrs", None) or {}).get("split")
+        if isinstance(split, dict) and split.get("type") == "chromosome":
+            chroms = {k: list(v) for k, v in split.items() if k in ("train", "valid", "test")}
+    return {"path": str(dm.data), "chromosomes": dict(chroms or {})}
+
+
 def trunk_parameters(net: nn.Module, trunk: List[str]):
     """(trunk parameters, the other parameters) of ``net``."""
     names = set(trunk)
@@ -105,4 +118,4 @@ def trunk_parameters(net: nn.Module, trunk: List[str]):
     return inside, outside
 
 
-__all__ = ["Transfer", "transfer_weights", "check_held_out", "trunk_parameters"]
+__all__ = ["Transfer", "transfer_weights", "check_held_out", "data_record", "trunk_parameters"]

@@ -46,4 +46,28 @@ def lm_summary(nll_nats: float, bases: float) -> Dict[str, float]:
     return {"loss": nats, "bpb": bits, "ppl": 2.0 ** bits, "bases": bases}
 
 
-__all__ = ["BaseNLL", "lm_loss", "lm_summary"]
+def check_language_model_options(arch: str, strand: str, wide_fit: str, pos_weight, loss: str) -> None:
+    """Refuse, naming the option, chromatin-only settings given to a language model."""
+    bad = [(strand != "forward", "strand: both (a language model validates on the given strand; "
+                                 "data.rc_augment: true trains it on both)"),
+           (wide_fit != "none", f"wide_fit: {wide_fit}"), (pos_weight is not None, "pos_weight"),
+           (loss != "bce", f"loss: {loss}")]
+    for is_set, what in bad:
+        if is_set:
+            raise ValueError(f"model.arch {arch} is a DNA language model (next-base cross-entropy): "
+                             f"{what} is for chromatin models; remove it from the config")
+
+
+def check_objective_matches_data(language_model: bool, arch: str, dm) -> None:
+    """A language model trains on a reference FASTA, a chromatin model on a labelled dataset."""
+    data_lm = bool(getattr(dm, "language_model", False))
+    if language_model and not data_lm:
+        raise ValueError(f"model.arch {arch} is a DNA language model: give data.data a reference FASTA "
+                         f"(and data.windows.valid_chroms), not the dataset {getattr(dm, 'data', '')}")
+    if data_lm and not language_model:
+        raise ValueError(f"data.data {getattr(dm, 'data', '')} is a reference FASTA (windows for a DNA language "
+                         f"model), but model.arch {arch} is a chromatin model: give data.data a dataset from "
+                         f"`dnaseq build-dataset`, or set model.arch lm")
+
+
+__all__ = ["BaseNLL", "lm_loss", "lm_summary", "check_language_model_options", "check_objective_matches_data"]

@@ -25,8 +25,8 @@ from ..models.strand import StrandWrapper
 from ..sequence.encoding import ALPHABET
 from ..sequence.inputs import as_input_batch, check_one_hot_shape
 from ..settings import DEFAULT_FILL, resolve_strand, strand_or_rc_average
-from .finetune import check_held_out, transfer_weights, trunk_parameters
-from .lm_objective import BaseNLL, lm_loss
+from .finetune import check_held_out, data_record, transfer_weights, trunk_parameters
+from .lm_objective import BaseNLL, check_language_model_options, check_objective_matches_data, lm_loss
 from .optim import build_optimizers, check_optimizer, choice
 from .runs import checkpoint_in
 from .wide_init import fit_on_split
@@ -149,7 +149,7 @@ class SequenceModel(pl.LightningModule):
         self._trunk: List[str] = []  # names of the tensors init_from copied
         self.model = build_model(arch, seq_len, n_features, **(arch_args or {}))
         if self.language_model:
-            _check_language_model_options(arch, strand, wide_fit, pos_weight, loss)
+            check_language_model_options(arch, strand, wide_fit, pos_weight, loss)
         if wide_fit != "none" and getattr(self.model, "wide", None) is None:
             raise ValueError(f"wide_fit: {wide_fit} needs a model with a k-mer wide part: set "
                              f"model.arch_args.kmer_k (e.g. 6) with arch conv_recurrent, or wide_fit: none")
@@ -267,11 +267,7 @@ class SequenceModel(pl.LightningModule):
         resuming = bool(self.trainer.ckpt_path)
         report = transfer_weights(self.model, source, self.n_features, copy=not resuming)
         self._trunk = report.copied
-        test = (getattr(dm, "chromosomes", None) or {}).get("test") if dm is not None else None
-        if test is None and dm is not None:
-            split = (getattr(getattr(dm, "info", None), "attrs", None) or {}).get("split")
-            test = split.get("test") if isinstance(split, dict) else None
-        check_held_out(report, list(test or []))
+        check_held_out(report, list(data_record(dm).get("chromosomes", {}).get("test") or []))
         if self.trainer.is_global_zero and not resuming:
             hp = self.hparams
             print(report.describe() + (f"; trunk frozen for {'the run' if hp.freeze_trunk_epochs < 0 else f'{hp.freeze_trunk_epochs} epoch(s)'}"
@@ -294,7 +290,7 @@ class SequenceModel(pl.LightningModule):
         dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         if dm is None or not hasattr(dm, "n_features"):
             return
-        _check_objective_matches_data(self.language_model, self.hparams.arch, dm)
+        check_objective_matches_data(self.language_model, self.hparams.arch, dm)
         check_compatible(self.n_features, self.seq_len, dm.n_features, dm.seq_len,
                          data_label=f"the dataset {getattr(dm, 'data', '')}")
         if stage == "fit" and self.hparams.pos_weight == "auto":
@@ -430,7 +426,7 @@ class SequenceModel(pl.LightningModule):
         checkpoint["dnaseq"] = {"version": __version__, "base_order": ALPHABET,
                                 "codes": {"A": 0, "C": 1, "G": 2, "T": 3, "N": 4},
                                 "fill": self.fill, "strand": self.trained_strand,
-                                "data": _data_record(self._trainer)}
+                                "data": data_record(getattr(self._trainer, "datamodule", None))}
 
     def on_load_checkpoint(self, checkpoint: Dict) -> None:
         self.data_record = (checkpoint.get("dnaseq") or {}).get("data") or {}
@@ -439,44 +435,6 @@ class SequenceModel(pl.LightningModule):
         """The chromosomes of ``split`` (``train``, ``valid``, ``test``) in the data this model was
         trained on, as its checkpoint records them ([] when unknown: older checkpoints)."""
         return list((getattr(self, "data_record", None) or {}).get("chromosomes", {}).get(split) or [])
-
-
-def _data_record(trainer) -> Dict:
-    """What a checkpoint records of its training data: the path and the chromosomes of each split
-    (a reference's windows, or a dataset built by chromosome)."""
-    dm = getattr(trainer, "datamodule", None) if trainer is not None else None
-    if dm is None or not hasattr(dm, "data"):
-        return {}
-    chroms = getattr(dm, "chromosomes", None)
-    if chroms is None:
-        split = (getattr(getattr(dm, "info", None), "attrs", None) or {}).get("split")
-        if isinstance(split, dict) and split.get("type") == "chromosome":
-            chroms = {k: list(v) for k, v in split.items() if k in ("train", "valid", "test")}
-    return {"path": str(dm.data), "chromosomes": dict(chroms or {})}
-
-
-def _check_language_model_options(arch: str, strand: str, wide_fit: str, pos_weight, loss: str) -> None:
-    """Refuse, naming the option, chromatin-only settings given to a language model."""
-    bad = [(strand != "forward", "strand: both (a language model validates on the given strand; "
-                                 "data.rc_augment: true trains it on both)"),
-           (wide_fit != "none", f"wide_fit: {wide_fit}"), (pos_weight is not None, "pos_weight"),
-           (loss != "bce", f"loss: {loss}")]
-    for is_set, what in bad:
-        if is_set:
-            raise ValueError(f"model.arch {arch} is a DNA language model (next-base cross-entropy): "
-                             f"{what} is for chromatin models; remove it from the config")
-
-
-def _check_objective_matches_data(language_model: bool, arch: str, dm) -> None:
-    """A language model trains on a reference FASTA, a chromatin model on a labelled dataset."""
-    data_lm = bool(getattr(dm, "language_model", False))
-    if language_model and not data_lm:
-        raise ValueError(f"model.arch {arch} is a DNA language model: give data.data a reference FASTA "
-                         f"(and data.windows.valid_chroms), not the dataset {getattr(dm, 'data', '')}")
-    if data_lm and not language_model:
-        raise ValueError(f"data.data {getattr(dm, 'data', '')} is a reference FASTA (windows for a DNA language "
-                         f"model), but model.arch {arch} is a chromatin model: give data.data a dataset from "
-                         f"`dnaseq build-dataset`, or set model.arch lm")
 
 
 def check_compatible(n_features: int, seq_len: int, data_n_features: int, data_seq_len: int,
