@@ -50,6 +50,7 @@ from hypothesis import strategies as st
 from dnaseq import BedFormatError, Feature, build_dataset, read_intervals
 from dnaseq.sequence.genome import write_fasta
 from dnaseq.sequence.intervals import MAX_COORDINATE
+from dnaseq.sequence.sniff import sniff
 from dnaseq.training.config import (
     SECTIONS,
     ConfigError,
@@ -93,12 +94,18 @@ def _write(folder: Path, data: bytes, name: str = "peaks.bed") -> str:
 
 
 def _read(path: str, mode: str):
-    """read_intervals, or the BedFormatError it raised; any other exception fails the test."""
+    """read_intervals, or the BedFormatError it raised ('file:line: problem', or a whole file of
+    another format: 'file: this is a <format>, not a BED ...'); any other exception fails the test."""
     try:
         return read_intervals(path, on_bad_line=mode)
     except BedFormatError as exc:
-        assert re.match(re.escape(path) + r":\d+: \S", str(exc)), f"not 'file:line: problem': {exc}"
+        assert re.match(re.escape(path) + r":\d+: \S", str(exc)) or _refused_format(path, exc), \
+            f"not 'file:line: problem': {exc}"
         return exc
+
+
+def _refused_format(path: str, exc: BedFormatError) -> bool:
+    return bool(re.match(re.escape(path) + r": this is an? .+, not a BED or narrowPeak file", str(exc)))
 
 
 def _error_line(path: str, exc: BedFormatError) -> int:
@@ -119,6 +126,9 @@ def _count_lines(raw: bytes) -> int:
 def _check_both_modes(path: str, raw_text: Optional[bytes]) -> None:
     """The properties every BED input must have, whatever its content."""
     skip, err = _read(path, "skip"), _read(path, "error")
+    if isinstance(skip, BedFormatError) and _refused_format(path, skip):  # content of another format
+        assert str(err) == str(skip) and sniff(path).name not in ("bed", "gff", "text", "empty")
+        return
     if isinstance(skip, BedFormatError):  # only a broken gzip stream stops skip mode
         assert "gzip" in str(skip)
         assert isinstance(err, BedFormatError) and _error_line(path, err) <= _error_line(path, skip)

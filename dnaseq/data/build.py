@@ -156,11 +156,11 @@ class _Block:
 
 
 def _read_peaks(features: Sequence[Feature], genome: Genome, reference: str, on_bad_line: str,
-                report: BuildReport) -> List[IntervalSet]:
+                report: BuildReport, gff_type: Optional[str] = None) -> List[IntervalSet]:
     """Each feature's peaks, renamed to the genome's chromosomes; what is left out goes in ``report``."""
     peak_sets = []
     for f in features:
-        iv = read_intervals(f.path, on_bad_line=on_bad_line)
+        iv = read_intervals(f.path, on_bad_line=on_bad_line, gff_type=gff_type)
         unknown = _rename_to_genome(iv, genome)
         if unknown:
             report.peaks_unknown_chrom[f.name] = unknown
@@ -242,8 +242,9 @@ def build_dataset(reference: str, features: Sequence[Feature], out: str, *,
                   valid_fraction: float = 0.05, test_fraction: float = 0.05, seed: int = 0,
                   require_positive: bool = False, pack_labels: bool = False,
                   on_bad_line: str = "error", block_bins: int = 32768, progress: bool = True,
-                  command: Optional[str] = None) -> BuildReport:
-    """Build the HDF5 dataset ``out``; returns a :class:`BuildReport` (also stored in the file)."""
+                  command: Optional[str] = None, gff_type: Optional[str] = None) -> BuildReport:
+    """Build the HDF5 dataset ``out``; returns a :class:`BuildReport` (also stored in the file).
+    ``gff_type``: of peak files that are GFF/GTF, use only the lines of this feature type."""
     t0 = time.perf_counter()
     if window_size < bin_size or (window_size - bin_size) % 2:
         raise ValueError("window_size must be >= bin_size and differ from it by an even number")
@@ -254,7 +255,7 @@ def build_dataset(reference: str, features: Sequence[Feature], out: str, *,
     names, groups = [f.name for f in features], [f.group for f in features]
     report = BuildReport(names, groups)
     rules = _Rules(bin_size, window_size, min_coverage * bin_size, int(np.floor(max_n_fraction * window_size)),
-                   require_positive, _read_peaks(features, genome, reference, on_bad_line, report),
+                   require_positive, _read_peaks(features, genome, reference, on_bad_line, report, gff_type),
                    _optional_intervals(regions, genome, on_bad_line), _optional_intervals(blacklist, genome, on_bad_line))
 
     all_chroms = genome.chromosomes if chroms is None else [genome.resolve(c) for c in chroms]

@@ -28,6 +28,7 @@ import pyfaidx
 
 from .encoding import CODE_TABLE, DECODE_TABLE, INVALID, N_CODE
 from .fasta_index import _bgzip_message, _duplicate_or, check_index, ensure_index, index_paths, is_bgzf_path  # noqa: F401
+from .sniff import check_fasta_file
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ class Genome:
             raise FileNotFoundError(f"reference FASTA not found: {self.path}")
         if not os.path.isfile(self.path):
             raise ValueError(f"{self.path}: not a FASTA file")
+        check_fasta_file(self.path)
         if not is_bgzf_path(self.path):
             with open(self.path, "rb") as fh:
                 if fh.read(2) == b"\x1f\x8b":

@@ -16,6 +16,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
+from .sniff import check_peak_file
 from .textio import open_text
 
 
@@ -88,14 +89,19 @@ def _is_gff(fields: List[str]) -> bool:
 def iter_bed_records(path: str, on_bad_line: str = "error",
                      skipped: Optional[Counter] = None,
                      examples: Optional[Dict[str, str]] = None,
-                     lines: Optional[Counter] = None, names: bool = False) -> Iterator[tuple]:
+                     lines: Optional[Counter] = None, names: bool = False,
+                     gff_type: Optional[str] = None) -> Iterator[tuple]:
     """Yield (chrom, start, end) from a BED3+ / narrowPeak file (plain or gzipped), or from a
     GFF3 / GTF file, recognised by its first data line (9 columns, 1-based closed coordinates in
     columns 4-5, a strand in column 7) whatever it is called: its intervals are converted to
     0-based half-open and a warning says the file was read as GFF.
 
     With ``names=True``, (chrom, start, end, name): the BED name column (4th), None where there is
-    none or it is ``.`` (GFF lines have none).
+    none or it is ``.`` (GFF lines have none). ``gff_type`` (e.g. ``exon``) keeps only the GFF lines
+    of that feature type (column 3); the others are counted in ``skipped`` as
+    ``"other GFF feature type"``, and a file with none of that type is an error listing the types
+    it has. A file whose content is another format (FASTA, VCF, SAM/BAM, bigWig, bedGraph, ...:
+    :mod:`dnaseq.sequence.sniff`) is refused with one line naming it and what to pass instead.
 
     ``track``, ``browser``, ``#`` and blank lines are skipped (counted in ``lines["comment"]``;
     ``lines["total"]`` counts every line). Only ``\n`` ends a line (a ``\r`` before it is
@@ -114,6 +120,10 @@ def iter_bed_records(path: str, on_bad_line: str = "error",
         raise FileNotFoundError(f"peak/interval file not found: {path}")
     if os.path.isdir(path):
         raise BedFormatError(f"{path}: is a folder, not a BED file")
+    try:
+        check_peak_file(path)
+    except ValueError as exc:
+        raise BedFormatError(str(exc)) from None
     skipped = skipped if skipped is not None else Counter()
     examples = examples if examples is not None else {}
     lines = lines if lines is not None else Counter()
@@ -130,6 +140,8 @@ def iter_bed_records(path: str, on_bad_line: str = "error",
         examples.setdefault(reason, f"{path}:{lineno}")
 
     seen_data, gff = False, None
+    types: Counter = Counter()  # GFF feature types seen
+    kept = 0
     for lineno, line in _numbered_lines(path):
         lines["total"] += 1
         if not line.strip() or _is_header(line):
@@ -147,6 +159,11 @@ def iter_bed_records(path: str, on_bad_line: str = "error",
                                        and _INTEGER.fullmatch(fields[4].strip())):
                 bad(lineno, "not a GFF line", "expected 9 tab-separated GFF columns with integer start and end",
                     line)
+                continue
+            feature_type = fields[2].strip()
+            types[feature_type] += 1
+            if gff_type is not None and feature_type != gff_type:
+                count(lineno, "other GFF feature type")
                 continue
             start_1, end_s = fields[3].strip(), fields[4].strip()
             fields = [fields[0], str(_to_int(start_1) - 1), end_s]  # 1-based closed -> 0-based half-open
@@ -173,11 +190,17 @@ def iter_bed_records(path: str, on_bad_line: str = "error",
             # legal in BED (a point), but it covers no base: count it, do not use it
             count(lineno, "zero-length interval")
             continue
+        kept += 1
         if names:
             label = fields[3].strip() if len(fields) > 3 else ""
             yield chrom, start, end, (label if label not in ("", ".") else None)
         else:
             yield chrom, start, end
+    if gff_type is not None and gff and not kept:
+        seen = ", ".join(f"{k} ({v:,})" for k, v in types.most_common(12))
+        raise BedFormatError(f"{path}: no GFF line of type {gff_type!r} (--gff-type); its types: {seen}")
+    if gff_type is not None and gff is False:
+        log.warning("%s: --gff-type %s applies to GFF/GTF files; this is BED, read whole", path, gff_type)
 
 
 def _numbered_lines(path: str) -> Iterator[Tuple[int, str]]:
@@ -255,12 +278,14 @@ def coverage(starts: np.ndarray, ends: np.ndarray, q_starts: np.ndarray, q_ends:
     return cumulative(q_ends) - cumulative(q_starts)
 
 
-def read_intervals(path: str, on_bad_line: str = "error") -> IntervalSet:
-    """Read a BED/narrowPeak file into a merged :class:`IntervalSet`."""
+def read_intervals(path: str, on_bad_line: str = "error", gff_type: Optional[str] = None) -> IntervalSet:
+    """Read a BED/narrowPeak (or GFF/GTF: :func:`iter_bed_records`) file into a merged
+    :class:`IntervalSet`."""
     out = IntervalSet(source=str(path))
     per_chrom: Dict[str, Tuple[List[int], List[int]]] = {}
     lines: Counter = Counter()
-    for chrom, start, end in iter_bed_records(str(path), on_bad_line, out.skipped, out.skipped_examples, lines):
+    for chrom, start, end in iter_bed_records(str(path), on_bad_line, out.skipped, out.skipped_examples, lines,
+                                              gff_type=gff_type):
         s, e = per_chrom.setdefault(chrom, ([], []))
         s.append(start)
         e.append(end)

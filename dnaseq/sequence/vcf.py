@@ -36,6 +36,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Iterator, List, Optional
 
+from .sniff import not_a, sniff
 from .textio import open_text
 
 _BASES = re.compile(r"[ACGTNacgtn]+")
@@ -129,6 +130,12 @@ class VcfReport:
         return w
 
 
+#: formats (by content, :mod:`dnaseq.sequence.sniff`) refused as a VCF with their name; other
+#: non-VCF content gets check_vcf's own "does not look like a VCF"
+_NOT_VCF = {"bed", "fasta", "gff", "sam", "bam", "cram", "bedgraph", "wig", "bigwig", "bigbed", "hdf5", "jaspar",
+            "zstd", "bzip2", "xz", "zip"}
+
+
 def check_vcf(path: str, sniff_lines: int = 10) -> None:
     """Raise (before any output is created) if ``path`` is missing, unreadable, a folder, or
     clearly not a VCF: no ``##fileformat``/``#CHROM`` header and fewer than half of its first
@@ -138,6 +145,9 @@ def check_vcf(path: str, sniff_lines: int = 10) -> None:
         raise FileNotFoundError(f"VCF not found: {path}")
     if os.path.isdir(path):
         raise ValueError(f"VCF {path} is a folder, not a file")
+    kind = sniff(path)
+    if kind.name in _NOT_VCF:
+        raise ValueError(not_a(path, "a VCF", kind, "--vcf takes a VCF (plain, gzip or bgzip)"))
     data: List[str] = []
     try:
         with open_text(path, **_OPEN) as fh:
