@@ -76,3 +76,40 @@ def prepare_output_prefix(out: str) -> None:
     why = _not_writable(folder)
     if why is not None:
         raise ValueError(f"cannot write in output folder {folder}: {why}")
+
+
+class HDF5Output:
+    """An HDF5 file written in appends, with one handle per dataset for the whole run (temporary
+    handles would each write their chunks when closed, where h5py can only print a failed write)
+    and a flush after each append, so that a failed write (disk full, quota, file-size limit)
+    raises in the caller. After such a failure HDF5 cannot close the file safely (h5py's clean-up
+    crashes the process), so :meth:`close` leaves it open for good and the caller removes it."""
+
+    _abandoned: list = []  # files left open after a failed write: never closed, never collected
+
+    def __init__(self, path: str):
+        import h5py  # only writers of HDF5 need it
+
+        self.file = h5py.File(path, "w")
+        self._handles: dict = {}
+        self.failed = False
+
+    def __getitem__(self, key: str):
+        ds = self._handles.get(key)
+        if ds is None:
+            ds = self._handles[key] = self.file[key]
+        return ds
+
+    def flush(self) -> None:
+        try:
+            self.file.flush()
+        except (RuntimeError, OSError):
+            self.failed = True
+            raise
+
+    def close(self) -> None:
+        if self.failed:
+            HDF5Output._abandoned.append((self.file, self._handles))
+            return
+        self._handles.clear()
+        self.file.close()

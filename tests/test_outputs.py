@@ -264,3 +264,38 @@ def test_why_a_folder_takes_no_files_is_said_in_words(tmp_path, monkeypatch):
     monkeypatch.undo()
     outputs.prepare_output_prefix(str(tmp_path / "fine" / "out"))
     assert not [p for p in (tmp_path / "fine").iterdir()]  # the probe file is gone
+
+
+@pytest.mark.parametrize("command, final", [
+    (["build-dataset", "--reference", "{fa}", "--manifest", "{manifest}", "--out", "{out}/d.h5", "-q"], "d.h5"),
+    (["predict", "-m", "{ckpt}", "--chroms", "chr2L", "-r", "{fa}", "--stride", "200", "-o", "{out}/p", "-q"], "p.tsv"),
+    (["predict", "-m", "{ckpt}", "--chroms", "chr2L", "-r", "{fa}", "--stride", "200", "-o", "{out}/p", "--format",
+      "hdf5", "-q"], "p.h5"),
+    (["score-variants", "-m", "{ckpt}", "--vcf", "{vcf}", "-r", "{fa}", "-o", "{out}/s", "--format", "hdf5", "-q"],
+     "s.h5")])
+def test_a_full_disk_stops_in_one_line_and_leaves_nothing_that_looks_complete(tiny_checkpoint, tmp_path, command,
+                                                                              final):
+    """A write that fails for lack of room (here a 16 KiB file-size limit, as a full disk or a quota
+    would): exit 1, one line that says so, no traceback and no crash (HDF5 after a failed write
+    crashed h5py's clean-up: exit 139), and no file under the final name; a rerun with room works."""
+    import resource
+    import subprocess
+    import sys
+
+    vcf = tmp_path / "v.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                   + "".join(f"chr2L\t{p}\t.\tA\tG\t.\t.\t.\n" for p in range(5_000, 395_000, 500)))
+    fa = tiny_checkpoint.parent / SLICE_FA
+    args = [a.format(fa=fa, manifest=DATA / "dm3_slice" / "manifest.tsv", out=tmp_path / "out", ckpt=tiny_checkpoint,
+                     vcf=vcf) for a in command]
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16 << 10, 16 << 10))
+
+    p = subprocess.run([sys.executable, "-m", "dnaseq.cli", *args], capture_output=True, text=True, timeout=300,
+                       preexec_fn=limit)
+    assert p.returncode == 1, (p.returncode, p.stderr[-2000:])
+    _one_error_line(p.stderr, "writing the output failed: File too large (the disk is full, or a quota")
+    assert not (tmp_path / "out" / final).exists()
+    p = run_cli(*args)
+    assert (tmp_path / "out" / final).exists()

@@ -18,6 +18,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from ..outputs import HDF5Output
 from ..sequence.textio import escape_controls
 
 COLUMNS = ("name", "chrom", "start", "end", "bin_start", "bin_end", "padded", "n_fraction")
@@ -32,7 +33,7 @@ class PredictionSink:
         self.rows = self.mostly_n = self.skipped = self.overlaps_dropped = 0
         self._mem: List = []
         self._track_parts: List = []
-        self._fh = self._h5 = None
+        self._fh = self._h5 = self._out = None
         if out is None:
             return
         self.path = f"{out}.tsv" if fmt == "tsv" else f"{out}.h5"
@@ -42,7 +43,8 @@ class PredictionSink:
             self._fh.write("\t".join(list(COLUMNS) + self.features) + "\n")
         else:
             import h5py
-            self._h5 = h5py.File(self.partial, "w")
+            self._out = HDF5Output(self.partial)
+            self._h5 = self._out.file
             g = self._h5.create_group("windows")
             for c in COLUMNS:
                 dt = {"padded": bool, "n_fraction": np.float32}.get(c, np.int64)
@@ -75,15 +77,16 @@ class PredictionSink:
             if lines:
                 self._fh.write("\n".join(lines) + "\n")
         else:
-            n0 = self._h5["probabilities"].shape[0]
+            n0 = self._out["probabilities"].shape[0]
             for c in COLUMNS:
-                ds = self._h5["windows"][c]
+                ds = self._out[f"windows/{c}"]
                 ds.resize((n0 + n,))
                 v = table[c]
                 ds[n0:] = np.asarray([escape_controls(x) for x in v], dtype=object) if c in ("name", "chrom") else v
-            ds = self._h5["probabilities"]
+            ds = self._out["probabilities"]
             ds.resize((n0 + n, ds.shape[1]))
             ds[n0:] = probs
+            self._out.flush()  # a failed write (disk full) raises here, not unseen in h5py's clean-up
         self.rows += n
 
     def close(self) -> List[str]:
@@ -92,7 +95,7 @@ class PredictionSink:
             if self._fh is not None:
                 self._fh.close()
             if self._h5 is not None:
-                self._h5.close()
+                self._out.close()
             os.replace(self.partial, self.path)
             paths.append(self.path)
             if self.tracks:
@@ -100,7 +103,7 @@ class PredictionSink:
         return paths
 
     def abort(self) -> None:
-        for h in (self._fh, self._h5):
+        for h in (self._fh, self._out):
             if h is not None:
                 h.close()
 

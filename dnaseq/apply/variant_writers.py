@@ -43,6 +43,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from ..outputs import HDF5Output
 from ..sequence.textio import escape_controls
 
 #: the score types a run can write (REF and ALT probabilities, their effects), the default set, and what a
@@ -206,7 +207,8 @@ class Hdf5Writer(_Writer):
         import h5py
         super().__init__(f"{out}.h5")
         self.summary = list(summary)
-        self.h5 = h5py.File(self.partial, "w")
+        self.out = HDF5Output(self.partial)
+        self.h5 = self.out.file
         self.h5.attrs["features"] = json.dumps(features)
         self.h5.attrs["meta"] = json.dumps(meta)
         self.scores = scores
@@ -235,23 +237,24 @@ class Hdf5Writer(_Writer):
         table.update(_bool_columns(prep))
         n0, n1 = self.n, self.n + len(prep.rows)
         for c in VARIANT_COLUMNS + ("ref_checked",):
-            ds = self.h5["variants"][c]
+            ds = self.out[f"variants/{c}"]
             ds.resize((n1,))
             dt = np.int64 if c in INT_COLUMNS else np.bool_ if c in _H5_BOOLS else object
             ds[n0:n1] = np.asarray(table[c], dtype=dt)
         for name in self.scores:
-            ds = self.h5["scores"][name]
+            ds = self.out[f"scores/{name}"]
             ds.resize((n1, ds.shape[1]))
             ds[n0:n1] = values[name].astype(np.float32)
         for c in self.summary:
-            ds = self.h5["summary"][c]
+            ds = self.out[f"summary/{c}"]
             ds.resize((n1,))
             text = c.startswith(TEXT_SUMMARY_PREFIX)
             ds[n0:n1] = [escape_controls(str(v)) for v in summary[c]] if text else np.asarray(summary[c], np.float64)
+        self.out.flush()  # a failed write (disk full) raises here, not unseen in h5py's clean-up
         self.n = n1
 
     def _close(self) -> None:
-        self.h5.close()
+        self.out.close()
 
 
 _RUN_KEYS = ("checkpoint", "vcf", "reference", "window", "ref_policy", "strand", "scores", "score_n_reference",

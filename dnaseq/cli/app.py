@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import gc
 import logging
+import os
+import re
 import sys
 from typing import List, Optional
 
@@ -61,6 +65,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if missing:
         print(f"dnaseq {args.command}: error: {missing}", file=sys.stderr)
         return 1
+    sys.unraisablehook = _without_write_failures(sys.unraisablehook)
     try:
         return args.func(args)
     except (FileNotFoundError, ValueError, KeyError) as exc:
@@ -70,6 +75,47 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print(f"dnaseq {args.command}: interrupted", file=sys.stderr)
         return 130
+    except (OSError, RuntimeError) as exc:
+        failure = write_failure(exc)
+        if failure is None:
+            raise
+        code, hdf5 = failure
+        if hdf5:  # HDF5's state after a failed write crashes h5py's clean-up (at the next collection)
+            gc.disable()
+        print(f"dnaseq {args.command}: error: writing the output failed: {os.strerror(code)}"
+              + (" (the disk is full, or a quota or file-size limit was reached)" if code in _FULL else "")
+              + "; no output was completed (outputs are written under a .partial name and renamed at the "
+                "end): make room and run the command again", file=sys.stderr)
+        if hdf5:  # ... and at exit: leave now
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(1)
+        return 1
+
+
+_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+_WRITE_ERRNOS = _FULL | {errno.EROFS, errno.EIO}
+_HDF5_ERRNO = re.compile(r"write failed.*errno = (\d+)", re.S)
+
+
+def _without_write_failures(hook):
+    """``sys.unraisablehook`` that leaves out the failed writes h5py reports while closing objects
+    (the one-line error says what happened); everything else goes to ``hook``."""
+    def quiet(unraisable):
+        if unraisable.exc_value is None or write_failure(unraisable.exc_value) is None:
+            hook(unraisable)
+    return quiet
+
+
+def write_failure(exc: BaseException) -> Optional[tuple]:
+    """(errno, whether HDF5 raised it) when ``exc`` is an output write that failed for lack of
+    room or a read-only or broken disk (Python's OSError, or h5py's error text); None otherwise."""
+    m = _HDF5_ERRNO.search(str(exc))
+    if m and int(m.group(1)) in _WRITE_ERRNOS:
+        return int(m.group(1)), True
+    if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:
+        return exc.errno, False
+    return None
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from typing import Dict, List, Optional, Tuple
 import h5py
 import numpy as np
 
+from ..outputs import HDF5Output
 from . import deepsea_bundle
 from .layout import DatasetInfo, SplitSource
 
@@ -48,7 +49,8 @@ class DatasetWriter:
         self.pack_labels = pack_labels
         self.chunk_rows = chunk_rows
         self.level = compression_level
-        self._h5 = h5py.File(path, "w")
+        self._out = HDF5Output(path)
+        self._h5 = self._out.file
         self._h5.attrs["format"] = FORMAT
         self._h5.attrs["format_version"] = FORMAT_VERSION
 
@@ -80,21 +82,22 @@ class DatasetWriter:
                starts: np.ndarray, n_count: np.ndarray) -> None:
         if len(sequences) == 0:
             return
-        g = self._split_group(split)
+        self._split_group(split)  # created on first use
         if self.pack_labels:
             labels = np.packbits(labels.astype(bool), axis=1)
         columns = {"sequences": sequences, "labels": labels,
                    "chrom": np.full(len(sequences), chrom_index, np.uint16),
                    "start": starts.astype(np.int64), "n_count": n_count.astype(np.uint16)}
-        n0 = g["sequences"].shape[0]
+        n0 = self._out[f"{split}/sequences"].shape[0]
         for name, arr in columns.items():
-            ds = g[name]
+            ds = self._out[f"{split}/{name}"]
             ds.resize(n0 + len(arr), axis=0)
             ds[n0:] = arr
+        self._out.flush()  # a failed write (disk full) raises here, not unseen in h5py's clean-up
 
     def close(self) -> None:
         if self._h5:
-            self._h5.close()
+            self._out.close()
             self._h5 = None
 
     def __enter__(self):
