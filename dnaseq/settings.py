@@ -3,6 +3,7 @@ options from here before anything heavy is imported): the strand vocabulary, the
 one-hot inputs, the per-command batch sizes and :class:`RunOptions`."""
 from __future__ import annotations
 
+import sys
 import warnings
 from dataclasses import dataclass, replace
 from typing import List, Optional, Union
@@ -67,6 +68,14 @@ class RunOptions:
     num_workers: int = 0
     progress: bool = True
     spill_dir: Optional[str] = None
+    progress_lines: bool = False  # no bar (not a terminal): a line per stage and per ~10% with an ETA
+    label: str = ""  # what those lines start with: the command
+
+    def say(self, text: str) -> None:
+        """One progress line on stderr (a stage starting), for a command's user: printed when
+        progress is shown at all (a bar or lines), never from the Python API's defaults."""
+        if self.progress or self.progress_lines:
+            print(f"{self.label or 'dnaseq'}: {text}", file=sys.stderr, flush=True)
 
     @classmethod
     def from_device(cls, device: str = "auto", **kwargs) -> "RunOptions":

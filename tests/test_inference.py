@@ -97,6 +97,27 @@ def test_engine_keeps_unit_order_and_builds_lazily():
     assert [float(x[0]) for _, x in info.sink.got] == [2.0 * i for i in range(7)] and built == list(range(7))
 
 
+def test_progress_off_a_terminal_is_lines_with_an_eta(capsys, monkeypatch):
+    """Without a terminal a long run prints a line per tenth of its units with an ETA (no carriage
+    returns), a run under 10 s prints nothing, and stage lines appear only when progress is wanted."""
+    clock = iter(range(0, 1000, 3))  # 3 s per unit
+    monkeypatch.setattr(engine.time, "monotonic", lambda: next(clock))
+    info = engine.run(torch.nn.Identity(), lambda: ({"x": torch.zeros(1), "meta": i} for i in range(20)),
+                      lambda net, u: u, _Sink,
+                      engine.RunOptions(accelerator="cpu", progress=False, progress_lines=True, label="design"),
+                      total=20)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(info.sink.got) == 20 and "\r" not in "".join(lines)
+    assert lines[0].startswith("design: 4 of 20 units (20%) in 12 s, about 48 s left"), lines
+    assert lines[-1].startswith("design: 20 of 20 units (100%)") and len(lines) == 9
+    monkeypatch.setattr(engine.time, "monotonic", lambda: 0.0)
+    engine.run(torch.nn.Identity(), lambda: ({"x": torch.zeros(1), "meta": i} for i in range(5)), lambda net, u: u,
+               _Sink, engine.RunOptions(accelerator="cpu", progress=False, progress_lines=True), total=5)
+    engine.RunOptions(progress=False).say("not shown: the Python API's default")
+    engine.RunOptions(progress=False, progress_lines=True, label="motifs").say("TOMTOM")
+    assert capsys.readouterr().err == "motifs: TOMTOM\n"
+
+
 def test_empty_input_still_makes_the_sink():
     info = engine.run(torch.nn.Identity(), lambda: iter(()), lambda net, u: u, _Sink,
                       engine.RunOptions(accelerator="cpu", progress=False))

@@ -71,7 +71,8 @@ def run_options(args) -> RunOptions:
     return RunOptions(accelerator=args.accelerator or base.accelerator,
                       devices=devices(args.devices) if args.devices else base.devices,
                       num_nodes=args.num_nodes, strategy=args.strategy, precision=args.precision,
-                      batch_size=args.batch_size, progress=progress_wanted(args.quiet))
+                      batch_size=args.batch_size, progress=progress_wanted(args.quiet),
+                      progress_lines=not args.quiet and not progress_wanted(), label=getattr(args, "command", "") or "")
 
 
 #: parsed options that name a file (or run folder) a command reads, and what an error calls it

@@ -127,12 +127,16 @@ def _patterns(args):
                          f"it has {features}")
     db = read_motifs(args.motif_db) if args.motif_db else None
     found = []
-    for feature in dict.fromkeys(wanted):
+    run = run_options(args)
+    wanted = list(dict.fromkeys(wanted))
+    for i, feature in enumerate(wanted):
         pos = np.nonzero(labels[:, features.index(feature)])[0]
         if len(pos) > args.modisco_windows:
             pos = np.sort(np.random.default_rng(args.seed).choice(pos, args.modisco_windows, replace=False))
+        run.say(f"TF-MoDISco patterns of {feature} ({i + 1} of {len(wanted)}): {args.modisco_method} "
+                f"attributions of {len(pos):,} positive windows")
         found.append(discover_patterns(model, codes[pos], feature, motif_db=None, method=args.modisco_method,
-                                       strand=args.strand, run=run_options(args)))
+                                       strand=args.strand, run=run))
     return merge_patterns(found, db, trim_ic=args.trim_ic)
 
 

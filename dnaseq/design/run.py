@@ -85,6 +85,7 @@ def design(model, sequences, objective: Union[str, Mapping[str, float], Objectiv
                    "protected": torch.from_numpy(np.array(mask[i:i + 1], dtype=bool)),
                    "index": torch.tensor([i]), "meta": i}
 
+    run.say(f"designing {n:,} sequence(s) with {', '.join(strategies)}, up to {constraints.max_edits} edits each")
     step = _design_step(s.strand, s.fill, run.batch_size, fast, obj, constraints, list(strategies), options)
     info = engine.run(s.net, produce, step, lambda: _Sink(n, list(strategies)), run, total=n)
     if not info.is_main:

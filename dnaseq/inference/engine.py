@@ -38,6 +38,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -128,7 +129,7 @@ class _OrderedWriter(BasePredictionWriter):
         self.make_sink, self.options, self.total = make_sink, options, total
         self.sink = None
         self.units = 0
-        self._dir = self._spill = self._bar = None
+        self._dir = self._spill = self._bar = self._lines = None
         self._world = 1
 
     def setup(self, trainer, pl_module, stage):
@@ -144,6 +145,8 @@ class _OrderedWriter(BasePredictionWriter):
                 from tqdm.auto import tqdm
                 self._bar = tqdm(total=self.total, unit="unit", file=sys.stderr, leave=False,
                                  desc="predict" if self._world == 1 else f"predict (rank 0 of {self._world})")
+            elif self.options.progress_lines and self.total:
+                self._lines = _Lines(self.total, self.options.label or "dnaseq")
 
     def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx,
                            dataloader_idx=0):
@@ -155,6 +158,8 @@ class _OrderedWriter(BasePredictionWriter):
             self.units += 1
         if self._bar is not None:
             self._bar.update(self._world)
+        if self._lines is not None:
+            self._lines.update(self._world)
 
     def on_predict_end(self, trainer, pl_module):
         if self._bar is not None:
@@ -171,6 +176,25 @@ class _OrderedWriter(BasePredictionWriter):
             finally:
                 shutil.rmtree(self._dir, ignore_errors=True)
         trainer.strategy.barrier()
+
+
+class _Lines:
+    """Progress without a terminal: one line each time another tenth of the units is done, with
+    an ETA, once the run has taken 10 s (a short run prints nothing)."""
+
+    def __init__(self, total: int, label: str):
+        self.total, self.label, self.done, self.tenths = total, label, 0, 0
+        self.started = time.monotonic()
+
+    def update(self, n: int) -> None:
+        self.done = min(self.total, self.done + n)
+        tenths = self.done * 10 // self.total
+        elapsed = time.monotonic() - self.started
+        if tenths > self.tenths and elapsed >= 10:
+            left = elapsed * (self.total - self.done) / max(self.done, 1)
+            print(f"{self.label}: {self.done:,} of {self.total:,} units ({100 * self.done // self.total}%) "
+                  f"in {elapsed:.0f} s, about {left:.0f} s left", file=sys.stderr, flush=True)
+        self.tenths = max(self.tenths, tenths)
 
 
 def _records(path: str):

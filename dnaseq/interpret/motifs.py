@@ -116,6 +116,7 @@ def filter_motifs(model, data: Union[str, np.ndarray], split: str = "test", moti
     run = RunOptions.for_command("motifs", run)
     single_process(run)
     timing = {}
+    run.say(f"first-layer filter activations over {len(codes):,} windows ({split})")
     pfms = filter_pfms(model, codes, threshold=threshold, strand=strand, run=run)
     timing["pfm_seconds"] = round(time.time() - started, 1)
     influence = None
@@ -123,6 +124,7 @@ def filter_motifs(model, data: Union[str, np.ndarray], split: str = "test", moti
         rng = np.random.default_rng(seed + 1)
         sub = codes if influence_windows >= len(codes) else codes[np.sort(rng.choice(len(codes), influence_windows,
                                                                                       replace=False))]
+        run.say(f"influence of {pfms.n_filters} filters on {len(sub):,} windows")
         values = filter_influence(model, sub, pfms.mean_activation, strand=strand, run=run)
         if values is not None:
             names = features if len(features) == values.shape[1] else [f"feature{j}" for j in range(values.shape[1])]
@@ -133,6 +135,7 @@ def filter_motifs(model, data: Union[str, np.ndarray], split: str = "test", moti
     if db is not None:
         t0 = time.time()
         queries = [pfms.pfm(i) for i in range(pfms.n_filters)]
+        run.say(f"TOMTOM: {pfms.n_filters} filters against {len(db):,} motifs")
         matches = tomtom(queries, db, names=[f"filter{i}" for i in range(pfms.n_filters)], trim_ic=trim_ic)
         timing["tomtom_seconds"] = round(time.time() - t0, 1)
     meta = {"checkpoint": label, "data": str(data) if isinstance(data, (str, os.PathLike)) else "<codes>",
@@ -233,5 +236,5 @@ def _write_logos(result: FilterMotifsResult, out_dir: str, q_threshold: float) -
     if paths:  # significant matches first, then by filter number
         order = sorted(range(len(paths)), key=lambda k: not panels[k]["significant"])
         overview = os.path.join(out_dir, "filters_overview.png")
-        paths.append(plot_filter_overview([paths[k] for k in order], overview))
+        paths.append(plot_filter_overview([panels[k] for k in order], overview))
     return paths

@@ -133,17 +133,23 @@ def plot_filter_match(panel: Dict, path: str) -> str:
     return path
 
 
-def plot_filter_overview(images: Sequence[str], path: str, columns: int = 4) -> str:
-    """One page of the per-filter logo PNGs (:func:`plot_filter_match`), in the order given."""
-    pictures = [plt.imread(image) for image in images]
-    rows = max(1, -(-len(pictures) // columns))
-    aspect = max((p.shape[1] / p.shape[0] for p in pictures), default=2.0)  # width / height
-    fig, axes = plt.subplots(rows, columns, figsize=(4.0 * columns, 4.0 / aspect * rows), squeeze=False)
-    for ax in axes.flat:
-        ax.set_axis_off()
-    for ax, picture in zip(axes.flat, pictures):
-        ax.imshow(picture, interpolation="antialiased")
-    fig.subplots_adjust(left=0, right=1, bottom=0, top=1, wspace=0.02, hspace=0.02)
-    fig.savefig(path, dpi=100 if rows <= 20 else 60)  # DanQ's 320 filters: 80 rows
+def plot_filter_overview(panels: Sequence[Dict], path: str, columns: int = 4, limit: int = 64) -> str:
+    """One page of filter logos (the panels of :func:`plot_filter_match`, in the order given), drawn
+    at their own size so every title stays readable (8 pt at 100%); past ``limit`` panels only the
+    first ``limit`` are drawn and the heading says so (each filter keeps its own PNG)."""
+    shown = list(panels)[:limit]
+    rows = max(1, -(-len(shown) // columns))
+    height = 2.4 * rows + 0.6
+    fig = plt.figure(figsize=(3.4 * columns, height))
+    outer = fig.add_gridspec(rows, columns, hspace=0.35, wspace=0.25, left=0.03, right=0.99,
+                             top=1 - 0.6 / height, bottom=0.1 / height)
+    for k, panel in enumerate(shown):
+        pair = outer[divmod(k, columns)].subgridspec(2, 1, hspace=0.45)
+        _draw_filter_match(panel, fig.add_subplot(pair[0]), fig.add_subplot(pair[1]))
+    more = f" (the first {len(shown)} of {len(panels)}; every filter has its own logo in logos/)" \
+        if len(panels) > len(shown) else ""
+    fig.suptitle(f"first-layer filters (top, bits) and their best database match (below){more}",
+                 fontsize=10, y=1 - 0.15 / height, va="top")
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
