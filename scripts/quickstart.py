@@ -2,11 +2,11 @@
 """The README's main job: train configs/quickstart.yaml on the shipped dm3 data, evaluate it on
 the held-out chromosome (chr2L), and print it next to a 5-mer logistic-regression baseline.
 
-    python scripts/quickstart.py [--config configs/quickstart.yaml] [--out results/quickstart]
+    python scripts/quickstart.py [--config configs/quickstart.yaml] [--out out/quickstart]
 
 Each step is the public CLI run as a user would run it:
     dnaseq train --config configs/quickstart.yaml
-    dnaseq evaluate --checkpoint <best> --data data/dm3_insulators.h5 --out results/quickstart/eval
+    dnaseq evaluate --checkpoint <best> --data data/dm3_insulators.h5 --out out/quickstart/eval
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def sh(*args) -> str:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", default="configs/quickstart.yaml")
-    ap.add_argument("--out", default="results/quickstart")
+    ap.add_argument("--out", default="out/quickstart")
     args = ap.parse_args()
     t0 = time.perf_counter()
     cfg = yaml.safe_load(open(args.config))

@@ -1,6 +1,7 @@
-"""Every code block of README.md runs here, so a README that drifts from the code fails.
+"""Every code block of README.md and of the pages in docs/ runs here, so documentation that drifts
+from the code fails.
 
-Conventions (the README states them in one sentence under "Quick start"):
+Conventions (docs/testing.md states them in one paragraph):
 
 * Fenced blocks only, each with a language: ``bash`` blocks run in ``bash -e -o pipefail``, each in
   a subprocess; ``python`` blocks run as written, each in a fresh namespace (in this process, so
@@ -10,7 +11,7 @@ Conventions (the README states them in one sentence under "Quick start"):
   ``<!-- readme-test: skip (reason) -->`` does not run it (a reason is required; skipped blocks
   are counted), ``<!-- readme-test: continues -->`` runs a python block in the namespace of the
   python block before it.
-* All blocks run in README order in one scratch folder holding copies of ``data/`` (with
+* All blocks run in order (README.md, then the pages of ``DOCS``) in one scratch folder holding copies of ``data/`` (with
   ``dm3_insulators.h5`` cut to a few hundred windows per split), ``configs/``, ``scripts/`` and
   ``tests/data/interpret/``, so later blocks use what earlier ones wrote (the quick start's run
   folder, ``seqs.fa``, ...). Nothing is written into the repository.
@@ -43,6 +44,12 @@ from tests.forkserver import ForkServer
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+# the pages run after README.md, in this order: a page may use what the README or an earlier page wrote
+DOCS = ["data.md", "training.md", "apply.md", "variants.md", "interpret.md", "design.md", "prioritize.md",
+        "lm.md", "published.md", "accuracy.md", "benchmarks.md", "testing.md", "layout.md"]
+PAGES = [README] + [ROOT / "docs" / name for name in DOCS]
+README_MAX_LINES = 300
+MAX_SKIPPED_PER_PAGE = 3
 
 RUN_LANGS = ("bash", "python")
 TEXT_LANGS = ("text",)
@@ -79,14 +86,19 @@ class Block:
     code: str
     mark: Optional[str] = None  # "skip" or "continues"
     reason: str = ""
+    source: str = "README.md"
 
     def where(self) -> str:
-        return f"README.md:{self.line} ({self.lang})"
+        return f"{self.source}:{self.line} ({self.lang})"
 
 
-def parse_readme(text: str) -> List[Block]:
-    """The fenced code blocks of ``text``; raises ValueError on an untagged, unknown-language,
-    unclosed or indented code block, or a skip without a reason."""
+def _name(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+def parse_readme(text: str, source: str = "README.md") -> List[Block]:
+    """The fenced code blocks of ``text`` (the file ``source``); raises ValueError on an untagged,
+    unknown-language, unclosed or indented code block, or a skip without a reason."""
     lines = text.splitlines()
     blocks: List[Block] = []
     i = 0
@@ -95,7 +107,7 @@ def parse_readme(text: str) -> List[Block]:
         m = FENCE.match(lines[i])
         if not m:
             if prev_blank and lines[i].startswith("    ") and lines[i].strip() and not _in_list(lines, i):
-                raise ValueError(f"README.md:{i + 1}: an indented code block; fence it (```bash / ```text)")
+                raise ValueError(f"{source}:{i + 1}: an indented code block; fence it (```bash / ```text)")
             prev_blank = not lines[i].strip()
             i += 1
             continue
@@ -105,11 +117,11 @@ def parse_readme(text: str) -> List[Block]:
         while j < len(lines) and not lines[j].startswith(fence[0] * len(fence)):
             j += 1
         if j == len(lines):
-            raise ValueError(f"README.md:{start + 1}: code block is never closed")
+            raise ValueError(f"{source}:{start + 1}: code block is never closed")
         if lang not in RUN_LANGS + TEXT_LANGS:
-            raise ValueError(f"README.md:{start + 1}: code block language {lang!r}: use one of "
+            raise ValueError(f"{source}:{start + 1}: code block language {lang!r}: use one of "
                              f"{', '.join(RUN_LANGS + TEXT_LANGS)} (text is never run)")
-        block = Block(start + 1, lang, "\n".join(lines[start + 1:j]) + "\n")
+        block = Block(start + 1, lang, "\n".join(lines[start + 1:j]) + "\n", source=source)
         k = start - 1
         while k >= 0 and not lines[k].strip():
             k -= 1
@@ -117,10 +129,10 @@ def parse_readme(text: str) -> List[Block]:
         if mark:
             block.mark, block.reason = mark.group("kind"), (mark.group("reason") or "").strip()
             if block.mark == "skip" and not block.reason:
-                raise ValueError(f"README.md:{start + 1}: a skipped block needs a reason: "
+                raise ValueError(f"{source}:{start + 1}: a skipped block needs a reason: "
                                  f"<!-- readme-test: skip (why) -->")
             if block.mark == "continues" and lang != "python":
-                raise ValueError(f"README.md:{start + 1}: only python blocks can continue the one before")
+                raise ValueError(f"{source}:{start + 1}: only python blocks can continue the one before")
         blocks.append(block)
         i = j + 1
         prev_blank = True
@@ -231,27 +243,51 @@ def run_python(block: Block, cwd: Path, namespace: dict) -> None:
         torch.set_num_threads(threads)
 
 
-# -- tests -------------------------------------------------------------------------------------
+# -- tests ---------------------------------------------------------------------------------------
+def all_blocks() -> List[Block]:
+    """Every fenced block of README.md, then of each page of ``DOCS``, in the order they run."""
+    blocks: List[Block] = []
+    for page in PAGES:
+        blocks += parse_readme(page.read_text(encoding="utf-8"), _name(page))
+    return blocks
+
+
 def test_readme_blocks_are_tagged_and_parse():
-    blocks = parse_readme(README.read_text(encoding="utf-8"))
-    assert blocks, "README.md has no code blocks"
-    runnable = [b for b in blocks if b.lang in RUN_LANGS]
-    skipped = [b for b in runnable if b.mark == "skip"]
-    assert len(skipped) <= 5, f"too many skipped README blocks: {[b.where() for b in skipped]}"
-    first = next(b for b in blocks if b.lang == "python")
-    assert first.mark != "continues", f"{first.where()} continues nothing"
+    for page in PAGES:
+        blocks = parse_readme(page.read_text(encoding="utf-8"), _name(page))
+        runnable = [b for b in blocks if b.lang in RUN_LANGS]
+        skipped = [b for b in runnable if b.mark == "skip"]
+        assert len(skipped) <= MAX_SKIPPED_PER_PAGE, f"too many skipped blocks: {[b.where() for b in skipped]}"
+        python = [b for b in blocks if b.lang == "python"]
+        if python:
+            assert python[0].mark != "continues", f"{python[0].where()} continues nothing"
+    assert any(b.lang in RUN_LANGS and b.mark is None for b in parse_readme(README.read_text(encoding="utf-8")))
+
+
+def test_readme_guides_and_every_docs_page_is_tested():
+    """README.md stays a short tour; every page in docs/ runs in this test, and every link from the
+    README to a page resolves."""
+    text = README.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= README_MAX_LINES, "README.md grew past its budget: move details to docs/"
+    pages = sorted(p.name for p in (ROOT / "docs").glob("*.md"))
+    assert sorted(DOCS) == pages, f"docs pages not in DOCS (tests/test_readme.py) or missing: {set(pages) ^ set(DOCS)}"
+    for page in PAGES:
+        for target in re.findall(r"\]\(((?:docs/)?[\w./-]+\.md)\)", page.read_text(encoding="utf-8")):
+            assert (page.parent / target).exists(), f"{_name(page)} links to {target}, which does not exist"
+    linked = set(re.findall(r"\]\(docs/([\w.-]+\.md)\)", text))
+    assert linked == set(DOCS), f"README.md does not link to {set(DOCS) - linked}"
 
 
 def test_readme_says_how_its_blocks_are_shortened():
-    text = " ".join(README.read_text(encoding="utf-8").split())
+    text = " ".join((ROOT / "docs" / "testing.md").read_text(encoding="utf-8").split())
     start = text.index("is run by `tests/test_readme.py`")
     para = text[start:text.index("runs in the namespace of the one before", start)]
     assert " / ".join(str(n) for n in EXCERPT.values()) in para
     for cmd, extra in SHORTEN.items():
-        assert f"`dnaseq {cmd}`" in para, f"the README does not say how `dnaseq {cmd}` is shortened"
+        assert f"`dnaseq {cmd}`" in para, f"docs/testing.md does not say how `dnaseq {cmd}` is shortened"
         if cmd != "tune":  # tune's --set settings are "those train settings"
-            assert " ".join(extra) in para, f"the README does not give {' '.join(extra)} for dnaseq {cmd}"
-    assert " ".join(SHORTEN_LM[-2:]) in para, "the README does not say how a language model's training is shortened"
+            assert " ".join(extra) in para, f"docs/testing.md does not give {' '.join(extra)} for dnaseq {cmd}"
+    assert " ".join(SHORTEN_LM[-2:]) in para, "docs/testing.md does not say how a language model's training is shortened"
 
 
 def test_parser_conventions():
@@ -282,7 +318,7 @@ def fork_server(tmp_path_factory):
 
 def test_every_readme_block_runs(tmp_path, fork_server):
     t_all = time.perf_counter()
-    blocks = parse_readme(README.read_text(encoding="utf-8"))
+    blocks = all_blocks()
     env = make_scratch(tmp_path, fork_server)
     if fork_server is not None:
         fork_server.wait_ready()
@@ -298,15 +334,15 @@ def test_every_readme_block_runs(tmp_path, fork_server):
             if block.lang == "bash":
                 run_bash(block, tmp_path, env)
             else:
-                if block.mark != "continues" or namespace is None:
-                    namespace = {"__name__": "__main__"}
+                if block.mark != "continues" or namespace is None or namespace["__file__"] != block.source:
+                    namespace = {"__name__": "__main__", "__file__": block.source}
                 run_python(block, tmp_path, namespace)
             executed.append(block)
         except AssertionError as exc:
             failures.append(str(exc))
         times.append((time.perf_counter() - t0, block.where()))
     total = time.perf_counter() - t_all
-    print(f"\nREADME: executed {len(executed)} of {len(runnable)} code blocks "
+    print(f"\nREADME and docs: executed {len(executed)} of {len(runnable)} code blocks "
           f"({len(skipped)} skipped, {len(failures)} failed, {len(blocks) - len(runnable)} text blocks not run) "
           f"in {total:.0f} s")
     for b in skipped:
@@ -315,12 +351,14 @@ def test_every_readme_block_runs(tmp_path, fork_server):
         print(f"  {seconds:6.1f} s  {where}")
     assert not failures, f"{len(failures)} README block(s) failed:\n\n" + "\n\n".join(failures)
     assert len(executed) + len(skipped) == len(runnable)
-    assert len(executed) >= len(runnable) - 5
     # what the examples promise exists
     run = tmp_path / "runs" / "quickstart"
     assert (run / "version_0" / "best.ckpt").exists() and (run / "version_0" / "last.ckpt").exists()
-    for path in ("slice.h5", "results/eval/metrics.json", "results/cmp", "preds.tsv", "seqs.h5",
-                 "scores.tsv", "ism.h5", "attr.h5", "results/motifs/filter_motifs.tsv",
-                 "designs/d.designed.fa", "designs/f.designed.fa", "designs/r.designed.fa",
-                 "tune_quickstart/best_config.yaml"):
-        assert (tmp_path / path).exists(), f"a README example did not write {path}"
+    for path in ("slice.h5", "eval/metrics.json", "cmp", "preds.tsv", "chr2L.BEAF_Kc.bw", "seqs.h5",
+                 "scores.tsv", "ism.h5", "attr.h5", "motifs/filter_motifs.tsv", "designs/d.designed.fa",
+                 "designs/f.designed.fa", "designs/r.designed.fa", "tune_quickstart/best_config.yaml",
+                 "calibrated.tsv", "ranked.tsv", "lm/eval/lm_metrics.tsv", "lm/generated.fa"):
+        assert (tmp_path / "out" / path).exists(), f"an example did not write out/{path}"
+    stray = sorted(p.name for p in tmp_path.iterdir()
+                   if p.name not in {"out", "runs", "data", "configs", "scripts", "tests", ".readme-bin"})
+    assert not stray, f"examples wrote outside out/ and runs/: {stray}"

@@ -1,4 +1,6 @@
 
+import json
+
 import pytest
 import torch
 import yaml
@@ -244,3 +246,25 @@ def test_one_feature_dataset_trains_validates_and_predicts(tmp_path):
     model = dnaseq.load_model(str(tmp_path / "ckpt" / "last.ckpt"))
     assert model.feature_names == [features[0].name]
     assert model.predict_proba("ACGT" * 250).shape == (1, 1)
+
+    # every command that applies a model takes the one-feature checkpoint, at its smallest inputs
+    ckpt, fa, out = tmp_path / "ckpt" / "last.ckpt", tmp_path / "slice" / "dm3_chr2L_400k.fa.gz", tmp_path / "out"
+    name = features[0].name
+    run_cli("evaluate", "-m", ckpt, "--data", data, "--split", "test", "-o", out / "eval", "-q")
+    assert json.loads((out / "eval" / "metrics.json").read_text())["features"][0]["feature"] == name
+    (tmp_path / "one.bed").write_text("chr2L\t65716\t65959\tpeak\n")
+    run_cli("predict", "-m", ckpt, "--regions", tmp_path / "one.bed", "-r", fa, "-o", out / "pred", "-q")
+    assert list(pd.read_csv(out / "pred.tsv", sep="\t").columns)[-1] == name
+    (tmp_path / "one.vcf").write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                                      "chr2L\t65800\tv\tA\tG\t.\t.\t.\n")
+    run_cli("score-variants", "-m", ckpt, "--vcf", tmp_path / "one.vcf", "-r", fa, "-o", out / "v", "-q")
+    assert f"diff:{name}" in pd.read_csv(out / "v.tsv", sep="\t").columns
+    run_cli("ism", "-m", ckpt, "-r", fa, "--region", "chr2L:65,800-65,810", "-o", out / "ism.h5", "-q")
+    run_cli("attribute", "-m", ckpt, "-r", fa, "--region", "chr2L:65,800-65,810", "--method", "saliency",
+            "-o", out / "attr.h5", "-q")
+    run_cli("design", "-m", ckpt, "--random", "1", "--objective", f"+{name}", "--max-edits", "1", "--chains", "1",
+            "--out", out / "d", "-q")
+    assert (out / "d.designed.fa").exists()
+    run_cli("motifs", "-m", ckpt, "--data", data, "--split", "test", "--influence-windows", "8", "--no-logos",
+            "-o", out / "motifs")
+    assert set(pd.read_csv(out / "motifs" / "filter_motifs.tsv", sep="\t")["top_feature"]) == {name}
