@@ -82,6 +82,9 @@ def test_a_config_folder_given_as_a_checkpoint_names_its_runs(tiny_checkpoint, t
     (["predict", "--fasta", "{fa}", "-o", "{out}/p"], "p.tsv"),
     (["score-variants", "--vcf", "{vcf}", "-r", "{fa}", "-o", "{out}/s"], "s.tsv"),
     (["ism", "--fasta", "{fa}", "-o", "{out}/i.h5"], "i.h5"),
+    (["attribute", "--fasta", "{fa}", "--method", "saliency", "-o", "{out}/a.h5"], "a.h5"),
+    (["design", "--fasta", "{fa}", "--objective", "+BEAF_Kc", "--max-edits", "1", "--chains", "1", "--out", "{out}/d"],
+     "d.trajectory.tsv"),
 ])
 def test_earlier_outputs_are_kept_unless_overwrite(tiny_checkpoint, tmp_path, command, output):
     fa = tmp_path / "s.fa"

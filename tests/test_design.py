@@ -310,5 +310,5 @@ def test_cli_design_writes_fasta_tsv_and_plot(tiny_checkpoint, tmp_path, monkeyp
     from dnaseq.cli.app import main
     fa = write_fasta(tmp_path / "s.fa", {"s1": "ACGT" * 250})
     assert main(["design", "-m", str(tiny_checkpoint), "--fasta", str(fa), "--objective", "+NOPE",
-                 "--out", str(out)]) == 1
+                 "--out", str(out) + "_nope"]) == 1
     assert "NOPE" in capsys.readouterr().err

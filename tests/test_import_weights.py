@@ -325,7 +325,7 @@ def test_cli_import_then_predict_and_error_lines(tmp_path, capsys):
     # errors: one line on stderr, exit 1, no traceback
     capsys.readouterr()
     assert main(["import-weights", str(weights), "-o", str(ckpt)]) == 1
-    assert "exists; pass --force" in capsys.readouterr().err
+    assert "exists from an earlier run: pass --overwrite" in capsys.readouterr().err
     junk = tmp_path / "notes.txt"
     junk.write_text("not weights\n")
     assert main(["import-weights", str(junk), "-o", str(tmp_path / "x.ckpt")]) == 1

@@ -90,6 +90,8 @@ def test_messy_vcf_statuses_notes_and_plain_pandas_round_trip(messy_tsv):
 
     # control bytes and bytes that are not UTF-8 come out as \xNN, in the cell and noted
     assert "control characters" in note["nul\\x00id\\x01"]
+    assert "bytes that are not UTF-8 in ID are written as \\xNN" in note["caf\\xe9"]  # a Latin-1 é
+    assert "not UTF-8" not in note["nul\\x00id\\x01"]
     assert rows["crlf"].alt.iloc[0] in "ACGT" and note["crlf"] == ""
 
     # malformed rows keep the line's own CHROM/POS text and say which line

@@ -151,6 +151,8 @@ def prepare(rows: Sequence[VariantRow], genome: Genome, length: int, ref_policy:
         d = _decide(r, genome, length, ref_policy, score_n_reference)
         if has_controls(r.chrom) or has_controls(r.id):
             d.notes.append("control characters in CHROM/ID are written as \\xNN")
+        if r.not_utf8:
+            d.notes.append(f"bytes that are not UTF-8 in {'/'.join(r.not_utf8)} are written as \\xNN")
         if d.windows is not None:
             out.scored_index.append(i)
             out.ref_codes.append(d.windows[0])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import os
 
 from ..settings import STRAND_TEXT
 from .common import add_overwrite, add_run_options, progress_wanted, refuse_to_overwrite, run_options, split_list
@@ -29,6 +30,8 @@ def _evaluate(args) -> int:
     from ..apply.evaluate import evaluate
     from ..sequence.genome import is_fasta
 
+    if args.out:
+        refuse_to_overwrite(args, os.path.join(args.out, "metrics.json"), os.path.join(args.out, "lm_metrics.json"))
     if is_fasta(args.data):  # a reference: a DNA language model's held-out bits per base
         return _evaluate_language_model(args)
     if args.chroms or args.classes or args.baseline:
@@ -73,6 +76,9 @@ def _predict(args) -> int:
 
 def _compare(args) -> int:
     from ..apply.compare import compare
+
+    if args.out:
+        refuse_to_overwrite(args, os.path.join(args.out, "comparison.tsv"))
 
     # progress bars only on a terminal (a log file or pipe gets no carriage-return bars)
     result = compare(args.a, args.b, out_dir=args.out, data=args.data, split=args.split,
@@ -137,6 +143,7 @@ def register(sub) -> None:
                     help="a region class (peaks, repeats ...): bits per base inside it too; repeatable")
     lm.add_argument("--baseline", help="an n-gram model from dnaseq lm-baseline (PREFIX.best.npz), scored on the same bases")
     add_run_options(e, "evaluate")
+    add_overwrite(e)
     e.set_defaults(func=_evaluate)
 
     c = sub.add_parser("compare", help="compare two evaluations (or two checkpoints on --data)")
@@ -147,6 +154,7 @@ def register(sub) -> None:
     c.add_argument("--split", default="test")
     c.add_argument("--quiet", "-q", action="store_true", help="no progress bar (there is none when stderr "
                                                               "is not a terminal)")
+    add_overwrite(c)
     c.set_defaults(func=_compare)
 
     r = sub.add_parser("predict", help="predictions for BED regions, FASTA sequences or whole chromosomes "

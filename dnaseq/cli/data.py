@@ -6,12 +6,14 @@ import json
 import shlex
 import sys
 
-from .common import progress_wanted, split_list
+from .common import add_overwrite, progress_wanted, refuse_to_overwrite, split_list
 
 
 def _build_dataset(args) -> int:
     from ..data.build import build_dataset, parse_peak_arg, read_manifest
     from ..data.dataset import format_summary
+
+    refuse_to_overwrite(args, args.out)
 
     features = read_manifest(args.manifest) if args.manifest else []
     features += [parse_peak_arg(p) for p in args.peaks or []]
@@ -97,6 +99,7 @@ def register(sub) -> None:
     b.add_argument("--gff-type", metavar="TYPE", help="peak files that are GFF/GTF (recognised by content): use only "
                    "the lines of this feature type (column 3, e.g. exon or gene); the others are counted")
     b.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_overwrite(b)
     b.set_defaults(func=_build_dataset)
 
     i = sub.add_parser("info", help="summary of a dataset (dnaseq HDF5 or DeepSEA bundle)")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_run_options, run_options
+from .common import add_overwrite, add_run_options, refuse_to_overwrite, run_options
 
 
 def _pair(text: str):
@@ -24,6 +24,7 @@ def register(sub) -> None:
     def handler(args) -> int:
         from ..design import run_design
 
+        refuse_to_overwrite(args, *(args.out + s for s in (".designed.fa", ".trajectory.tsv", ".objective.png")))
         result = run_design(
             args.checkpoint, args.out, args.objective, reference=args.reference, regions=args.regions,
             fasta=args.fasta, random=args.random, protect=args.protect, motifs=args.forbid_motifs,
@@ -73,6 +74,7 @@ def register(sub) -> None:
     d.add_argument("--out", "-o", required=True,
                    help="output prefix: PREFIX.designed.fa, PREFIX.trajectory.tsv, PREFIX.objective.png")
     add_run_options(d, "design")
+    add_overwrite(d)
     d.set_defaults(func=handler)
 
 

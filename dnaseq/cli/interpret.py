@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from ..interpret.methods import METHODS
 from ..outputs import ensure_writable_dir
-from .common import add_run_options, run_options
+from .common import add_overwrite, add_run_options, refuse_to_overwrite, run_options
 
 
 def register(sub) -> None:
@@ -39,6 +40,7 @@ def register(sub) -> None:
                    help="hypothetical contributions for TF-MoDISco")
     m.add_argument("--seed", type=int, default=0)
     add_run_options(m, "motifs")
+    add_overwrite(m)
     m.set_defaults(func=_motifs)
 
 
@@ -60,12 +62,14 @@ def register(sub) -> None:
     a.add_argument("--shuffles", type=int, default=20, help="deeplift-shap: dinucleotide-shuffled references")
     a.add_argument("--seed", type=int, default=0)
     add_run_options(a, "attribute")
+    add_overwrite(a)
     a.set_defaults(func=_attribute)
 
 
 def _motifs(args) -> int:
     from ..interpret.motifs import filter_motifs, write_motif_report
 
+    refuse_to_overwrite(args, os.path.join(args.out, "filter_motifs.tsv"))
     ensure_writable_dir(args.out)
     result = filter_motifs(args.checkpoint, args.data, split=args.split, motif_db=args.motif_db,
                            threshold=args.threshold, strand=args.strand, max_windows=args.max_windows,
@@ -149,6 +153,7 @@ def _format(table, key: str = "filter") -> str:
 def _attribute(args) -> int:
     from ..interpret.attribute_run import run_attribute
 
+    refuse_to_overwrite(args, args.out)
     if args.plot_dir:
         ensure_writable_dir(args.plot_dir, "--plot-dir")
     result = run_attribute(args.checkpoint, args.out, reference=args.reference, regions=args.region,

@@ -21,6 +21,7 @@ def _order(text: str) -> int:
 
 
 def _lm_baseline(args) -> int:
+    refuse_to_overwrite(args, *(args.out + s for s in (".tsv", ".json", ".png", ".best.npz")))
     if args.reference and not (args.train_chromosomes and args.test_chromosomes):
         raise ValueError("--reference needs --train-chromosomes and --test-chromosomes")
     if args.data and (args.train_chromosomes or args.test_chromosomes or args.regions):
@@ -96,6 +97,7 @@ def register(sub) -> None:
                    help="output prefix: PREFIX.tsv, PREFIX.png, PREFIX.json, PREFIX.best.npz")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress (bars on a terminal, one line per "
                                                               "order otherwise)")
+    add_overwrite(p)
     p.set_defaults(func=_lm_baseline)
 
     g = sub.add_parser("generate", help="sequences from a causal DNA language model (greedy, beam, temperature, "

@@ -53,6 +53,8 @@ def register(sub) -> None:
 def _fit(args) -> int:
     from ..prioritize.classifier import fit_classifier
 
+    refuse_to_overwrite(args, os.path.join(args.out, "classifier.json"))
+
     result = fit_classifier(args.positives, args.negatives, args.out, checkpoint=args.checkpoint,
                             reference=args.reference, background=args.background, use_evalues=args.use_evalues,
                             C=args.C, min_per_class=args.min_per_class, run=run_options(args))
@@ -95,6 +97,7 @@ def register_prioritize(sub) -> None:
     f.add_argument("--C", type=float, default=1.0, help="inverse L2 strength of the logistic regression")
     f.add_argument("--min-per-class", type=int, default=10, help="scored variants needed in each class")
     add_run_options(f, "score-variants")
+    add_overwrite(f)
     f.set_defaults(func=_fit, command="prioritize fit")
     r = steps.add_parser("rank", help="rank the variants of a score file by the classifier's score or, "
                                       "without one, by combined e-value")

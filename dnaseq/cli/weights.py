@@ -5,6 +5,7 @@ import argparse
 
 from ..settings import DEFAULT_FILL, STRANDS
 from ..training.weight_formats import BY_NAME, PUBLISHED_MD5
+from .common import add_overwrite, refuse_to_overwrite
 
 
 def _fill(text: str) -> float:
@@ -20,8 +21,10 @@ def _fill(text: str) -> float:
 def _import_weights(args) -> int:
     from ..training.import_weights import import_weights
 
+    refuse_to_overwrite(args, args.out)
+
     r = import_weights(args.weights, args.out, model=args.model, features=args.features, seq_len=args.seq_len,
-                       strand=args.strand, fill=args.fill, base_order=args.base_order, overwrite=args.force)
+                       strand=args.strand, fill=args.fill, base_order=args.base_order, overwrite=args.overwrite)
     wrap = f", wrapper prefix {r.prefix!r}" if r.prefix else ""
     print(f"recognised {r.source}: {r.title} [{r.format}{wrap}]; {r.n_features} features ({r.features_from}), "
           f"{r.seq_len} bp windows, peer base order {','.join(r.peer_base_order)} -> A,C,G,T")
@@ -59,5 +62,6 @@ def register(sub) -> None:
                    help="one-hot value of N in every channel (default 0.25, as Selene and Kipoi feed it; "
                         "the original DeepSEA / ExPecto scripts used 0)")
     p.add_argument("--base-order", help="input channel order of the weights, e.g. AGCT (default: the layout's)")
-    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.add_argument("--force", action="store_true", dest="overwrite", help=argparse.SUPPRESS)  # 0.1 spelling
+    add_overwrite(p)
     p.set_defaults(func=_import_weights)

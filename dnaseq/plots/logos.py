@@ -42,6 +42,9 @@ def plot_logo(heights: np.ndarray, codes: np.ndarray, positions: Sequence[int], 
                                   span=span)
 
 
+LOGO_ROW = 100  # bases per row of a logo track: each letter stays readable
+
+
 def _span_text(positions: Sequence[int], lo: int, hi: int, genome_start: Optional[int], chrom: str) -> str:
     pos = np.asarray(positions)
     if genome_start is None:
@@ -67,16 +70,22 @@ def draw_contribution_logo(values: np.ndarray, codes: np.ndarray, positions: Seq
     matrix = np.zeros((4, len(h)))
     known = ref < 4
     matrix[ref[known].astype(int), np.nonzero(known)[0]] = h[known]
-    fig, ax = plt.subplots(figsize=(min(24, 2 + 0.12 * len(h)), 2.4 + 0.2 * zoomed))
-    _logo(matrix, ax)
+    n_rows = max(1, -(-len(h) // LOGO_ROW))
+    width = 2 + 0.12 * min(len(h), LOGO_ROW)
+    fig, axes = plt.subplots(n_rows, 1, figsize=(width, 0.5 + 0.2 * zoomed + 1.9 * n_rows), squeeze=False)
     lim = float(np.abs(h).max()) if len(h) else 0.0
     lim = lim or 1.0
-    ax.set_xlim(-1, len(h))
-    ax.set_ylim(-lim * 1.05 if (h < 0).any() else 0, lim * 1.05)
-    ax.axhline(0, color="k", lw=0.5)
-    position_axis(ax, len(h), shown, genome_start, chrom)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, **({"fontsize": 10} if zoomed else {}))
+    for r, ax in enumerate(axes[:, 0]):  # a long track is stacked rows on one scale, not one strip
+        a, b = r * LOGO_ROW, min(len(h), (r + 1) * LOGO_ROW)
+        _logo(matrix[:, a:b], ax)
+        ax.set_xlim(-1, LOGO_ROW if n_rows > 1 else len(h))
+        ax.set_ylim(-lim * 1.05 if (h < 0).any() else 0, lim * 1.05)
+        ax.axhline(0, color="k", lw=0.5)
+        position_axis(ax, b - a, shown[a:b], genome_start, chrom)
+        ax.set_ylabel(ylabel)
+        if r < n_rows - 1:
+            ax.set_xlabel("")
+    axes[0, 0].set_title(title, **({"fontsize": 10} if zoomed else {}))
     fig.tight_layout()
     return fig
 

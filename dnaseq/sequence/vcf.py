@@ -9,7 +9,8 @@ gzip/bgzip, ``##`` meta lines and the ``#CHROM`` header are skipped, columns are
 Lines. Only ``\\n`` ends a line (as for awk, sed and htslib), so line numbers are those of
 ``sed -n 'Np'``; a trailing ``\\r`` (CRLF files) is dropped; empty lines are skipped; every
 other line not starting with ``#`` is a data line. Bytes that are not UTF-8 are kept as
-``\\xNN`` text; a UTF-8 byte-order mark is ignored.
+``\\xNN`` text and each row names the fields that held them (``not_utf8``); a UTF-8 byte-order
+mark is ignored.
 
 ALT classification (``alt_kind``):
   ``snv``, ``mnv`` (same-length substitution), ``indel``; and the unscorable kinds ``symbolic``
@@ -33,8 +34,8 @@ import gzip
 import os
 import re
 import zlib
-from dataclasses import dataclass
-from typing import Iterator, List, Optional
+from dataclasses import dataclass, replace
+from typing import Iterator, List, Optional, Tuple
 
 from .sniff import not_a, sniff
 from .textio import open_text
@@ -46,7 +47,9 @@ MAX_POS = 2 ** 62  # larger POS values are malformed (they would overflow int64 
 UNSCORABLE = ("symbolic", "breakend", "star", "missing", "same_as_ref", "invalid_alt")
 _CLIP = 100
 _CORRUPT = (EOFError, gzip.BadGzipFile, OSError, zlib.error)
-_OPEN = dict(errors="backslashreplace", newline="\n", encoding="utf-8-sig")
+_OPEN = dict(errors="surrogateescape", newline="\n", encoding="utf-8-sig")  # bytes kept: see read_vcf
+_UNDECODABLE = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, as surrogateescape keeps it
+_FIELDS = ("CHROM", "POS", "ID", "REF", "ALT")
 
 
 @dataclass
@@ -61,6 +64,7 @@ class VariantRow:
     alt_index: int  # 0-based index among the record's ALTs
     kind: str  # snv / mnv / indel / one of UNSCORABLE / malformed
     problem: str = ""  # what is wrong, for malformed lines and invalid ALTs
+    not_utf8: Tuple[str, ...] = ()  # the fields (CHROM, POS, ID, REF, ALT) that held bytes that are not UTF-8
 
     @property
     def scorable(self) -> bool:
@@ -176,7 +180,7 @@ def check_vcf(path: str, sniff_lines: int = 10) -> None:
     vcf_like = sum(1 for t in data if len(f := t.split("\t")) >= 5 and _POS.fullmatch(f[1]))
     if 2 * vcf_like < len(data):
         sample = "".join(data)
-        binary = "\x00" in sample or re.search(r"\\x[89a-f][0-9a-f]|[\x01-\x08\x0e-\x1f]", sample)
+        binary = "\x00" in sample or re.search("[\udc80-\udcff\x01-\x08\x0e-\x1f]", sample)
         raise ValueError(f"{path} does not look like a VCF: it has no ##fileformat or #CHROM header line and "
                          f"{len(data) - vcf_like} of its first {len(data)} lines are not tab-separated "
                          f"CHROM POS ID REF ALT records" + (" (it looks like binary data)" if binary else ""))
@@ -204,7 +208,12 @@ def read_vcf(path: str, report: Optional[VcfReport] = None) -> Iterator[VariantR
                     elif line.startswith("#CHROM") and rep.chrom_line is None:
                         rep.chrom_line = lineno
                     continue
-                rows = _parse_line(line, lineno)
+                if _UNDECODABLE.search(line):
+                    bad = tuple(n for n, col in zip(_FIELDS, line.split("\t")) if _UNDECODABLE.search(col))
+                    line = line.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                    rows = [replace(r, not_utf8=bad) for r in _parse_line(line, lineno)]
+                else:
+                    rows = _parse_line(line, lineno)
                 rep.data_lines += 1
                 if rep.first_data_line is None:
                     rep.first_data_line = lineno

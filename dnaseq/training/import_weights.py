@@ -332,7 +332,7 @@ def import_weights(weights: str, out: str, *, model: str = "auto", features: Opt
         raise ValueError(f"output {out!r} is a folder; give a file name such as "
                          f"{os.path.join(out, 'deepsea.ckpt')!r}")
     if os.path.exists(out) and not overwrite:
-        raise ValueError(f"{out} exists; pass --force to replace it")
+        raise ValueError(f"{out} exists from an earlier run: pass --overwrite to replace it")
     prepare_output_prefix(out)
     sd = load_state_dict(weights)
     net, result = convert_state_dict(sd, weights, model=model, features=features, seq_len=seq_len,

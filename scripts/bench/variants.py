@@ -88,7 +88,7 @@ PEER_SCRIPT = textwrap.dedent('''
         model = NonStrandSpecific(SeleneModel(), mode="mean")
         features = [f"feature_{{i}}" for i in range(919)]
         an = AnalyzeSequences(model, trained_model_path=wrapped, sequence_length=1000,
-                              features=features, batch_size=128, use_cuda=False,
+                              features=features, batch_size=128, use_cuda=args.get("cuda", False),
                               reference_sequence=Genome(args["fasta"]), write_mem_limit=5000)
         an.variant_effect_prediction(args["vcf"], save_data=["diffs", "logits"], output_dir=args["out"],
                                      output_format="tsv")
