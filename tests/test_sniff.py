@@ -138,3 +138,77 @@ def test_a_bed_or_fasta_given_as_the_vcf_is_refused_naming_it(tmp_path):
     with pytest.raises(ValueError, match="this is a FASTA sequence file, not a VCF"):
         check_vcf(FA)
     check_vcf(str(_files(tmp_path)["vcf_no_header"][0]))  # records without a header are still a VCF
+
+
+# -- fuzzing: the content rules hold for generated files of each kind -------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+COORD = st.integers(1, 10 ** 6)
+
+
+@FUZZ
+@given(rows=st.lists(st.tuples(st.sampled_from(["chr2L", "2L", "scaffold_9"]), COORD, st.integers(0, 5000),
+                               st.sampled_from(["gene", "exon", "CDS", "mRNA"]), st.sampled_from("+-.")),
+                     min_size=1, max_size=20),
+       header=st.booleans(), gtf=st.booleans(), name=st.sampled_from(["g.gff3", "g.bed", "g.txt"]))
+def test_fuzzed_gff_is_read_as_one_based_closed_intervals(tmp_path_factory, rows, header, gtf, name):
+    path = tmp_path_factory.mktemp("gff") / name
+    attrs = 'gene_id "g"; transcript_id "t";' if gtf else "ID=x;Name=y"
+    path.write_text(("##gff-version 3\n" if header else "") + "".join(
+        f"{c}\tsrc\t{kind}\t{s}\t{s + n}\t.\t{strand}\t.\t{attrs}\n" for c, s, n, kind, strand in rows))
+    assert sniff(path).name == "gff"
+    iv = read_intervals(str(path), gff_type="exon") if any(r[3] == "exon" for r in rows) else read_intervals(str(path))
+    wanted = [r for r in rows if r[3] == "exon"] or rows
+    covered = {c: set() for c in iv.chroms}
+    for c, s, n, _, _ in wanted:
+        covered[c].update(range(s - 1, s + n))  # 1-based closed [s, s + n] -> 0-based [s - 1, s + n)
+    for c, (starts, ends) in iv.chroms.items():
+        assert sum(int(e - s) for s, e in zip(starts, ends)) == len(covered[c])
+
+
+@FUZZ
+@given(values=st.lists(st.floats(0, 100, allow_nan=False), min_size=5, max_size=60), step=st.integers(1, 500),
+       track=st.booleans())
+def test_fuzzed_signal_tracks_given_as_peaks_are_refused_by_name(tmp_path_factory, values, step, track):
+    path = tmp_path_factory.mktemp("bg") / "peaks.bed"
+    path.write_text(("track type=bedGraph\n" if track else "") + "".join(
+        f"chr2L\t{i * step}\t{(i + 1) * step}\t{v:g}\n" for i, v in enumerate(values)))
+    with pytest.raises(BedFormatError, match="this is a bedGraph signal track"):
+        read_intervals(str(path))
+
+
+@FUZZ
+@given(cut=st.floats(0.0, 1.0), which=st.sampled_from(["hdf5", "bigwig", "bam", "bzip2", "gz_bed"]))
+def test_truncated_binary_files_never_crash_the_readers(tmp_path_factory, cut, which):
+    """A file of any kind cut anywhere: sniffing never raises, the peak reader and the genome stop
+    with their own one-line errors (or read what is there, for a gzip of a BED)."""
+    folder = tmp_path_factory.mktemp("cut")
+    files = _files(folder)
+    src = files[which][0] if which in files else None
+    if which == "gz_bed":
+        src = folder / "peaks.bed.gz"
+        src.write_bytes(gzip.compress(open(BED, "rb").read()))
+    if src is None:
+        pytest.skip("pyBigWig is not installed")
+    data = src.read_bytes()
+    path = folder / "cut.bed"
+    path.write_bytes(data[:int(len(data) * cut)])
+    sniff(path)
+    try:
+        read_intervals(str(path))
+    except BedFormatError as exc:
+        assert str(exc).startswith(str(path))
+    with pytest.raises((ValueError, OSError)):
+        dnaseq.Genome(path)
+
+
+@FUZZ
+@given(records=st.lists(st.text("ACGTN", min_size=0, max_size=5), min_size=1, max_size=6))
+def test_fasta_of_very_short_records_is_a_reference_not_peaks(tmp_path_factory, records):
+    path = tmp_path_factory.mktemp("fa") / "short.fa"
+    path.write_text("".join(f">s{i}\n{seq}\n" for i, seq in enumerate(records)))
+    assert sniff(path).name == "fasta"
+    with pytest.raises(BedFormatError, match="this is a FASTA sequence file"):
+        read_intervals(str(path))
