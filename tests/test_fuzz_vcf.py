@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from dnaseq.apply.variant_writers import make_writer, read_scores_h5  # noqa: E402
-from dnaseq.apply.variants import STATUSES, prepare  # noqa: E402
+from dnaseq.apply.variant_windows import STATUSES, prepare  # noqa: E402
 from dnaseq.sequence.genome import Genome, write_fasta  # noqa: E402
 from dnaseq.sequence.vcf import VariantRow, _parse_line, check_vcf, read_vcf  # noqa: E402
 from tests.conftest import TEST_DATA  # noqa: E402

@@ -8,7 +8,8 @@ import pytest
 
 import dnaseq
 from dnaseq.apply.variant_writers import read_scores_h5
-from dnaseq.apply.variants import allele_window, effect_scores, score_variants
+from dnaseq.apply.variant_windows import allele_window
+from dnaseq.apply.variants import effect_scores, score_variants
 from dnaseq.sequence.genome import write_fasta
 from dnaseq.sequence.vcf import classify_alt
 from tests.conftest import TEST_DATA, run_cli

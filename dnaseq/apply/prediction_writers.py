@@ -33,7 +33,7 @@ class PredictionSink:
         self.rows = self.mostly_n = self.skipped = self.overlaps_dropped = 0
         self._mem: List = []
         self._track_parts: List = []
-        self._fh = self._h5 = self._out = None
+        self._fh = self._out = None
         if out is None:
             return
         self.path = f"{out}.tsv" if fmt == "tsv" else f"{out}.h5"
@@ -44,17 +44,17 @@ class PredictionSink:
         else:
             import h5py
             self._out = HDF5Output(self.partial)
-            self._h5 = self._out.file
-            g = self._h5.create_group("windows")
+            h5 = self._out.file
+            g = h5.create_group("windows")
             for c in COLUMNS:
                 dt = {"padded": bool, "n_fraction": np.float32}.get(c, np.int64)
                 dt = h5py.string_dtype() if c in ("name", "chrom") else dt
                 g.create_dataset(c, shape=(0,), maxshape=(None,), dtype=dt, chunks=(4096,), compression="gzip")
             F = len(self.features)
-            self._h5.create_dataset("probabilities", shape=(0, F), maxshape=(None, F), dtype=np.float32,
-                                    chunks=(max(1, min(1024, 2 ** 20 // max(F, 1))), F), compression="gzip")
-            self._h5.attrs["features"] = json.dumps(self.features)
-            self._h5.attrs["meta"] = json.dumps(meta)
+            h5.create_dataset("probabilities", shape=(0, F), maxshape=(None, F), dtype=np.float32,
+                              chunks=(max(1, min(1024, 2 ** 20 // max(F, 1))), F), compression="gzip")
+            h5.attrs["features"] = json.dumps(self.features)
+            h5.attrs["meta"] = json.dumps(meta)
 
     def write(self, meta, out) -> None:
         table, n_skipped = meta
@@ -94,7 +94,7 @@ class PredictionSink:
         if self.out is not None:
             if self._fh is not None:
                 self._fh.close()
-            if self._h5 is not None:
+            if self._out is not None:
                 self._out.close()
             os.replace(self.partial, self.path)
             paths.append(self.path)

@@ -5,7 +5,7 @@ gives are :mod:`dnaseq.apply.calibration`).
 Sources:
 
 * ``vcf``: a user's VCF (e.g. common variants of the population). Every record goes through
-  score-variants' own rules (:func:`dnaseq.apply.variants.prepare`); only ``scored`` rows enter the
+  score-variants' own rules (:func:`dnaseq.apply.variant_windows.prepare`); only ``scored`` rows enter the
   background, the others are counted by status in the summary.
 * random (the default): ``n`` SNVs drawn from the reference with a seeded generator
   (``numpy.random.default_rng(seed)``). A position is drawn uniformly over the *territory*: every
@@ -43,7 +43,8 @@ import numpy as np
 
 from .._version import __version__
 from ..apply.calibration import DEFAULT_BACKGROUND_SCORES, Background, provenance
-from ..apply.variants import MOSTLY_N, effect_scores, variant_units
+from ..apply.variant_windows import MOSTLY_N
+from ..apply.variants import effect_scores, variant_units
 from ..inference import engine
 from ..inference.pairs import pair_step
 from ..inference.predictor import settings

@@ -28,7 +28,7 @@ import pyfaidx
 
 from .encoding import CODE_TABLE, DECODE_TABLE, INVALID, N_CODE
 from .fasta_index import _bgzip_message, _duplicate_or, check_index, ensure_index, index_paths, is_bgzf_path  # noqa: F401
-from .sniff import check_fasta_file
+from .sniff import check_fasta_file, sniff
 
 log = logging.getLogger(__name__)
 
@@ -249,18 +249,12 @@ def _text_to_codes(text: str, path: str, chrom: str, offset: int) -> np.ndarray:
 
 def is_fasta(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a FASTA file by its content (plain or gzip/BGZF-compressed): its first
-    character that is not white space is ``>``. Its name does not matter."""
-    import gzip  # only here: the rest of the module reads through pyfaidx
-
+    character that is not white space is ``>`` (:func:`dnaseq.sequence.sniff.sniff`). Its name
+    does not matter."""
     try:
-        with open(path, "rb") as fh:
-            magic = fh.read(2)
-        opener = gzip.open if magic == b"\x1f\x8b" else open
-        with opener(path, "rb") as fh:
-            head = fh.read(4096)
-    except (OSError, EOFError, zlib.error):
+        return sniff(path).name == "fasta"
+    except OSError:
         return False
-    return head.lstrip()[:1] == b">"
 
 
 def file_checksum(path: str, algorithm: str = "md5", chunk: int = 1 << 22) -> str:

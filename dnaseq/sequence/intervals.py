@@ -16,7 +16,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from .sniff import check_peak_file
+from .sniff import check_peak_file, is_gff_fields
 from .textio import open_text
 
 
@@ -72,18 +72,6 @@ def _to_int(text: str) -> int:
 
 def _is_header(line: str) -> bool:
     return line.startswith(("#", "track", "browser"))
-
-
-_STRANDS = {"+", "-", ".", "?"}
-
-
-def _is_gff(fields: List[str]) -> bool:
-    """A GFF3 / GTF data line: seqid, source, type, then 1-based start and end, score, strand,
-    phase and attributes (9 columns; a BED line has integers in columns 2-3 instead)."""
-    if len(fields) < 9 or _INTEGER.fullmatch(fields[1].strip()):
-        return False
-    return bool(_INTEGER.fullmatch(fields[3].strip()) and _INTEGER.fullmatch(fields[4].strip())) \
-        and fields[6].strip() in _STRANDS
 
 
 def iter_bed_records(path: str, on_bad_line: str = "error",
@@ -149,7 +137,7 @@ def iter_bed_records(path: str, on_bad_line: str = "error",
             continue
         fields = _columns(line)
         if gff is None:  # the first data line decides the format
-            gff = _is_gff(line.split("\t"))
+            gff = is_gff_fields(line.split("\t"))
             if gff:
                 log.warning("%s: read as GFF/GTF (1-based start and end in columns 4-5, converted to BED's "
                             "0-based half-open intervals)", path)

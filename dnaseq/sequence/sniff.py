@@ -49,7 +49,7 @@ DESCRIPTIONS = {
     "text": "text file", "jaspar": "JASPAR motif file", **{name: desc for _, name, desc in _BINARY},
 }
 
-_INT = re.compile(r"-?\d+")
+_INT = re.compile(r"-?[0-9]+")  # ASCII digits only, as the BED reader reads them
 _CIGAR = re.compile(r"\*|(\d+[MIDNSHP=X])+")
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|[-+]?(nan|inf)", re.I)
 _STRANDS = {"+", "-", ".", "?"}
@@ -138,8 +138,7 @@ def _text_kind(lines: List[str]) -> str:
     f0 = fields[0]
     if len(f0) >= 11 and _INT.fullmatch(f0[1]) and _INT.fullmatch(f0[3]) and _CIGAR.fullmatch(f0[5]):
         return "sam"
-    if len(f0) >= 9 and not _INT.fullmatch(f0[1].strip()) and _INT.fullmatch(f0[3].strip()) \
-            and _INT.fullmatch(f0[4].strip()) and f0[6].strip() in _STRANDS:
+    if is_gff_fields(f0):
         return "gff"
     if len(f0) >= 8 and _INT.fullmatch(f0[1].strip()) and not _INT.fullmatch(f0[2].strip()) \
             and re.fullmatch(r"[ACGTNacgtn]+", f0[3].strip()):
@@ -150,6 +149,15 @@ def _text_kind(lines: List[str]) -> str:
             return "bedgraph"
         return "bed"
     return "text"
+
+
+def is_gff_fields(fields: List[str]) -> bool:
+    """A GFF3 / GTF data line split on tabs: seqid, source, type, then 1-based start and end, score,
+    strand, phase and attributes (9 columns; a BED line has integers in columns 2-3 instead)."""
+    if len(fields) < 9 or _INT.fullmatch(fields[1].strip()):
+        return False
+    return bool(_INT.fullmatch(fields[3].strip()) and _INT.fullmatch(fields[4].strip())) \
+        and fields[6].strip() in _STRANDS
 
 
 def _tiles_signal(rows: List[List[str]]) -> bool:
