@@ -1,11 +1,24 @@
 """Output locations, checked before any long work starts: a folder is created (with its
 parents) or refused with one line naming it and the reason in words (a file is created and
-removed there to find out); an output prefix may not be a folder."""
+removed there to find out); an output prefix may not be a folder. While a run writes an output,
+:class:`OutputLock` keeps a second run from writing the same one (two runs never interleave
+into one file: the second stops with one line naming the first's process).
+
+The lock is ``flock`` on a ``PATH.lock`` file beside the output, by hand because the locking
+libraries (filelock, portalocker) would be a new dependency for twenty lines; ``flock`` dies
+with its process, so a killed run never leaves a stale lock (the ``.lock`` file may stay; it
+holds the writer's pid and nothing that looks like an output).
+"""
 from __future__ import annotations
 
 import errno
 import os
 import tempfile
+
+try:
+    import fcntl
+except ImportError:  # not POSIX (Windows): outputs are written without the lock
+    fcntl = None
 
 #: why a folder takes no new file, in words (errno -> reason)
 _REASONS = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
@@ -113,3 +126,55 @@ class HDF5Output:
             return
         self._handles.clear()
         self.file.close()
+
+
+class OutputBusy(RuntimeError):
+    """Another process is writing the same output now."""
+
+
+class OutputLock:
+    """An exclusive claim on writing ``path`` (taken at construction, never waiting): a second
+    claim on the same path, from this process or another, raises :class:`OutputBusy` naming the
+    holder's pid. :meth:`release` (idempotent) removes the ``.lock`` file; it is also usable as
+    a context manager."""
+
+    def __init__(self, path: str):
+        self.path, self.lock_path, self._fd = str(path), str(path) + ".lock", None
+        if fcntl is None:
+            return
+        while True:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                holder = os.read(fd, 64).decode("ascii", "replace").strip()
+                os.close(fd)
+                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise
+                raise OutputBusy(f"{self.path} is being written by another run (process {holder or '?'}, "
+                                 f"{self.lock_path}); wait for it to finish or choose another output") from None
+            try:  # the file may have been released and removed between open and flock: lock the one on disk
+                same = os.fstat(fd).st_ino == os.stat(self.lock_path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            try:
+                os.remove(self.lock_path)  # while still holding it, so no one locks a file being removed
+            except OSError:
+                pass
+            os.close(fd)
+
+    def __enter__(self) -> "OutputLock":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()

@@ -300,3 +300,60 @@ def test_a_full_disk_stops_in_one_line_and_leaves_nothing_that_looks_complete(ti
     assert not (tmp_path / "out" / final).exists()
     p = run_cli(*args)
     assert (tmp_path / "out" / final).exists()
+
+
+def test_an_output_lock_is_exclusive_and_dies_with_its_process(tmp_path):
+    """Issue 32, item 5: one writer per output path; a second claim (this process or another)
+    names the holder; a killed holder leaves no stale claim."""
+    import subprocess
+    import sys
+
+    from dnaseq.outputs import OutputBusy, OutputLock
+
+    path = str(tmp_path / "scores.tsv")
+    first = OutputLock(path)
+    with pytest.raises(OutputBusy, match=rf"scores.tsv is being written by another run \(process {os.getpid()}"):
+        OutputLock(path)
+    first.release()
+    first.release()  # idempotent
+    assert not os.path.exists(path + ".lock")
+    with OutputLock(path):
+        pass
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from dnaseq.outputs import OutputLock; "
+                               f"OutputLock({path!r}); print('held', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(OutputBusy, match=f"process {holder.pid}"):
+            OutputLock(path)
+    finally:
+        holder.kill()
+        holder.wait()
+    with OutputLock(path):  # the kill released it (the .lock file may stay; it is not an output)
+        pass
+
+
+@pytest.mark.parametrize("command, final", [
+    (["build-dataset", "--reference", "{fa}", "--manifest", "{manifest}", "--out", "{out}/d.h5", "-q"], "d.h5"),
+    (["predict", "-m", "{ckpt}", "--chroms", "chr2L", "-r", "{fa}", "--stride", "5000", "-o", "{out}/p", "-q"], "p.tsv"),
+    (["score-variants", "-m", "{ckpt}", "--vcf", "{vcf}", "-r", "{fa}", "-o", "{out}/s", "-q"], "s.tsv")])
+def test_a_second_run_on_the_same_output_stops_instead_of_interleaving(tiny_checkpoint, tmp_path, command, final):
+    """Issue 32, item 5: while another process writes the output (its claim held here), the
+    command exits 1 with one line naming that process, and neither the output nor a ``.partial``
+    of its own is written; once the other run is done the same command works."""
+    from dnaseq.outputs import OutputLock
+
+    vcf = write_vcf(str(tmp_path / "v.vcf"), [("chr2L", 20_001, ".", "G", "A")])
+    fa = tiny_checkpoint.parent / SLICE_FA
+    (tmp_path / "out").mkdir()
+    args = [a.format(fa=fa, manifest=DATA / "dm3_slice" / "manifest.tsv", out=tmp_path / "out", ckpt=tiny_checkpoint,
+                     vcf=vcf) for a in command]
+    path = str(tmp_path / "out" / final)
+    with OutputLock(path):
+        p = run_cli(*args, check=False)
+        assert p.returncode == 1, (p.returncode, p.stderr[-2000:])
+        _one_error_line(p.stderr, f"{final} is being written by another run (process {os.getpid()}",
+                        "wait for it to finish or choose another output")
+        assert not os.path.exists(path) and not os.path.exists(path + ".partial")
+    run_cli(*args)
+    assert os.path.exists(path) and not os.path.exists(path + ".lock")

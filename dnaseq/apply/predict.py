@@ -130,6 +130,12 @@ def predict(checkpoint, out: Optional[str] = None, *, reference: Optional[str] =
             "chroms": list(chroms or []), "stride": stride, "window": L, "strand": s.strand, "fill": s.fill,
             "precision": str(run.precision)}
     genome = Genome(reference) if reference else None
+    sinks: List[PredictionSink] = []  # the one made on rank 0, to abort on failure
+
+    def make_sink() -> PredictionSink:
+        sinks.append(PredictionSink(out, fmt, features, tracks, sizes, meta))
+        return sinks[-1]
+
     try:
         produce, sizes = _blocks(genome, regions, fasta, chroms, L, stride, run.batch_size)
 
@@ -140,8 +146,11 @@ def predict(checkpoint, out: Optional[str] = None, *, reference: Optional[str] =
                     return {"codes": torch.from_numpy(windows.codes), "meta": (windows.table(), n_skipped)}
                 yield unit
 
-        info = engine.run(s.net, units, probabilities_step(s.fill, s.strand, run.batch_size),
-                          lambda: PredictionSink(out, fmt, features, tracks, sizes, meta), run)
+        info = engine.run(s.net, units, probabilities_step(s.fill, s.strand, run.batch_size), make_sink, run)
+    except BaseException:
+        for sink in sinks:
+            sink.abort()
+        raise
     finally:
         if genome is not None:
             genome.close()

@@ -18,7 +18,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from ..outputs import HDF5Output
+from ..outputs import HDF5Output, OutputLock
 from ..sequence.textio import escape_controls
 
 COLUMNS = ("name", "chrom", "start", "end", "bin_start", "bin_end", "padded", "n_fraction")
@@ -38,7 +38,15 @@ class PredictionSink:
             return
         self.path = f"{out}.tsv" if fmt == "tsv" else f"{out}.h5"
         self.partial = self.path + ".partial"
-        if fmt == "tsv":
+        self._lock = OutputLock(self.path)  # a second run on the same prefix stops instead of interleaving
+        try:
+            self._open(meta)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _open(self, meta: Dict) -> None:
+        if self.fmt == "tsv":
             self._fh = open(self.partial, "w", encoding="utf-8")
             self._fh.write("\t".join(list(COLUMNS) + self.features) + "\n")
         else:
@@ -92,20 +100,31 @@ class PredictionSink:
     def close(self) -> List[str]:
         paths = []
         if self.out is not None:
-            if self._fh is not None:
-                self._fh.close()
-            if self._out is not None:
-                self._out.close()
-            os.replace(self.partial, self.path)
-            paths.append(self.path)
-            if self.tracks:
-                paths += self._write_bigwigs()
+            try:
+                if self._fh is not None:
+                    self._fh.close()
+                if self._out is not None:
+                    self._out.close()
+                os.replace(self.partial, self.path)
+                paths.append(self.path)
+                if self.tracks:
+                    paths += self._write_bigwigs()
+            finally:
+                self._lock.release()
         return paths
 
     def abort(self) -> None:
-        for h in (self._fh, self._out):
-            if h is not None:
-                h.close()
+        """After a failed run: close, remove the unfinished file, end the claim on the output."""
+        if self.out is None:
+            return
+        try:
+            for h in (self._fh, self._out):
+                if h is not None:
+                    h.close()
+            if os.path.exists(self.partial):
+                os.remove(self.partial)
+        finally:
+            self._lock.release()
 
     def in_memory(self):
         if self.out is not None:

@@ -34,6 +34,7 @@ there.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -43,7 +44,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ..outputs import HDF5Output
+from ..outputs import HDF5Output, OutputLock
 from ..sequence.textio import escape_controls
 
 #: the score types a run can write (REF and ALT probabilities, their effects), the default set, and what a
@@ -89,9 +90,12 @@ def _variant_table(prep) -> Dict[str, list]:
 
 
 class _Writer:
-    """Common part: ``PATH.partial`` while writing, renamed by :meth:`commit`."""
+    """Common part: ``PATH.partial`` while writing, renamed by :meth:`commit`; the output is
+    claimed (:class:`~dnaseq.outputs.OutputLock`) from construction until :meth:`commit`,
+    :meth:`discard` or :meth:`release`, so a second run on the same prefix stops instead of interleaving."""
 
     def __init__(self, path: str):
+        self.lock = OutputLock(path)
         self.path = path
         self.partial = path + ".partial"
         self.paths = [path]
@@ -106,17 +110,36 @@ class _Writer:
             self._close()
 
     def commit(self) -> None:
-        """Close and move the finished file to its final name."""
-        self.close()
-        os.replace(self.partial, self.path)
+        """Close and move the finished file to its final name; the claim ends."""
+        try:
+            self.close()
+            os.replace(self.partial, self.path)
+        finally:
+            self.release()
 
     def discard(self) -> None:
-        """Close and remove the unfinished file (after a failure)."""
+        """Close and remove the unfinished file (after a failure); the claim ends."""
         try:
             self.close()
         finally:
-            if os.path.exists(self.partial):
-                os.remove(self.partial)
+            try:
+                if os.path.exists(self.partial):
+                    os.remove(self.partial)
+            finally:
+                self.release()
+
+    @contextlib.contextmanager
+    def _released_on_error(self):
+        """The claim ends when a subclass fails to open its file."""
+        try:
+            yield
+        except BaseException:
+            self.release()
+            raise
+
+    def release(self) -> None:
+        """End the claim on the output (after the run's last file is in place)."""
+        self.lock.release()
 
 
 class TsvWriter(_Writer):
@@ -128,23 +151,24 @@ class TsvWriter(_Writer):
     def __init__(self, out: str, features: List[str], scores: List[str], meta: Dict, resume: bool = False,
                  summary: Sequence[str] = ()):
         super().__init__(f"{out}.tsv")
-        self.scores, self.summary = scores, list(summary)
-        self.done, self.done_statuses = 0, Counter()
-        score_cols = [escape_controls(f"{s}:{f}") for s in scores for f in features]
-        header = list(VARIANT_COLUMNS) + self.summary + score_cols
-        sidecar = self.partial + ".json"
-        if resume and os.path.exists(self.partial):
-            self._check_same_run(sidecar, meta)
-            self.done, self.done_statuses = _truncate_to_complete_rows(self.partial, header)
-            self.fh = open(self.partial, "a", encoding="utf-8", newline="")
+        with self._released_on_error():  # a refused --resume (other settings) leaves no claim behind
+            self.scores, self.summary = scores, list(summary)
+            self.done, self.done_statuses = 0, Counter()
+            score_cols = [escape_controls(f"{s}:{f}") for s in scores for f in features]
+            header = list(VARIANT_COLUMNS) + self.summary + score_cols
+            sidecar = self.partial + ".json"
+            if resume and os.path.exists(self.partial):
+                self._check_same_run(sidecar, meta)
+                self.done, self.done_statuses = _truncate_to_complete_rows(self.partial, header)
+                self.fh = open(self.partial, "a", encoding="utf-8", newline="")
+                self.csv = csv.writer(self.fh, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+                return
+            with open(sidecar, "w", encoding="utf-8") as fh:
+                json.dump(_run_key(meta), fh)
+            self.fh = open(self.partial, "w", encoding="utf-8", newline="")
             self.csv = csv.writer(self.fh, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-            return
-        with open(sidecar, "w", encoding="utf-8") as fh:
-            json.dump(_run_key(meta), fh)
-        self.fh = open(self.partial, "w", encoding="utf-8", newline="")
-        self.csv = csv.writer(self.fh, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-        self.csv.writerow(header)
-        self.fh.flush()
+            self.csv.writerow(header)
+            self.fh.flush()
 
     def _check_same_run(self, sidecar: str, meta: Dict) -> None:
         try:
@@ -206,31 +230,32 @@ class Hdf5Writer(_Writer):
     def __init__(self, out: str, features: List[str], scores: List[str], meta: Dict, summary: Sequence[str] = ()):
         import h5py
         super().__init__(f"{out}.h5")
-        self.summary = list(summary)
-        self.out = HDF5Output(self.partial)
-        self.h5 = self.out.file
-        self.h5.attrs["features"] = json.dumps(features)
-        self.h5.attrs["meta"] = json.dumps(meta)
-        self.scores = scores
-        self.n = 0
-        g = self.h5.create_group("variants")
-        str_dt = h5py.string_dtype()
-        for c in VARIANT_COLUMNS + ("ref_checked",):
-            dt = np.int64 if c in INT_COLUMNS else np.bool_ if c in _H5_BOOLS else str_dt
-            g.create_dataset(c, shape=(0,), maxshape=(None,), dtype=dt, chunks=(4096,), compression="gzip")
-        g["ref_match"].attrs["note"] = ("False also where the REF was not compared with the genome "
-                                        "(see ref_checked and status)")
-        g["ref_checked"].attrs["note"] = "whether the VCF's REF was compared with the genome (ref_match)"
-        s = self.h5.create_group("scores")
-        for name in scores:
-            s.create_dataset(name, shape=(0, len(features)), maxshape=(None, len(features)), dtype=np.float32,
-                             chunks=(min(1024, max(1, 2**20 // max(len(features), 1))), len(features)),
-                             compression="gzip")
-        if self.summary:
-            g = self.h5.create_group("summary")
-            for c in self.summary:
-                g.create_dataset(c, shape=(0,), maxshape=(None,), chunks=(4096,), compression="gzip",
-                                 dtype=str_dt if c.startswith(TEXT_SUMMARY_PREFIX) else np.float64)
+        with self._released_on_error():
+            self.summary = list(summary)
+            self.out = HDF5Output(self.partial)
+            self.h5 = self.out.file
+            self.h5.attrs["features"] = json.dumps(features)
+            self.h5.attrs["meta"] = json.dumps(meta)
+            self.scores = scores
+            self.n = 0
+            g = self.h5.create_group("variants")
+            str_dt = h5py.string_dtype()
+            for c in VARIANT_COLUMNS + ("ref_checked",):
+                dt = np.int64 if c in INT_COLUMNS else np.bool_ if c in _H5_BOOLS else str_dt
+                g.create_dataset(c, shape=(0,), maxshape=(None,), dtype=dt, chunks=(4096,), compression="gzip")
+            g["ref_match"].attrs["note"] = ("False also where the REF was not compared with the genome "
+                                            "(see ref_checked and status)")
+            g["ref_checked"].attrs["note"] = "whether the VCF's REF was compared with the genome (ref_match)"
+            s = self.h5.create_group("scores")
+            for name in scores:
+                s.create_dataset(name, shape=(0, len(features)), maxshape=(None, len(features)), dtype=np.float32,
+                                 chunks=(min(1024, max(1, 2**20 // max(len(features), 1))), len(features)),
+                                 compression="gzip")
+            if self.summary:
+                g = self.h5.create_group("summary")
+                for c in self.summary:
+                    g.create_dataset(c, shape=(0,), maxshape=(None,), chunks=(4096,), compression="gzip",
+                                     dtype=str_dt if c.startswith(TEXT_SUMMARY_PREFIX) else np.float64)
 
     def write(self, prep, values: Dict[str, np.ndarray], summary: Optional[Dict[str, np.ndarray]] = None) -> None:
         table = _variant_table(prep)

@@ -204,6 +204,7 @@ def _keep_or_discard(writer, keep: bool, partial: str) -> None:
     ``--resume`` when the run was resumed or stopped by the user (Ctrl-C) with TSV output."""
     if keep:
         writer.close()
+        writer.release()
         log.warning(f"interrupted: the rows scored so far are kept in {partial}; run the same command "
                     f"with --resume to continue")
     else:

@@ -12,6 +12,7 @@ import sys
 from typing import List, Optional
 
 from .._version import __version__
+from ..outputs import OutputBusy
 from . import apply, data, design, interpret, lm, prioritize, tune, variants, weights
 from .common import HelpFormatter, missing_input
 
@@ -75,6 +76,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print(f"dnaseq {args.command}: interrupted", file=sys.stderr)
         return 130
+    except OutputBusy as exc:
+        print(f"dnaseq {args.command}: error: {exc}", file=sys.stderr)
+        return 1
     except (OSError, RuntimeError) as exc:
         failure = write_failure(exc)
         if failure is None:

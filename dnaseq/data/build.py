@@ -32,7 +32,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .._version import __version__
-from ..outputs import prepare_output_file
+from ..outputs import OutputLock, prepare_output_file
 from ..sequence.encoding import N_CODE
 from ..sequence.genome import Genome, UnknownChromosomeError
 from ..sequence.intervals import IntervalSet, merge_intervals, read_intervals
@@ -270,47 +270,52 @@ def build_dataset(reference: str, features: Sequence[Feature], out: str, *,
     split_def = ({"type": "chromosome", "valid": valid_chroms, "test": test_chroms} if by_chrom else
                  {"type": "random", "valid_fraction": valid_fraction, "test_fraction": test_fraction, "seed": seed})
 
-    bar = _progress(sum(genome.lengths[c] for c in all_chroms), progress)
-    tmp = out + ".partial"
-    with DatasetWriter(tmp, window_size, len(features), pack_labels=pack_labels) as writer:
-        for s in SPLITS:
-            writer.ensure_split(s)
-        for ci, chrom in enumerate(all_chroms):
-            split = _split_for_chrom(chrom, valid_chroms, test_chroms) if by_chrom else "random"
-            report.chromosomes[chrom] = split
-            codes = genome.chromosome_codes(chrom)
-            n_bins = len(codes) // bin_size
-            for b0 in range(0, n_bins, block_bins):
-                block = _block(rules, codes, chrom, b0, min(b0 + block_bins, n_bins), report)
-                _write_block(writer, block, _assign(split, len(block.keep), rng, valid_fraction, test_fraction),
-                             ci, report)
-                if bar is not None:
-                    bar.update(int(block.bin_starts[-1] + bin_size - block.bin_starts[0]))
-            if bar is not None:
-                bar.update(len(codes) - n_bins * bin_size)
-            del codes
-        report.seconds = time.perf_counter() - t0
-        writer.set_attrs(features=names, groups=groups, chroms=list(all_chroms), base_order="ACGT",
-                         code_map={"A": 0, "C": 1, "G": 2, "T": 3, "N": 4}, bin_size=bin_size,
-                         window_size=window_size, min_coverage=min_coverage,
-                         max_n_fraction=max_n_fraction, genome_path=os.path.abspath(reference),
-                         genome_checksum=genome.checksum(), split=split_def,
-                         dnaseq_version=__version__,
-                         command=command if command is not None else " ".join(sys.argv),
-                         regions=os.path.abspath(regions) if regions else "",
-                         blacklist=os.path.abspath(blacklist) if blacklist else "",
-                         summary=report.as_dict())
-    if bar is not None:
-        bar.close()
+    lock = OutputLock(out)  # a second build of the same file stops here instead of interleaving
     try:
-        _check_not_empty(report, genome, all_chroms, valid_chroms, test_chroms, window_size, reference)
-    except ValueError:
-        os.remove(tmp)
+        bar = _progress(sum(genome.lengths[c] for c in all_chroms), progress)
+        tmp = out + ".partial"
+        with DatasetWriter(tmp, window_size, len(features), pack_labels=pack_labels) as writer:
+            for s in SPLITS:
+                writer.ensure_split(s)
+            for ci, chrom in enumerate(all_chroms):
+                split = _split_for_chrom(chrom, valid_chroms, test_chroms) if by_chrom else "random"
+                report.chromosomes[chrom] = split
+                codes = genome.chromosome_codes(chrom)
+                n_bins = len(codes) // bin_size
+                for b0 in range(0, n_bins, block_bins):
+                    block = _block(rules, codes, chrom, b0, min(b0 + block_bins, n_bins), report)
+                    _write_block(writer, block, _assign(split, len(block.keep), rng, valid_fraction, test_fraction),
+                                 ci, report)
+                    if bar is not None:
+                        bar.update(int(block.bin_starts[-1] + bin_size - block.bin_starts[0]))
+                if bar is not None:
+                    bar.update(len(codes) - n_bins * bin_size)
+                del codes
+            report.seconds = time.perf_counter() - t0
+            writer.set_attrs(features=names, groups=groups, chroms=list(all_chroms), base_order="ACGT",
+                             code_map={"A": 0, "C": 1, "G": 2, "T": 3, "N": 4}, bin_size=bin_size,
+                             window_size=window_size, min_coverage=min_coverage,
+                             max_n_fraction=max_n_fraction, genome_path=os.path.abspath(reference),
+                             genome_checksum=genome.checksum(), split=split_def,
+                             dnaseq_version=__version__,
+                             command=command if command is not None else " ".join(sys.argv),
+                             regions=os.path.abspath(regions) if regions else "",
+                             blacklist=os.path.abspath(blacklist) if blacklist else "",
+                             summary=report.as_dict())
+        if bar is not None:
+            bar.close()
+        try:
+            _check_not_empty(report, genome, all_chroms, valid_chroms, test_chroms, window_size, reference)
+        finally:
+            genome.close()
+        os.replace(tmp, out)  # a crash never leaves a half-written file under the real name
+        return report
+    except BaseException:
+        if os.path.exists(out + ".partial"):  # nothing half-written is left for the next run to trip on
+            os.remove(out + ".partial")
         raise
     finally:
-        genome.close()
-    os.replace(tmp, out)  # a crash never leaves a half-written file under the real name
-    return report
+        lock.release()
 
 
 def _check_not_empty(report: BuildReport, genome: Genome, chroms: Sequence[str], valid_chroms: Sequence[str],
