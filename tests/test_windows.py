@@ -56,6 +56,17 @@ def test_tiling_leaves_out_gap_bins_and_pads_the_ends(genome):
     assert all(w.codes.shape[1] == 20 for w in windows)
 
 
+def test_a_stride_wider_than_the_window_predicts_each_bin_from_its_centre(genome):
+    """``predict --stride 5000`` with a 1000 bp model crashed (IndexError): each bin is the
+    window centred on it; a bin is a gap when the part the window sees is all N."""
+    got = [b() for b in chromosome_blocks(genome, "c2", 10, 30, block=8)]
+    windows = [w for w, _ in got]
+    names = sum((w.name for w in windows), [])
+    assert names == ["c2:1-30", "c2:61-90", "c2:91-100"]  # 31-60: its window, 41-50, is all gap
+    assert sum(n for _, n in got) == 1
+    assert decode(windows[0].codes[0]) == CHR[10:20] and list(windows[0].start) == [10, 70, 90]
+
+
 def test_region_bed_windows_centred_or_tiled(genome, tmp_path):
     bed = tmp_path / "r.bed"
     bed.write_text("c1\t10\t20\tx\nc1\t40\t61\ty\n")

@@ -118,11 +118,12 @@ def chromosome_blocks(genome: Genome, chrom: str, L: int, stride: int, block: in
     for lo in range(0, len(bs), block):
         def unit(s=bs[lo:lo + block], e=be[lo:lo + block]):
             w = _tiled(lambda a, b: genome.fetch(name, a, b).codes, name, length, s, e, L)
-            # the bin's own bases inside each window: all N means an assembly gap
+            # the bin's own bases inside each window (a stride wider than the window: the window's):
+            # all N means an assembly gap
             width = int((e - s).max())
             idx = (s - w.start)[:, None] + np.arange(width)[None, :]
-            in_bin = np.arange(width)[None, :] < (e - s)[:, None]
-            gap = np.where(in_bin, np.take_along_axis(w.codes, np.minimum(idx, L - 1), axis=1) == N_CODE, True)
+            in_bin = (np.arange(width)[None, :] < (e - s)[:, None]) & (idx >= 0) & (idx < L)
+            gap = np.where(in_bin, np.take_along_axis(w.codes, np.clip(idx, 0, L - 1), axis=1) == N_CODE, True)
             keep = ~gap.all(axis=1)
             kept = Windows(w.codes[keep], [n for n, k in zip(w.name, keep) if k], [name] * int(keep.sum()),
                            w.start[keep], s[keep], e[keep], w.padded[keep])
