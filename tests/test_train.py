@@ -268,3 +268,50 @@ def test_one_feature_dataset_trains_validates_and_predicts(tmp_path):
     run_cli("motifs", "-m", ckpt, "--data", data, "--split", "test", "--influence-windows", "8", "--no-logos",
             "-o", out / "motifs")
     assert set(pd.read_csv(out / "motifs" / "filter_motifs.tsv", sep="\t")["top_feature"]) == {name}
+    (tmp_path / "search.yaml").write_text("model.lr: {type: float, low: 1.0e-4, high: 1.0e-2, log: true}\n")
+    fast = ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=2",
+            "trainer.num_sanity_val_steps=0"]
+    proc = run_cli("tune", "--config", cfg, "--search", tmp_path / "search.yaml", "--trials", 1, "--out", out / "tune",
+                   *[a for f in fast for a in ("--set", f)])
+    assert "1 trials (1 complete, 0 pruned, 0 fail)" in proc.stdout, proc.stdout
+    assert pd.read_csv(out / "tune" / "trials.tsv", sep="\t").state.tolist() == ["complete"]
+
+
+def test_one_window_splits_and_a_batch_larger_than_every_split(tmp_path):
+    """Issue 32, item 7, the smallest legal sizes: valid and test chromosomes of 1000 bp (one
+    window each), a batch size (512) larger than every split, evaluation of a one-window split
+    (AUCs undefined: NaN with the reason, never a crash or 0.5) and a FASTA of one record."""
+    import shutil
+
+    import pandas as pd
+
+    from dnaseq.sequence.genome import write_fasta
+    from tests.conftest import DATA
+    shutil.copytree(DATA / "dm3_slice", tmp_path / "slice")
+    with dnaseq.Genome(str(tmp_path / "slice" / "dm3_chr2L_400k.fa.gz")) as g:
+        codes = g.chromosome_codes("chr2L")
+    clean = [i for i in range(0, len(codes) - 1000, 1000) if (codes[i:i + 1000] != 4).all()][:2]
+    seq = dnaseq.decode(codes)
+    fa = write_fasta(tmp_path / "g.fa", {"chr2L": seq, "chrV": seq[clean[0]:clean[0] + 1000],
+                                         "chrT": seq[clean[1]:clean[1] + 1000]})
+    data = tmp_path / "d.h5"
+    report = dnaseq.build_dataset(str(fa), dnaseq.read_manifest(str(tmp_path / "slice" / "manifest.tsv")),
+                                  str(data), valid_chroms=["chrV"], test_chroms=["chrT"], progress=False)
+    assert report.windows["valid"] == 1 and report.windows["test"] == 1 and report.windows["train"] < 512
+    cfg = write_config(tmp_path / "c.yaml", data, tmp_path / "ckpt")
+    text = yaml.safe_load(cfg.read_text())
+    text["data"]["batch_size"] = 512
+    cfg.write_text(yaml.safe_dump(text))
+    run_cli("train", "--config", cfg)
+    ckpt = tmp_path / "ckpt" / "last.ckpt"
+    assert ckpt.exists()
+    proc = run_cli("evaluate", "-m", ckpt, "--data", data, "--split", "test", "-o", tmp_path / "eval", "-q",
+                   check=False)
+    table = pd.read_csv(tmp_path / "eval" / "metrics_per_feature.tsv", sep="\t")
+    assert len(table) == 8 and table["roc_auc"].isna().all(), table  # one window: one class per feature
+    assert proc.returncode == 3 and "(no positives in this split)" in proc.stdout, proc.stdout + proc.stderr
+    assert "no feature has both positive and negative windows in the test split (1 windows)" in proc.stderr
+    one = write_fasta(tmp_path / "one.fa", {"only": seq[clean[0]:clean[0] + 1000]})
+    run_cli("predict", "-m", ckpt, "--fasta", one, "-o", tmp_path / "pred", "-q")
+    pred = pd.read_csv(tmp_path / "pred.tsv", sep="\t")
+    assert len(pred) == 1 and pred["name"].tolist() == ["only"]

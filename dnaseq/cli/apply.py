@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import sys
 
 from ..settings import STRAND_TEXT
 from .common import add_overwrite, add_run_options, progress_wanted, refuse_to_overwrite, run_options, split_list
@@ -48,6 +49,11 @@ def _evaluate(args) -> int:
     if args.out:
         print(f"wrote {args.out}/metrics_per_feature.tsv, metrics_summary.tsv, metrics.json, curves.png, "
               f"auc_by_group.png" + (", predictions.h5" if args.save_predictions else ""))
+    if result.table["roc_auc"].isna().all():  # every AUC undefined: nothing was measured
+        print(f"dnaseq evaluate: no feature has both positive and negative windows in the {args.split} split "
+              f"({result.meta.get('windows', '?')} windows), so no AUC could be computed (exit status 3); "
+              "evaluate a larger split", file=sys.stderr)
+        return 3
     return 0
 
 

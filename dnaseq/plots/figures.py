@@ -45,7 +45,9 @@ def plot_curves(labels: np.ndarray, probs: np.ndarray, names: Sequence[str], fea
     ax_pr.set(xlabel="recall", ylabel="precision", title="precision-recall (average precision)", xlim=(0, 1),
               ylim=(0, 1.02))
     for ax in (ax_roc, ax_pr):  # below the axes: a legend never hides a curve
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1, frameon=False)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1,
+                      frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
