@@ -217,3 +217,15 @@ def test_cli_missing_files_are_clear(tiny_checkpoint, tmp_path):
     p = run_cli("score-variants", "-m", tmp_path / "nope.ckpt", "--vcf", vcf, "-r", fa, "-o", tmp_path / "x",
                 check=False)
     assert p.returncode == 1 and "nope.ckpt" in p.stderr
+
+
+def test_a_malformed_multi_allelic_record_gives_one_row_per_alt():
+    """Issue 32: REF 'G?' with ALT A,C,T is three malformed rows (alt_index 0-2, each ALT's
+    own text), as a readable record would be three scored rows; POS that is no integer, too."""
+    from dnaseq.sequence.vcf import _parse_line
+    rows = _parse_line("chr2L\t20001\tm\tG?\tA,C,T\t.\t.\t.", 7)
+    assert [(r.alt, r.alt_index, r.kind) for r in rows] == [("A", 0, "malformed"), ("C", 1, "malformed"),
+                                                            ("T", 2, "malformed")]
+    assert all(r.pos == 20001 and r.ref == "G?" and "REF 'G?' is not a DNA sequence" in r.problem for r in rows)
+    rows = _parse_line("chr2L\t20x01\tp\tG\tA,C\t.\t.\t.", 8)
+    assert [(r.pos, r.alt) for r in rows] == [(-1, "A"), (-1, "C")] and "POS '20x01'" in rows[1].problem

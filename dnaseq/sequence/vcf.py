@@ -19,9 +19,10 @@ ALT classification (``alt_kind``):
   ``invalid_alt`` (characters that are not DNA, or IUPAC ambiguity codes such as ``Y``: an
   ambiguous allele has no single sequence to score; ``N`` is accepted and scored as unknown).
 
-Malformed lines give one row with ``kind="malformed"``: CHROM, ID, REF and ALT are the line's
-own text (its first fields; long text is cut at 100 characters), ``pos`` is the POS text's
-integer when it is one (possibly < 1), else -1, and ``problem`` quotes the raw POS text.
+Malformed lines give one row per ALT (one row when the line has no ALT column) with
+``kind="malformed"``: CHROM, ID, REF and ALT are the line's own text (its first fields; long
+text is cut at 100 characters), ``pos`` is the POS text's integer when it is one (possibly < 1),
+else -1 (an integer column, never empty), and ``problem`` quotes the raw POS text.
 
 :func:`check_vcf` looks at the start of a file before anything is written: a file that has
 no ``##fileformat``/``#CHROM`` header and whose first lines are not VCF records (an image, a
@@ -261,7 +262,9 @@ def _parse_line(line: str, lineno: int) -> List[VariantRow]:
     chrom, pos_s, vid, ref, alts = fields[:5]
 
     def bad(problem: str) -> List[VariantRow]:
-        return _malformed(lineno, fields, problem)
+        """One malformed row per ALT of the record (each ALT is an output row, scored or not)."""
+        one = _malformed(lineno, fields, problem)[0]
+        return [replace(one, alt=_clip(alt), alt_index=i) for i, alt in enumerate(alts.split(","))]
 
     if not chrom:
         return bad("empty CHROM")
