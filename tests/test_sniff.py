@@ -3,6 +3,7 @@ peaks or as the reference stops with one line naming the format and what to pass
 given as peaks is read, optionally one feature type (--gff-type)."""
 import bz2
 import gzip
+import os
 import shutil
 
 import numpy as np
@@ -144,7 +145,9 @@ def test_a_bed_or_fasta_given_as_the_vcf_is_refused_naming_it(tmp_path):
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# 25 examples per target in the suite; DNASEQ_FUZZ_EXAMPLES=2000 for a long run (docs/testing.md)
+FUZZ = settings(max_examples=int(os.environ.get("DNASEQ_FUZZ_EXAMPLES", "25")), deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
 COORD = st.integers(1, 10 ** 6)
 
 
