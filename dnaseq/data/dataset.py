@@ -165,10 +165,14 @@ class H5Split(SplitSource):
             g = h5[split]
             self.n = g["sequences"].shape[0]
             self.chunk_rows = g["sequences"].chunks[0] if g["sequences"].chunks else 256
+            self.label_rows = g["labels"].chunks[0] if g["labels"].chunks else self.chunk_rows
             self.packed = bool(g["labels"].attrs.get("packed", 0))
         self._h5: Optional[h5py.File] = None
+        self._ds = None
         self._pid = None
-        self._cache: "OrderedDict[int, Tuple[np.ndarray, np.ndarray]]" = OrderedDict()
+        # decompressed chunks, by chunk index: sequences and labels have chunks of their own sizes
+        self._cache: "OrderedDict[int, np.ndarray]" = OrderedDict()
+        self._label_cache: "OrderedDict[int, np.ndarray]" = OrderedDict()
         self.cache_chunks = cache_chunks
         self._memory = None
         if in_memory:
@@ -182,48 +186,63 @@ class H5Split(SplitSource):
     def __getstate__(self):
         # h5py handles cannot cross process boundaries: a worker reopens the file itself
         state = self.__dict__.copy()
-        state["_h5"] = None
-        state["_cache"] = OrderedDict()
+        state["_h5"] = state["_ds"] = None
+        state["_cache"], state["_label_cache"] = OrderedDict(), OrderedDict()
         return state
 
     def _group(self) -> h5py.Group:
         if self._h5 is None or self._pid != os.getpid():
             self._h5 = open_h5(self.path)
             self._pid = os.getpid()
+            self._ds = None
         return self._h5[self.split]
+
+    def _datasets(self):
+        """(sequences, labels) dataset handles, looked up once per process."""
+        if self._ds is None or self._pid != os.getpid():
+            g = self._group()
+            self._ds = (g["sequences"], g["labels"])
+        return self._ds
 
     def _unpack(self, labels: np.ndarray) -> np.ndarray:
         if self.packed:
             return np.unpackbits(labels, axis=1, count=self.info.n_features)
         return labels
 
-    def _chunk(self, c: int) -> Tuple[np.ndarray, np.ndarray]:
-        hit = self._cache.get(c)
+    @staticmethod
+    def _cached(cache: "OrderedDict", c: int, rows: int, n: int, ds, keep: int) -> np.ndarray:
+        hit = cache.get(c)
         if hit is not None:
-            self._cache.move_to_end(c)
+            cache.move_to_end(c)
             return hit
-        g = self._group()
-        lo, hi = c * self.chunk_rows, min((c + 1) * self.chunk_rows, self.n)
-        block = (g["sequences"][lo:hi], self._unpack(g["labels"][lo:hi]))
-        self._cache[c] = block
-        if len(self._cache) > self.cache_chunks:
-            self._cache.popitem(last=False)
+        block = cache[c] = ds[c * rows:min((c + 1) * rows, n)]
+        if len(cache) > keep:
+            cache.popitem(last=False)
         return block
 
-    def read(self, idx: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    def _gather(self, idx: np.ndarray, out: np.ndarray, rows: int, cache, ds, keep: int) -> None:
+        chunk_of = idx // rows
+        for c in np.unique(chunk_of):
+            where = np.nonzero(chunk_of == c)[0]
+            out[where] = self._cached(cache, int(c), rows, self.n, ds, keep)[idx[where] - c * rows]
+
+    def read(self, idx: np.ndarray, packed: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+        """Base codes (n, L) and labels (n, F) of rows ``idx``; with ``packed`` the labels as
+        stored (bit-packed rows of ``ceil(F / 8)`` bytes when the dataset packs them, to be
+        unpacked where they are used, e.g. on the training device)."""
         idx = np.asarray(idx, dtype=np.int64)
         if self._memory is not None:
-            return self._memory[0][idx], self._memory[1][idx]
+            labels = self._memory[1][idx]
+            return self._memory[0][idx], (np.packbits(labels, axis=1) if packed and self.packed else labels)
+        seq_ds, lab_ds = self._datasets()
         seqs = np.empty((len(idx), self.info.seq_len), np.uint8)
-        labels = np.empty((len(idx), self.info.n_features), np.uint8)
-        chunk_of = idx // self.chunk_rows
-        for c in np.unique(chunk_of):
-            rows = np.nonzero(chunk_of == c)[0]
-            s, l = self._chunk(int(c))
-            local = idx[rows] - c * self.chunk_rows
-            seqs[rows] = s[local]
-            labels[rows] = l[local]
-        return seqs, labels
+        raw = np.empty((len(idx), lab_ds.shape[1]), np.uint8)
+        self._gather(idx, seqs, self.chunk_rows, self._cache, seq_ds, self.cache_chunks)
+        # a labels chunk holds the rows of several sequence chunks; a shuffle group's sequence
+        # chunks lie in as many labels chunks at most, so the same number of each is kept
+        keep = max(4, min(self.cache_chunks, (64 << 20) // max(1, self.label_rows * lab_ds.shape[1])))  # <= 64 MB
+        self._gather(idx, raw, self.label_rows, self._label_cache, lab_ds, keep)
+        return seqs, (raw if packed else self._unpack(raw))
 
     def coordinates(self) -> Tuple[List[str], np.ndarray, np.ndarray]:
         """(chromosome names per row, window starts, N counts) for the whole split."""
@@ -268,19 +287,37 @@ def available_splits(path: str) -> List[str]:
         return [s for s in h5.keys() if isinstance(h5[s], h5py.Group)]
 
 
-def format_summary(summary: Dict) -> str:
-    """A text table of windows and positives per feature per split (from the stored summary)."""
+def format_summary(summary: Dict, max_rows: Optional[int] = None, more: str = "") -> str:
+    """A text table of windows and positives per feature per split (from the stored summary).
+    Past ``max_rows`` features the table is condensed: per group the feature count and the
+    median and smallest count of positives per split, and the features with the fewest training
+    positives (``more``: a hint on how to list them all)."""
     splits = [s for s in SPLITS if s in summary.get("windows", {})]
     lines = []
     header = f"{'feature':<24}{'group':<10}" + "".join(f"{s:>12}" for s in splits)
     lines.append(header)
     lines.append("-" * len(header))
     lines.append(f"{'windows':<34}" + "".join(f"{summary['windows'][s]:>12,}" for s in splits))
-    for i, (name, group) in enumerate(zip(summary["features"], summary["groups"])):
+    names, groups = summary["features"], summary["groups"]
+    if max_rows is not None and len(names) > max_rows:
+        pos = {s: np.asarray(summary["positives"][s], np.int64) for s in splits}
+        lines.append(f"{len(names):,} features; per group, median (smallest) positives:")
+        for g in dict.fromkeys(groups):
+            cols = np.array([x == g for x in groups])
+            row = f"  {g[:21]:<22}{int(cols.sum()):>6,}    "
+            row += "".join(f"{f'{int(np.median(pos[s][cols])):,} ({int(pos[s][cols].min()):,})':>12}" for s in splits)
+            lines.append(row)
+        if "train" in pos:
+            few = np.argsort(pos["train"], kind="stable")[:5]
+            lines.append("fewest training positives: " + ", ".join(f"{names[i]} ({pos['train'][i]:,})" for i in few))
+        if more:
+            lines.append(more)
+        return "\n".join(lines)
+    for i, (name, group) in enumerate(zip(names, groups)):
         row = f"{name[:23]:<24}{group[:9]:<10}"
         for s in splits:
-            pos = summary["positives"][s][i]
+            p = summary["positives"][s][i]
             n = max(summary["windows"][s], 1)
-            row += f"{pos:>7,} {100 * pos / n:>3.0f}%"
+            row += f"{p:>7,} {100 * p / n:>3.0f}%"
         lines.append(row)
     return "\n".join(lines)
