@@ -1,4 +1,5 @@
 import logging
+import re
 
 import h5py
 import numpy as np
@@ -176,3 +177,31 @@ def test_a_build_with_no_windows_is_an_error_that_says_why(tmp_path):
         build_dataset(str(mixed), [Feature("x", "TF", str(bed))], str(tmp_path / "m.h5"), test_chroms=["gap"],
                       progress=False)
     assert not list(tmp_path.glob("m.h5*"))
+
+
+def test_many_features_are_summarised_by_group_and_info_all_lists_them(tmp_path):
+    """A 919-feature build printed 919 rows; past 40 features the summary is condensed by group
+    (count, median and smallest positives per split, the features with fewest training positives);
+    `info --all` lists every feature; a closed pipe (`info | head`) ends quietly with 141."""
+    import subprocess
+    import sys
+    fa = _genome(tmp_path, ("chr1",), length=20_000)
+    rng = np.random.default_rng(0)
+    feats = []
+    for i in range(45):
+        starts = np.sort(rng.choice(np.arange(0, 19_000, 200), size=1 + i % 7, replace=False))
+        feats.append(Feature(f"f{i:02d}", "TF" if i < 30 else "Histone",
+                             str(_bed(tmp_path, f"f{i}.bed", [f"chr1\t{s}\t{s + 200}" for s in starts]))))
+    manifest = tmp_path / "m.tsv"
+    manifest.write_text("name\tgroup\tpath\n" + "".join(f"{f.name}\t{f.group}\t{f.path}\n" for f in feats))
+    out = tmp_path / "d.h5"
+    text = run_cli("build-dataset", "--reference", fa, "--manifest", manifest, "--out", out, "-q").stdout
+    assert "45 features; per group, median (smallest) positives:" in text
+    assert not [ln for ln in text.splitlines() if re.match(r"f\d\d ", ln)]  # no row per feature
+    assert [ln.split()[:2] for ln in text.splitlines() if ln.startswith("  ")] == [["TF", "30"], ["Histone", "15"]]
+    assert "fewest training positives: " in text and f"dnaseq info {out} --all" in text
+    full = run_cli("info", out, "--all").stdout
+    assert all(f"f{i:02d} " in full for i in range(45))
+    p = subprocess.run(f"{sys.executable} -m dnaseq.cli info {out} --all | head -1", shell=True,
+                       capture_output=True, text=True)
+    assert p.stdout.startswith("dataset:") and p.stderr == "", p.stderr

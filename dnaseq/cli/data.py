@@ -9,6 +9,9 @@ import sys
 from .common import add_overwrite, progress_wanted, refuse_to_overwrite, split_list
 
 
+SUMMARY_ROWS = 40  # features listed one per row; more are condensed by group
+
+
 def _build_dataset(args) -> int:
     from ..data.build import build_dataset, parse_peak_arg, read_manifest
     from ..data.dataset import format_summary
@@ -28,7 +31,7 @@ def _build_dataset(args) -> int:
         command=" ".join(shlex.quote(a) for a in ["dnaseq"] + sys.argv[1:]), gff_type=args.gff_type)
     summary = report.as_dict()
     print(f"wrote {args.out} in {report.seconds:.1f} s")
-    print(format_summary(summary))
+    print(format_summary(summary, max_rows=SUMMARY_ROWS, more=f"(every feature: dnaseq info {args.out} --all)"))
     _print_left_out(summary)
     return 0
 
@@ -68,7 +71,8 @@ def _info(args) -> int:
             labels = open_split(args.data, s).read_all_labels()
             summary["windows"][s] = len(labels)
             summary["positives"][s] = labels.sum(axis=0).astype(int).tolist()
-    print(format_summary(summary))
+    print(format_summary(summary, max_rows=None if args.all else SUMMARY_ROWS,
+                         more=f"(every feature: dnaseq info {args.data} --all)"))
     _print_left_out(summary)
     return 0
 
@@ -104,4 +108,6 @@ def register(sub) -> None:
 
     i = sub.add_parser("info", help="summary of a dataset (dnaseq HDF5 or DeepSEA bundle)")
     i.add_argument("data")
+    i.add_argument("--all", action="store_true",
+                   help=f"a row for every feature (past {SUMMARY_ROWS} features the table is condensed by group)")
     i.set_defaults(func=_info)
