@@ -139,8 +139,32 @@ class ChunkShuffleSampler(DistributedSampler):
         return len(range(self.rank, count, self.num_replicas))
 
 
-class ResumableLoader(DataLoader):
-    """A DataLoader whose position in the epoch Lightning saves in checkpoints and restores
+def keep_numpy(batch):
+    """The loaders' collate function (it runs in the worker processes): a batch stays the numpy
+    arrays :class:`BatchDataset` read, so it crosses to the main process pickled through the
+    worker's pipe, which for batches of about a megabyte is faster than torch's shared-memory
+    tensors (one file descriptor passed per tensor): 180,000 -> 280,000 windows/s with 2 workers."""
+    return batch
+
+
+class BatchLoader(DataLoader):
+    """A DataLoader of whole batches (:class:`BatchDataset` items) that turns them into tensors
+    in the main process (pinned when ``pin_batches`` and CUDA is there: the pinning thread of
+    ``pin_memory=True`` sees numpy arrays, not tensors)."""
+
+    def __init__(self, *args, pin_batches: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pin_batches = pin_batches
+
+    def __iter__(self):
+        pin = self.pin_batches and torch.cuda.is_available()
+        for codes, labels in super().__iter__():
+            codes, labels = torch.from_numpy(codes), torch.from_numpy(labels)
+            yield (codes.pin_memory(), labels.pin_memory()) if pin else (codes, labels)
+
+
+class ResumableLoader(BatchLoader):
+    """A batch loader whose position in the epoch Lightning saves in checkpoints and restores
     (Lightning's stateful-loader protocol), delegated to its :class:`ChunkShuffleSampler`."""
 
     def state_dict(self) -> dict:
@@ -162,9 +186,8 @@ class BatchDataset(Dataset):
         return len(self.source)
 
     def __getitem__(self, idx):
-        codes, labels = self.source.read(np.asarray(idx), packed=True) if self.packed else \
-            self.source.read(np.asarray(idx))
-        return torch.from_numpy(codes), torch.from_numpy(labels)
+        """(codes, labels) as numpy arrays (:class:`BatchLoader` makes them tensors)."""
+        return self.source.read(np.asarray(idx), packed=True) if self.packed else self.source.read(np.asarray(idx))
 
 
 def unpack_labels(packed: torch.Tensor, n_features: int) -> torch.Tensor:
@@ -319,15 +342,14 @@ class DNADataModule(pl.LightningDataModule):
         sampler = ChunkShuffleSampler(len(src), self.batch_size, getattr(src, "chunk_rows", 1),
                                       shuffle=shuffle, seed=self.seed, mix_chunks=self.mix_chunks,
                                       num_replicas=replicas, rank=rank, even=role == "train")
-        pin = self.pin_memory and torch.cuda.is_available()
-        loader_cls = ResumableLoader if role == "train" else DataLoader
+        loader_cls = ResumableLoader if role == "train" else BatchLoader
         # training under a Trainer: bit-packed labels travel as they are and are unpacked on the
         # device (on_after_batch_transfer); a loader iterated by hand gives 0/1 labels as always
         packed = role == "train" and self.trainer is not None and bool(getattr(src, "packed", False))
         if role == "train":
             self._train_packed = packed
         loader = loader_cls(BatchDataset(src, packed=packed), sampler=sampler, batch_size=None,
-                            num_workers=self.num_workers, pin_memory=pin,
+                            num_workers=self.num_workers, collate_fn=keep_numpy, pin_batches=self.pin_memory,
                             persistent_workers=self.num_workers > 0 and role == "train",
                             generator=torch.Generator().manual_seed(self.seed))  # not the global stream
         if role == "train":
