@@ -191,3 +191,17 @@ def test_dnaseq_train_on_a_packed_dataset(tmp_path):
     import pandas as pd
     metrics = pd.read_csv(next((tmp_path / "logs").rglob("metrics.csv")))
     assert metrics["valid_auroc"].dropna().between(0, 1).all() and metrics["train_loss_step"].notna().any()
+
+
+def test_wide_label_chunks_match_sequence_chunks(tmp_path):
+    """A shuffled batch decompresses whole labels chunks: for 919 packed features (115 bytes a
+    row) a labels chunk holds the rows of one sequences chunk, not sixteen."""
+    from dnaseq.data.dataset import DatasetWriter, label_chunk_rows
+    assert label_chunk_rows(256, 115) == 256 and label_chunk_rows(256, 919) == 256
+    assert label_chunk_rows(256, 8) == 2048 and label_chunk_rows(256, 1) == 4096
+    path = tmp_path / "w.h5"
+    with DatasetWriter(str(path), 1000, 919, pack_labels=True) as w:
+        w.ensure_split("train")
+    import h5py
+    with h5py.File(path) as h5:
+        assert h5["train/labels"].chunks == (256, 115) and h5["train/sequences"].chunks == (256, 1000)

@@ -38,6 +38,14 @@ def _attr(value):
     return json.dumps(value) if isinstance(value, (list, dict, tuple)) else value
 
 
+def label_chunk_rows(chunk_rows: int, label_width: int) -> int:
+    """Rows per labels chunk: as many as a sequences chunk once a chunk of labels holds 16 KB or
+    more (a shuffled batch decompresses a whole labels chunk for the rows it takes from one
+    sequences chunk: 4,096-row chunks of 919 packed features made the loader decompress 16x the
+    labels it used), up to 16 sequences chunks' rows for narrow labels, whose chunks would be tiny."""
+    return chunk_rows * max(1, min(16, (16 << 10) // max(1, chunk_rows * label_width)))
+
+
 class DatasetWriter:
     """Appends windows to an HDF5 dataset split by split (resizable, chunked, compressed)."""
 
@@ -67,7 +75,8 @@ class DatasetWriter:
         g.create_dataset("sequences", shape=(0, self.window_size), maxshape=(None, self.window_size),
                          dtype=np.uint8, chunks=(self.chunk_rows, self.window_size), **opts)
         lab = g.create_dataset("labels", shape=(0, label_width), maxshape=(None, label_width),
-                               dtype=np.uint8, chunks=(self.chunk_rows * 16, max(label_width, 1)), **opts)
+                               dtype=np.uint8, chunks=(label_chunk_rows(self.chunk_rows, label_width),
+                                                       max(label_width, 1)), **opts)
         lab.attrs["packed"] = int(self.pack_labels)
         lab.attrs["n_features"] = self.n_features
         for name, dtype in (("chrom", np.uint16), ("start", np.int64), ("n_count", np.uint16)):
@@ -305,7 +314,7 @@ def format_summary(summary: Dict, max_rows: Optional[int] = None, more: str = ""
         for g in dict.fromkeys(groups):
             cols = np.array([x == g for x in groups])
             row = f"  {g[:21]:<22}{int(cols.sum()):>6,}    "
-            row += "".join(f"{f'{int(np.median(pos[s][cols])):,} ({int(pos[s][cols].min()):,})':>12}" for s in splits)
+            row += "".join(f" {f'{int(np.median(pos[s][cols])):,} ({int(pos[s][cols].min()):,})':>11}" for s in splits)
             lines.append(row)
         if "train" in pos:
             few = np.argsort(pos["train"], kind="stable")[:5]

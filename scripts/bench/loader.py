@@ -63,6 +63,8 @@ def main():
     ap.add_argument("--data", default="data/dm3_insulators.h5")
     ap.add_argument("--batch-size", type=int, default=512)
     ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--disk-only", action="store_true", help="only the bare read and codes from disk (a split "
+                    "too large to load into memory)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     ref, how = bare_h5py(args.data)
@@ -70,6 +72,8 @@ def main():
     for label, workers, mem, onehot in (("codes from disk, 2 workers", 2, False, False),
                                         ("codes from memory, 0 workers", 0, True, False),
                                         ("one-hot on the CPU, disk, 2 workers", 2, False, True)):
+        if args.disk_only and (mem or onehot):
+            continue
         n, rates = epochs(args.data, args.batch_size, workers, mem, args.epochs, onehot)
         later = sum(rates[1:]) / len(rates[1:]) if len(rates) > 1 else rates[0]
         print(f"{label:34}: {later:11,.0f} windows/s after the first epoch (first {rates[0]:,.0f}; "
