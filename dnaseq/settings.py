@@ -4,6 +4,7 @@ one-hot inputs, the per-command batch sizes and :class:`RunOptions`."""
 from __future__ import annotations
 
 import sys
+import time
 import warnings
 from dataclasses import dataclass, replace
 from typing import List, Optional, Union
@@ -107,3 +108,25 @@ class RunOptions:
         if progress is not None:
             changes["progress"] = bool(progress)
         return replace(run, **changes) if changes else run
+
+
+class ProgressLines:
+    """Progress without a terminal (a log file): one line on stderr each time another tenth of
+    ``total`` is done, with an ETA, once the run has taken 10 s (a short run prints nothing)."""
+
+    def __init__(self, total: int, label: str, unit: str = "units"):
+        self.total, self.label, self.unit, self.done, self.tenths = max(int(total), 1), label, unit, 0, 0
+        self.started = time.monotonic()
+
+    def update(self, n: int) -> None:
+        self.done = min(self.total, self.done + n)
+        tenths = self.done * 10 // self.total
+        elapsed = time.monotonic() - self.started
+        if tenths > self.tenths and elapsed >= 10:
+            left = elapsed * (self.total - self.done) / max(self.done, 1)
+            print(f"{self.label}: {self.done:,} of {self.total:,} {self.unit} ({100 * self.done // self.total}%) "
+                  f"in {elapsed:.0f} s, about {left:.0f} s left", file=sys.stderr, flush=True)
+        self.tenths = max(self.tenths, tenths)
+
+    def close(self) -> None:
+        pass

@@ -205,3 +205,19 @@ def test_many_features_are_summarised_by_group_and_info_all_lists_them(tmp_path)
     p = subprocess.run(f"{sys.executable} -m dnaseq.cli info {out} --all | head -1", shell=True,
                        capture_output=True, text=True)
     assert p.stdout.startswith("dataset:") and p.stderr == "", p.stderr
+
+
+def test_a_build_written_to_a_log_reports_progress_in_lines(tmp_path, capsys, monkeypatch):
+    """Off a terminal (progress="lines", what the CLI passes when stderr is a file) a long build
+    prints a line per tenth of the genome with an ETA, no carriage returns."""
+    import dnaseq.settings
+    clock = iter(range(0, 100_000, 20))  # 20 s per tick of the clock
+    monkeypatch.setattr(dnaseq.settings.time, "monotonic", lambda: next(clock))
+    fa = _genome(tmp_path, ("chr1", "chr2", "chr3", "chr4"), length=50_000)
+    bed = _bed(tmp_path, "p.bed", ["chr1\t1000\t1400", "chr3\t5000\t5400"])
+    build_dataset(str(fa), [Feature("f", "TF", str(bed))], str(tmp_path / "d.h5"), block_bins=25,
+                  progress="lines")
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines and "\r" not in "".join(lines)
+    assert lines[-1].startswith("build-dataset: 200,000 of 200,000 bp (100%) in ") and "s left" in lines[-1]
+    assert len(lines) == 10

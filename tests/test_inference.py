@@ -8,6 +8,7 @@ import pytorch_lightning as pl
 import torch
 
 import dnaseq
+import dnaseq.settings
 from dnaseq.inference import engine
 from dnaseq.inference.predictor import predict_codes, settings
 from dnaseq.models.strand import StrandWrapper
@@ -101,7 +102,7 @@ def test_progress_off_a_terminal_is_lines_with_an_eta(capsys, monkeypatch):
     """Without a terminal a long run prints a line per tenth of its units with an ETA (no carriage
     returns), a run under 10 s prints nothing, and stage lines appear only when progress is wanted."""
     clock = iter(range(0, 1000, 3))  # 3 s per unit
-    monkeypatch.setattr(engine.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(dnaseq.settings.time, "monotonic", lambda: next(clock))
     info = engine.run(torch.nn.Identity(), lambda: ({"x": torch.zeros(1), "meta": i} for i in range(20)),
                       lambda net, u: u, _Sink,
                       engine.RunOptions(accelerator="cpu", progress=False, progress_lines=True, label="design"),
@@ -110,7 +111,7 @@ def test_progress_off_a_terminal_is_lines_with_an_eta(capsys, monkeypatch):
     assert len(info.sink.got) == 20 and "\r" not in "".join(lines)
     assert lines[0].startswith("design: 4 of 20 units (20%) in 12 s, about 48 s left"), lines
     assert lines[-1].startswith("design: 20 of 20 units (100%)") and len(lines) == 9
-    monkeypatch.setattr(engine.time, "monotonic", lambda: 0.0)
+    monkeypatch.setattr(dnaseq.settings.time, "monotonic", lambda: 0.0)
     engine.run(torch.nn.Identity(), lambda: ({"x": torch.zeros(1), "meta": i} for i in range(5)), lambda net, u: u,
                _Sink, engine.RunOptions(accelerator="cpu", progress=False, progress_lines=True), total=5)
     engine.RunOptions(progress=False).say("not shown: the Python API's default")

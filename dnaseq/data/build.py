@@ -26,13 +26,14 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .._version import __version__
 from ..outputs import OutputLock, prepare_output_file
+from ..settings import ProgressLines
 from ..sequence.encoding import N_CODE
 from ..sequence.genome import Genome, UnknownChromosomeError
 from ..sequence.intervals import IntervalSet, merge_intervals, read_intervals
@@ -241,10 +242,12 @@ def build_dataset(reference: str, features: Sequence[Feature], out: str, *,
                   valid_chroms: Sequence[str] = (), test_chroms: Sequence[str] = (),
                   valid_fraction: float = 0.05, test_fraction: float = 0.05, seed: int = 0,
                   require_positive: bool = False, pack_labels: bool = False,
-                  on_bad_line: str = "error", block_bins: int = 32768, progress: bool = True,
+                  on_bad_line: str = "error", block_bins: int = 32768, progress: Union[bool, str] = True,
                   command: Optional[str] = None, gff_type: Optional[str] = None) -> BuildReport:
     """Build the HDF5 dataset ``out``; returns a :class:`BuildReport` (also stored in the file).
-    ``gff_type``: of peak files that are GFF/GTF, use only the lines of this feature type."""
+    ``gff_type``: of peak files that are GFF/GTF, use only the lines of this feature type.
+    ``progress``: a bar (True), a line per tenth of the genome with an ETA (``"lines"``, for a
+    log file), or nothing (False)."""
     t0 = time.perf_counter()
     if window_size < bin_size or (window_size - bin_size) % 2:
         raise ValueError("window_size must be >= bin_size and differ from it by an even number")
@@ -351,8 +354,11 @@ def _windows(codes: np.ndarray, first_start: int, n: int, window_size: int, step
     return sliding_window_view(segment, window_size)[::step]
 
 
-def _progress(total: int, enabled: bool):
-    if not enabled:
+def _progress(total: int, progress: Union[bool, str]):
+    """A bar (``True``), a line per tenth with an ETA (``"lines"``: not a terminal), or nothing."""
+    if progress == "lines":
+        return ProgressLines(total, "build-dataset", unit="bp")
+    if not progress:
         return None
     from tqdm.auto import tqdm
     return tqdm(total=total, unit="bp", unit_scale=True, desc="build-dataset", file=sys.stderr)

@@ -38,7 +38,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,7 +51,7 @@ from torch import nn
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from ..models.state import preserved
-from ..settings import RunOptions
+from ..settings import ProgressLines, RunOptions
 
 _LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning", "lightning_fabric", "lightning.pytorch",
                       "pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero")
@@ -146,7 +145,7 @@ class _OrderedWriter(BasePredictionWriter):
                 self._bar = tqdm(total=self.total, unit="unit", file=sys.stderr, leave=False,
                                  desc="predict" if self._world == 1 else f"predict (rank 0 of {self._world})")
             elif self.options.progress_lines and self.total:
-                self._lines = _Lines(self.total, self.options.label or "dnaseq")
+                self._lines = ProgressLines(self.total, self.options.label or "dnaseq")
 
     def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx,
                            dataloader_idx=0):
@@ -176,25 +175,6 @@ class _OrderedWriter(BasePredictionWriter):
             finally:
                 shutil.rmtree(self._dir, ignore_errors=True)
         trainer.strategy.barrier()
-
-
-class _Lines:
-    """Progress without a terminal: one line each time another tenth of the units is done, with
-    an ETA, once the run has taken 10 s (a short run prints nothing)."""
-
-    def __init__(self, total: int, label: str):
-        self.total, self.label, self.done, self.tenths = total, label, 0, 0
-        self.started = time.monotonic()
-
-    def update(self, n: int) -> None:
-        self.done = min(self.total, self.done + n)
-        tenths = self.done * 10 // self.total
-        elapsed = time.monotonic() - self.started
-        if tenths > self.tenths and elapsed >= 10:
-            left = elapsed * (self.total - self.done) / max(self.done, 1)
-            print(f"{self.label}: {self.done:,} of {self.total:,} units ({100 * self.done // self.total}%) "
-                  f"in {elapsed:.0f} s, about {left:.0f} s left", file=sys.stderr, flush=True)
-        self.tenths = max(self.tenths, tenths)
 
 
 def _records(path: str):
