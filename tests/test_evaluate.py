@@ -146,3 +146,40 @@ def test_damaged_dataset_is_one_line_naming_file_and_damage(tiny_checkpoint, tmp
         assert proc.returncode == 1 and "Traceback" not in err and len(err.splitlines()) == 1, err
         assert f"{bad}: cannot read it as an HDF5 dataset" in err and expected in err, err
     assert not (tmp_path / "ev" / "metrics.json").exists()
+
+
+def test_a_dataset_from_a_newer_dnaseq_is_one_line(tiny_checkpoint, tmp_path):
+    """Issue 32, item 3: a dataset whose format is newer than this dnaseq reads is refused by
+    evaluate, info and train's data module, naming the file, its version and what to do."""
+    import shutil
+
+    import h5py
+    newer = tmp_path / "newer.h5"
+    shutil.copy(DATA / "dm3_insulators.h5", newer)
+    with h5py.File(newer, "r+") as h5:
+        h5.attrs["format_version"] = 99
+        h5.attrs["dnaseq_version"] = "9.0.0"
+    for args in (["evaluate", "-m", tiny_checkpoint, "-d", newer, "-o", tmp_path / "ev"], ["info", newer]):
+        proc = run_cli(*args, check=False)
+        err = proc.stderr.strip()
+        assert proc.returncode == 1 and len(err.splitlines()) == 1, err
+        assert f"{newer} was written by dnaseq 9.0.0 in dataset format 99; this dnaseq reads formats up to 1" in err
+
+
+def test_a_corrupt_block_in_a_bgzip_reference_is_one_line(tmp_path):
+    """Issue 32, item 3: a BGZF reference with a damaged block in the middle (its index fine)."""
+    import shutil
+    shutil.copytree(DATA / "dm3_slice", tmp_path / "s")
+    fa = tmp_path / "s" / "dm3_chr2L_400k.fa.gz"
+    raw = bytearray(fa.read_bytes())
+    for k in range(len(raw) // 2, len(raw) // 2 + 200):
+        raw[k] ^= 0x5A
+    fa.write_bytes(bytes(raw))
+    for idx in (tmp_path / "s").glob("*.fa.gz.*"):
+        idx.touch()  # the index stays newer than the file: only the block is damaged
+    proc = run_cli("build-dataset", "--reference", fa, "--manifest", tmp_path / "s" / "manifest.tsv",
+                   "--out", tmp_path / "o.h5", "-q", check=False)
+    err = proc.stderr.strip()
+    assert proc.returncode == 1 and len(err.splitlines()) == 1, err
+    assert f"{fa}: cannot read chr2L:" in err and "the file is damaged (a compressed block is corrupt" in err
+    assert not (tmp_path / "o.h5").exists() and not (tmp_path / "o.h5.partial").exists()

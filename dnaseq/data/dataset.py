@@ -139,6 +139,11 @@ def _info_from_attrs(h5: h5py.File, path: str) -> DatasetInfo:
     if h5.attrs.get("format") != FORMAT:
         raise ValueError(f"{path} is not a dnaseq dataset (no format={FORMAT!r} attribute); "
                          f"build one with `dnaseq build-dataset`, or pass a DeepSEA bundle (.mat)")
+    version = h5.attrs.get("format_version", 1)
+    if int(version) > FORMAT_VERSION:
+        made_by = h5.attrs.get("dnaseq_version", "a newer version")
+        raise ValueError(f"{path} was written by dnaseq {made_by} in dataset format {int(version)}; this dnaseq "
+                         f"reads formats up to {FORMAT_VERSION}: upgrade dnaseq (pip install -U dnaseq) or rebuild it")
     attrs = {}
     for key, value in h5.attrs.items():
         if isinstance(value, bytes):

@@ -191,7 +191,9 @@ class Genome:
         try:
             text = self._fasta[name][lo:hi]
         except (zlib.error, struct.error, EOFError, pyfaidx.FetchError) as exc:  # a damaged BGZF block
-            raise ValueError(f"{self.path}: cannot read {name}:{lo}-{hi}: {exc}") from exc
+            damage = "a compressed block is corrupt" if isinstance(exc, zlib.error) else "it ends early or is corrupt"
+            raise ValueError(f"{self.path}: cannot read {name}:{lo}-{hi}: the file is damaged ({damage}: {exc}); "
+                             f"copy or download it again") from exc
         if len(text) != hi - lo:
             raise ValueError(f"{self.path}: read {len(text)} bases of {name}:{lo}-{hi} instead of "
                              f"{hi - lo}: its lines do not match the index {self.index_path}; delete "
