@@ -260,3 +260,36 @@ def test_score_variants_resume_after_sigkill(tiny_checkpoint, tmp_path, sig):
     assert not partial.exists() and not os.path.exists(str(partial) + ".json")
     summary = json.loads((tmp_path / "cut.summary.json").read_text())
     assert summary["rows"] == N and summary["statuses"] == {"scored": N}
+
+
+def test_sigterm_stops_a_run_like_ctrl_c(tmp_path):
+    """`kill PID` (SIGTERM, also what `timeout` sends) stopped nothing: Lightning's handler only
+    sets a flag that its predict loop never reads. Now the run stops after the unit in flight and
+    the caller gets KeyboardInterrupt, as with Ctrl-C (run in a process of its own)."""
+    import subprocess
+    import sys
+    code = """
+import os, signal, sys, torch
+from dnaseq.inference import engine
+done = []
+class Sink:
+    def write(self, meta, out):
+        done.append(meta)
+def produce():
+    for i in range(50):
+        if i == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        yield {"x": torch.zeros(1), "meta": i}
+try:
+    engine.run(torch.nn.Identity(), produce, lambda net, u: u, Sink,
+               engine.RunOptions(accelerator="cpu", progress=False))
+except KeyboardInterrupt:
+    print("interrupted after", len(done), "units")
+    sys.exit(0)
+print("ran to the end:", len(done))
+sys.exit(1)
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr[-2000:]
+    n = int(p.stdout.split("interrupted after ")[1].split()[0])
+    assert n < 10, p.stdout

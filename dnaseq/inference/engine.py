@@ -159,6 +159,10 @@ class _OrderedWriter(BasePredictionWriter):
             self._bar.update(self._world)
         if self._lines is not None:
             self._lines.update(self._world)
+        if getattr(trainer, "received_sigterm", False):
+            # Lightning's SIGTERM handler only sets this flag, and its predict loop never reads it:
+            # `kill PID` or `timeout` would not stop a run. Stop as Ctrl-C does (partial output kept)
+            raise KeyboardInterrupt
 
     def on_predict_end(self, trainer, pl_module):
         if self._bar is not None:
