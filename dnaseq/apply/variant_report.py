@@ -60,5 +60,3 @@ def write_summary(writer, out: str, summary: ScoringSummary) -> None:
         if os.path.exists(path + ".partial"):
             os.remove(path + ".partial")
         raise
-    finally:
-        writer.release()

@@ -18,6 +18,12 @@ def progress_wanted(quiet: bool = False) -> bool:
         return False
 
 
+def progress_mode(quiet: bool = False):
+    """How a long job reports progress: a bar on a terminal (True), a line per tenth with an ETA
+    in a log file (``"lines"``), or nothing with ``-q`` (False)."""
+    return True if progress_wanted(quiet) else (False if quiet else "lines")
+
+
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Every option says its default once: "(default: X)" is added only where the help text
     does not already name the default, and not for options without one (None) or flags."""

@@ -6,7 +6,7 @@ import json
 import shlex
 import sys
 
-from .common import add_overwrite, progress_wanted, refuse_to_overwrite, split_list
+from .common import add_overwrite, progress_mode, refuse_to_overwrite, split_list
 
 
 SUMMARY_ROWS = 40  # features listed one per row; more are condensed by group
@@ -27,7 +27,7 @@ def _build_dataset(args) -> int:
         valid_chroms=split_list(args.valid_chroms) or (), test_chroms=split_list(args.test_chroms) or (),
         valid_fraction=args.valid_fraction, test_fraction=args.test_fraction, seed=args.seed,
         require_positive=args.require_positive, pack_labels=args.pack_labels,
-        on_bad_line="skip" if args.skip_bad_lines else "error", progress=progress_wanted(args.quiet) or (not args.quiet and "lines"),
+        on_bad_line="skip" if args.skip_bad_lines else "error", progress=progress_mode(args.quiet),
         command=" ".join(shlex.quote(a) for a in ["dnaseq"] + sys.argv[1:]), gff_type=args.gff_type)
     summary = report.as_dict()
     print(f"wrote {args.out} in {report.seconds:.1f} s")

@@ -273,10 +273,10 @@ def build_dataset(reference: str, features: Sequence[Feature], out: str, *,
     split_def = ({"type": "chromosome", "valid": valid_chroms, "test": test_chroms} if by_chrom else
                  {"type": "random", "valid_fraction": valid_fraction, "test_fraction": test_fraction, "seed": seed})
 
+    tmp = out + ".partial"
     lock = OutputLock(out)  # a second build of the same file stops here instead of interleaving
     try:
         bar = _progress(sum(genome.lengths[c] for c in all_chroms), progress)
-        tmp = out + ".partial"
         with DatasetWriter(tmp, window_size, len(features), pack_labels=pack_labels) as writer:
             for s in SPLITS:
                 writer.ensure_split(s)
@@ -314,8 +314,8 @@ def build_dataset(reference: str, features: Sequence[Feature], out: str, *,
         os.replace(tmp, out)  # a crash never leaves a half-written file under the real name
         return report
     except BaseException:
-        if os.path.exists(out + ".partial"):  # nothing half-written is left for the next run to trip on
-            os.remove(out + ".partial")
+        if os.path.exists(tmp):  # nothing half-written is left for the next run to trip on
+            os.remove(tmp)
         raise
     finally:
         lock.release()

@@ -193,9 +193,10 @@ class H5Split(SplitSource):
             self.load_into_memory()
 
     def load_into_memory(self) -> None:
-        """Read the whole split once; later reads come from RAM."""
+        """Read the whole split once; later reads come from RAM (labels as stored: packed ones
+        stay packed, an eighth of the memory, and each read unpacks its rows)."""
         g = self._group()
-        self._memory = (g["sequences"][:], self._unpack(g["labels"][:]))
+        self._memory = (g["sequences"][:], g["labels"][:])
 
     def __getstate__(self):
         # h5py handles cannot cross process boundaries: a worker reopens the file itself
@@ -246,8 +247,8 @@ class H5Split(SplitSource):
         unpacked where they are used, e.g. on the training device)."""
         idx = np.asarray(idx, dtype=np.int64)
         if self._memory is not None:
-            labels = self._memory[1][idx]
-            return self._memory[0][idx], (np.packbits(labels, axis=1) if packed and self.packed else labels)
+            raw = self._memory[1][idx]
+            return self._memory[0][idx], (raw if packed else self._unpack(raw))
         seq_ds, lab_ds = self._datasets()
         seqs = np.empty((len(idx), self.info.seq_len), np.uint8)
         raw = np.empty((len(idx), lab_ds.shape[1]), np.uint8)
