@@ -70,7 +70,12 @@ def test_chromosome_tiling_hdf5_and_bigwig(model, tiny_checkpoint, genome_copy, 
     np.testing.assert_allclose(probs[some], predict_codes(model, codes), rtol=1e-6, atol=1e-7)
     with pyBigWig.open(str(tmp_path / "c.CTCF_Kc.bw")) as bw:
         vals = bw.values("chr2L", int(starts[some[1]]), int(starts[some[1]]) + 200)
-    assert vals == pytest.approx([probs[some[1], model.feature_names.index("CTCF_Kc")]] * 200, rel=1e-6)
+        intervals = bw.intervals("chr2L")
+    j = model.feature_names.index("CTCF_Kc")
+    assert vals == pytest.approx([probs[some[1], j]] * 200, rel=1e-6)
+    # the track, written block by block as the chromosome streams, holds every bin of the table
+    assert [a for a, _, _ in intervals] == starts.tolist() and all(b - a == 200 for a, b, _ in intervals)
+    np.testing.assert_allclose([v for _, _, v in intervals], probs[:, j], rtol=1e-6)
 
 
 def test_fasta_python_api_returns_a_dataframe(model, tmp_path):

@@ -78,7 +78,7 @@ def _tracks(bigwig: Optional[Sequence[str]], features: List[str]) -> List[str]:
 def _blocks(genome: Optional[Genome], regions, fasta, chroms, L: int, stride: Optional[int], block: int):
     """(a producer of window blocks, the sequence sizes bigWig headers need or None) for one input."""
     if chroms is not None:
-        names = genome.chromosomes if list(chroms) == ["all"] else [genome.resolve(c) for c in chroms]
+        names = genome.chromosomes if list(chroms) == ["all"] else list(dict.fromkeys(genome.resolve(c) for c in chroms))
 
         def produce():
             for n in names:
@@ -133,7 +133,7 @@ def predict(checkpoint, out: Optional[str] = None, *, reference: Optional[str] =
     sinks: List[PredictionSink] = []  # the one made on rank 0, to abort on failure
 
     def make_sink() -> PredictionSink:
-        sinks.append(PredictionSink(out, fmt, features, tracks, sizes, meta))
+        sinks.append(PredictionSink(out, fmt, features, tracks, sizes, meta, in_order=chroms is not None))
         return sinks[-1]
 
     try:

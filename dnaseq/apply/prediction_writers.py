@@ -8,6 +8,9 @@ digits), readable with plain ``pandas.read_csv(path, sep="\\t")``. HDF5: ``/wind
 and ``/probabilities`` (N, F) float32, attribute ``features`` and ``meta`` (JSON).
 bigWig: one file per feature, the value of each bin over ``[bin_start, bin_end)``; bins must
 not overlap in a bigWig, so where BED regions overlap the later bin is left out and counted.
+Whole chromosomes arrive in genome order (``in_order``), so their tracks are written as the
+blocks come (memory flat however long the genome); BED regions may come in any order, so
+their bins are kept (a few numbers per bin) and sorted at the end.
 """
 from __future__ import annotations
 
@@ -27,13 +30,15 @@ MOSTLY_N = 0.5
 
 class PredictionSink:
     def __init__(self, out: Optional[str], fmt: str, features: List[str], tracks: List[str],
-                 sizes: Optional[Dict[str, int]], meta: Dict):
+                 sizes: Optional[Dict[str, int]], meta: Dict, in_order: bool = False):
         self.out, self.fmt, self.features, self.tracks, self.sizes = out, fmt, list(features), tracks, sizes
+        self._cols = [self.features.index(t) for t in tracks]
         self.meta = meta
         self.rows = self.mostly_n = self.skipped = self.overlaps_dropped = 0
         self._mem: List = []
         self._track_parts: List = []
         self._fh = self._out = None
+        self._bw: List = []  # streamed tracks: (final path, open pyBigWig file)
         if out is None:
             return
         self.path = f"{out}.tsv" if fmt == "tsv" else f"{out}.h5"
@@ -41,8 +46,10 @@ class PredictionSink:
         self._lock = OutputLock(self.path)  # a second run on the same prefix stops instead of interleaving
         try:
             self._open(meta)
+            if tracks and in_order:
+                self._bw = [self._open_track(t) for t in tracks]
         except BaseException:
-            self._lock.release()
+            self.abort()
             raise
 
     def _open(self, meta: Dict) -> None:
@@ -70,9 +77,10 @@ class PredictionSink:
         n = len(probs)
         self.skipped += n_skipped
         self.mostly_n += int((table["n_fraction"] > MOSTLY_N).sum())
-        if self.tracks:
-            cols = [self.features.index(t) for t in self.tracks]
-            self._track_parts.append((table["chrom"], table["bin_start"], table["bin_end"], probs[:, cols]))
+        if self._bw:
+            self._add_entries(table, probs[:, self._cols])
+        elif self.tracks:
+            self._track_parts.append((table["chrom"], table["bin_start"], table["bin_end"], probs[:, self._cols]))
         if self.out is None:
             self._mem.append((table, probs))
         elif self._fh is not None:
@@ -107,7 +115,9 @@ class PredictionSink:
                     self._out.close()
                 os.replace(self.partial, self.path)
                 paths.append(self.path)
-                if self.tracks:
+                if self._bw:
+                    paths += self._close_tracks()
+                elif self.tracks:
                     paths += self._write_bigwigs()
             finally:
                 self._lock.release()
@@ -118,11 +128,12 @@ class PredictionSink:
         if self.out is None:
             return
         try:
-            for h in (self._fh, self._out):
+            for h in (self._fh, self._out) + tuple(bw for _, bw in self._bw):
                 if h is not None:
                     h.close()
-            if os.path.exists(self.partial):
-                os.remove(self.partial)
+            for path in [self.partial] + [p + ".partial" for p, _ in self._bw]:
+                if os.path.exists(path):
+                    os.remove(path)
         finally:
             self._lock.release()
 
@@ -139,8 +150,32 @@ class PredictionSink:
         df = pd.concat([df, pd.DataFrame(probs, columns=self.features)], axis=1)
         return df, probs
 
-    def _write_bigwigs(self) -> List[str]:
+    def _open_track(self, feature: str):
         import pyBigWig  # optional at import time of dnaseq: only bigWig output needs it
+        path = f"{self.out}.{_file_part(feature)}.bw"
+        bw = pyBigWig.open(path + ".partial", "w")
+        bw.addHeader([(c, int(n)) for c, n in self.sizes.items()])
+        return path, bw
+
+    def _add_entries(self, table, values: np.ndarray) -> None:
+        """Bins in genome order, and their values (one column per track), onto the open tracks."""
+        if not len(values):
+            return
+        chroms = [str(c) for c in table["chrom"]]
+        starts, ends = table["bin_start"].tolist(), table["bin_end"].tolist()
+        for j, (_, bw) in enumerate(self._bw):
+            bw.addEntries(chroms, starts, ends=ends, values=values[:, j].astype(np.float64).tolist())
+
+    def _close_tracks(self) -> List[str]:
+        paths = []
+        for path, bw in self._bw:
+            bw.close()
+            os.replace(path + ".partial", path)
+            paths.append(path)
+        self._bw = []
+        return paths
+
+    def _write_bigwigs(self) -> List[str]:
         chrom = np.concatenate([p[0] for p in self._track_parts]) if self._track_parts else np.zeros(0, object)
         start = np.concatenate([p[1] for p in self._track_parts]) if self._track_parts else np.zeros(0, np.int64)
         end = np.concatenate([p[2] for p in self._track_parts]) if self._track_parts else np.zeros(0, np.int64)
@@ -158,19 +193,10 @@ class PredictionSink:
         keep = s_abs >= prev_end
         self.overlaps_dropped = int((~keep).sum())
         chrom, start, end, vals = chrom[keep], start[keep], end[keep], vals[keep]
-        paths = []
-        for j, feature in enumerate(self.tracks):
-            path = f"{self.out}.{_file_part(feature)}.bw"
-            partial = path + ".partial"
-            bw = pyBigWig.open(partial, "w")
-            bw.addHeader([(c, int(n)) for c, n in self.sizes.items()])
-            if len(start):
-                bw.addEntries([str(c) for c in chrom], start.tolist(), ends=end.tolist(),
-                              values=vals[:, j].astype(np.float64).tolist())
-            bw.close()
-            os.replace(partial, path)
-            paths.append(path)
-        return paths
+        self._bw = [self._open_track(t) for t in self.tracks]
+        if len(start):
+            self._add_entries({"chrom": chrom, "bin_start": start, "bin_end": end}, vals)
+        return self._close_tracks()
 
 
 def _file_part(name: str) -> str:

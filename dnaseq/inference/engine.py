@@ -30,6 +30,8 @@ same command again; ``ddp_spawn`` (which pickles the work) is not supported.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import heapq
 import logging
 import os
@@ -38,6 +40,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -71,6 +74,27 @@ class _Opaque:
 
     def __init__(self, value):
         self.value = value
+
+
+class _HeapTrim:
+    """Gives the C heap's free memory back to the system at most once a second (glibc only).
+
+    Units allocate tensors of many sizes; glibc keeps the freed ones in its heap, so a long run's
+    RSS grew without bound (whole-genome predict of a 48 Mbp chromosome: 0.6 GB to 1.6 GB, 25 MB
+    per Mbp, with flat Python and numpy allocations and flat RSS under MALLOC_MMAP_THRESHOLD_).
+    ``malloc_trim`` takes about 7 ms, so once a second costs under 1%. No-op where there is no glibc.
+    """
+
+    def __init__(self, every_s: float = 1.0):
+        name = ctypes.util.find_library("c") if sys.platform.startswith("linux") else None
+        lib = ctypes.CDLL(name) if name else None
+        self._trim = getattr(lib, "malloc_trim", None)
+        self.every_s, self._last = every_s, time.perf_counter()
+
+    def __call__(self) -> None:
+        if self._trim is not None and time.perf_counter() - self._last >= self.every_s:
+            self._trim(0)
+            self._last = time.perf_counter()
 
 
 def _rank_world():
@@ -130,6 +154,7 @@ class _OrderedWriter(BasePredictionWriter):
         self.units = 0
         self._dir = self._spill = self._bar = self._lines = None
         self._world = 1
+        self._trim = _HeapTrim()
 
     def setup(self, trainer, pl_module, stage):
         self._world = trainer.world_size
@@ -159,6 +184,7 @@ class _OrderedWriter(BasePredictionWriter):
             self._bar.update(self._world)
         if self._lines is not None:
             self._lines.update(self._world)
+        self._trim()
         if getattr(trainer, "received_sigterm", False):
             # Lightning's SIGTERM handler only sets this flag, and its predict loop never reads it:
             # `kill PID` or `timeout` would not stop a run. Stop as Ctrl-C does (partial output kept)
