@@ -100,10 +100,10 @@ class HDF5Output:
 
     _abandoned: list = []  # files left open after a failed write: never closed, never collected
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, mode: str = "w"):
         import h5py  # only writers of HDF5 need it
 
-        self.file = h5py.File(path, "w")
+        self.file = h5py.File(path, mode)
         self._handles: dict = {}
         self.failed = False
 
@@ -178,3 +178,10 @@ class OutputLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def complete_rows(path: str) -> int:
+    """Data rows of a TSV that end in a line break (a last line cut short by a kill is not one)."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    return max(0, data[:data.rfind(b"\n") + 1].count(b"\n") - 1)

@@ -112,3 +112,61 @@ def test_predict_on_two_ddp_processes_equals_one(tiny_checkpoint, genome_copy, t
     a, b = pd.read_csv(tmp_path / "one.tsv", sep="\t"), pd.read_csv(tmp_path / "two.tsv", sep="\t")
     assert a.name.tolist() == b.name.tolist() and len(a) > 16  # 15 units of 8 bins (gaps left out), dealt to 2 ranks
     np.testing.assert_allclose(a.iloc[:, 8:].to_numpy(), b.iloc[:, 8:].to_numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("fmt", ["tsv", "hdf5"])
+def test_a_stopped_whole_chromosome_run_resumes_to_the_same_outputs(model, genome_copy, tmp_path, monkeypatch, fmt):
+    """Ctrl-C / SIGTERM keeps the rows written so far (a kill may also cut the last TSV line);
+    --resume predicts the rest: table and bigWig track equal to an uninterrupted run's."""
+    import pyBigWig
+    from dnaseq.apply import prediction_writers
+    from dnaseq.settings import RunOptions
+    run = RunOptions(batch_size=16, progress=False)
+    ext = "tsv" if fmt == "tsv" else "h5"
+    kw = dict(reference=str(genome_copy), chroms=["chr2L"], stride=200, fmt=fmt, bigwig=["CTCF_Kc"], run=run)
+    dnaseq.predict(model, str(tmp_path / "full"), **kw)
+
+    write = prediction_writers.PredictionSink.write
+    calls = []
+
+    def stop_after_twelve(self, meta, out):
+        calls.append(1)
+        if len(calls) > 12:  # the first blocks are assembly gap: 0 rows
+            raise KeyboardInterrupt
+        write(self, meta, out)
+    monkeypatch.setattr(prediction_writers.PredictionSink, "write", stop_after_twelve)
+    with pytest.raises(KeyboardInterrupt):
+        dnaseq.predict(model, str(tmp_path / "cut"), **kw)
+    monkeypatch.setattr(prediction_writers.PredictionSink, "write", write)
+    partial = tmp_path / f"cut.{ext}.partial"
+    assert partial.exists() and not (tmp_path / f"cut.{ext}").exists() and not list(tmp_path.glob("cut*.bw*"))
+    # a kill in the middle of a unit: 20 rows kept (TSV: and the start of a 21st line; HDF5: the
+    # last blocks not known to be flushed)
+    if fmt == "tsv":
+        lines = partial.read_text().splitlines(keepends=True)
+        assert len(lines) > 22
+        partial.write_text("".join(lines[:21]) + lines[21][:25])
+    else:
+        import h5py
+        with h5py.File(partial, "r+") as h5:
+            assert h5["probabilities"].shape[0] > 21
+            h5.attrs["rows_flushed"] = 20
+    with pytest.raises(ValueError, match="other settings"):  # another stride is another run: refused, kept
+        dnaseq.predict(model, str(tmp_path / "cut"), **{**kw, "stride": 100}, resume=True)
+    assert partial.exists()
+
+    res = dnaseq.predict(model, str(tmp_path / "cut"), **kw, resume=True)
+    full = dnaseq.predict(model, str(tmp_path / "again"), **kw)
+    assert res.summary["windows"] == full.summary["windows"] and res.summary["gap_bins_skipped"] == \
+        full.summary["gap_bins_skipped"] > 0
+    if fmt == "tsv":
+        assert (tmp_path / "cut.tsv").read_text() == (tmp_path / "full.tsv").read_text()
+    else:
+        import h5py
+        with h5py.File(tmp_path / "cut.h5") as a, h5py.File(tmp_path / "full.h5") as b:
+            assert a["probabilities"].shape == b["probabilities"].shape
+            np.testing.assert_array_equal(a["probabilities"][:], b["probabilities"][:])
+            np.testing.assert_array_equal(a["windows/bin_start"][:], b["windows/bin_start"][:])
+    with pyBigWig.open(str(tmp_path / "cut.CTCF_Kc.bw")) as a, pyBigWig.open(str(tmp_path / "full.CTCF_Kc.bw")) as b:
+        assert a.intervals("chr2L") == b.intervals("chr2L")
+    assert not list(tmp_path.glob("*.partial*"))

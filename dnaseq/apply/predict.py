@@ -33,7 +33,7 @@ from ..sequence.genome import Genome
 from ..sequence.windows import chromosome_blocks, fasta_blocks, region_blocks
 from ..settings import RunOptions
 from ..training.task import as_model
-from .prediction_writers import PredictionSink
+from .prediction_writers import PredictionSink, resume_point
 
 log = logging.getLogger(__name__)
 
@@ -76,17 +76,35 @@ def _tracks(bigwig: Optional[Sequence[str]], features: List[str]) -> List[str]:
 
 
 def _blocks(genome: Optional[Genome], regions, fasta, chroms, L: int, stride: Optional[int], block: int):
-    """(a producer of window blocks, the sequence sizes bigWig headers need or None) for one input."""
+    """(a producer of window blocks, the sequence sizes bigWig headers need or None, the number of
+    blocks where it is known in advance) for one input."""
     if chroms is not None:
         names = genome.chromosomes if list(chroms) == ["all"] else list(dict.fromkeys(genome.resolve(c) for c in chroms))
 
         def produce():
             for n in names:
                 yield from chromosome_blocks(genome, n, L, stride or 200, block)
-        return produce, {n: genome.lengths[n] for n in names}
+        sizes = {n: genome.lengths[n] for n in names}
+        n_bins = (-(-n // (stride or 200)) for n in sizes.values())  # ceiling divisions
+        return produce, sizes, sum(-(-b // block) for b in n_bins)
     if regions is not None:
-        return (lambda: region_blocks(genome, regions, L, stride, block)), dict(genome.lengths)
-    return (lambda: fasta_blocks(fasta, L, stride, block)), None
+        return (lambda: region_blocks(genome, regions, L, stride, block)), dict(genome.lengths), None
+    return (lambda: fasta_blocks(fasta, L, stride, block)), None, None
+
+
+def _resume_plan(produce, rows: int):
+    """Where a run that already wrote ``rows`` rows goes on: (whole units done, rows of the next
+    unit done, gap bins of the units done). Builds the windows of the done part once, to count."""
+    units = gaps = 0
+    for make in produce():
+        if rows <= 0:
+            break
+        windows, n_skipped = make()
+        if len(windows.codes) > rows:
+            break
+        rows -= len(windows.codes)
+        units, gaps = units + 1, gaps + n_skipped
+    return units, rows, gaps
 
 
 def _result(sink: PredictionSink, features: List[str], meta: Dict) -> PredictionResult:
@@ -106,7 +124,7 @@ def predict(checkpoint, out: Optional[str] = None, *, reference: Optional[str] =
             regions: Optional[str] = None, fasta: Optional[str] = None,
             chroms: Optional[Sequence[str]] = None, stride: Optional[int] = None,
             fmt: str = "tsv", bigwig: Optional[Sequence[str]] = None, strand: Optional[str] = None,
-            run: Optional[RunOptions] = None) -> Optional[PredictionResult]:
+            resume: bool = False, run: Optional[RunOptions] = None) -> Optional[PredictionResult]:
     """Predictions of a checkpoint (path or loaded model) for one kind of input:
 
     * ``regions`` (BED) with ``reference``; ``stride`` tiles each region into bins;
@@ -115,7 +133,9 @@ def predict(checkpoint, out: Optional[str] = None, *, reference: Optional[str] =
 
     With ``out`` (a prefix) writes ``PREFIX.tsv`` or ``PREFIX.h5`` (``fmt``) and, for genome
     coordinates, ``PREFIX.FEATURE.bw`` for each feature in ``bigwig`` (``["all"]`` for all),
-    and returns the paths; without ``out`` returns the table (pandas) and probabilities.
+    and returns the paths; without ``out`` returns the table (pandas) and probabilities. A run
+    stopped by Ctrl-C, SIGTERM or a kill leaves ``PREFIX.tsv.partial`` (or ``.h5.partial``);
+    ``resume=True`` with the same settings continues after its last complete row.
     Returns None on ranks other than 0 of a multi-process run.
     """
     _check_request(regions, fasta, chroms, reference, stride, fmt, bigwig)
@@ -129,24 +149,42 @@ def predict(checkpoint, out: Optional[str] = None, *, reference: Optional[str] =
     meta = {"checkpoint": label, "reference": reference or "", "regions": regions or "", "fasta": fasta or "",
             "chroms": list(chroms or []), "stride": stride, "window": L, "strand": s.strand, "fill": s.fill,
             "precision": str(run.precision)}
+    if resume and out is None:
+        raise ValueError("resume needs an output prefix (out)")
+    done = resume_point(str(out), fmt, meta) if resume else 0
     genome = Genome(reference) if reference else None
     sinks: List[PredictionSink] = []  # the one made on rank 0, to abort on failure
 
     def make_sink() -> PredictionSink:
-        sinks.append(PredictionSink(out, fmt, features, tracks, sizes, meta, in_order=chroms is not None))
+        sinks.append(PredictionSink(out, fmt, features, tracks, sizes, meta, in_order=chroms is not None,
+                                    resume_rows=done if resume else None))
+        sinks[-1].skipped += gaps_done
         return sinks[-1]
 
     try:
-        produce, sizes = _blocks(genome, regions, fasta, chroms, L, stride, run.batch_size)
+        produce, sizes, total = _blocks(genome, regions, fasta, chroms, L, stride, run.batch_size)
+        units_done, rows_done, gaps_done = _resume_plan(produce, done) if done else (0, 0, 0)
 
         def units():
-            for make in produce():
-                def unit(make=make):
+            for i, make in enumerate(produce()):
+                if i < units_done:
+                    continue
+
+                def unit(make=make, cut=rows_done if i == units_done else 0):
                     windows, n_skipped = make()
+                    windows = windows.take(slice(cut, None)) if cut else windows
                     return {"codes": torch.from_numpy(windows.codes), "meta": (windows.table(), n_skipped)}
                 yield unit
 
-        info = engine.run(s.net, units, probabilities_step(s.fill, s.strand, run.batch_size), make_sink, run)
+        info = engine.run(s.net, units, probabilities_step(s.fill, s.strand, run.batch_size), make_sink, run,
+                          total=total - units_done if total is not None else None)
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM: what is written stays for resume
+        for sink in sinks:
+            sink.suspend()
+            if sink.out is not None:
+                log.warning("interrupted: the %d rows predicted so far are kept in %s; run the same command "
+                            "with --resume to continue", sink.rows, sink.partial)
+        raise
     except BaseException:
         for sink in sinks:
             sink.abort()

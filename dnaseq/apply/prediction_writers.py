@@ -8,7 +8,11 @@ digits), readable with plain ``pandas.read_csv(path, sep="\\t")``. HDF5: ``/wind
 and ``/probabilities`` (N, F) float32, attribute ``features`` and ``meta`` (JSON).
 bigWig: one file per feature, the value of each bin over ``[bin_start, bin_end)``; bins must
 not overlap in a bigWig, so where BED regions overlap the later bin is left out and counted.
-Whole chromosomes arrive in genome order (``in_order``), so their tracks are written as the
+A run stopped by Ctrl-C, SIGTERM or a kill keeps its ``.partial`` table and a ``.partial.json``
+holding the run's settings; ``resume_point`` says how many rows it holds, and a sink made with
+``resume_rows`` continues it (the last TSV line cut by a kill dropped, HDF5 datasets cut to the
+rows all of them hold). bigWig tracks are rebuilt from the table's rows, so they never need to
+be appended to. Whole chromosomes arrive in genome order (``in_order``), so their tracks are written as the
 blocks come (memory flat however long the genome); BED regions may come in any order, so
 their bins are kept (a few numbers per bin) and sorted at the end.
 """
@@ -21,16 +25,45 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from ..outputs import HDF5Output, OutputLock
+from ..outputs import HDF5Output, OutputLock, complete_rows
 from ..sequence.textio import escape_controls
 
 COLUMNS = ("name", "chrom", "start", "end", "bin_start", "bin_end", "padded", "n_fraction")
 MOSTLY_N = 0.5
+_REPLAY_ROWS = 1 << 20  # rows of an earlier run read back at a time (tracks, counts)
+
+
+def resume_point(out: str, fmt: str, meta: Dict) -> int:
+    """Rows an earlier, stopped run with the same settings left in ``out``'s ``.partial`` table (0
+    if there is none); a ValueError naming the file when it was made by another run or cannot be
+    read. Reads only: the sink made with ``resume_rows`` cuts the file to these rows."""
+    partial = (f"{out}.tsv" if fmt == "tsv" else f"{out}.h5") + ".partial"
+    if not os.path.exists(partial):
+        return 0
+    try:
+        with open(partial + ".json", encoding="utf-8") as fh:
+            before = json.load(fh)
+    except (OSError, ValueError):
+        before = None
+    if before != json.loads(json.dumps(meta)):
+        raise ValueError(f"--resume: {partial} was written by a run with other settings (or its .json "
+                         f"sidecar is missing); delete it to start again")
+    if fmt == "tsv":
+        return complete_rows(partial)
+    import h5py
+    try:
+        with h5py.File(partial, "r") as h5:
+            lengths = [h5["probabilities"].shape[0]] + [h5[f"windows/{c}"].shape[0] for c in COLUMNS]
+            return min(lengths + [int(h5.attrs.get("rows_flushed", 0))])
+    except (OSError, KeyError) as exc:
+        raise ValueError(f"--resume: {partial} cannot be read ({exc}): the kill cut it where HDF5 cannot "
+                         f"recover; delete it to start again (--format tsv resumes from any cut)") from None
 
 
 class PredictionSink:
     def __init__(self, out: Optional[str], fmt: str, features: List[str], tracks: List[str],
-                 sizes: Optional[Dict[str, int]], meta: Dict, in_order: bool = False):
+                 sizes: Optional[Dict[str, int]], meta: Dict, in_order: bool = False,
+                 resume_rows: Optional[int] = None):
         self.out, self.fmt, self.features, self.tracks, self.sizes = out, fmt, list(features), tracks, sizes
         self._cols = [self.features.index(t) for t in tracks]
         self.meta = meta
@@ -45,11 +78,16 @@ class PredictionSink:
         self.partial = self.path + ".partial"
         self._lock = OutputLock(self.path)  # a second run on the same prefix stops instead of interleaving
         try:
-            self._open(meta)
+            if resume_rows is None:
+                self._open(meta)
+            else:
+                self._reopen(resume_rows)
             if tracks and in_order:
                 self._bw = [self._open_track(t) for t in tracks]
+            if resume_rows:
+                self._replay(resume_rows)
         except BaseException:
-            self.abort()
+            self.suspend() if resume_rows is not None else self.abort()
             raise
 
     def _open(self, meta: Dict) -> None:
@@ -70,6 +108,53 @@ class PredictionSink:
                               chunks=(max(1, min(1024, 2 ** 20 // max(F, 1))), F), compression="gzip")
             h5.attrs["features"] = json.dumps(self.features)
             h5.attrs["meta"] = json.dumps(meta)
+        with open(self.partial + ".json", "w", encoding="utf-8") as fh:
+            json.dump(meta, fh)
+
+    def _reopen(self, rows: int) -> None:
+        """Continue an earlier run's table after its first ``rows`` rows."""
+        if self.fmt == "tsv":
+            with open(self.partial, "rb+") as fh:
+                data = fh.read()
+                end = 0
+                for _ in range(rows + 1):  # the header and ``rows`` complete lines
+                    end = data.index(b"\n", end) + 1
+                fh.truncate(end)
+            self._fh = open(self.partial, "a", encoding="utf-8")
+        else:
+            self._out = HDF5Output(self.partial, "r+")
+            for name in [f"windows/{c}" for c in COLUMNS]:
+                self._out[name].resize((rows,))
+            ds = self._out["probabilities"]
+            ds.resize((rows, ds.shape[1]))
+            self._out.flush()
+        self.rows = rows
+
+    def _replay(self, rows: int) -> None:
+        """The earlier run's rows into this run's counts and bigWig tracks."""
+        names = ["chrom", "bin_start", "bin_end", "n_fraction"] + self.tracks
+        if self.fmt == "tsv":
+            import pandas as pd
+            parts = pd.read_csv(self.partial, sep="\t", usecols=names, nrows=rows, chunksize=_REPLAY_ROWS,
+                                dtype={"chrom": str}, keep_default_na=False)
+            parts = ({c: chunk[c].to_numpy() for c in names} for chunk in parts)
+        else:
+            def parts():
+                for lo in range(0, rows, _REPLAY_ROWS):
+                    hi = min(rows, lo + _REPLAY_ROWS)
+                    part = {c: self._out[f"windows/{c}"][lo:hi] for c in names[:4]}
+                    part["chrom"] = part["chrom"].astype(str).astype(object)
+                    probs = self._out["probabilities"][lo:hi]
+                    yield {**part, **{t: probs[:, j] for t, j in zip(self.tracks, self._cols)}}
+            parts = parts()
+        for part in parts:
+            self.mostly_n += int((part["n_fraction"] > MOSTLY_N).sum())
+            if self.tracks:
+                values = np.stack([np.asarray(part[t], np.float32) for t in self.tracks], axis=1)
+                if self._bw:
+                    self._add_entries(part, values)
+                else:
+                    self._track_parts.append((part["chrom"], part["bin_start"], part["bin_end"], values))
 
     def write(self, meta, out) -> None:
         table, n_skipped = meta
@@ -103,6 +188,8 @@ class PredictionSink:
             ds.resize((n0 + n, ds.shape[1]))
             ds[n0:] = probs
             self._out.flush()  # a failed write (disk full) raises here, not unseen in h5py's clean-up
+            # rows known to be on disk (flushed with the next block): what --resume trusts after a kill
+            self._out.file.attrs["rows_flushed"] = n0 + n
         self.rows += n
 
     def close(self) -> List[str]:
@@ -114,6 +201,7 @@ class PredictionSink:
                 if self._out is not None:
                     self._out.close()
                 os.replace(self.partial, self.path)
+                _remove(self.partial + ".json")
                 paths.append(self.path)
                 if self._bw:
                     paths += self._close_tracks()
@@ -131,9 +219,22 @@ class PredictionSink:
             for h in (self._fh, self._out) + tuple(bw for _, bw in self._bw):
                 if h is not None:
                     h.close()
-            for path in [self.partial] + [p + ".partial" for p, _ in self._bw]:
-                if os.path.exists(path):
-                    os.remove(path)
+            for path in [self.partial, self.partial + ".json"] + [p + ".partial" for p, _ in self._bw]:
+                _remove(path)
+        finally:
+            self._lock.release()
+
+    def suspend(self) -> None:
+        """After Ctrl-C / SIGTERM, or a resume that could not start: close, keep the table's
+        ``.partial`` and its settings for ``--resume`` (tracks are rebuilt then), end the claim."""
+        if self.out is None:
+            return
+        try:
+            for h in (self._fh, self._out) + tuple(bw for _, bw in self._bw):
+                if h is not None:
+                    h.close()
+            for path, _ in self._bw:
+                _remove(path + ".partial")
         finally:
             self._lock.release()
 
@@ -197,6 +298,11 @@ class PredictionSink:
         if len(start):
             self._add_entries({"chrom": chrom, "bin_start": start, "bin_end": end}, vals)
         return self._close_tracks()
+
+
+def _remove(path: str) -> None:
+    if os.path.exists(path):
+        os.remove(path)
 
 
 def _file_part(name: str) -> str:

@@ -290,13 +290,6 @@ def _run_key(meta: Dict) -> Dict:
     return {k: meta.get(k) for k in _RUN_KEYS}
 
 
-def complete_rows(path: str) -> int:
-    """Data rows of a TSV that end in a line break (a last line cut short by a kill is not one)."""
-    with open(path, "rb") as fh:
-        data = fh.read()
-    return max(0, data[:data.rfind(b"\n") + 1].count(b"\n") - 1)
-
-
 def _truncate_to_complete_rows(path: str, header: List[str]):
     """Cut ``path`` after its last complete line; (data rows kept, their status counts)."""
     with open(path, "rb+") as fh:

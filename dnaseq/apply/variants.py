@@ -28,7 +28,7 @@ from ..inference import engine
 from ..inference.pairs import lm_pair_step, pair_step, pair_unit
 from ..inference.predictor import settings
 from ..models.state import fingerprint
-from ..outputs import prepare_output_prefix
+from ..outputs import complete_rows, prepare_output_prefix
 from ..sequence.genome import Genome
 from ..sequence.vcf import VariantRow, VcfReport, check_vcf, read_vcf
 from ..settings import RunOptions, strand_or_rc_average
@@ -36,7 +36,7 @@ from ..training.task import as_model
 from .calibration import DEFAULT_THRESHOLD, Background, provenance
 from .variant_report import ScoringSummary, run_warnings, write_summary
 from .variant_windows import Prepared, prepare
-from .variant_writers import DEFAULT_SCORES, REF_POLICIES, SCORES, complete_rows, make_writer, output_path
+from .variant_writers import DEFAULT_SCORES, REF_POLICIES, SCORES, make_writer, output_path
 
 log = logging.getLogger("dnaseq")
 

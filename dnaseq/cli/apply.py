@@ -64,7 +64,7 @@ def _predict(args) -> int:
     refuse_to_overwrite(args, f"{args.out}.{suffix}", *sorted(glob.glob(glob.escape(args.out) + ".*.bw")))
     result = predict(args.checkpoint, args.out, reference=args.reference, regions=args.regions, fasta=args.fasta,
                      chroms=split_list(args.chroms), stride=args.stride, fmt=args.format,
-                     bigwig=split_list(args.bigwig), strand=args.strand, run=run_options(args))
+                     bigwig=split_list(args.bigwig), strand=args.strand, resume=args.resume, run=run_options(args))
     if result is None:
         return 0
     s = result.summary
@@ -179,6 +179,9 @@ def register(sub) -> None:
     r.add_argument("--out", "-o", required=True, help="output prefix: PREFIX.tsv or PREFIX.h5 (+ PREFIX.FEATURE.bw)")
     r.add_argument("--format", choices=["tsv", "hdf5"], default="tsv")
     r.add_argument("--bigwig", help="comma-separated features to write as bigWig tracks, or 'all'")
+    r.add_argument("--resume", action="store_true",
+                   help="continue a run stopped by Ctrl-C, SIGTERM or a kill (same command): its rows in "
+                        "PREFIX.tsv.partial / PREFIX.h5.partial are kept and the rest predicted")
     add_run_options(r, "predict")
     add_overwrite(r)
     r.set_defaults(func=_predict)

@@ -51,6 +51,11 @@ class Windows:
                 "bin_end": self.bin_end, "padded": self.padded,
                 "n_fraction": (self.codes == N_CODE).mean(axis=1).astype(np.float32)}
 
+    def take(self, rows: slice) -> "Windows":
+        """The windows (and table rows) of ``rows``."""
+        return Windows(self.codes[rows], self.name[rows], self.chrom[rows], self.start[rows],
+                       self.bin_start[rows], self.bin_end[rows], self.padded[rows])
+
     @staticmethod
     def stack(parts: List["Windows"]) -> "Windows":
         names = [n for p in parts for n in p.name]
