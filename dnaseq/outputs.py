@@ -181,7 +181,26 @@ class OutputLock:
 
 
 def complete_rows(path: str) -> int:
-    """Data rows of a TSV that end in a line break (a last line cut short by a kill is not one)."""
+    """Data rows of a TSV that end in a line break (a last line cut short by a kill is not one),
+    counted in blocks: memory stays flat however large the file."""
+    lines = 0
     with open(path, "rb") as fh:
-        data = fh.read()
-    return max(0, data[:data.rfind(b"\n") + 1].count(b"\n") - 1)
+        for block in iter(lambda: fh.read(1 << 24), b""):
+            lines += block.count(b"\n")
+    return max(0, lines - 1)
+
+
+def line_end_offset(path: str, lines: int) -> int:
+    """The byte offset just after the ``lines``-th line break of ``path`` (read in blocks)."""
+    offset = 0
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 24), b""):
+            n = block.count(b"\n")
+            if n >= lines:
+                at = -1
+                for _ in range(lines):
+                    at = block.index(b"\n", at + 1)
+                return offset + at + 1 if lines else offset
+            lines -= n
+            offset += len(block)
+    raise ValueError(f"{path} has fewer lines than expected")

@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from dnaseq.apply.evaluate import feature_metrics  # noqa: E402
 from dnaseq.data.dataset import open_split  # noqa: E402
 from dnaseq.inference.predictor import predict_codes  # noqa: E402
-from dnaseq.training.task import load_model  # noqa: E402
+from dnaseq.training.checkpoint import load_model  # noqa: E402
 from dnaseq.training.train import fit, build_cli  # noqa: E402
 
 CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "lm_chromatin.yaml")

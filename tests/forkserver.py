@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Optional
 
 PRELOAD = ("dnaseq.cli", "dnaseq.training.train", "dnaseq.apply.evaluate", "dnaseq.apply.compare", "dnaseq.apply.predict", "dnaseq.apply.variants",
-           "dnaseq.apply.ism_run", "dnaseq.plots.figures", "dnaseq.interpret.motifs", "dnaseq.interpret.attribute_run",
+           "dnaseq.apply.ism_run", "dnaseq.plots.figures", "dnaseq.plots.accuracy", "dnaseq.plots.positions", "dnaseq.interpret.motifs", "dnaseq.interpret.attribute_run",
            "dnaseq.design.run", "dnaseq.training.tune",
            "pytorch_lightning.cli")
 

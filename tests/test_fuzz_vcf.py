@@ -33,7 +33,7 @@ from hypothesis import strategies as st  # noqa: E402
 from dnaseq.apply.variant_writers import make_writer, read_scores_h5  # noqa: E402
 from dnaseq.apply.variant_windows import STATUSES, prepare  # noqa: E402
 from dnaseq.sequence.genome import Genome, write_fasta  # noqa: E402
-from dnaseq.sequence.vcf import VariantRow, _parse_line, check_vcf, read_vcf  # noqa: E402
+from dnaseq.sequence.vcf import VariantRow, VcfReport, _parse_line, check_vcf, count_records, read_vcf  # noqa: E402
 from tests.conftest import TEST_DATA  # noqa: E402
 
 _ENV = os.environ.get("DNASEQ_FUZZ_EXAMPLES")
@@ -107,7 +107,10 @@ def read_all(data: bytes, how: str, work: Path):
         check_vcf(str(path))
     except ValueError as exc:  # a non-VCF is refused with a message naming the file
         assert str(path) in str(exc)
-    rows = list(read_vcf(str(path)))
+    report = VcfReport(str(path))
+    rows = list(read_vcf(str(path), report))
+    if not report.corrupt:  # the progress total never undercounts the records read
+        assert report.data_lines <= count_records(str(path)) <= data.count(b"\n") + 1
     if how == "truncated":
         corrupt = [r for r in rows if r.kind == "malformed" and "ends early or is corrupt" in r.problem]
         assert len(corrupt) <= 1 and (not corrupt or corrupt[0] is rows[-1])

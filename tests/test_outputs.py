@@ -111,7 +111,7 @@ def test_compare_scatter_labels_features(tmp_path, capsys):
     from matplotlib.text import Text
 
     from dnaseq.apply.compare import compare_evaluations
-    from dnaseq.plots.figures import comparison_labels, draw_comparison
+    from dnaseq.plots.accuracy import comparison_labels, draw_comparison
 
     # few features: every one labelled, no two labels overlapping
     few = compare_evaluations(_evaluation(8, 0), _evaluation(8, 1, 0.2)).merged
@@ -148,7 +148,7 @@ def test_long_ism_logo_zooms_on_the_strongest_stretch_with_round_ticks(tiny_chec
 
     from dnaseq.apply.ism import importance, ism_effects
     from dnaseq.apply.ism_run import logo_span, run_ism
-    from dnaseq.plots.figures import draw_ism_heatmap, strongest_span
+    from dnaseq.plots.positions import draw_ism_heatmap, strongest_span
     from dnaseq.plots.logos import draw_contribution_logo
 
     # planted: the strongest 100 bp stretch is found, N positions never win

@@ -98,6 +98,6 @@ def compare(a: str, b: str, out_dir: Optional[str] = None, data: Optional[str] =
         result.merged.to_csv(os.path.join(out_dir, "comparison.tsv"), sep="\t", index=False, float_format="%.6g")
         with open(os.path.join(out_dir, "comparison.json"), "w") as fh:
             json.dump({"a": a, "b": b, "stats": result.stats}, fh, indent=1)
-        from ..plots.figures import plot_comparison  # matplotlib: slow to import, needed only here
+        from ..plots.accuracy import plot_comparison  # matplotlib: slow to import, needed only here
         plot_comparison(result.merged, result.label_a, result.label_b, os.path.join(out_dir, "comparison.png"))
     return result

@@ -22,7 +22,8 @@ from ..inference.predictor import probabilities_step, settings
 from ..outputs import ensure_writable_dir
 from ..settings import RunOptions
 from ..training.metrics import roc_and_pr_auc
-from ..training.task import as_model, check_compatible
+from ..training.checkpoint import as_model
+from ..training.task import check_compatible
 
 METRICS = ("roc_auc", "pr_auc")
 
@@ -183,7 +184,7 @@ def evaluate(checkpoint, data: str, split: str = "test", strand: Optional[str] =
             save_predictions_h5(os.path.join(out_dir, "predictions.h5"), probs, labels,
                                 source.info.feature_names, source.info.feature_groups, meta, coords)
         if plots:
-            from ..plots.figures import plot_evaluation  # matplotlib: slow to import, needed only here
+            from ..plots.accuracy import plot_evaluation  # matplotlib: slow to import, needed only here
             plot_evaluation(result, labels, probs, out_dir, features=plot_features)
     return result
 

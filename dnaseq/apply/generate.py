@@ -39,7 +39,7 @@ from ..outputs import ensure_writable_dir
 from ..sequence.encoding import N_CODE, decode, encode
 from ..sequence.genome import Genome
 from ..sequence.onehot import one_hot
-from ..training.task import as_model
+from ..training.checkpoint import as_model
 
 SPECTRUM_K = 4
 REPEAT_MIN, REPEAT_MAX_PERIOD = 12, 6

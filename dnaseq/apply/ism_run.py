@@ -16,7 +16,7 @@ from ..sequence.encoding import N_CODE
 from ..sequence.genome import Genome
 from ..sequence.windows import fasta_input, region_input
 from ..settings import RunOptions
-from ..training.task import as_model
+from ..training.checkpoint import as_model
 from .ism import importance, ism_effects, ism_with_reference
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def logo_span(effects: np.ndarray, ref_codes: Optional[np.ndarray] = None,
     """``(lo, hi)`` columns of the strongest ``width`` positions of ISM effects (4, P): the
     stretch with the largest total |effect| (everything when P <= width). ``ref_codes`` (P,),
     the bases at those positions: N positions count 0 (a logo draws no letter there)."""
-    from ..plots.figures import strongest_span  # matplotlib: slow to import, needed only for figures
+    from ..plots.positions import strongest_span  # matplotlib: slow to import, needed only for figures
     strength = np.nansum(np.abs(np.asarray(effects, dtype=float)), axis=0)
     if ref_codes is not None:
         strength = np.where(np.asarray(ref_codes) < N_CODE, strength, 0.0)
@@ -121,7 +121,7 @@ def logo_span(effects: np.ndarray, ref_codes: Optional[np.ndarray] = None,
 def plot_ism(r: IsmResult, feature: str, plot_dir: str, logo_width: Optional[int] = LOGO_WIDTH) -> List[str]:
     """Per sequence: a heatmap of every position, and a logo of the strongest ``logo_width``
     bp (:func:`logo_span`; None or 0: all positions)."""
-    from ..plots.figures import plot_ism_heatmap  # matplotlib: slow to import, needed only for figures
+    from ..plots.positions import plot_ism_heatmap  # matplotlib: slow to import, needed only for figures
     from ..plots.logos import plot_logo  # matplotlib: slow to import, needed only for figures
     ensure_writable_dir(plot_dir)
     j = r.features.index(feature)

@@ -33,7 +33,7 @@ from ..sequence.genome import Genome
 from ..sequence.intervals import read_intervals
 from ..sequence.onehot import one_hot
 from ..settings import RunOptions
-from ..training.task import as_model
+from ..training.checkpoint import as_model
 
 LN2 = math.log(2)
 

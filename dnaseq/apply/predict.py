@@ -32,7 +32,7 @@ from ..outputs import prepare_output_prefix
 from ..sequence.genome import Genome
 from ..sequence.windows import chromosome_blocks, fasta_blocks, region_blocks
 from ..settings import RunOptions
-from ..training.task import as_model
+from ..training.checkpoint import as_model
 from .prediction_writers import PredictionSink, resume_point
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from ..outputs import HDF5Output, OutputLock, complete_rows
+from ..outputs import HDF5Output, OutputLock, complete_rows, line_end_offset
 from ..sequence.textio import escape_controls
 
 COLUMNS = ("name", "chrom", "start", "end", "bin_start", "bin_end", "padded", "n_fraction")
@@ -114,11 +114,8 @@ class PredictionSink:
     def _reopen(self, rows: int) -> None:
         """Continue an earlier run's table after its first ``rows`` rows."""
         if self.fmt == "tsv":
+            end = line_end_offset(self.partial, rows + 1)  # the header and ``rows`` complete lines
             with open(self.partial, "rb+") as fh:
-                data = fh.read()
-                end = 0
-                for _ in range(rows + 1):  # the header and ``rows`` complete lines
-                    end = data.index(b"\n", end) + 1
                 fh.truncate(end)
             self._fh = open(self.partial, "a", encoding="utf-8")
         else:

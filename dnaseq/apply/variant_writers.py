@@ -44,7 +44,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ..outputs import HDF5Output, OutputLock
+from ..outputs import HDF5Output, OutputLock, complete_rows, line_end_offset
 from ..sequence.textio import escape_controls
 
 #: the score types a run can write (REF and ALT probabilities, their effects), the default set, and what a
@@ -291,17 +291,22 @@ def _run_key(meta: Dict) -> Dict:
 
 
 def _truncate_to_complete_rows(path: str, header: List[str]):
-    """Cut ``path`` after its last complete line; (data rows kept, their status counts)."""
+    """Cut ``path`` after its last complete line; (data rows kept, their status counts). Read as
+    a stream: a partial table of millions of rows is never held in memory."""
+    rows = complete_rows(path)
+    try:
+        end = line_end_offset(path, rows + 1)
+    except ValueError:  # not even the header line is complete
+        end = 0
     with open(path, "rb+") as fh:
-        data = fh.read()
-        end = data.rfind(b"\n") + 1
         fh.truncate(end)
-    lines = data[:end].decode("utf-8").split("\n")[:-1]
-    if not lines or lines[0].split("\t") != header:
-        raise ValueError(f"--resume: {path} does not start with this run's header; delete it to start again")
     status_col = VARIANT_COLUMNS.index("status")
-    statuses = Counter(row[status_col] for row in csv.reader(lines[1:], delimiter="\t"))
-    return len(lines) - 1, statuses
+    with open(path, encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh, delimiter="\t")
+        if next(reader, None) != header:
+            raise ValueError(f"--resume: {path} does not start with this run's header; delete it to start again")
+        statuses = Counter(row[status_col] for row in reader)
+    return rows, statuses
 
 
 def make_writer(fmt: str, out: str, features: List[str], scores: List[str], meta: Dict, resume: bool = False,

@@ -30,9 +30,9 @@ from ..inference.predictor import settings
 from ..models.state import fingerprint
 from ..outputs import complete_rows, prepare_output_prefix
 from ..sequence.genome import Genome
-from ..sequence.vcf import VariantRow, VcfReport, check_vcf, read_vcf
+from ..sequence.vcf import VariantRow, VcfReport, check_vcf, count_records, read_vcf
 from ..settings import RunOptions, strand_or_rc_average
-from ..training.task import as_model
+from ..training.checkpoint import as_model
 from .calibration import DEFAULT_THRESHOLD, Background, provenance
 from .variant_report import ScoringSummary, run_warnings, write_summary
 from .variant_windows import Prepared, prepare
@@ -188,7 +188,9 @@ def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Seque
     try:
         step = lm_pair_step(st.fill, run.batch_size) if language_model else pair_step(st.fill, st.strand,
                                                                                        run.batch_size, local)
-        info = engine.run(st.net, produce, step, make_sink, run)
+        records = count_records(str(vcf)) if run.progress or run.progress_lines else None
+        total = -(-max(records - skip, 0) // chunk_size) if records is not None else None  # for the progress
+        info = engine.run(st.net, produce, step, make_sink, run, total=total)
     except BaseException as exc:
         if sink is not None:
             _keep_or_discard(sink.writer, keep=resume or (isinstance(exc, KeyboardInterrupt) and fmt == "tsv"),

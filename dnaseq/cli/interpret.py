@@ -120,7 +120,7 @@ def _patterns(args):
     from ..interpret.modisco import discover_patterns, merge_patterns
     from ..interpret.motifs import load_windows
     from ..sequence.motifs import read_motifs
-    from ..training.task import as_model
+    from ..training.checkpoint import as_model
 
     model, _ = as_model(args.checkpoint)
     codes, labels, features = load_windows(args.data, args.split)

@@ -24,7 +24,7 @@ from ..models.state import n_outputs
 from ..outputs import prepare_output_prefix
 from ..sequence.encoding import N_CODE, encode
 from ..settings import RunOptions
-from ..training.task import as_model
+from ..training.checkpoint import as_model
 from .constraints import Constraints
 from .motifs import MotifSet
 from .objective import Objective

@@ -32,7 +32,7 @@ from ..sequence.encoding import N_CODE
 from ..sequence.genome import Genome
 from ..sequence.windows import fasta_input, region_input
 from ..settings import RunOptions
-from ..training.task import as_model
+from ..training.checkpoint import as_model
 from .attributions import attribute, contributions
 
 log = logging.getLogger(__name__)

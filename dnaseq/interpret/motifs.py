@@ -19,7 +19,7 @@ import pandas as pd
 from ..data.dataset import open_split
 from ..sequence.motifs import Motif, consensus, information_content, read_motifs, write_meme
 from ..settings import RunOptions
-from ..training.task import as_model
+from ..training.checkpoint import as_model
 from .filters import FilterPFMs, filter_pfms
 from .influence import filter_influence
 from .motif_match import TomtomResult, tomtom
@@ -170,7 +170,7 @@ def write_motif_report(result: FilterMotifsResult, out_dir: str, logos: bool = T
     Returns the paths written.
     """
 
-    from ..plots import figures as plots  # matplotlib: slow to import, needed only for figures
+    from ..plots import positions as plots  # matplotlib: slow to import, needed only for figures
     os.makedirs(out_dir, exist_ok=True)
     paths = [write_meme(os.path.join(out_dir, "filters.meme"), result.pfms.motifs())]
     path = os.path.join(out_dir, "filter_motifs.tsv")

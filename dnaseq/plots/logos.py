@@ -1,13 +1,14 @@
 """Sequence logos (logomaker on matplotlib's Agg backend): importance and attribution tracks along
 a sequence, and first-layer filters beside their best database match (:mod:`dnaseq.interpret`).
-Every other figure is in :mod:`dnaseq.plots.figures`."""
+Every other figure is in :mod:`dnaseq.plots.figures` and its siblings."""
 from __future__ import annotations
 
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .figures import plt, position_axis
+from .figures import plt
+from .positions import position_axis
 
 _BASE_COLORS = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839"}
 

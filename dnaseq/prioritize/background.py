@@ -54,7 +54,7 @@ from ..sequence.genome import Genome
 from ..sequence.intervals import read_intervals
 from ..sequence.vcf import VariantRow, VcfReport, check_vcf, read_vcf
 from ..settings import RunOptions
-from ..training.task import as_model
+from ..training.checkpoint import as_model
 
 log = logging.getLogger("dnaseq")
 

@@ -187,6 +187,28 @@ def check_vcf(path: str, sniff_lines: int = 10) -> None:
                          f"CHROM POS ID REF ALT records" + (" (it looks like binary data)" if binary else ""))
 
 
+def count_records(path: str) -> Optional[int]:
+    """Lines of a VCF that do not start with ``#``, counted on the raw bytes (10 million in a few
+    seconds) for a progress bar's total: never fewer than the records :func:`read_vcf` reads
+    (empty lines count too). None when the file cannot be read to its end."""
+    try:
+        with open(path, "rb") as fh:
+            gz = fh.read(2) == b"\x1f\x8b"
+        lines = hashes = 0
+        tail = b"\n"
+        with (gzip.open(path, "rb") if gz else open(path, "rb")) as fh:
+            while True:
+                block = fh.read(1 << 22)
+                if not block:
+                    break
+                lines += block.count(b"\n")
+                hashes += (block[:1] == b"#" and tail == b"\n") + block.count(b"\n#")
+                tail = block[-1:]
+        return max(0, lines + (tail not in (b"\n", b"")) - hashes)
+    except _CORRUPT:
+        return None
+
+
 def read_vcf(path: str, report: Optional[VcfReport] = None) -> Iterator[VariantRow]:
     """Yield one :class:`VariantRow` per ALT of every data line; malformed lines yield one row
     with ``kind="malformed"`` and the problem. A truncated gzip ends with one such row.

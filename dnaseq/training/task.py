@@ -7,7 +7,6 @@ groups, sequence length, base order, dnaseq version — goes into the checkpoint
 """
 from __future__ import annotations
 
-import os
 import warnings
 from typing import Any, Dict, List, Optional, Union
 
@@ -28,7 +27,6 @@ from ..settings import DEFAULT_FILL, resolve_strand, strand_or_rc_average
 from .finetune import check_held_out, data_record, transfer_weights, trunk_parameters
 from .lm_objective import BaseNLL, check_language_model_options, check_objective_matches_data, lm_loss
 from .optim import build_optimizers, check_optimizer, choice
-from .runs import checkpoint_in
 from .wide_init import fit_on_split
 
 LOSSES = ("bce", "focal")
@@ -444,47 +442,3 @@ def check_compatible(n_features: int, seq_len: int, data_n_features: int, data_s
         raise ValueError(f"{model_label} predicts {n_features} features but {data_label} has {data_n_features}")
     if seq_len != data_seq_len:
         raise ValueError(f"{model_label} takes {seq_len} bp windows but {data_label} has {data_seq_len} bp")
-
-
-def as_model(checkpoint, language_model: bool = False) -> "tuple[SequenceModel, str]":
-    """(model, label) from a checkpoint path or an already loaded model. A DNA language model is
-    refused, naming it, unless ``language_model`` (the command takes one): every other command
-    reads chromatin features from a model's outputs."""
-    if isinstance(checkpoint, (str, os.PathLike)):
-        model, label = load_model(str(checkpoint)), str(checkpoint)
-    else:
-        model, label = checkpoint, "in-memory model"
-    if getattr(model, "language_model", False) and not language_model:
-        raise ValueError(f"{label} is a DNA language model (it predicts bases, not chromatin features): this "
-                         f"command needs a chromatin model trained on a dataset from `dnaseq build-dataset`")
-    return model, label
-
-
-def _check_checkpoint_file(path: str) -> None:
-    """One clear line for a file that is not a PyTorch checkpoint (a dataset, a text file ...)."""
-    with open(path, "rb") as fh:
-        head = fh.read(8)
-    if head.startswith(b"\x89HDF"):
-        raise ValueError(f"{path} is an HDF5 file (a dataset or predictions?), not a dnaseq checkpoint: "
-                         "pass the .ckpt (or the run folder) that dnaseq train wrote")
-    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):
-        raise ValueError(f"{path} is not a PyTorch checkpoint: pass the .ckpt (or the run folder) "
-                         "that dnaseq train wrote")
-
-
-def load_model(path: str, map_location: str = "cpu") -> SequenceModel:
-    """A trained model, ready for prediction (eval mode), from a dnaseq checkpoint alone.
-
-    ``path`` is a ``.ckpt`` file or a run folder of ``dnaseq train`` (its ``best.ckpt``)."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    path = checkpoint_in(str(path))
-    _check_checkpoint_file(path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            model = SequenceModel.load_from_checkpoint(path, map_location=map_location)
-        except (KeyError, RuntimeError, TypeError) as exc:
-            raise ValueError(f"{path} is not a dnaseq checkpoint ({exc})") from exc
-    model.eval()
-    return model
