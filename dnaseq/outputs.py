@@ -12,8 +12,10 @@ holds the writer's pid and nothing that looks like an output).
 from __future__ import annotations
 
 import errno
+import json
 import os
 import tempfile
+from typing import Dict
 
 try:
     import fcntl
@@ -204,3 +206,21 @@ def line_end_offset(path: str, lines: int) -> int:
             lines -= n
             offset += len(block)
     raise ValueError(f"{path} has fewer lines than expected")
+
+
+def write_run_settings(partial: str, settings: Dict) -> None:
+    """Beside ``partial`` (``PARTIAL.json``), the settings a ``--resume`` must match."""
+    with open(partial + ".json", "w", encoding="utf-8") as fh:
+        json.dump(settings, fh)
+
+
+def check_run_settings(partial: str, settings: Dict) -> None:
+    """A ValueError naming ``partial`` unless its ``.json`` holds ``settings`` (JSON-equal)."""
+    try:
+        with open(partial + ".json", encoding="utf-8") as fh:
+            before = json.load(fh)
+    except (OSError, ValueError):
+        before = None
+    if before != json.loads(json.dumps(settings)):
+        raise ValueError(f"--resume: {partial} was written by a run with other settings (or its "
+                         f"{os.path.basename(partial)}.json is missing); delete it to start again")

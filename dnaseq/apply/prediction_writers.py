@@ -12,8 +12,8 @@ A run stopped by Ctrl-C, SIGTERM or a kill keeps its ``.partial`` table and a ``
 holding the run's settings; ``resume_point`` says how many rows it holds, and a sink made with
 ``resume_rows`` continues it (the last TSV line cut by a kill dropped, HDF5 datasets cut to the
 rows all of them hold). bigWig tracks are rebuilt from the table's rows, so they never need to
-be appended to. Whole chromosomes arrive in genome order (``in_order``), so their tracks are written as the
-blocks come (memory flat however long the genome); BED regions may come in any order, so
+be appended to. Whole chromosomes arrive in genome order (``in_order``), so their tracks are
+written as the blocks come (memory flat however long the genome); BED regions may come in any order, so
 their bins are kept (a few numbers per bin) and sorted at the end.
 """
 from __future__ import annotations
@@ -25,7 +25,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from ..outputs import HDF5Output, OutputLock, complete_rows, line_end_offset
+from ..outputs import (HDF5Output, OutputLock, check_run_settings, complete_rows, line_end_offset,
+                       write_run_settings)
 from ..sequence.textio import escape_controls
 
 COLUMNS = ("name", "chrom", "start", "end", "bin_start", "bin_end", "padded", "n_fraction")
@@ -40,14 +41,7 @@ def resume_point(out: str, fmt: str, meta: Dict) -> int:
     partial = (f"{out}.tsv" if fmt == "tsv" else f"{out}.h5") + ".partial"
     if not os.path.exists(partial):
         return 0
-    try:
-        with open(partial + ".json", encoding="utf-8") as fh:
-            before = json.load(fh)
-    except (OSError, ValueError):
-        before = None
-    if before != json.loads(json.dumps(meta)):
-        raise ValueError(f"--resume: {partial} was written by a run with other settings (or its .json "
-                         f"sidecar is missing); delete it to start again")
+    check_run_settings(partial, meta)
     if fmt == "tsv":
         return complete_rows(partial)
     import h5py
@@ -108,8 +102,7 @@ class PredictionSink:
                               chunks=(max(1, min(1024, 2 ** 20 // max(F, 1))), F), compression="gzip")
             h5.attrs["features"] = json.dumps(self.features)
             h5.attrs["meta"] = json.dumps(meta)
-        with open(self.partial + ".json", "w", encoding="utf-8") as fh:
-            json.dump(meta, fh)
+        write_run_settings(self.partial, meta)
 
     def _reopen(self, rows: int) -> None:
         """Continue an earlier run's table after its first ``rows`` rows."""
@@ -213,9 +206,7 @@ class PredictionSink:
         if self.out is None:
             return
         try:
-            for h in (self._fh, self._out) + tuple(bw for _, bw in self._bw):
-                if h is not None:
-                    h.close()
+            self._close_handles()
             for path in [self.partial, self.partial + ".json"] + [p + ".partial" for p, _ in self._bw]:
                 _remove(path)
         finally:
@@ -227,13 +218,16 @@ class PredictionSink:
         if self.out is None:
             return
         try:
-            for h in (self._fh, self._out) + tuple(bw for _, bw in self._bw):
-                if h is not None:
-                    h.close()
+            self._close_handles()
             for path, _ in self._bw:
                 _remove(path + ".partial")
         finally:
             self._lock.release()
+
+    def _close_handles(self) -> None:
+        for h in (self._fh, self._out) + tuple(bw for _, bw in self._bw):
+            if h is not None:
+                h.close()
 
     def in_memory(self):
         if self.out is not None:

@@ -44,7 +44,8 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ..outputs import HDF5Output, OutputLock, complete_rows, line_end_offset
+from ..outputs import (HDF5Output, OutputLock, check_run_settings, complete_rows, line_end_offset,
+                       write_run_settings)
 from ..sequence.textio import escape_controls
 
 #: the score types a run can write (REF and ALT probabilities, their effects), the default set, and what a
@@ -156,29 +157,17 @@ class TsvWriter(_Writer):
             self.done, self.done_statuses = 0, Counter()
             score_cols = [escape_controls(f"{s}:{f}") for s in scores for f in features]
             header = list(VARIANT_COLUMNS) + self.summary + score_cols
-            sidecar = self.partial + ".json"
             if resume and os.path.exists(self.partial):
-                self._check_same_run(sidecar, meta)
+                check_run_settings(self.partial, _run_key(meta))
                 self.done, self.done_statuses = _truncate_to_complete_rows(self.partial, header)
                 self.fh = open(self.partial, "a", encoding="utf-8", newline="")
                 self.csv = csv.writer(self.fh, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
                 return
-            with open(sidecar, "w", encoding="utf-8") as fh:
-                json.dump(_run_key(meta), fh)
+            write_run_settings(self.partial, _run_key(meta))
             self.fh = open(self.partial, "w", encoding="utf-8", newline="")
             self.csv = csv.writer(self.fh, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
             self.csv.writerow(header)
             self.fh.flush()
-
-    def _check_same_run(self, sidecar: str, meta: Dict) -> None:
-        try:
-            with open(sidecar, encoding="utf-8") as fh:
-                before = json.load(fh)
-        except (OSError, ValueError):
-            before = None
-        if before != _run_key(meta):
-            raise ValueError(f"--resume: {self.partial} was written by a run with other settings (or its "
-                             f"{os.path.basename(sidecar)} is missing); delete it to start again")
 
     def commit(self) -> None:
         super().commit()
