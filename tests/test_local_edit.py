@@ -315,6 +315,26 @@ def test_danq_reruns_only_the_changed_part_of_each_direction(monkeypatch):
                      (0, 3, T - lo, False), (1, 3, hi, False)]
 
 
+def test_danq_first_dense_layer_takes_the_edits_as_a_delta():
+    """DanQ's dense layer on the flattened BiLSTM outputs runs once, on the reference windows;
+    the edited windows reach it only as the change of what each direction reran."""
+    model = get_model("danq")
+    x = windows(3, 26)
+    dense_inputs = []
+    hook = model.head[0].register_forward_hook(lambda mod, inp, out: dense_inputs.append(tuple(inp[0].shape)))
+    try:
+        ref, out = edited_logits(model, x, torch.tensor([L // 2, 0, L - 1]), random_alt(3, 1, 27))
+    finally:
+        hook.remove()
+    assert dense_inputs == [(3, 75 * 640)]  # the reference windows only
+    check(model, x, torch.tensor([L // 2, 0, L - 1]), random_alt(3, 1, 27))
+    # a pooled conv readout beside the recurrence changes the dense layer's input too: no delta
+    conv_readout = small_recurrent("lstm", True, "flatten", 1)
+    assert fast_ism.CachedTower(conv_readout, windows(1, 0, length=LR)).rec.dense is not None
+    conv_readout.conv_readout = "max"
+    assert fast_ism.CachedTower(conv_readout, windows(1, 0, length=LR)).rec.dense is None
+
+
 def test_local_recurrence_off_is_the_full_recurrence(monkeypatch):
     model = small_recurrent("lstm", True, "flatten", 1)
     x = windows(4, 28, length=LR)

@@ -51,6 +51,25 @@ def _no_abbreviations(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    try:
+        return _main(argv)
+    finally:
+        if argv is None:  # run as the `dnaseq` command (a caller passing argv keeps its process as it was)
+            _quick_exit()
+
+
+def _quick_exit() -> None:
+    """Make the interpreter's exit cheap once a command is done: one collection now finalises what
+    the run left in reference cycles (an unclosed file is flushed as before), then ``gc.freeze``
+    keeps the exit's collections from walking the object graph of torch and Lightning again. That
+    walk took about 1 s of every command that runs a model (14 variants scored in 5.2 s, 1.2 s of
+    it after the last line was written)."""
+    if "torch" in sys.modules:  # commands that never imported torch exit in milliseconds anyway
+        gc.collect()
+        gc.freeze()
+
+
+def _main(argv: Optional[List[str]]) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "train":  # Lightning's own CLI parses everything after `train`
         from ..training.train import main as train_main

@@ -16,7 +16,9 @@ windows, and then finish the model:
   state after s - 1, and the backward direction only on e-1..0, starting from the reference's
   state after consuming T-1..e (:class:`dnaseq.models.local_recurrence.LocalRecurrence`; the
   reference's recurrence runs in pieces split at those positions, so its states come at no
-  extra cost). The readout and head then run in full on the spliced outputs;
+  extra cost). The readout and head then run in full on the spliced outputs, or, when the head
+  starts with a dense layer on the flattened outputs (DanQ), that layer takes their change as a
+  delta, as above;
 * otherwise (a deeper recurrence sees the whole sequence in every layer) the rest of the model
   runs in full on the spliced activations.
 
@@ -40,13 +42,12 @@ itself; :meth:`CachedTower.local_logits` adds it).
 """
 from __future__ import annotations
 
-import weakref
-from typing import Dict, List, Optional, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
 import torch
 from torch import nn
 
-from .local_recurrence import LocalRecurrence
+from .local_recurrence import LocalRecurrence, derived, take_rows
 from .overlap import Strips, layer_lengths, shared_prefix
 from .tower import geometry_ok, pool_first, pool_params, whole_windows
 
@@ -100,30 +101,14 @@ def supported(model: nn.Module) -> bool:
     return all(_layer_ok(layer) for layer in tower)
 
 
-# Column slices of first dense layers for the dense-delta update, kept across calls (variant
-# scoring asks for the same one or two spans batch after batch). Keyed by the weight's id and
-# checked against a weak reference to it and its version, so a new model at the same address, or
-# weights changed in place, never reuse a stale slice.
-_SLICES: Dict[tuple, Tuple["weakref.ref", int, torch.Tensor]] = {}
-_MAX_SLICES = 4
-
-
 def _dense_slice(weight: torch.Tensor, C: int, Lf: int, lo: int, hi: int, position_major: bool) -> torch.Tensor:
     """Columns of ``weight`` (hidden, C * Lf) for tower positions [lo, hi), laid out as the
-    delta is flattened: position-major (w * C) or channel-major (C * w)."""
-    key = (id(weight), C, Lf, lo, hi, position_major)
-    got = _SLICES.get(key)
-    if got is not None and got[0]() is weight and got[1] == weight._version:
-        return got[2]
-    if position_major:  # column = position * C + channel
-        part = weight.view(-1, Lf, C)[:, lo:hi, :].reshape(weight.shape[0], -1)
-    else:  # column = channel * Lf + position
-        part = weight.view(-1, C, Lf)[:, :, lo:hi].reshape(weight.shape[0], -1)
-    _SLICES.pop(key, None)
-    while len(_SLICES) >= _MAX_SLICES:
-        _SLICES.pop(next(iter(_SLICES)))
-    _SLICES[key] = (weakref.ref(weight), weight._version, part)
-    return part
+    delta is flattened: position-major (w * C) or channel-major (C * w); kept across calls."""
+    def build(w: torch.Tensor) -> torch.Tensor:
+        if position_major:  # column = position * C + channel
+            return w.view(-1, Lf, C)[:, lo:hi, :].reshape(w.shape[0], -1)
+        return w.view(-1, C, Lf)[:, :, lo:hi].reshape(w.shape[0], -1)  # column = channel * Lf + position
+    return derived(weight, ("slice", C, Lf, lo, hi, position_major), build)
 
 
 class CachedTower:
@@ -217,10 +202,10 @@ class CachedTower:
             return deep
         m, k, L = mut.shape[0], self.side.counts.k, self.x.shape[-1]
         a, b = max(0, lo - k + 1), min(L, hi + k - 1)
-        ref_strip = _take(self.x[:, :, a:b], src).expand(m, -1, -1)
+        ref_strip = take_rows(self.x[:, :, a:b], src).expand(m, -1, -1)
         alt_strip = ref_strip.clone()
         alt_strip[:, :, lo - a:hi - a] = mut.to(alt_strip.dtype)
-        counts = self.side.edited_counts(_take(self.side_counts, src).expand(m, -1), ref_strip, alt_strip)
+        counts = self.side.edited_counts(take_rows(self.side_counts, src).expand(m, -1), ref_strip, alt_strip)
         return deep + self.side.from_counts(counts, deep.dtype)
 
     def _deep_local_logits(self, mut: torch.Tensor, lo: int, hi: int, src: Optional[torch.Tensor]) -> torch.Tensor:
@@ -232,27 +217,22 @@ class CachedTower:
                 continue
             olo, ohi, a, b = _out_span(layer, lo, hi, self.lengths[i + 1])
             if ohi <= olo:  # the edit falls where this layer does not look (a pool's tail)
-                return _take(self.deep_ref_logits, src).expand(m, -1).clone()
+                return take_rows(self.deep_ref_logits, src).expand(m, -1).clone()
             mut = layer(_assemble(self.acts[i], mut, lo, hi, a, b, src))
             lo, hi = olo, ohi
         if self.first_linear is not None:
-            delta = mut - _take(self.ref_out[:, :, lo:hi], src)  # (m, C, w)
+            delta = mut - take_rows(self.ref_out[:, :, lo:hi], src)  # (m, C, w)
             C, Lf = self.ref_out.shape[1], self.ref_out.shape[2]
             # (hidden, C * Lf), columns as the flatten lays them out
             w = _dense_slice(self.first_linear.weight, C, Lf, lo, hi, self.position_major)
             if self.position_major:
                 delta = delta.transpose(1, 2)
-            pre = torch.addmm(_take(self.ref_pre, src), delta.reshape(m, -1).to(w.dtype), w.T)
+            pre = torch.addmm(take_rows(self.ref_pre, src), delta.reshape(m, -1).to(w.dtype), w.T)
             return self.finish(pre)
         if self.rec is not None:
             _ = self.deep_ref_logits  # the reference recurrence runs first: it keeps outputs and states
             return self.rec.alt_logits(mut, lo, hi, src)
         return self.finish(_assemble(self.ref_out, mut, lo, hi, 0, self.lengths[-1], src))
-
-
-def _take(t: torch.Tensor, src: Optional[torch.Tensor]) -> torch.Tensor:
-    """Rows ``src`` of ``t``, or ``t`` itself (to broadcast) when ``src`` is None."""
-    return t if src is None else t.index_select(0, src)
 
 
 def _assemble(ref: torch.Tensor, mut: torch.Tensor, lo: int, hi: int, a: int, b: int,

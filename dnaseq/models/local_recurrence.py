@@ -4,13 +4,18 @@ Part of the local recomputation of edited windows (:mod:`dnaseq.models.fast_ism`
 changes the conv tower's output on positions [lo, hi), the forward direction of the recurrence
 is unchanged before ``lo`` and the backward one after ``hi``, so edited windows rerun each
 direction only from there on, starting from the reference's state (:class:`LocalRecurrence`).
+When the head starts with a dense layer on the flattened outputs (DanQ), that layer takes the
+edit as a delta: only the outputs each direction reran change it,
+``W @ o_mut = W @ o_ref + W[:, fwd, q:] @ (o_mut - o_ref)[fwd, q:] + W[:, bwd, :e] @ (...)``,
+about half of its multiply-adds for an edit near the middle.
 
 Written by hand: torch runs a recurrence only whole; its own kernels (``torch._VF``) run each
 direction here, with the module's own parameters.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+import weakref
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 from torch import _VF, nn
@@ -35,7 +40,7 @@ class LocalRecurrence:
     forward does), one direction's weights at a time: nothing is copied or re-registered.
     """
 
-    def __init__(self, rnn: nn.RNNBase, head, skip=None):
+    def __init__(self, rnn: nn.RNNBase, head, skip=None, dense=None):
         self.fn = _RNN_FNS[rnn.mode]
         self.lstm = rnn.mode == "LSTM"
         self.bias = rnn.bias
@@ -46,6 +51,9 @@ class LocalRecurrence:
         self.head = head
         self.skip = skip  # tower output (B, C, T) -> what the head reads beside the recurrence, or None
         self.tower_out: Optional[torch.Tensor] = None  # the reference's, kept when ``skip`` needs it
+        # (first dense layer, rest of the head) when the head reads the flattened outputs alone
+        self.dense = dense if skip is None else None
+        self.ref_pre: Optional[torch.Tensor] = None  # the reference's first dense pre-activation
         self.splits: List[set] = [set() for _ in self.weights]
         self.memo: List[Dict[int, object]] = [{0: None} for _ in self.weights]  # q -> state (all rows)
         self.seq: List[torch.Tensor] = []  # reference input of each direction, in its order (B, T, C)
@@ -58,11 +66,11 @@ class LocalRecurrence:
         parts = get() if get is not None else None
         if parts is None:
             return None
-        rnn, head, skip = parts if len(parts) == 3 else (*parts, None)
+        rnn, head, skip, dense = (tuple(parts) + (None, None))[:4]
         if not (isinstance(rnn, (nn.RNN, nn.GRU, nn.LSTM)) and rnn.mode in _RNN_FNS and rnn.num_layers == 1
                 and rnn.batch_first and not rnn.training and getattr(rnn, "proj_size", 0) == 0):
             return None
-        return cls(rnn, head, skip)
+        return cls(rnn, head, skip, dense)
 
     def plan(self, lo: int, hi: int, T: int) -> None:
         self.splits[0].add(lo)
@@ -95,6 +103,9 @@ class LocalRecurrence:
                     self.memo[d][q] = state
                 prev = q
             self.out.append(outs[0] if len(outs) == 1 else torch.cat(outs, dim=1))
+        if self.dense is not None:
+            self.ref_pre = self.dense[0](self._combine(self.out).flatten(1))
+            return self.dense[1](self.ref_pre)
         if self.skip is None:
             return self.head(self._combine(self.out))
         self.tower_out = tower_out
@@ -124,12 +135,66 @@ class LocalRecurrence:
             if state is not None:
                 state = tuple(_rows(s, src, m, dim=1) for s in state) if self.lstm else _rows(state, src, m, dim=1)
             o, _ = self._run(d, alt, state)
+            if self.dense is not None:  # the change of the first dense layer's input, in this direction's order
+                outs.append((q, o.to(self.out[d].dtype) - take_rows(self.out[d][:, q:], src)))
+                continue
             outs.append(torch.cat([_rows(self.out[d][:, :q], src, m), o.to(self.out[d].dtype)], dim=1) if q else o)
+        if self.dense is not None:
+            return self._dense_delta(outs, src, m)
         if self.skip is None:
             return self.head(self._combine(outs))
         tower = _rows(self.tower_out, src, m).clone()  # the edited windows' whole tower output, for the skip
         tower[:, :, lo:hi] = mut.to(tower.dtype)
         return self.head(self._combine(outs), self.skip(tower))
+
+
+    def _dense_delta(self, deltas: List[Tuple[int, torch.Tensor]], src: Optional[torch.Tensor], m: int) -> torch.Tensor:
+        """Logits from the reference's first dense pre-activation plus each direction's change
+        (``deltas``: (q, change of its outputs from step q on, in its order))."""
+        linear, finish = self.dense
+        pre = take_rows(self.ref_pre, src)
+        T, D = self.out[0].shape[1], self.hidden * len(self.weights)
+        for d, (q, delta) in enumerate(deltas):
+            w = _position_blocks(linear.weight, T, D, self.hidden, d)[q:].reshape(-1, linear.out_features)
+            pre = torch.addmm(pre, delta.reshape(m, -1).to(w.dtype), w)
+        return finish(pre)
+
+
+def derived(weight: torch.Tensor, key: tuple, build: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """``build(weight)`` (a rearranged copy of part of a weight), kept across calls: variant
+    scoring asks for the same ones batch after batch. Keyed by the weight's id and ``key`` and
+    checked against a weak reference to the weight and its version, so a new model at the same
+    address, or weights changed in place, never reuse a stale copy."""
+    key = (id(weight),) + key
+    got = _DERIVED.get(key)
+    if got is not None and got[0]() is weight and got[1] == weight._version:
+        return got[2]
+    value = build(weight.detach())
+    _DERIVED.pop(key, None)
+    while len(_DERIVED) >= _MAX_DERIVED:
+        _DERIVED.pop(next(iter(_DERIVED)))
+    _DERIVED[key] = (weakref.ref(weight), weight._version, value)
+    return value
+
+
+_DERIVED: Dict[tuple, Tuple["weakref.ref", int, torch.Tensor]] = {}
+_MAX_DERIVED = 6  # the DanQ blocks are 89 MB per direction
+
+
+def _position_blocks(weight: torch.Tensor, T: int, D: int, H: int, d: int) -> torch.Tensor:
+    """The columns of ``weight`` (out, T * D, read from outputs flattened position-major) that
+    direction ``d`` feeds, as (T, H, out) in that direction's order (the backward direction's
+    from the last position to the first), so that steps q.. are one contiguous slice."""
+    def build(w: torch.Tensor) -> torch.Tensor:
+        blocks = w.view(-1, T, D)[:, :, d * H:(d + 1) * H]
+        return (blocks.flip(1) if d else blocks).permute(1, 2, 0).contiguous()
+    return derived(weight, ("blocks", T, D, H, d), build)
+
+
+def take_rows(t: torch.Tensor, src: Optional[torch.Tensor]) -> torch.Tensor:
+    """Rows ``src`` of ``t``, or ``t`` itself when ``src`` is None (one row, to broadcast, or one
+    per edited window)."""
+    return t if src is None else t.index_select(0, src)
 
 
 def _rows(t: torch.Tensor, src: Optional[torch.Tensor], m: int, dim: int = 0) -> torch.Tensor:

@@ -194,21 +194,32 @@ class ConvRecurrent(nn.Module):
         ISM: with no recurrent layer and a flatten readout the first dense layer can be updated
         by its change alone; otherwise the rest runs on the spliced conv output (a single-layer
         recurrence is rerun only where an edit reaches it, see :meth:`ism_recurrence`)."""
-        head = list(self.head)
-        if (self.rnn is None and self.readout == "flatten" and self.conv_readout == "none"
-                and not self.training and isinstance(head[0], nn.Linear)):
-            return self.conv, nn.Sequential(*head[1:]), head[0], True
+        dense = self._dense_split()
+        if self.rnn is None and dense is not None:
+            return self.conv, dense[1], dense[0], True
         return self.conv, self._after_conv, None, True
 
     def ism_recurrence(self):
-        """(recurrent layer, head, skip) for local recompute through the recurrence, or None
-        without a recurrent layer: ``head`` maps the recurrent layer's output (B, L', D), and with
-        ``conv_readout`` the pooled tower ``skip(conv(x))``, to logits, so the deep part is
-        ``head(rnn(conv(x).transpose(1, 2))[0], skip(conv(x)))`` (``skip`` None: no second argument)."""
+        """(recurrent layer, head, skip, dense) for local recompute through the recurrence, or
+        None without a recurrent layer: ``head`` maps the recurrent layer's output (B, L', D), and
+        with ``conv_readout`` the pooled tower ``skip(conv(x))``, to logits, so the deep part is
+        ``head(rnn(conv(x).transpose(1, 2))[0], skip(conv(x)))`` (``skip`` None: no second
+        argument); ``dense`` is (first dense layer, rest of the head) when the head reads the
+        flattened outputs alone, so an edit's change can go through the first dense layer as a
+        delta, else None."""
         if self.rnn is None:
             return None
         skip = None if self.conv_readout == "none" else self._pooled_tower
-        return self.rnn, self._readout_head, skip
+        return self.rnn, self._readout_head, skip, self._dense_split()
+
+    def _dense_split(self):
+        """(first dense layer, the rest of the head) when, in eval mode, the head is a dense layer
+        on the flattened outputs alone (no conv readout beside them); None otherwise."""
+        head = list(self.head)
+        if self.readout == "flatten" and self.conv_readout == "none" and not self.training \
+                and isinstance(head[0], nn.Linear):
+            return head[0], nn.Sequential(*head[1:])
+        return None
 
     def _pooled_tower(self, tower_out: torch.Tensor) -> torch.Tensor:
         """The conv tower's output (B, C, L') pooled over positions, as ``conv_readout`` says."""

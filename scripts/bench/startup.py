@@ -56,16 +56,17 @@ def cases(ckpt: Path, out: Path):
         ("import dnaseq; dnaseq.Genome", ["-c", "import dnaseq; dnaseq.Genome"]),
         ("score-variants, 14 variants, quick-start model",
          ["-c", MAIN, "score-variants", "-m", str(ckpt), "--vcf", str(vcf), "-r", str(GIAB / "q.fa"),
-          "-o", str(out / "giab"), "-q"]),
+          "-o", str(out / "giab{run}"), "-q"]),  # a new output per run: outputs are never overwritten
     ]
 
 
 def time_case(root: Path, argv, runs: int) -> float:
     env = {**os.environ, "PYTHONPATH": str(root)}
     times = []
-    for _ in range(runs):
+    for run in range(runs):
+        args = [a.replace("{run}", f"_{root.name}_{run}") for a in argv]
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, *argv], env=env, capture_output=True, text=True, cwd=root)
+        proc = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, cwd=root)
         times.append(time.perf_counter() - t0)
         if proc.returncode not in (0,):
             raise SystemExit(f"{root}: {' '.join(argv[2:])} exited {proc.returncode}:\n{proc.stderr[-1500:]}")
