@@ -14,9 +14,10 @@ as ``dnaseq train``: ``accelerator``, ``devices``, ``num_nodes``, ``strategy``, 
 * A unit is a dict of tensors (moved to the device by Lightning) and an optional ``meta``
   value that travels untouched to the sink (variant rows, labels, coordinates).
 * Results reach the sink as ``sink.write(meta, outputs)`` in unit order. On one process they
-  are written as they come. With several processes each rank spills its results to a file
-  (pickle records, in a folder rank 0 chose and broadcast; on several nodes set
-  ``spill_dir`` or the environment variable ``DNASEQ_SPILL_DIR`` to shared storage) and rank 0 merges them in unit order at the end. Output
+  are written as they come. With several processes each rank spills its results to segment
+  files (in a folder rank 0 chose and broadcast; on several nodes set ``spill_dir`` or the
+  environment variable ``DNASEQ_SPILL_DIR`` to shared storage) and rank 0 merges them in unit
+  order as they come, deleting what it has written (:mod:`dnaseq.inference.spill`). Output
   is therefore identical whatever the number of devices: the same units, in the same order,
   computed one unit at a time.
 * The sink is created only on global rank 0 (``make_sink()``), so no other rank opens an
@@ -32,10 +33,8 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import heapq
 import logging
 import os
-import pickle
 import shutil
 import signal
 import sys
@@ -44,7 +43,7 @@ import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, Optional
 
 import numpy as np
 import pytorch_lightning as pl
@@ -55,6 +54,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from ..models.state import preserved
 from ..settings import ProgressLines, RunOptions
+from .spill import SpillMerger, SpillWriter
 
 _LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning", "lightning_fabric", "lightning.pytorch",
                       "pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero")
@@ -152,7 +152,7 @@ class _OrderedWriter(BasePredictionWriter):
         self.make_sink, self.options, self.total = make_sink, options, total
         self.sink = None
         self.units = 0
-        self._dir = self._spill = self._bar = self._lines = None
+        self._dir = self._spill = self._merger = self._bar = self._lines = None
         self._world = 1
         self._trim = _HeapTrim()
 
@@ -162,7 +162,8 @@ class _OrderedWriter(BasePredictionWriter):
             base = self.options.spill_dir or os.environ.get("DNASEQ_SPILL_DIR") or tempfile.gettempdir()
             path = tempfile.mkdtemp(prefix="dnaseq-spill-", dir=base) if trainer.is_global_zero else None
             self._dir = trainer.strategy.broadcast(path)
-            self._spill = open(os.path.join(self._dir, f"rank{trainer.global_rank}.pkl"), "wb")
+            self._spill = SpillWriter(self._dir, trainer.global_rank)
+            self._merger = SpillMerger(self._dir, self._world) if trainer.is_global_zero else None
         if trainer.is_global_zero:
             self.sink = self.make_sink()
             if self.options.progress:
@@ -176,7 +177,9 @@ class _OrderedWriter(BasePredictionWriter):
                            dataloader_idx=0):
         record = (prediction["_i"], prediction["_meta"].value, _to_numpy(prediction["out"]))
         if self._spill is not None:
-            pickle.dump(record, self._spill, protocol=pickle.HIGHEST_PROTOCOL)
+            self._spill.add(record)
+            if self._merger is not None:
+                self._write_merged()
         else:
             self.sink.write(record[1], record[2])
             self.units += 1
@@ -199,26 +202,22 @@ class _OrderedWriter(BasePredictionWriter):
         trainer.strategy.barrier()
         if trainer.is_global_zero:
             try:
-                for _, meta, out in _merge([os.path.join(self._dir, f"rank{r}.pkl") for r in range(self._world)]):
-                    self.sink.write(meta, out)
-                    self.units += 1
+                self._write_merged(finished=True)
             finally:
                 shutil.rmtree(self._dir, ignore_errors=True)
         trainer.strategy.barrier()
 
+    def drop_spill(self) -> None:
+        """Rank 0, when a run stops early: remove the spill folder (what the output holds so far
+        is an in-order prefix, which ``--resume`` continues from)."""
+        if self._merger is not None and self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
 
-def _records(path: str):
-    with open(path, "rb") as fh:
-        while True:
-            try:
-                yield pickle.load(fh)
-            except EOFError:
-                return
-
-
-def _merge(paths: List[str]):
-    """Records of every rank's spill file, merged by unit number (each file is already sorted)."""
-    return heapq.merge(*(_records(p) for p in paths), key=lambda r: r[0])
+    def _write_merged(self, finished: bool = False) -> None:
+        """Rank 0: hand the sink every spilled record whose turn has come."""
+        for _, meta, out in self._merger.ready(finished):
+            self.sink.write(meta, out)
+            self.units += 1
 
 
 @contextmanager
@@ -264,10 +263,14 @@ def run(net: nn.Module, produce: Callable[[], Iterable], step: Callable, make_si
         except SystemExit:
             # Lightning turns Ctrl-C into sys.exit(1) and ignores SIGINT from then on: give the
             # caller its KeyboardInterrupt (and its Ctrl-C) back, so it can keep partial output
+            writer.drop_spill()
             if not trainer.interrupted:
                 raise
             signal.signal(signal.SIGINT, before)
             raise KeyboardInterrupt from None
+        except BaseException:
+            writer.drop_spill()
+            raise
     is_main = trainer.is_global_zero
     if is_main and writer.sink is None:  # no unit at all: Lightning skipped the loop
         writer.sink = make_sink()

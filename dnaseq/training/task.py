@@ -7,15 +7,12 @@ groups, sequence length, base order, dnaseq version — goes into the checkpoint
 """
 from __future__ import annotations
 
-import warnings
 from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.nn import functional as F
-from torchmetrics import Metric
-from torchmetrics.classification import BinaryAUROC, MultilabelAUROC
 
 from .._version import __version__
 from ..models import build_model
@@ -27,34 +24,11 @@ from ..settings import DEFAULT_FILL, resolve_strand, strand_or_rc_average
 from .finetune import check_held_out, data_record, transfer_weights, trunk_parameters
 from .lm_objective import BaseNLL, check_language_model_options, check_objective_matches_data, lm_loss
 from .optim import build_optimizers, check_optimizer, choice
+from .validation import MeanAUROC
 from .wide_init import fit_on_split
 
 LOSSES = ("bce", "focal")
 WIDE_FITS = ("none", "start", "frozen")
-
-
-def _auroc(n_features: int) -> Metric:
-    """Exact AUROC per feature, synced across DDP ranks; torchmetrics' multilabel metric refuses a
-    single label, so a one-feature model (one ChIP-seq experiment) uses the binary one."""
-    if n_features > 1:
-        return MultilabelAUROC(num_labels=n_features, average=None, thresholds=None)
-    return BinaryAUROC(thresholds=None)
-
-
-class _LabelCounts(Metric):
-    """Positives per feature and windows seen, summed across DDP ranks."""
-
-    def __init__(self, n_features: int):
-        super().__init__()
-        self.add_state("pos", torch.zeros(n_features, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("n", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
-
-    def update(self, y: torch.Tensor) -> None:
-        self.pos += y.to(torch.float64).sum(dim=0)
-        self.n += y.shape[0]
-
-    def compute(self):
-        return self.pos, float(self.n)
 
 
 class SequenceModel(pl.LightningModule):
@@ -155,14 +129,10 @@ class SequenceModel(pl.LightningModule):
         if pos_weight is not None and pos_weight != "auto":
             pw = torch.as_tensor(pos_weight, dtype=torch.float32)
             self.pos_weight_t.copy_(pw.expand(n_features))
-        # validation AUROC per feature, exact (thresholds=None) and synced across DDP ranks, so
-        # each rank validates only its share; positives/windows per feature pick the features
-        # that have both classes (the others are left out of the mean, as in dnaseq.apply.evaluate)
         if self.language_model:  # next-base cross-entropy summed over known bases (valid and test)
             self.val_nll, self.test_nll = BaseNLL(), BaseNLL()
-        else:
-            self.val_auroc = _auroc(n_features)
-            self.val_counts = _LabelCounts(n_features)
+        else:  # exact, synced across DDP ranks (dnaseq.training.validation)
+            self.val_auroc = MeanAUROC(n_features)
         # one window for Lightning's model summary: its FLOPs and in / out sizes instead of "0 Total Flops"
         self.example_input_array = torch.zeros(1, 4, int(seq_len))
 
@@ -377,25 +347,15 @@ class SequenceModel(pl.LightningModule):
         if self.language_model:
             return self._lm_eval_step(batch, self.val_nll)
         p, y = self._eval_step(batch, "valid")
-        self.val_auroc.update(*((p.float(), y.to(torch.int32)) if self.n_features > 1 else
-                                (p.float()[:, 0], y[:, 0].to(torch.int32))))
-        self.val_counts.update(y)
+        self.val_auroc.update(p, y)
         return {"probs": p.detach()}
 
     def on_validation_epoch_end(self):
         if self.language_model:
             return self._lm_epoch_end(self.val_nll, "valid")
-        pos, n = self.val_counts.compute()
-        if n == 0:
-            return
-        with warnings.catch_warnings():  # features without positives are masked below
-            warnings.simplefilter("ignore")
-            aucs = self.val_auroc.compute().reshape(-1)  # (F,), one feature included
-        both = (pos > 0) & (pos < n)
-        auc = aucs[both].float().mean() if both.any() else torch.tensor(float("nan"))
-        self.log("valid_auroc", auc, prog_bar=True)
-        for m in (self.val_auroc, self.val_counts):
-            m.reset()
+        auc = self.val_auroc.compute()
+        if auc is not None:
+            self.log("valid_auroc", auc, prog_bar=True)
 
     def test_step(self, batch, batch_idx):
         if self.language_model:

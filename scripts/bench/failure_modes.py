@@ -149,21 +149,27 @@ def run_case(checkout: Path, work: Path, argvs, preexec, extra):
     return p.returncode, (msg[:230] + "...") if len(msg) > 233 else msg
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
+def before_after(description: str, first_column: str, make_cases, run_case, prepare=None) -> None:
+    """The main of a before/after table (this script's and ``first_hour.py``'s): ``--before`` and
+    ``--out`` parsed; the shipped slice copied and the quick-start checkpoint written in a
+    temporary folder (``prepare(folder)`` adds files); each case of ``make_cases(folder,
+    checkpoint)`` (name, command shown, then ``run_case``'s own arguments) run at both checkouts;
+    the table printed row by row and at the end."""
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--before", required=True, help="a checkout of the commit to compare with")
     ap.add_argument("--out", help="also write the table here")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         shutil.copytree(SLICE, d / "slice")
-        _one_window_genome(d)
+        if prepare is not None:
+            prepare(d)
         ckpt = d / "model.ckpt"
         make_checkpoint(ckpt)
-        rows = ["| class | command | before: exit, last line | after: exit, last line |", "|---|---|---|---|"]
-        for name, what, argvs, preexec, extra in cases(d, ckpt):
-            got = [run_case(Path(c).resolve(), d, argvs, preexec, extra) for c in (args.before, ROOT)]
-            rows.append(f"| {name} | {what} | {got[0][0]}: {got[0][1]} | {got[1][0]}: {got[1][1]} |")
+        rows = [f"| {first_column} | command | before: exit, last line | after: exit, last line |", "|---|---|---|---|"]
+        for name, shown, *case in make_cases(d, ckpt):
+            got = [run_case(Path(c).resolve(), d, *case) for c in (args.before, ROOT)]
+            rows.append(f"| {name} | {shown} | {got[0][0]}: {got[0][1]} | {got[1][0]}: {got[1][1]} |")
             print(rows[-1], flush=True)
     table = "\n".join(rows)
     print("\n" + table)
@@ -173,4 +179,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    before_after(__doc__, "class", cases, run_case, prepare=_one_window_genome)

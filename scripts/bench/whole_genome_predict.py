@@ -16,7 +16,10 @@ terminal (one per tenth of the blocks) say when 10% of the chromosome is done.
 2. The same, killed with SIGKILL once 40% is done, then the same command with ``--resume``: the
    resumed HDF5 must equal step 1's at every bin.
 3. ``--ddp-chrom`` with ``--devices 2 --strategy ddp`` (gloo, CPU) against one process: the same
-   rows, values equal to float32 rounding.
+   rows, values equal to float32 rounding; the spill folder's largest size during the run (rank 0
+   merges the ranks' segments as they come) and the output's size at half way; then the DDP run
+   killed with SIGKILL at ``--kill-at`` percent and continued with ``--resume`` on 2 processes:
+   equal to the one-process run.
 """
 from __future__ import annotations
 
@@ -54,17 +57,35 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def predict(args, chrom: str, out: Path, extra=(), kill_at: int = 0):
-    """Run one ``dnaseq predict``; (wall s, rss at 10% MB, rss at end MB, peak MB, return code)."""
+def _size_mb(path: Path) -> float:
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.path.getsize(os.path.join(root, f))
+            except OSError:  # deleted while we looked
+                pass
+    return total / 1e6
+
+
+def predict(args, chrom: str, out: Path, extra=(), kill_at: int = 0, spill: Path = None):
+    """Run one ``dnaseq predict``; (wall s, rss at 10% MB, rss at end MB, peak MB, return code).
+    With ``spill`` (the spill folder of a DDP run), ``args.spill_peak`` gets its largest size and
+    ``args.half_out`` the output's size at 50% (MB)."""
     cmd = [DNASEQ, "predict", "-m", str(args.ckpt), "-r", args.genome, "--chroms", chrom,
            "--stride", "200", "--format", "hdf5", "--bigwig", "feature_0", "-o", str(out), *extra]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {**os.environ, "DNASEQ_SPILL_DIR": str(spill)} if spill else None
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)  # a kill takes every rank, as a job's end does
     samples, marks = [], {}
+    args.spill_peak = args.half_out = 0.0
 
     def sample():
         while proc.poll() is None:
             samples.append(_rss_mb(proc.pid))
+            if spill:
+                args.spill_peak = max(args.spill_peak, _size_mb(spill))
             time.sleep(1)
     threading.Thread(target=sample, daemon=True).start()
     for line in proc.stderr:
@@ -72,8 +93,12 @@ def predict(args, chrom: str, out: Path, extra=(), kill_at: int = 0):
         if m:
             pct = int(m.group(1))
             marks.setdefault(pct, samples[-1] if samples else 0.0)
+            if pct >= 50 and not args.half_out:
+                args.half_out = sum(_size_mb(f) if f.is_dir() else f.stat().st_size / 1e6
+                                    for f in out.parent.glob(out.name + ".*"))
             if kill_at and pct >= kill_at:
-                proc.send_signal(signal.SIGKILL)
+                os.killpg(proc.pid, signal.SIGKILL)
+                kill_at = 0
         elif line.strip():
             print("   ", line.rstrip(), file=sys.stderr)
     proc.wait()
@@ -116,12 +141,13 @@ def main() -> None:
         row(f"{args.chrom} ({mbp[args.chrom]:.1f} Mbp), 1 process", f"{wall:.0f} s ({wall / mbp[args.chrom]:.2f} s/Mbp; "
             f"the genome: {wall / mbp[args.chrom] * sum(mbp.values()) / 3600:.1f} h)")
         row("RSS at 10% / at the end / peak", f"{rss10:.0f} / {rss_end:.0f} / {peak:.0f} MB")
-    starts, probs = read_h5(work / "full.h5")
-    with pyBigWig.open(str(work / "full.feature_0.bw")) as bw:
-        iv = bw.intervals(args.chrom)
-    same_bw = [a for a, _, _ in iv] == starts.tolist() and \
-        np.array_equal(np.array([v for _, _, v in iv], np.float32), probs[:, 0])
-    row("bins predicted; bigWig (pyBigWig) equal to the HDF5 at every bin", f"{len(starts):,}; {same_bw}")
+    if (work / "full.h5").exists():
+        starts, probs = read_h5(work / "full.h5")
+        with pyBigWig.open(str(work / "full.feature_0.bw")) as bw:
+            iv = bw.intervals(args.chrom)
+        same_bw = [a for a, _, _ in iv] == starts.tolist() and \
+            np.array_equal(np.array([v for _, _, v in iv], np.float32), probs[:, 0])
+        row("bins predicted; bigWig (pyBigWig) equal to the HDF5 at every bin", f"{len(starts):,}; {same_bw}")
 
     if "kill" in steps:
         w1, _, _, _, rc = predict(args, args.chrom, work / "cut", kill_at=args.kill_at)
@@ -129,7 +155,7 @@ def main() -> None:
         w2, _, _, _, rc2 = predict(args, args.chrom, work / "cut", extra=["--resume"])
         assert rc2 == 0, f"--resume exited {rc2}"
         row(f"killed (SIGKILL) at {args.kill_at}%, then --resume", f"{w1:.0f} s + {w2:.0f} s")
-    if (work / "cut.h5").exists():
+    if (work / "cut.h5").exists() and (work / "full.h5").exists():
         s2, p2 = read_h5(work / "cut.h5")
         with pyBigWig.open(str(work / "cut.feature_0.bw")) as bw:
             same_cut_bw = bw.intervals(args.chrom) == iv
@@ -138,13 +164,26 @@ def main() -> None:
 
     if "ddp" in steps:
         w_one, *_ = predict(args, args.ddp_chrom, work / "one")
-        w_ddp, _, _, peak_ddp, rc = predict(args, args.ddp_chrom, work / "ddp",
-                                            extra=["--accelerator", "cpu", "--devices", "2", "--strategy", "ddp"])
+        ddp = ["--accelerator", "cpu", "--devices", "2", "--strategy", "ddp"]
+        spill = work / "spill"
+        spill.mkdir(exist_ok=True)
+        w_ddp, _, _, peak_ddp, rc = predict(args, args.ddp_chrom, work / "ddp", extra=ddp, spill=spill)
         assert rc == 0, f"DDP predict exited {rc}"
         a, b = read_h5(work / "one.h5"), read_h5(work / "ddp.h5")
+        out_mb = (work / "ddp.h5").stat().st_size / 1e6
         row(f"{args.ddp_chrom} ({mbp[args.ddp_chrom]:.1f} Mbp): 1 process / DDP, 2 processes (gloo)",
             f"{w_one:.0f} s / {w_ddp:.0f} s; same rows: {np.array_equal(a[0], b[0])}, largest difference "
             f"{np.abs(a[1] - b[1]).max():.1e} (each rank runs 1 thread: another summation order)")
+        row("DDP: spill folder at its largest; output at 50% / at the end",
+            f"{args.spill_peak:.1f} MB; {args.half_out:.1f} / {out_mb:.1f} MB")
+        w1, _, _, _, rc = predict(args, args.ddp_chrom, work / "ddpcut", extra=ddp, kill_at=args.kill_at, spill=spill)
+        assert rc == -signal.SIGKILL, f"the DDP run ended ({rc}) before {args.kill_at}%"
+        w2, _, _, _, rc2 = predict(args, args.ddp_chrom, work / "ddpcut", extra=ddp + ["--resume"], spill=spill)
+        assert rc2 == 0, f"DDP --resume exited {rc2}"
+        c = read_h5(work / "ddpcut.h5")
+        row(f"DDP killed (SIGKILL) at {args.kill_at}%, then --resume on 2 processes",
+            f"{w1:.0f} s + {w2:.0f} s; same rows as 1 process: {np.array_equal(a[0], c[0])}, largest difference "
+            f"{np.abs(a[1] - c[1]).max():.1e}")
 
 if __name__ == "__main__":
     main()
