@@ -133,6 +133,8 @@ def main() -> None:
         else:
             save_checkpoint("deepsea", str(ckpt))
     out = work / f"{args.arch}{args.n}"
+    for old in [*work.glob(f"{out.name}.*"), *work.glob("sample.*")]:  # a rerun starts afresh
+        old.unlink()
     rows = []
     wall, base, peak, rc = score(ckpt, vcf, args.genome, out, kill_after=args.kill_after)
     if args.kill_after:
@@ -140,7 +142,7 @@ def main() -> None:
         done = sum(1 for _ in open(f"{out}.tsv.partial", "rb")) - 1
         wall2, _, peak2, rc = score(ckpt, vcf, args.genome, out, extra=["--resume"])
         rows.append((f"killed (SIGKILL) after {args.kill_after:.0f} s ({done:,} rows), then --resume",
-                     f"{wall:.0f} s + {wall2:.0f} s"))
+                     f"{wall:.0f} s + {wall2:.0f} s; peak RSS of the resumed run {peak2:.0f} MB"))
         wall, peak = wall + wall2, max(peak, peak2)
     assert rc == 0, f"score-variants exited {rc}"
     table = pd.read_csv(f"{out}.tsv", sep="\t", dtype={"chrom": str})
