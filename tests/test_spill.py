@@ -68,3 +68,21 @@ def test_a_rank_without_units_and_an_empty_run(tmp_path):
     w = spill.SpillWriter(str(empty), 0)
     w.close()
     assert list(spill.SpillMerger(str(empty), 1).ready(finished=True)) == [] and os.listdir(empty) == []
+
+
+def test_a_new_spill_folder_removes_what_killed_runs_on_this_host_left(tmp_path):
+    import socket
+    import subprocess
+    import sys
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    host = socket.gethostname()
+    left = tmp_path / f"dnaseq-spill-{host}-{int(dead.stdout)}-x1"  # its process is gone: a kill left it
+    running = tmp_path / f"dnaseq-spill-{host}-{os.getpid()}-x2"  # a run still going on
+    other_host = tmp_path / f"dnaseq-spill-{host}x-{int(dead.stdout)}-x3"  # cannot be checked from here
+    for d in (left, running, other_host):
+        d.mkdir()
+        (d / "rank1.0000000.pkl").write_bytes(b"x")
+    new = spill.make_spill_dir(str(tmp_path))
+    assert os.path.isdir(new) and os.path.basename(new).startswith(f"dnaseq-spill-{host}-{os.getpid()}-")
+    assert not left.exists() and running.exists() and other_host.exists()

@@ -54,7 +54,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from ..models.state import preserved
 from ..settings import ProgressLines, RunOptions
-from .spill import SpillMerger, SpillWriter
+from .spill import SpillMerger, SpillWriter, make_spill_dir
 
 _LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning", "lightning_fabric", "lightning.pytorch",
                       "pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero")
@@ -160,7 +160,7 @@ class _OrderedWriter(BasePredictionWriter):
         self._world = trainer.world_size
         if self._world > 1:
             base = self.options.spill_dir or os.environ.get("DNASEQ_SPILL_DIR") or tempfile.gettempdir()
-            path = tempfile.mkdtemp(prefix="dnaseq-spill-", dir=base) if trainer.is_global_zero else None
+            path = make_spill_dir(base) if trainer.is_global_zero else None
             self._dir = trainer.strategy.broadcast(path)
             self._spill = SpillWriter(self._dir, trainer.global_rank)
             self._merger = SpillMerger(self._dir, self._world) if trainer.is_global_zero else None

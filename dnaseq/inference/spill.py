@@ -17,12 +17,41 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
+import socket
+import tempfile
 import time
 from collections import deque
 from typing import Deque, Iterator, List
 
 SEGMENT_BYTES = 16 << 20
 SEGMENT_SECONDS = 5.0
+
+
+def make_spill_dir(base: str) -> str:
+    """A new spill folder in ``base``, named after this host and process (rank 0), after removing
+    the folders that runs on this host left when they were killed (SIGKILL leaves no chance to
+    clean up): those whose process no longer exists. Folders of other hosts are left alone."""
+    prefix = f"dnaseq-spill-{socket.gethostname()}-"
+    try:
+        names = os.listdir(base)
+    except OSError:
+        names = []
+    for name in names:
+        pid = name[len(prefix):].split("-", 1)[0]
+        if name.startswith(prefix) and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=base)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _segment(folder: str, rank: int, n: int) -> str:
