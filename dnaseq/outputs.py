@@ -192,20 +192,19 @@ def complete_rows(path: str) -> int:
     return max(0, lines - 1)
 
 
-def line_end_offset(path: str, lines: int) -> int:
-    """The byte offset just after the ``lines``-th line break of ``path`` (read in blocks)."""
-    offset = 0
+def last_line_end(path: str) -> int:
+    """The byte offset just after the last line break of ``path`` (0 without one): where a table
+    whose last line a kill cut short ends. Read backwards from the end, a block at a time."""
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 24), b""):
-            n = block.count(b"\n")
-            if n >= lines:
-                at = -1
-                for _ in range(lines):
-                    at = block.index(b"\n", at + 1)
-                return offset + at + 1 if lines else offset
-            lines -= n
-            offset += len(block)
-    raise ValueError(f"{path} has fewer lines than expected")
+        end = fh.seek(0, os.SEEK_END)
+        while end > 0:
+            start = max(0, end - (1 << 20))
+            fh.seek(start)
+            at = fh.read(end - start).rfind(b"\n")
+            if at >= 0:
+                return start + at + 1
+            end = start
+    return 0
 
 
 def write_run_settings(partial: str, settings: Dict) -> None:

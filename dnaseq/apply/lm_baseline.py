@@ -14,7 +14,8 @@ import numpy as np
 
 from .._version import __version__
 from ..data.dataset import available_splits, open_split
-from ..models.ngram import MAX_ORDER, SMOOTHINGS, NgramModel, as_codes
+from ..models.ngram import MAX_ORDER, SMOOTHINGS, NgramModel
+from ..models.ngram_scan import as_codes
 from ..outputs import prepare_output_prefix
 from ..sequence.genome import Genome
 from ..sequence.intervals import read_intervals

@@ -25,8 +25,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from ..outputs import (HDF5Output, OutputLock, check_run_settings, complete_rows, line_end_offset,
-                       write_run_settings)
+from ..outputs import HDF5Output, OutputLock, check_run_settings, complete_rows, last_line_end, write_run_settings
 from ..sequence.textio import escape_controls
 
 COLUMNS = ("name", "chrom", "start", "end", "bin_start", "bin_end", "padded", "n_fraction")
@@ -107,9 +106,8 @@ class PredictionSink:
     def _reopen(self, rows: int) -> None:
         """Continue an earlier run's table after its first ``rows`` rows."""
         if self.fmt == "tsv":
-            end = line_end_offset(self.partial, rows + 1)  # the header and ``rows`` complete lines
-            with open(self.partial, "rb+") as fh:
-                fh.truncate(end)
+            with open(self.partial, "rb+") as fh:  # ``rows`` is every complete line (resume_point)
+                fh.truncate(last_line_end(self.partial))
             self._fh = open(self.partial, "a", encoding="utf-8")
         else:
             self._out = HDF5Output(self.partial, "r+")

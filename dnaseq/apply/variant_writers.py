@@ -44,8 +44,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ..outputs import (HDF5Output, OutputLock, check_run_settings, complete_rows, line_end_offset,
-                       write_run_settings)
+from ..outputs import HDF5Output, OutputLock, check_run_settings, last_line_end, write_run_settings
 from ..sequence.textio import escape_controls
 
 #: the score types a run can write (REF and ALT probabilities, their effects), the default set, and what a
@@ -282,11 +281,7 @@ def _run_key(meta: Dict) -> Dict:
 def _truncate_to_complete_rows(path: str, header: List[str]):
     """Cut ``path`` after its last complete line; (data rows kept, their status counts). Read as
     a stream: a partial table of millions of rows is never held in memory."""
-    rows = complete_rows(path)
-    try:
-        end = line_end_offset(path, rows + 1)
-    except ValueError:  # not even the header line is complete
-        end = 0
+    end = last_line_end(path)
     with open(path, "rb+") as fh:
         fh.truncate(end)
     status_col = VARIANT_COLUMNS.index("status")
@@ -295,7 +290,7 @@ def _truncate_to_complete_rows(path: str, header: List[str]):
         if next(reader, None) != header:
             raise ValueError(f"--resume: {path} does not start with this run's header; delete it to start again")
         statuses = Counter(row[status_col] for row in reader)
-    return rows, statuses
+    return sum(statuses.values()), statuses
 
 
 def make_writer(fmt: str, out: str, features: List[str], scores: List[str], meta: Dict, resume: bool = False,

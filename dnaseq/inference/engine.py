@@ -200,17 +200,17 @@ class _OrderedWriter(BasePredictionWriter):
             return
         self._spill.close()
         trainer.strategy.barrier()
-        if trainer.is_global_zero:
+        if self._merger is not None:
             try:
                 self._write_merged(finished=True)
             finally:
-                shutil.rmtree(self._dir, ignore_errors=True)
+                self.drop_spill()
         trainer.strategy.barrier()
 
     def drop_spill(self) -> None:
-        """Rank 0, when a run stops early: remove the spill folder (what the output holds so far
-        is an in-order prefix, which ``--resume`` continues from)."""
-        if self._merger is not None and self._dir is not None:
+        """Rank 0: remove the spill folder (at the end, or when a run stops early: what the output
+        holds so far is an in-order prefix, which ``--resume`` continues from)."""
+        if self._merger is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
 
     def _write_merged(self, finished: bool = False) -> None:
@@ -260,16 +260,13 @@ def run(net: nn.Module, produce: Callable[[], Iterable], step: Callable, make_si
         before = signal.getsignal(signal.SIGINT)
         try:
             trainer.predict(_Module(net, step), dataloaders=loader, return_predictions=False)
-        except SystemExit:
-            # Lightning turns Ctrl-C into sys.exit(1) and ignores SIGINT from then on: give the
-            # caller its KeyboardInterrupt (and its Ctrl-C) back, so it can keep partial output
+        except BaseException as exc:
             writer.drop_spill()
-            if not trainer.interrupted:
-                raise
-            signal.signal(signal.SIGINT, before)
-            raise KeyboardInterrupt from None
-        except BaseException:
-            writer.drop_spill()
+            if isinstance(exc, SystemExit) and trainer.interrupted:
+                # Lightning turns Ctrl-C into sys.exit(1) and ignores SIGINT from then on: give the
+                # caller its KeyboardInterrupt (and its Ctrl-C) back, so it can keep partial output
+                signal.signal(signal.SIGINT, before)
+                raise KeyboardInterrupt from None
             raise
     is_main = trainer.is_global_zero
     if is_main and writer.sink is None:  # no unit at all: Lightning skipped the loop

@@ -73,9 +73,11 @@ from __future__ import annotations
 
 import os
 import zipfile
-from typing import Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
+
+from .ngram_scan import BLOCK, as_codes, blocks, count_into, pieces, scan, scan_rows
 
 #: highest order offered: 4**13 (k + 1)-mers = 67M int32 counts (268 MB)
 MAX_ORDER = 12
@@ -84,87 +86,7 @@ SMOOTHINGS = {"kn": "interpolated modified Kneser-Ney (three discounts per order
               "wb": "interpolated Witten-Bell"}
 FORMAT = "dnaseq-ngram"
 FORMAT_VERSION = 1
-_BLOCK = 1 << 20  # positions per block of counting / scoring
-_N = np.uint8(4)
 _TABLE_MAX = 4 ** 11  # orders with at most this many (k+1)-mers score from precomputed tables
-
-
-# -- blocks of positions ----------------------------------------------------------------------
-def as_codes(seq) -> np.ndarray:
-    codes = getattr(seq, "codes", seq)  # a genome Window, or an array
-    codes = np.asarray(codes)
-    if codes.ndim != 1:
-        raise ValueError(f"a sequence must be a 1-D array of base codes, got shape {codes.shape}")
-    if codes.dtype != np.uint8:
-        if codes.size and (codes.min() < 0 or codes.max() > 255):
-            raise ValueError("base codes must be 0..4 (A, C, G, T, N)")
-        codes = codes.astype(np.uint8)
-    return codes
-
-
-def _pieces(seq: np.ndarray, K: int, block: int) -> Iterator[Tuple[np.ndarray, int]]:
-    """``(window, start)`` pairs covering one sequence: positions ``window[start:]`` are scored,
-    the K bases before them are context only (N padding before the sequence start)."""
-    for lo in range(0, len(seq), block):
-        hi = min(lo + block, len(seq))
-        if lo >= K:
-            yield seq[lo - K:hi], K
-        else:
-            yield np.concatenate([np.full(K - lo, _N, np.uint8), seq[:hi]]), K
-
-
-def _blocks(sequences: Iterable, K: int, block: int = _BLOCK) -> Iterator[Tuple[np.ndarray, int]]:
-    """``(window, start)`` pairs covering every sequence: short sequences are packed into one
-    window with an N before each (a break, so the same as scoring them one by one), long ones
-    cut into pieces with K bases of context."""
-    buf: List[np.ndarray] = []
-    size = 0
-    sep = np.full(1, _N, np.uint8)
-    for seq in sequences:
-        seq = as_codes(seq)
-        if len(seq) > block // 4:
-            if buf:
-                yield np.concatenate(buf), 0
-                buf, size = [], 0
-            yield from _pieces(seq, K, block)
-            continue
-        buf += [sep, seq]
-        size += len(seq) + 1
-        if size >= block:
-            yield np.concatenate(buf), 0
-            buf, size = [], 0
-    if buf:
-        yield np.concatenate(buf), 0
-
-
-def _scan(window: np.ndarray, start: int, K: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For positions ``start..`` of ``window``: the (K+1)-mer index ending there (int64; digits
-    before a break are 0 and meaningless), the context length r available since the last break
-    (capped at K), and whether the position is a base (it is scored)."""
-    n = len(window) - start
-    is_base = window < 4
-    digits = np.zeros(len(window) + K, np.int64)
-    digits[K:] = np.where(is_base, window, 0)
-    index = np.zeros(n, np.int64)
-    for t in range(K + 1):  # base at q - K + t sits at digits[q + t]
-        index <<= 2
-        index |= digits[start + t:start + t + n]
-    pos = np.arange(len(window), dtype=np.int64)
-    last_break = np.maximum.accumulate(np.where(is_base, -1, pos))  # last non-base at or before q
-    before = np.concatenate([[-1], last_break[:-1]])[start:]       # ... strictly before q
-    r = np.minimum(pos[start:] - 1 - before, K)
-    return index, r, is_base[start:]
-
-
-def _count_into(acc: np.ndarray, index: np.ndarray) -> None:
-    """``acc[i] += number of times i occurs in index`` (bincount, or a sort for sparse blocks)."""
-    if not len(index):
-        return
-    if len(acc) <= 4 * len(index) or len(acc) <= 1 << 22:
-        np.add(acc, np.bincount(index, minlength=len(acc)), out=acc, casting="unsafe")
-    else:
-        values, counts = np.unique(index, return_counts=True)
-        acc[values] += counts.astype(acc.dtype)
 
 
 def _row_sum(quad: np.ndarray) -> np.ndarray:
@@ -192,7 +114,7 @@ class NgramModel:
     the module docstring for every rule). ``fit`` once; ``log2_prob``, ``bits_per_base`` and
     ``evaluate`` take the order ``k`` to use (default: ``max_k``)."""
 
-    def __init__(self, max_k: int = MAX_ORDER, smoothing: str = "kn", block: int = _BLOCK):
+    def __init__(self, max_k: int = MAX_ORDER, smoothing: str = "kn", block: int = BLOCK):
         if not isinstance(max_k, (int, np.integer)) or not 0 <= max_k <= MAX_ORDER:
             raise ValueError(f"max_k must be a whole number from 0 to {MAX_ORDER}, not {max_k!r}")
         if smoothing not in SMOOTHINGS:
@@ -215,13 +137,13 @@ class NgramModel:
         short: List[List[np.ndarray]] = [[] for _ in range(K)]  # positions < K bases after a break
         masks = [(1 << 2 * (j + 1)) - 1 for j in range(K + 1)]
         total = 0
-        for window, start in _blocks(sequences, K, self.block):
-            index, r, is_base = _scan(window, start, K)
+        for window, start in blocks(sequences, K, self.block):
+            index, r, is_base = scan(window, start, K)
             full = is_base & (r >= K)
             total += int(np.count_nonzero(is_base))  # no count of any order can exceed this
             if top.dtype == np.int32 and total >= np.iinfo(np.int32).max:
                 top = top.astype(np.int64)
-            _count_into(top, index[full])
+            count_into(top, index[full])
             few = is_base & (r < K)
             if few.any():
                 idx, rr = index[few], r[few]
@@ -358,7 +280,7 @@ class NgramModel:
         out = np.empty((m, 4))
         for w in range(4):
             seqs[:, -1] = w
-            index, r, _ = _scan_rows(seqs, k)
+            index, r, _ = scan_rows(seqs, k)
             out[:, w] = self._chain(index, r, k)
         return out[0] if np.ndim(contexts) == 1 else out
 
@@ -369,8 +291,8 @@ class NgramModel:
         codes = as_codes(codes)
         out = np.full(len(codes), np.nan)
         pos = 0
-        for window, start in _pieces(codes, k, self.block):
-            index, r, is_base = _scan(window, start, k)
+        for window, start in pieces(codes, k, self.block):
+            index, r, is_base = scan(window, start, k)
             n = len(window) - start
             part = np.full(n, np.nan)
             if is_base.any():
@@ -384,8 +306,8 @@ class NgramModel:
         k = self._check(k)
         bits = np.zeros(k + 1)
         n = 0
-        for window, start in _blocks(sequences, k, self.block):
-            index, r, is_base = _scan(window, start, k)
+        for window, start in blocks(sequences, k, self.block):
+            index, r, is_base = scan(window, start, k)
             if is_base.any():
                 bits += self._chain(index[is_base], r[is_base], k, bits_per_order=True)
                 n += int(np.count_nonzero(is_base))
@@ -397,8 +319,8 @@ class NgramModel:
         """Mean -log2 P per scored base under the order-k model (NaN when there is no base)."""
         k = self._check(k)
         total, n = 0.0, 0
-        for window, start in _blocks(sequences, k, self.block):
-            index, r, is_base = _scan(window, start, k)
+        for window, start in blocks(sequences, k, self.block):
+            index, r, is_base = scan(window, start, k)
             if is_base.any():
                 total -= float(np.log2(self._chain(index[is_base], r[is_base], k)).sum())
                 n += int(np.count_nonzero(is_base))
@@ -454,18 +376,3 @@ class NgramModel:
     def __repr__(self) -> str:
         state = f"{self.n_bases:,} bases" if self.fitted else "not fitted"
         return f"NgramModel(max_k={self.max_k}, smoothing={self.smoothing!r}, {state})"
-
-
-def _scan_rows(rows: np.ndarray, k: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`_scan` of the last position of each row (m, L)."""
-    m, L = rows.shape
-    width = min(L, k + 1)
-    tail = rows[:, L - width:]
-    is_base = tail < 4
-    index = np.zeros(m, np.int64)
-    for t in range(width):
-        index = (index << 2) | np.where(is_base[:, t], tail[:, t], 0).astype(np.int64)
-    # bases since the last non-base, before the last position
-    before = is_base[:, :-1][:, ::-1]
-    r = np.where(before.all(axis=1), width - 1, np.argmin(before, axis=1)) if width > 1 else np.zeros(m, np.int64)
-    return index, np.minimum(r, k).astype(np.int64), is_base[:, -1]

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Union
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.nn import functional as F
 
 from .._version import __version__
 from ..models import build_model
@@ -23,11 +21,11 @@ from ..sequence.inputs import as_input_batch, check_one_hot_shape
 from ..settings import DEFAULT_FILL, resolve_strand, strand_or_rc_average
 from .finetune import check_held_out, data_record, transfer_weights, trunk_parameters
 from .lm_objective import BaseNLL, check_language_model_options, check_objective_matches_data, lm_loss
+from .losses import LOSSES, auto_pos_weight, bce, focal, probability_bce
 from .optim import build_optimizers, check_optimizer, choice
 from .validation import MeanAUROC
 from .wide_init import fit_on_split
 
-LOSSES = ("bce", "focal")
 WIDE_FITS = ("none", "start", "frozen")
 
 
@@ -262,10 +260,7 @@ class SequenceModel(pl.LightningModule):
         check_compatible(self.n_features, self.seq_len, dm.n_features, dm.seq_len,
                          data_label=f"the dataset {getattr(dm, 'data', '')}")
         if stage == "fit" and self.hparams.pos_weight == "auto":
-            labels = dm.source("train").read_all_labels()
-            pos = labels.sum(axis=0).astype(np.float64)
-            neg = len(labels) - pos
-            pw = np.clip(neg / np.maximum(pos, 1), 1.0, self.hparams.pos_weight_cap)
+            pw = auto_pos_weight(dm.source("train").read_all_labels(), self.hparams.pos_weight_cap)
             self.pos_weight_t.copy_(torch.as_tensor(pw, dtype=torch.float32))
 
     def on_fit_start(self) -> None:
@@ -290,17 +285,10 @@ class SequenceModel(pl.LightningModule):
             self.model.wide.eval()  # Lightning puts the whole model in train mode each epoch
 
     # -- steps -------------------------------------------------------------------------------
-    def _loss(self, logits, y):
-        return F.binary_cross_entropy_with_logits(logits.float(), y, pos_weight=self.pos_weight_t)
-
     def _train_loss(self, logits, y):
         if self.hparams.get("loss", "bce") == "bce":
-            return self._loss(logits, y)
-        logits = logits.float()
-        bce = F.binary_cross_entropy_with_logits(logits, y, pos_weight=self.pos_weight_t, reduction="none")
-        p = torch.sigmoid(logits)
-        p_t = torch.where(y > 0, p, 1 - p)
-        return ((1 - p_t) ** self.hparams.focal_gamma * bce).mean()
+            return bce(logits, y, self.pos_weight_t)
+        return focal(logits, y, self.pos_weight_t, self.hparams.focal_gamma)
 
     def training_step(self, batch, batch_idx):
         x, y = batch
@@ -319,12 +307,12 @@ class SequenceModel(pl.LightningModule):
     def _eval_step(self, batch, name: str):
         x, y = batch
         if self.trained_strand == "both":
-            p = self.predict_proba(x, "both").float().clamp(1e-7, 1 - 1e-7)
-            w = torch.where(y > 0, self.pos_weight_t, torch.ones_like(y))
-            loss = F.binary_cross_entropy(p, y, weight=w)
+            p = self.predict_proba(x, "both").float()
+            loss = probability_bce(p, y, self.pos_weight_t)
+            p = p.clamp(1e-7, 1 - 1e-7)
         else:
             logits = self(x)
-            loss, p = self._loss(logits, y), torch.sigmoid(logits.float())
+            loss, p = bce(logits, y, self.pos_weight_t), torch.sigmoid(logits.float())
         self.log(f"{name}_loss", loss, on_epoch=True, prog_bar=True, batch_size=len(y), sync_dist=True)
         return p, y
 

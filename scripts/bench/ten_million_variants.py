@@ -78,7 +78,8 @@ def write_vcf(genome_path: str, n: int, path: Path, seed: int = 0) -> None:
     g.close()
 
 
-def _rss_mb(pid: int) -> float:
+def rss_mb(pid: int) -> float:
+    """The resident memory of process ``pid`` in MB (0 once it is gone)."""
     try:
         with open(f"/proc/{pid}/status") as fh:
             return next(int(x.split()[1]) for x in fh if x.startswith("VmRSS")) / 1024
@@ -95,7 +96,7 @@ def score(ckpt: Path, vcf: Path, genome: str, out: Path, extra=(), kill_after: f
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     samples, base = [], []
     while proc.poll() is None:
-        samples.append(_rss_mb(proc.pid))
+        samples.append(rss_mb(proc.pid))
         if not base and partial.exists() and partial.stat().st_size > 1 << 20:
             base.append(samples[-1])
         if kill_after and time.perf_counter() - t0 > kill_after:

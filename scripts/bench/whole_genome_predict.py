@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
@@ -40,21 +41,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from startup import make_checkpoint  # noqa: E402  (the quick-start architecture, as startup.py times)
+from ten_million_variants import rss_mb  # noqa: E402
 
 # the installed command, not `python -c`: Lightning's DDP starts the other ranks by running the
 # same command line again
 DNASEQ = shutil.which("dnaseq") or "dnaseq"
-
-
-def _rss_mb(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def _size_mb(path: Path) -> float:
@@ -68,24 +59,32 @@ def _size_mb(path: Path) -> float:
     return total / 1e6
 
 
-def predict(args, chrom: str, out: Path, extra=(), kill_at: int = 0, spill: Path = None):
-    """Run one ``dnaseq predict``; (wall s, rss at 10% MB, rss at end MB, peak MB, return code).
-    With ``spill`` (the spill folder of a DDP run), ``args.spill_peak`` gets its largest size and
-    ``args.half_out`` the output's size at 50% (MB)."""
+@dataclass
+class Run:
+    wall: float  # seconds
+    rss10: float  # MB, at 10% done
+    rss_end: float
+    peak: float
+    rc: int
+    spill_peak: float = 0.0  # MB, the spill folder at its largest (with ``spill``)
+    half_out: float = 0.0  # MB, the outputs at 50% done
+
+
+def predict(args, chrom: str, out: Path, extra=(), kill_at: int = 0, spill: Path = None) -> Run:
+    """Run one ``dnaseq predict`` (``spill``: the spill folder of a DDP run, watched)."""
     cmd = [DNASEQ, "predict", "-m", str(args.ckpt), "-r", args.genome, "--chroms", chrom,
            "--stride", "200", "--format", "hdf5", "--bigwig", "feature_0", "-o", str(out), *extra]
     t0 = time.perf_counter()
     env = {**os.environ, "DNASEQ_SPILL_DIR": str(spill)} if spill else None
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             start_new_session=True)  # a kill takes every rank, as a job's end does
-    samples, marks = [], {}
-    args.spill_peak = args.half_out = 0.0
+    samples, marks, sizes = [], {}, {"spill": 0.0, "half": 0.0}
 
     def sample():
         while proc.poll() is None:
-            samples.append(_rss_mb(proc.pid))
+            samples.append(rss_mb(proc.pid))
             if spill:
-                args.spill_peak = max(args.spill_peak, _size_mb(spill))
+                sizes["spill"] = max(sizes["spill"], _size_mb(spill))
             time.sleep(1)
     threading.Thread(target=sample, daemon=True).start()
     for line in proc.stderr:
@@ -93,8 +92,8 @@ def predict(args, chrom: str, out: Path, extra=(), kill_at: int = 0, spill: Path
         if m:
             pct = int(m.group(1))
             marks.setdefault(pct, samples[-1] if samples else 0.0)
-            if pct >= 50 and not args.half_out:
-                args.half_out = sum(_size_mb(f) if f.is_dir() else f.stat().st_size / 1e6
+            if pct >= 50 and not sizes["half"]:
+                sizes["half"] = sum(_size_mb(f) if f.is_dir() else f.stat().st_size / 1e6
                                     for f in out.parent.glob(out.name + ".*"))
             if kill_at and pct >= kill_at:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -102,9 +101,18 @@ def predict(args, chrom: str, out: Path, extra=(), kill_at: int = 0, spill: Path
         elif line.strip():
             print("   ", line.rstrip(), file=sys.stderr)
     proc.wait()
-    wall = time.perf_counter() - t0
-    last = samples[-1] if samples else 0.0
-    return wall, marks.get(10, 0.0), last, max(samples or [0.0]), proc.returncode
+    return Run(time.perf_counter() - t0, marks.get(10, 0.0), samples[-1] if samples else 0.0,
+               max(samples or [0.0]), proc.returncode, sizes["spill"], sizes["half"])
+
+
+def kill_and_resume(args, chrom: str, out: Path, extra=(), spill: Path = None):
+    """SIGKILL a run at ``args.kill_at`` percent, then run it again with ``--resume``: the two
+    wall times."""
+    cut = predict(args, chrom, out, extra, kill_at=args.kill_at, spill=spill)
+    assert cut.rc == -signal.SIGKILL, f"the run ended ({cut.rc}) before {args.kill_at}%"
+    resumed = predict(args, chrom, out, [*extra, "--resume"], spill=spill)
+    assert resumed.rc == 0, f"--resume exited {resumed.rc}"
+    return cut.wall, resumed.wall
 
 
 def read_h5(path: Path):
@@ -136,11 +144,12 @@ def main() -> None:
         print(f"| {what} | {figure} |", flush=True)
 
     if "full" in steps:
-        wall, rss10, rss_end, peak, rc = predict(args, args.chrom, work / "full")
-        assert rc == 0, f"predict exited {rc}"
-        row(f"{args.chrom} ({mbp[args.chrom]:.1f} Mbp), 1 process", f"{wall:.0f} s ({wall / mbp[args.chrom]:.2f} s/Mbp; "
-            f"the genome: {wall / mbp[args.chrom] * sum(mbp.values()) / 3600:.1f} h)")
-        row("RSS at 10% / at the end / peak", f"{rss10:.0f} / {rss_end:.0f} / {peak:.0f} MB")
+        r = predict(args, args.chrom, work / "full")
+        assert r.rc == 0, f"predict exited {r.rc}"
+        per_mbp = r.wall / mbp[args.chrom]
+        row(f"{args.chrom} ({mbp[args.chrom]:.1f} Mbp), 1 process", f"{r.wall:.0f} s ({per_mbp:.2f} s/Mbp; "
+            f"the genome: {per_mbp * sum(mbp.values()) / 3600:.1f} h)")
+        row("RSS at 10% / at the end / peak", f"{r.rss10:.0f} / {r.rss_end:.0f} / {r.peak:.0f} MB")
     if (work / "full.h5").exists():
         starts, probs = read_h5(work / "full.h5")
         with pyBigWig.open(str(work / "full.feature_0.bw")) as bw:
@@ -150,10 +159,7 @@ def main() -> None:
         row("bins predicted; bigWig (pyBigWig) equal to the HDF5 at every bin", f"{len(starts):,}; {same_bw}")
 
     if "kill" in steps:
-        w1, _, _, _, rc = predict(args, args.chrom, work / "cut", kill_at=args.kill_at)
-        assert rc == -signal.SIGKILL, f"the run ended ({rc}) before {args.kill_at}%"
-        w2, _, _, _, rc2 = predict(args, args.chrom, work / "cut", extra=["--resume"])
-        assert rc2 == 0, f"--resume exited {rc2}"
+        w1, w2 = kill_and_resume(args, args.chrom, work / "cut")
         row(f"killed (SIGKILL) at {args.kill_at}%, then --resume", f"{w1:.0f} s + {w2:.0f} s")
     if (work / "cut.h5").exists() and (work / "full.h5").exists():
         s2, p2 = read_h5(work / "cut.h5")
@@ -163,23 +169,20 @@ def main() -> None:
             f"{np.array_equal(s2, starts) and np.array_equal(p2, probs)}, {same_cut_bw}")
 
     if "ddp" in steps:
-        w_one, *_ = predict(args, args.ddp_chrom, work / "one")
+        w_one = predict(args, args.ddp_chrom, work / "one").wall
         ddp = ["--accelerator", "cpu", "--devices", "2", "--strategy", "ddp"]
         spill = work / "spill"
         spill.mkdir(exist_ok=True)
-        w_ddp, _, _, peak_ddp, rc = predict(args, args.ddp_chrom, work / "ddp", extra=ddp, spill=spill)
-        assert rc == 0, f"DDP predict exited {rc}"
+        d = predict(args, args.ddp_chrom, work / "ddp", extra=ddp, spill=spill)
+        assert d.rc == 0, f"DDP predict exited {d.rc}"
         a, b = read_h5(work / "one.h5"), read_h5(work / "ddp.h5")
         out_mb = (work / "ddp.h5").stat().st_size / 1e6
         row(f"{args.ddp_chrom} ({mbp[args.ddp_chrom]:.1f} Mbp): 1 process / DDP, 2 processes (gloo)",
-            f"{w_one:.0f} s / {w_ddp:.0f} s; same rows: {np.array_equal(a[0], b[0])}, largest difference "
+            f"{w_one:.0f} s / {d.wall:.0f} s; same rows: {np.array_equal(a[0], b[0])}, largest difference "
             f"{np.abs(a[1] - b[1]).max():.1e} (each rank runs 1 thread: another summation order)")
         row("DDP: spill folder at its largest; output at 50% / at the end",
-            f"{args.spill_peak:.1f} MB; {args.half_out:.1f} / {out_mb:.1f} MB")
-        w1, _, _, _, rc = predict(args, args.ddp_chrom, work / "ddpcut", extra=ddp, kill_at=args.kill_at, spill=spill)
-        assert rc == -signal.SIGKILL, f"the DDP run ended ({rc}) before {args.kill_at}%"
-        w2, _, _, _, rc2 = predict(args, args.ddp_chrom, work / "ddpcut", extra=ddp + ["--resume"], spill=spill)
-        assert rc2 == 0, f"DDP --resume exited {rc2}"
+            f"{d.spill_peak:.1f} MB; {d.half_out:.1f} / {out_mb:.1f} MB")
+        w1, w2 = kill_and_resume(args, args.ddp_chrom, work / "ddpcut", ddp, spill)
         c = read_h5(work / "ddpcut.h5")
         row(f"DDP killed (SIGKILL) at {args.kill_at}%, then --resume on 2 processes",
             f"{w1:.0f} s + {w2:.0f} s; same rows as 1 process: {np.array_equal(a[0], c[0])}, largest difference "
