@@ -47,6 +47,7 @@ import json
 import os
 from typing import Dict, List, Optional, Sequence
 
+import h5py
 import numpy as np
 
 from ..models.state import fingerprint
@@ -199,7 +200,6 @@ class Background:
         return list(self.distributions)
 
     def save(self, path: str) -> None:
-        import h5py  # h5py costs start-up time; only reading or writing a background needs it
         with h5py.File(path, "w") as h5:
             h5.attrs.update({"format": FORMAT, "format_version": FORMAT_VERSION, "n": self.n,
                              "features": json.dumps(self.features),
@@ -214,7 +214,6 @@ class Background:
     @classmethod
     def load(cls, path: str) -> "Background":
         """Read a background file; one-line errors for a missing file or a file of another kind."""
-        import h5py
         if not os.path.exists(path):
             raise FileNotFoundError(f"background file not found: {path}")
         try:

@@ -12,9 +12,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
+import h5py
 import numpy as np
 import pandas as pd
 import torch
+from joblib import Parallel, delayed
 
 from ..data.dataset import open_split
 from ..inference import engine
@@ -48,7 +50,6 @@ def feature_metrics(labels: np.ndarray, probs: np.ndarray, feature_names: Sequen
     if labels.shape[1] != len(feature_names):
         raise ValueError(f"{labels.shape[1]} label columns but {len(feature_names)} feature names")
     groups = list(feature_groups) if feature_groups is not None else ["all"] * len(feature_names)
-    from joblib import Parallel, delayed
 
     # threads: numpy's sorts release the GIL, and threads share the big arrays without copies
     rows = Parallel(n_jobs=n_jobs, prefer="threads")(
@@ -229,7 +230,6 @@ def save_predictions_h5(path: str, probs: np.ndarray, labels: np.ndarray, names,
     (:func:`split_coordinates`) the rows' ``chrom`` (UTF-8), ``window_start``, ``window_end``,
     ``bin_start`` and ``bin_end`` (int64); attribute ``coordinates`` says what they are, or
     that the source has none."""
-    import h5py
     with h5py.File(path, "w") as h5:
         h5.create_dataset("probabilities", data=probs, compression="gzip", chunks=True)
         h5.create_dataset("labels", data=labels, compression="gzip", chunks=True)

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
+import h5py
 import numpy as np
 import torch
 
@@ -93,7 +94,6 @@ def run_ism(checkpoint, out: str, reference: Optional[str] = None, region: Optio
 
 
 def write_ism(path: str, r: IsmResult, meta: dict) -> None:
-    import h5py
     with h5py.File(path, "w") as h5:
         h5.create_dataset("ism", data=r.predictions.numpy(), compression="gzip")
         h5.create_dataset("reference", data=r.reference.numpy())

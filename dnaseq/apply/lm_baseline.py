@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
 
 from .._version import __version__
 from ..data.dataset import available_splits, open_split
@@ -31,7 +33,6 @@ class _Bar:
     def __init__(self, enabled: bool, total: int, desc: str):
         self.bar = None
         if enabled:
-            from tqdm.auto import tqdm
             self.bar = tqdm(total=total, unit="bp", unit_scale=True, desc=desc, file=sys.stderr, leave=False)
 
     def __call__(self, n: int) -> None:
@@ -64,8 +65,6 @@ def fit_baseline(train: Sequence, test: Sequence, max_k: int = MAX_ORDER, smooth
     """Fit once up to ``max_k`` on ``train`` and score every order on ``test`` and on ``train``
     (both lists of code arrays: each is read twice). ``progress``: tqdm bars (a terminal);
     ``echo``: a callable given one line per stage and per order (off a terminal)."""
-    import pandas as pd
-
     say = echo or (lambda line: None)
     model = NgramModel(max_k, smoothing)
     n_train, n_test = _bases(train), _bases(test)

@@ -23,7 +23,9 @@ import os
 import re
 from typing import Dict, List, Optional
 
+import h5py
 import numpy as np
+import pandas as pd
 
 from ..outputs import HDF5Output, OutputLock, check_run_settings, complete_rows, last_line_end, write_run_settings
 from ..sequence.textio import escape_controls
@@ -43,7 +45,6 @@ def resume_point(out: str, fmt: str, meta: Dict) -> int:
     check_run_settings(partial, meta)
     if fmt == "tsv":
         return complete_rows(partial)
-    import h5py
     try:
         with h5py.File(partial, "r") as h5:
             lengths = [h5["probabilities"].shape[0]] + [h5[f"windows/{c}"].shape[0] for c in COLUMNS]
@@ -88,7 +89,6 @@ class PredictionSink:
             self._fh = open(self.partial, "w", encoding="utf-8")
             self._fh.write("\t".join(list(COLUMNS) + self.features) + "\n")
         else:
-            import h5py
             self._out = HDF5Output(self.partial)
             h5 = self._out.file
             g = h5.create_group("windows")
@@ -122,7 +122,6 @@ class PredictionSink:
         """The earlier run's rows into this run's counts and bigWig tracks."""
         names = ["chrom", "bin_start", "bin_end", "n_fraction"] + self.tracks
         if self.fmt == "tsv":
-            import pandas as pd
             parts = pd.read_csv(self.partial, sep="\t", usecols=names, nrows=rows, chunksize=_REPLAY_ROWS,
                                 dtype={"chrom": str}, keep_default_na=False)
             parts = ({c: chunk[c].to_numpy() for c in names} for chunk in parts)
@@ -230,7 +229,6 @@ class PredictionSink:
     def in_memory(self):
         if self.out is not None:
             return None, None
-        import pandas as pd
         if not self._mem:
             return pd.DataFrame({**{c: [] for c in COLUMNS}, **{f: [] for f in self.features}}), \
                 np.zeros((0, len(self.features)), np.float32)

@@ -216,7 +216,7 @@ def _bool_columns(prep) -> Dict[str, list]:
 
 class Hdf5Writer(_Writer):
     def __init__(self, out: str, features: List[str], scores: List[str], meta: Dict, summary: Sequence[str] = ()):
-        import h5py
+        import h5py  # start-up: the CLI imports this module to parse its options
         super().__init__(f"{out}.h5")
         with self._released_on_error():
             self.summary = list(summary)
@@ -310,7 +310,7 @@ def make_writer(fmt: str, out: str, features: List[str], scores: List[str], meta
 
 def read_scores_tsv(path: str):
     """A TSV output as a DataFrame: text cells exactly as written, unscored scores NaN."""
-    import pandas as pd
+    import pandas as pd  # start-up: the CLI imports this module to parse its options
     with open(path, encoding="utf-8", newline="") as fh:
         header = next(csv.reader(fh, delimiter="\t"), [])
     text = [c for c in header if c in VARIANT_COLUMNS and c not in INT_COLUMNS or c.startswith(TEXT_SUMMARY_PREFIX)]
@@ -325,7 +325,7 @@ def read_scores_h5(path: str):
     ``indel`` and ``padded`` are numpy bools; ``ref_match`` is pandas' nullable ``boolean``,
     ``<NA>`` where the REF was not compared with the genome. Files written before the columns
     were HDF5 booleans (the strings ``"True"`` / ``"False"`` / ``""``) read the same way."""
-    import h5py
+    import h5py  # start-up: the CLI imports this module to parse its options
     import pandas as pd
     with h5py.File(path, "r") as h5:
         v = h5["variants"]

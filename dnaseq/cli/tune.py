@@ -5,10 +5,11 @@ import argparse
 import logging
 import warnings
 
+import yaml
+
 
 def _override(text: str):
     """``trainer.max_epochs=2`` -> ("trainer.max_epochs", 2); the value is read as YAML."""
-    import yaml
 
     key, sep, value = text.partition("=")
     if not sep or not key.strip():

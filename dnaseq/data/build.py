@@ -30,6 +30,7 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from tqdm.auto import tqdm
 
 from .._version import __version__
 from ..outputs import OutputLock, prepare_output_file
@@ -360,5 +361,4 @@ def _progress(total: int, progress: Union[bool, str]):
         return ProgressLines(total, "build-dataset", unit="bp")
     if not progress:
         return None
-    from tqdm.auto import tqdm
     return tqdm(total=total, unit="bp", unit_scale=True, desc="build-dataset", file=sys.stderr)

@@ -93,7 +93,7 @@ class MatV5Split(SplitSource):
     """valid.mat / test.mat (MATLAB v5): loaded whole, converted to codes once."""
 
     def __init__(self, path: str, split: str, directory: str):
-        import scipy.io
+        import scipy.io  # start-up cost: only the published bundle's MATLAB files need it
 
         xname, yname = _VARS[split]
         try:

@@ -48,6 +48,7 @@ from typing import Any, Callable, Dict, Iterable, Optional
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from tqdm.auto import tqdm
 from pytorch_lightning.callbacks import BasePredictionWriter
 from torch import nn
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
@@ -167,7 +168,6 @@ class _OrderedWriter(BasePredictionWriter):
         if trainer.is_global_zero:
             self.sink = self.make_sink()
             if self.options.progress:
-                from tqdm.auto import tqdm
                 self._bar = tqdm(total=self.total, unit="unit", file=sys.stderr, leave=False,
                                  desc="predict" if self._world == 1 else f"predict (rank 0 of {self._world})")
             elif self.options.progress_lines and self.total:

@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
+import h5py
 import numpy as np
 
 from ..inference.predictor import predict_codes
@@ -127,8 +128,6 @@ def run_attribute(checkpoint, out: str, reference: Optional[str] = None, regions
 
 
 def write_attributions(path: str, r: AttributionResult, meta: dict) -> str:
-    import h5py
-
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     with h5py.File(path, "w") as h5:

@@ -6,6 +6,7 @@ import inspect
 import textwrap
 from typing import Callable, Dict
 
+import torch
 from torch import nn
 
 from .beluga import Beluga
@@ -67,7 +68,6 @@ def _summary_line(cls) -> str:
 
 
 def _parameter_count(name: str, seq_len: int, n_features: int) -> str:
-    import torch
     try:
         with torch.device("meta"):  # shapes only: no memory, no time
             return f"{count_parameters(build_model(name, seq_len, n_features)):,}"

@@ -6,6 +6,7 @@ import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+from matplotlib.text import Text
 
 from .figures import plt
 
@@ -22,6 +23,7 @@ def default_features(table) -> List[str]:
 def plot_curves(labels: np.ndarray, probs: np.ndarray, names: Sequence[str], features: Sequence[str],
                 path: str) -> str:
     """ROC and PR curves for ``features`` side by side."""
+    # start-up: scikit-learn only for the figures that need its curves
     from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 
     index = {n: i for i, n in enumerate(names)}
@@ -105,8 +107,6 @@ def _spread_labels(fig, ax, texts) -> None:
     """Move each annotation (in priority order) to the nearest offset where it overlaps no label
     placed before it and stays inside the axes; one that fits nowhere goes where it overlaps
     least, drawn fainter."""
-    from matplotlib.text import Text
-
     renderer = fig.canvas.get_renderer()
     frame = ax.get_window_extent(renderer)
     placed = []

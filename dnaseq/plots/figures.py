@@ -5,12 +5,14 @@ design, search, the variant classifier, e-values and language models. Accuracy f
 from __future__ import annotations
 
 import os
+import textwrap
 from typing import Dict, Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 
 def plot_design_objective(steps, path: str, objective: str = "objective") -> str:
@@ -44,8 +46,6 @@ def plot_search(numbers: Sequence[int], values: Sequence[float], pruned_numbers:
                 pruned_values: Sequence[float], ylabel: str, path: str) -> str:
     """A hyperparameter search: each complete trial's value, pruned trials at their best reported
     value, and the best so far (``dnaseq tune``'s trials.png)."""
-    from matplotlib.ticker import MaxNLocator
-
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(list(numbers), list(values), "o", label="complete")
     if len(pruned_numbers):
@@ -66,6 +66,7 @@ def plot_search(numbers: Sequence[int], values: Sequence[float], pruned_numbers:
 def plot_classifier_curves(y: np.ndarray, scores: Dict[str, np.ndarray], path: str, title: str = "") -> str:
     """ROC and PR curves of several scorers of the same labelled variants, side by side; the PR
     panel's dotted line is the positive rate (a random ranking), named in the legend."""
+    # start-up: scikit-learn only for the figures that need its curves
     from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 
     fig, (ax_roc, ax_pr) = plt.subplots(1, 2, figsize=(10, 4.5))
@@ -96,8 +97,6 @@ def plot_evalue_heatmap(evalues: np.ndarray, rows: Sequence[str], features: Sequ
                         title: str = "") -> str:
     """Per-variant e-value profile across features: -log10 e-value of each row (variant) and
     feature, rows in the order given (e.g. the top variants by combined e-value)."""
-    import textwrap
-
     m, F = evalues.shape
     strength = -np.log10(np.clip(evalues, 1e-300, 1.0))
     label_in = 0.065 * max((len(r) for r in rows), default=0)  # inches the row labels take at 8 pt

@@ -17,7 +17,7 @@ def _logo(matrix: np.ndarray, ax, index: Optional[Sequence[int]] = None) -> None
     """Draw a (4, P) matrix (rows A, C, G, T) as a sequence logo with logomaker; negative
     values are drawn below the axis."""
     import logomaker  # optional: needed only for logos
-    import pandas as pd
+    import pandas as pd  # logomaker's input; start-up cost as above
 
     m = np.nan_to_num(np.asarray(matrix, dtype=float))
     df = pd.DataFrame(m.T, columns=list("ACGT"), index=np.arange(m.shape[1]) if index is None else list(index))

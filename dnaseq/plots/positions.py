@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
+from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from .figures import plt
 
@@ -27,8 +29,6 @@ def position_axis(ax, n: int, positions: Sequence[int], genome_start: Optional[i
     """Ticks at round numbers (..., 20,100, 20,200, ...) of the coordinate each column shows:
     1-based genome positions with ``genome_start``, else 0-based positions in the sequence.
     Column ``i`` is drawn at x = i."""
-    from matplotlib.ticker import MaxNLocator
-
     coord = np.asarray(positions, dtype=np.int64)[:n] + ((genome_start + 1) if genome_start is not None else 0)
     if n == 0:
         ticks, labels = [], []
@@ -54,8 +54,6 @@ def draw_ism_heatmap(effects: np.ndarray, codes: np.ndarray, positions: Sequence
     """The figure of :func:`plot_ism_heatmap` (the caller saves and closes it): up to ``ISM_ROW``
     columns per row, rows stacked (a 1000 bp region is four readable rows, not a 24 x 2.4 inch strip),
     one colour scale for all."""
-    from matplotlib.patches import Rectangle
-
     e = np.asarray(effects)
     lim = float(np.nanmax(np.abs(e))) if e.size else 0.0
     lim = lim or 1.0

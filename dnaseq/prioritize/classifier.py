@@ -28,7 +28,14 @@ import os
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import h5py
 import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from .._version import __version__
 from ..apply.variant_writers import read_scores_h5, read_scores_tsv
@@ -68,7 +75,6 @@ def _is_score_tsv(path: str) -> bool:
 def read_scored(path: str) -> Scored:
     """A score-variants output (TSV with its ``.summary.json`` beside it, or HDF5), scored rows only."""
     if _is_hdf5(path):
-        import h5py  # start-up cost: only HDF5 score files need it
         table, scores, features = read_scores_h5(path)
         with h5py.File(path, "r") as h5:
             meta = json.loads(h5.attrs["meta"])
@@ -135,20 +141,15 @@ def _differing(mine: Dict, theirs: Dict) -> List[str]:
 
 
 def _folds(groups: np.ndarray):
-    from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
     n = len(np.unique(groups))
     return LeaveOneGroupOut() if n <= MAX_FOLDS else GroupKFold(MAX_FOLDS)
 
 
 def _pipeline(C: float):
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
     return make_pipeline(StandardScaler(), LogisticRegression(C=C, class_weight="balanced", max_iter=5000))
 
 
 def _metrics(y: np.ndarray, score: np.ndarray) -> Dict[str, float]:
-    from sklearn.metrics import average_precision_score, roc_auc_score
     if len(np.unique(y)) < 2:
         return {"roc_auc": float("nan"), "pr_auc": float("nan")}
     return {"roc_auc": float(roc_auc_score(y, score)), "pr_auc": float(average_precision_score(y, score))}
@@ -199,8 +200,6 @@ def fit_classifier(positives: str, negatives: str, out: str, checkpoint=None, re
     score files of score-variants, or VCFs scored here with ``checkpoint`` and ``reference`` (and
     ``background``, for e-values). Writes into folder ``out``: ``classifier.json``, ``cv_folds.tsv``,
     ``coefficients.tsv``, ``curves.png`` (and the score files of VCFs it scored)."""
-    import pandas as pd  # start-up cost: only fitting needs pandas' tables
-
     prepare_output_prefix(os.path.join(out, "classifier"))
     sets = {}
     for name, path in (("positives", positives), ("negatives", negatives)):

@@ -51,7 +51,7 @@ class BgzfReader:
     """Random access to uncompressed offsets of a BGZF file through its .gzi (as pyfaidx does)."""
 
     def __init__(self, path: str, gzi: str):
-        from Bio import bgzf
+        from Bio import bgzf  # optional: only bgzipped FASTA needs Biopython
         self._blocks = read_gzi(gzi, os.path.getsize(path))
         self._ustarts = [u for _, u in self._blocks]
         self._fh = bgzf.BgzfReader(path, "rb")

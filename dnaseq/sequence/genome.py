@@ -277,7 +277,7 @@ def write_fasta(path: str | os.PathLike, records: Dict[str, str], width: int = 6
         lines.extend(seq[i:i + width] + "\n" for i in range(0, len(seq), width))
     text = "".join(lines).encode()
     if path.suffix == ".gz":
-        from Bio import bgzf
+        from Bio import bgzf  # optional: only a .gz output needs Biopython
         with bgzf.BgzfWriter(str(path), "wb") as fh:
             fh.write(text)
     else:

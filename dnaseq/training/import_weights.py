@@ -308,7 +308,7 @@ def convert_state_dict(sd: Dict[str, torch.Tensor], label: str = "state dict", *
 
 def save_checkpoint(net, result: ImportResult, path: str) -> None:
     """A checkpoint ``dnaseq.load_model`` reads, with what was imported and from where."""
-    import pytorch_lightning as pl
+    import pytorch_lightning as pl  # start-up: converting weights needs no Lightning until the checkpoint is written
     ckpt = {"epoch": 0, "global_step": 0, "pytorch-lightning_version": pl.__version__,
             "state_dict": net.state_dict(), "hyper_parameters": dict(net.hparams)}
     net.on_save_checkpoint(ckpt)

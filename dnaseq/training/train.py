@@ -24,6 +24,7 @@ import warnings
 from contextlib import redirect_stderr
 from typing import List, Optional
 
+import torch
 from jsonargparse import DefaultHelpFormatter
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
@@ -338,9 +339,6 @@ def _say_interrupted(cli, argv: List[str]) -> None:
 
 def _check_resume_compatible(cli) -> None:
     """Refuse, with both numbers, to resume a checkpoint on data of another shape."""
-
-    import torch
-
     ckpt = _resume_path(cli)
     if not ckpt:
         return
