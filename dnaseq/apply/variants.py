@@ -126,27 +126,13 @@ def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Seque
     :mod:`dnaseq.apply.calibration`). A background made with other weights, reference, strand
     setting, window or N fill is refused before anything is written.
     """
-
-    bad = [s for s in scores if s not in SCORES + LM_SCORES]
-    if bad:
-        raise ValueError(f"unknown score(s) {bad}; choose from {', '.join(SCORES)} (a language model: "
-                         f"{', '.join(LM_SCORES)})")
-    if ref_policy not in REF_POLICIES:
-        raise ValueError(f"ref_policy must be one of {REF_POLICIES}, got {ref_policy!r}")
+    _check_options(scores, ref_policy, evalue_threshold)
     strand = strand_or_rc_average(strand, rc_average)
     check_inputs(checkpoint, vcf, reference, out, fmt)
     bg = Background.load(str(background)) if background is not None else None
-    if not 0 < evalue_threshold <= 1:
-        raise ValueError(f"the e-value threshold must be in (0, 1], got {evalue_threshold}")
     model, label = as_model(checkpoint, language_model=True)
     language_model = model.language_model
-    if language_model:  # zero-shot scores: log-likelihoods of the REF and ALT windows and sites
-        scores = _language_model_scores(scores, bg)
-        if strand not in (None, "as-trained", "forward"):
-            raise ValueError(f"--strand {strand}: a DNA language model reads the given strand only (forward)")
-    elif any(x not in SCORES for x in scores):
-        raise ValueError(f"score(s) {[x for x in scores if x not in SCORES]} are a language model's; choose from "
-                         f"{', '.join(SCORES)}")
+    scores = _scores_for_model(language_model, scores, strand, bg)
     st = settings(model, "forward" if language_model else strand)
     model_fingerprint = fingerprint(st.net)
     if bg is not None:
@@ -155,15 +141,11 @@ def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Seque
     run = RunOptions.for_command("score-variants", run, batch_size=batch_size, device=device, progress=progress,
                                  default_progress=True)
     L, features = model.seq_len, (list(LM_FEATURES) if language_model else model.feature_names)
-    meta = {"checkpoint": label, "model_fingerprint": model_fingerprint, "vcf": str(vcf), "reference": str(reference), "window": L, "ref_policy": ref_policy,
-            "strand": st.strand, "fill": st.fill, "scores": list(scores), "score_n_reference": score_n_reference,
-            "centring": "allele centred; SNV at index L//2", "logit_eps": LOGIT_EPS,
-            "precision": str(run.precision), "dnaseq_version": __version__,
-            "background": None if bg is None else str(background),
-            "evalue_threshold": None if bg is None else evalue_threshold}
-    if bg is not None:
-        meta["background_n"] = bg.n
-        meta["background_source"] = bg.provenance.get("source")
+    meta = {"checkpoint": label, "model_fingerprint": model_fingerprint, "vcf": str(vcf), "reference": str(reference),
+            "window": L, "ref_policy": ref_policy, "strand": st.strand, "fill": st.fill, "scores": list(scores),
+            "score_n_reference": score_n_reference, "centring": "allele centred; SNV at index L//2",
+            "logit_eps": LOGIT_EPS, "precision": str(run.precision), "dnaseq_version": __version__,
+            **_background_meta(bg, background, evalue_threshold)}
     report = VcfReport(str(vcf))
     genome = Genome(reference)
     sink = None
@@ -200,6 +182,40 @@ def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Seque
         genome.close()
     return _summarise(info.sink, out, meta, report) if info.is_main else None
 
+
+
+def _check_options(scores: Sequence[str], ref_policy: str, evalue_threshold: float) -> None:
+    """Option values checked before any file is read."""
+    bad = [s for s in scores if s not in SCORES + LM_SCORES]
+    if bad:
+        raise ValueError(f"unknown score(s) {bad}; choose from {', '.join(SCORES)} (a language model: "
+                         f"{', '.join(LM_SCORES)})")
+    if ref_policy not in REF_POLICIES:
+        raise ValueError(f"ref_policy must be one of {REF_POLICIES}, got {ref_policy!r}")
+    if not 0 < evalue_threshold <= 1:
+        raise ValueError(f"the e-value threshold must be in (0, 1], got {evalue_threshold}")
+
+
+def _scores_for_model(language_model: bool, scores: Sequence[str], strand: Optional[str],
+                      bg: Optional[Background]) -> List[str]:
+    """The score types a model of this kind writes: a language model's zero-shot log-likelihoods
+    (given strand only), or a chromatin model's effect scores."""
+    if language_model:
+        if strand not in (None, "as-trained", "forward"):
+            raise ValueError(f"--strand {strand}: a DNA language model reads the given strand only (forward)")
+        return _language_model_scores(scores, bg)
+    if any(x not in SCORES for x in scores):
+        raise ValueError(f"score(s) {[x for x in scores if x not in SCORES]} are a language model's; choose from "
+                         f"{', '.join(SCORES)}")
+    return list(scores)
+
+
+def _background_meta(bg: Optional[Background], path: Optional[str], threshold: float) -> Dict:
+    """The run settings' entries about the e-value background (None without one)."""
+    meta = {"background": None if bg is None else str(path), "evalue_threshold": None if bg is None else threshold}
+    if bg is not None:
+        meta.update(background_n=bg.n, background_source=bg.provenance.get("source"))
+    return meta
 
 def _keep_or_discard(writer, keep: bool, partial: str) -> None:
     """After a failed run nothing that looks complete is left; the ``.partial`` stays for

@@ -20,6 +20,7 @@ about one chromosome of codes plus one block of windows whatever the genome size
 from __future__ import annotations
 
 import csv
+import functools
 import logging
 import os
 import sys
@@ -263,11 +264,7 @@ def build_dataset(reference: str, features: Sequence[Feature], out: str, *,
                    _optional_intervals(regions, genome, on_bad_line), _optional_intervals(blacklist, genome, on_bad_line))
 
     all_chroms = genome.chromosomes if chroms is None else [genome.resolve(c) for c in chroms]
-    valid_chroms = [genome.resolve(c) for c in valid_chroms]
-    test_chroms = [genome.resolve(c) for c in test_chroms]
-    overlap = set(valid_chroms) & set(test_chroms)
-    if overlap:
-        raise ValueError(f"chromosomes {sorted(overlap)} are in both --valid-chroms and --test-chroms")
+    valid_chroms, test_chroms = _held_out(genome, valid_chroms, test_chroms)
     by_chrom = bool(valid_chroms or test_chroms)
     rng = np.random.default_rng(seed)
     report.positives = {s: [0] * len(features) for s in SPLITS}
@@ -284,17 +281,10 @@ def build_dataset(reference: str, features: Sequence[Feature], out: str, *,
             for ci, chrom in enumerate(all_chroms):
                 split = _split_for_chrom(chrom, valid_chroms, test_chroms) if by_chrom else "random"
                 report.chromosomes[chrom] = split
-                codes = genome.chromosome_codes(chrom)
-                n_bins = len(codes) // bin_size
-                for b0 in range(0, n_bins, block_bins):
-                    block = _block(rules, codes, chrom, b0, min(b0 + block_bins, n_bins), report)
-                    _write_block(writer, block, _assign(split, len(block.keep), rng, valid_fraction, test_fraction),
-                                 ci, report)
-                    if bar is not None:
-                        bar.update(int(block.bin_starts[-1] + bin_size - block.bin_starts[0]))
-                if bar is not None:
-                    bar.update(len(codes) - n_bins * bin_size)
-                del codes
+                assign = functools.partial(_assign, split, rng=rng, valid_fraction=valid_fraction,
+                                           test_fraction=test_fraction)
+                _write_chromosome(writer, rules, genome.chromosome_codes(chrom), chrom, ci, assign, block_bins,
+                                  report, bar)
             report.seconds = time.perf_counter() - t0
             writer.set_attrs(features=names, groups=groups, chroms=list(all_chroms), base_order="ACGT",
                              code_map={"A": 0, "C": 1, "G": 2, "T": 3, "N": 4}, bin_size=bin_size,
@@ -320,6 +310,31 @@ def build_dataset(reference: str, features: Sequence[Feature], out: str, *,
         raise
     finally:
         lock.release()
+
+
+def _held_out(genome: Genome, valid_chroms: Sequence[str], test_chroms: Sequence[str]):
+    """The validation and test chromosomes under the reference's names; none in both."""
+    valid_chroms = [genome.resolve(c) for c in valid_chroms]
+    test_chroms = [genome.resolve(c) for c in test_chroms]
+    overlap = set(valid_chroms) & set(test_chroms)
+    if overlap:
+        raise ValueError(f"chromosomes {sorted(overlap)} are in both --valid-chroms and --test-chroms")
+    return valid_chroms, test_chroms
+
+
+def _write_chromosome(writer: DatasetWriter, rules: _Rules, codes: np.ndarray, chrom: str, ci: int, assign,
+                      block_bins: int, report: BuildReport, bar) -> None:
+    """One chromosome's windows, ``block_bins`` bins at a time (bounded memory), each block's
+    windows given their splits by ``assign(n)``; the bar advances by the bases covered."""
+    bin_size = rules.bin_size
+    n_bins = len(codes) // bin_size
+    for b0 in range(0, n_bins, block_bins):
+        block = _block(rules, codes, chrom, b0, min(b0 + block_bins, n_bins), report)
+        _write_block(writer, block, assign(len(block.keep)), ci, report)
+        if bar is not None:
+            bar.update(int(block.bin_starts[-1] + bin_size - block.bin_starts[0]))
+    if bar is not None:
+        bar.update(len(codes) - n_bins * bin_size)
 
 
 def _check_not_empty(report: BuildReport, genome: Genome, chroms: Sequence[str], valid_chroms: Sequence[str],

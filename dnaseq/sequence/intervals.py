@@ -104,28 +104,10 @@ def iter_bed_records(path: str, on_bad_line: str = "error",
     """
     if on_bad_line not in ("error", "skip"):
         raise ValueError("on_bad_line must be 'error' or 'skip'")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"peak/interval file not found: {path}")
-    if os.path.isdir(path):
-        raise BedFormatError(f"{path}: is a folder, not a BED file")
-    try:
-        check_peak_file(path)
-    except ValueError as exc:
-        raise BedFormatError(str(exc)) from None
+    _check_peak_path(path)
     skipped = skipped if skipped is not None else Counter()
     examples = examples if examples is not None else {}
     lines = lines if lines is not None else Counter()
-
-    def bad(lineno: int, reason: str, detail: str, line: str):
-        if on_bad_line == "error":
-            raise BedFormatError(f"{path}:{lineno}: {detail}: {line[:80]!r} "
-                                 f"(fix the line, or pass --skip-bad-lines to count and skip such lines)")
-        skipped[reason] += 1
-        examples.setdefault(reason, f"{path}:{lineno}")
-
-    def count(lineno: int, reason: str):
-        skipped[reason] += 1
-        examples.setdefault(reason, f"{path}:{lineno}")
 
     seen_data, gff = False, None
     types: Counter = Counter()  # GFF feature types seen
@@ -135,55 +117,87 @@ def iter_bed_records(path: str, on_bad_line: str = "error",
         if not line.strip() or _is_header(line):
             lines["comment"] += 1
             continue
-        fields = _columns(line)
         if gff is None:  # the first data line decides the format
             gff = is_gff_fields(line.split("\t"))
             if gff:
                 log.warning("%s: read as GFF/GTF (1-based start and end in columns 4-5, converted to BED's "
                             "0-based half-open intervals)", path)
-        if gff:
-            fields = line.split("\t")
-            if len(fields) < 9 or not (_INTEGER.fullmatch(fields[3].strip())
-                                       and _INTEGER.fullmatch(fields[4].strip())):
-                bad(lineno, "not a GFF line", "expected 9 tab-separated GFF columns with integer start and end",
-                    line)
-                continue
-            feature_type = fields[2].strip()
-            types[feature_type] += 1
-            if gff_type is not None and feature_type != gff_type:
-                count(lineno, "other GFF feature type")
-                continue
-            start_1, end_s = fields[3].strip(), fields[4].strip()
-            fields = [fields[0], str(_to_int(start_1) - 1), end_s]  # 1-based closed -> 0-based half-open
-        if len(fields) < 3:
-            bad(lineno, "fewer than 3 columns",
-                f"expected at least 3 tab-separated columns (chrom, start, end), got {len(fields)}", line)
-            continue
-        chrom, start_s, end_s = fields[0].strip(), fields[1].strip(), fields[2].strip()
-        start_ok, end_ok = bool(_INTEGER.fullmatch(start_s)), bool(_INTEGER.fullmatch(end_s))
-        if not (start_ok and end_ok):
-            if not seen_data and not start_ok and not end_ok:
-                count(lineno, "header line")  # e.g. "chrom  start  end" before the data
-                continue
-            bad(lineno, "start/end must be integers",
-                f"start/end must be integers, got {start_s[:30]!r} and {end_s[:30]!r}", line)
-            continue
-        seen_data = True
-        start, end = _to_int(start_s), _to_int(end_s)
-        problem = _coordinate_problem(chrom, start, end, start_s, end_s)
+        fields, problem = _gff_as_bed(line, gff_type, types) if gff else (_columns(line), None)
+        if problem is None:
+            record, problem, seen_data = _bed_record(fields, seen_data)
         if problem is not None:
-            bad(lineno, *problem, line)
-            continue
-        if end == start:
-            # legal in BED (a point), but it covers no base: count it, do not use it
-            count(lineno, "zero-length interval")
-            continue
+            reason, detail = problem
+            if detail is None or on_bad_line == "skip":  # counted in both modes, or skip mode
+                skipped[reason] += 1
+                examples.setdefault(reason, f"{path}:{lineno}")
+                continue
+            raise BedFormatError(f"{path}:{lineno}: {detail}: {line[:80]!r} "
+                                 f"(fix the line, or pass --skip-bad-lines to count and skip such lines)")
         kept += 1
         if names:
             label = fields[3].strip() if len(fields) > 3 else ""
-            yield chrom, start, end, (label if label not in ("", ".") else None)
+            yield (*record, label if label not in ("", ".") else None)
         else:
-            yield chrom, start, end
+            yield record
+    _check_gff_type(path, gff_type, gff, kept, types)
+
+
+# What a line that yields no interval is: (reason counted in ``skipped``, detail for the error
+# message), detail None for lines counted in both modes (headers, points, other GFF types).
+_Problem = Tuple[str, Optional[str]]
+
+
+def _check_peak_path(path: str) -> None:
+    """A peak file that exists, is a file, and whose content is not another format."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"peak/interval file not found: {path}")
+    if os.path.isdir(path):
+        raise BedFormatError(f"{path}: is a folder, not a BED file")
+    try:
+        check_peak_file(path)
+    except ValueError as exc:
+        raise BedFormatError(str(exc)) from None
+
+
+def _gff_as_bed(line: str, gff_type: Optional[str], types: Counter) -> Tuple[List[str], Optional[_Problem]]:
+    """A GFF/GTF line as BED columns (1-based closed -> 0-based half-open), counting its feature
+    type in ``types``; or the problem that keeps it out."""
+    fields = line.split("\t")
+    if len(fields) < 9 or not (_INTEGER.fullmatch(fields[3].strip()) and _INTEGER.fullmatch(fields[4].strip())):
+        return fields, ("not a GFF line", "expected 9 tab-separated GFF columns with integer start and end")
+    feature_type = fields[2].strip()
+    types[feature_type] += 1
+    if gff_type is not None and feature_type != gff_type:
+        return fields, ("other GFF feature type", None)
+    return [fields[0], str(_to_int(fields[3].strip()) - 1), fields[4].strip()], None
+
+
+def _bed_record(fields: List[str], seen_data: bool) -> Tuple[Optional[tuple], Optional[_Problem], bool]:
+    """``(chrom, start, end)`` from BED columns, or the problem that keeps the line out, and
+    whether a data line (integer start and end) has now been seen: before the first, a line with
+    neither start nor end an integer is a column header."""
+    if len(fields) < 3:
+        return None, ("fewer than 3 columns",
+                      f"expected at least 3 tab-separated columns (chrom, start, end), got {len(fields)}"), seen_data
+    chrom, start_s, end_s = fields[0].strip(), fields[1].strip(), fields[2].strip()
+    start_ok, end_ok = bool(_INTEGER.fullmatch(start_s)), bool(_INTEGER.fullmatch(end_s))
+    if not (start_ok and end_ok):
+        if not seen_data and not start_ok and not end_ok:
+            return None, ("header line", None), False  # e.g. "chrom  start  end" before the data
+        return None, ("start/end must be integers",
+                      f"start/end must be integers, got {start_s[:30]!r} and {end_s[:30]!r}"), seen_data
+    start, end = _to_int(start_s), _to_int(end_s)
+    problem = _coordinate_problem(chrom, start, end, start_s, end_s)
+    if problem is not None:
+        return None, problem, True
+    if end == start:  # legal in BED (a point), but it covers no base: counted, not used
+        return None, ("zero-length interval", None), True
+    return (chrom, start, end), None, True
+
+
+def _check_gff_type(path: str, gff_type: Optional[str], gff: Optional[bool], kept: int, types: Counter) -> None:
+    """``--gff-type`` that matched nothing is an error listing the types the file has; on a BED
+    file it is a warning."""
     if gff_type is not None and gff and not kept:
         seen = ", ".join(f"{k} ({v:,})" for k, v in types.most_common(12))
         raise BedFormatError(f"{path}: no GFF line of type {gff_type!r} (--gff-type); its types: {seen}")
