@@ -134,6 +134,11 @@ class OutputBusy(RuntimeError):
     """Another process is writing the same output now."""
 
 
+class NothingProduced(ValueError):
+    """A run that had nothing to work on (every input left out, or none given): the message says
+    why. The CLI exits with status 3."""
+
+
 class OutputLock:
     """An exclusive claim on writing ``path`` (taken at construction, never waiting): a second
     claim on the same path, from this process or another, raises :class:`OutputBusy` naming the

@@ -60,6 +60,9 @@ def test_random_snvs_follow_the_stated_rules(slice_fasta, tmp_path):
     inside = list(random_snvs(genome, 500, 1000, seed=1, regions=str(bed)))
     assert all(100_000 < r.pos <= 150_000 or 300_000 < r.pos <= 320_000 for r in inside)
     bed.write_text("chrX\t1\t100000\n")
+    with pytest.raises(ValueError, match=r"none of its chromosomes \(chrX\) is in the reference"):
+        next(random_snvs(genome, 5, 1000, regions=str(bed)))
+    bed.write_text("chr2L\t0\t400\n")  # too near the chromosome's start for a whole window
     with pytest.raises(ValueError, match="no position of the regions of .* has a whole 1000 bp window"):
         next(random_snvs(genome, 5, 1000, regions=str(bed)))
     with pytest.raises(KeyError, match="chromosome 'chr9' is not in .*available: chr2L"):
@@ -150,12 +153,18 @@ def test_background_made_under_other_settings_is_refused(background_file, tiny_c
 
 
 def test_background_from_a_vcf_counts_what_it_could_not_score(tiny_checkpoint, slice_fasta, tmp_path):
-    vcf = write_vcf(tmp_path / "common.vcf", random_snvs(Genome(str(slice_fasta)), 300, 1000, seed=3),
-                    extra_lines=["chr9\t100\tx\tA\tG\t.\t.\t.", "chr2L\tabc\ty\tA\tG\t.\t.\t."])
+    snvs = list(random_snvs(Genome(str(slice_fasta)), 300, 1000, seed=3))
+    first = snvs[0]
+    wrong = next(b for b in "ACGT" if b not in (first.ref, first.alt))  # a REF the genome does not have
+    vcf = write_vcf(tmp_path / "common.vcf", snvs,
+                    extra_lines=["chr9\t100\tx\tA\tG\t.\t.\t.", "chr2L\tabc\ty\tA\tG\t.\t.\t.",
+                                 f"{first.chrom}\t{first.pos}\tm\t{wrong}\t{first.alt}\t.\t.\t."])
     s = build_background(str(tiny_checkpoint), str(slice_fasta), str(tmp_path / "bg.h5"), vcf=str(vcf),
                          run=None, chunk_size=64)
-    assert s.n == 300 and s.statuses == Counter(scored=300, unknown_chromosome=1, malformed=1)
+    assert s.n == 301 and s.statuses == Counter(scored=301, unknown_chromosome=1, malformed=1)
     assert "not in the background: 1 malformed, 1 unknown_chromosome" in s.format()
+    assert s.ref_differs == 1 and "REF differs from the reference in 1 VCF rows" in s.format()
+    assert any("REF differs from the reference in 1 of 303 VCF rows" in w for w in s.provenance["vcf_warnings"])
     assert Background.load(str(tmp_path / "bg.h5")).provenance["source"] == {"kind": "vcf", "vcf": str(vcf)}
     nothing = write_vcf(tmp_path / "none.vcf", [], extra_lines=["chr9\t100\tx\tA\tG\t.\t.\t."])
     with pytest.raises(ValueError, match="no background variant could be scored .*unknown_chromosome"):
@@ -202,3 +211,14 @@ def test_background_on_two_ddp_processes_equals_one(tiny_checkpoint, slice_fasta
     for s in a.scores:
         np.testing.assert_allclose(a.distributions[s].sorted_tail(), b.distributions[s].sorted_tail(), atol=1e-6)
         assert np.abs(a.distributions[s].hist - b.distributions[s].hist).sum() <= 4  # values a hair from a bin edge
+
+
+def test_regions_on_chromosomes_the_reference_lacks_are_named(slice_fasta, tmp_path, caplog):
+    bed = tmp_path / "r.bed"
+    bed.write_text("chr9\t0\t5000\n")
+    with pytest.raises(ValueError, match=r"none of its chromosomes \(chr9\) is in the reference .*\(which has chr2L"):
+        list(random_snvs(Genome(str(slice_fasta)), 10, 1000, regions=str(bed)))
+    bed.write_text("chr9\t0\t5000\nchr2L\t100000\t150000\n")  # one usable: drawn there, the other named
+    rows = list(random_snvs(Genome(str(slice_fasta)), 10, 1000, regions=str(bed)))
+    assert len(rows) == 10 and all(100_000 < r.pos <= 150_000 for r in rows)
+    assert "regions on 1 chromosome(s) absent from the reference (chr9) are not used" in caplog.text

@@ -61,19 +61,24 @@ def test_windows_are_centred_sequence(tmp_path):
 def test_chrom_holdouts_aliases_and_absent_chromosomes(tmp_path, caplog):
     fa = _genome(tmp_path, ("chr1", "chr2", "chr3"))
     # peak files name chromosomes without "chr" and include one absent from the FASTA
-    bed = _bed(tmp_path, "p.bed", ["1\t1000\t1400", "2\t1000\t1400", "chr9\t5\t500", "chr9\t900\t1000"])
+    # and two past chr1's end (4,000 bp; e.g. another build's coordinates), which count as left out
+    bed = _bed(tmp_path, "p.bed", ["1\t1000\t1400", "2\t1000\t1400", "chr9\t5\t500", "chr9\t900\t1000",
+                                   "chr1\t4000\t4200", "1\t9000\t9300"])
     out = tmp_path / "d.h5"
     with caplog.at_level(logging.WARNING):
         rep = build_dataset(str(fa), [Feature("f", "TF", str(bed))], str(out), valid_chroms=["2"],
                             test_chroms=["chr3"], max_n_fraction=1.0, progress=False)
     assert rep.peaks_unknown_chrom == {"f": {"chr9": 2}}
     assert "chr9" in caplog.text
+    assert rep.peaks_past_end == {"f": {"chr1": 2}}
+    assert "2 peaks start past the end of their chromosome" in caplog.text and "chr1 is 4,000 bp" in caplog.text
     assert rep.windows == {"train": 20, "valid": 20, "test": 20}
     assert rep.positives["train"] == [2] and rep.positives["valid"] == [2] and rep.positives["test"] == [0]
     info = read_info(str(out))
     assert info.attrs["split"] == {"type": "chromosome", "valid": ["chr2"], "test": ["chr3"]}
     assert info.attrs["genome_checksum"].startswith("md5:")
     assert info.attrs["summary"]["peaks_unknown_chrom"] == {"f": {"chr9": 2}}
+    assert info.attrs["summary"]["peaks_past_end"] == {"f": {"chr1": 2}}
 
 
 def test_n_filter_blacklist_regions_and_counts(tmp_path):

@@ -24,6 +24,17 @@ def test_options_are_never_abbreviated(argv, expect):
     assert proc.returncode == 2 and expect in proc.stderr, proc.stderr
 
 
+@pytest.mark.parametrize("argv,expect", [
+    (["build-dataset", "-r", "g.fa", "--peaks", "pk.bed", "-o", "d.h5"], "--peaks: expects NAME=PATH"),
+    (["build-dataset", "-r", "g.fa", "-o", "d.h5"], "no peak files given: pass --manifest FILE or --peaks"),
+])
+def test_a_missing_or_malformed_option_is_a_usage_error(argv, expect, tmp_path):
+    (tmp_path / "g.fa").write_text(">c\n" + "ACGT" * 500 + "\n")
+    proc = run_cli(*argv, check=False, cwd=tmp_path)
+    assert proc.returncode == 2 and expect in proc.stderr, proc.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["g.fa"]
+
+
 def test_train_takes_no_prefix_of_an_option_and_missing_files_are_errors(tmp_path):
     config = ROOT / "configs" / "quickstart.yaml"
     proc = run_cli("train", "--config", config, "--trainer.max_epoch", "2", check=False, cwd=tmp_path)
@@ -98,5 +109,8 @@ def test_earlier_outputs_are_kept_unless_overwrite(tiny_checkpoint, tmp_path, co
     again = run_cli(args[0], "-m", tiny_checkpoint, *args[1:], "-q", check=False)
     assert again.returncode == 1 and "exists from an earlier run: pass --overwrite" in again.stderr
     assert path.read_bytes() == b"an earlier result"
+    if args[0] in ("predict", "score-variants"):  # --resume of a finished run: nothing left to continue
+        again = run_cli(args[0], "-m", tiny_checkpoint, *args[1:], "-q", "--resume", check=False)
+        assert again.returncode == 1 and "--resume:" in again.stderr and "is already complete" in again.stderr
     run_cli(args[0], "-m", tiny_checkpoint, *args[1:], "-q", "--overwrite")
     assert path.read_bytes() != b"an earlier result"

@@ -184,12 +184,16 @@ def test_vcf_whose_chromosomes_all_miss_the_reference_exits_3(work, tiny_checkpo
     assert summary["statuses"] == {"unknown_chromosome": 3} and summary["warnings"]
 
 
-def test_empty_vcf_still_exits_0(work, tiny_checkpoint, tmp_path, caplog):
+def test_empty_vcf_exits_3_nothing_scored(work, tiny_checkpoint, tmp_path, caplog, capsys):
+    """A job that scored nothing is not a success (exit 3, the convention of every command), even
+    when the VCF simply has no variant: the warning names the file, the (empty) outputs are written."""
     vcf = tmp_path / "empty.vcf"
     vcf.write_text(HEADER)
     assert cli_main(["score-variants", "-m", str(tiny_checkpoint), "--vcf", str(vcf), "-r", str(work / FASTA),
-                     "-o", str(tmp_path / "e"), "-q", "--accelerator", "cpu"]) == 0
+                     "-o", str(tmp_path / "e"), "-q", "--accelerator", "cpu"]) == 3
     assert "no data lines" in caplog.text
+    assert f"{vcf} holds no variant record: nothing was scored (exit status 3)" in capsys.readouterr().err
+    assert (tmp_path / "e.summary.json").exists()
 
 
 # -- mostly-N regions warn ---------------------------------------------------------------------

@@ -129,22 +129,26 @@ def test_single_sweep_metrics_equal_sklearn_scorers():
         assert ap == pytest.approx(average_precision_score(y, p), abs=1e-12)
 
 
-@pytest.mark.parametrize("damage", ["truncated", "not_hdf5"])
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "bed"])
 def test_damaged_dataset_is_one_line_naming_file_and_damage(tiny_checkpoint, tmp_path, damage):
     """A dataset cut short by an interrupted copy (or a text file called .h5) used to end in
-    h5py's OSError and a traceback; now evaluate and info say which file and what is wrong."""
+    h5py's OSError and a traceback; now evaluate and info say which file and what is wrong (a
+    file of another known kind by its name)."""
     bad = tmp_path / "bad.h5"
     if damage == "truncated":
         bad.write_bytes((DATA / "dm3_insulators.h5").read_bytes()[:30000])
-        expected = "it is truncated"
+        expected = "cannot read it as an HDF5 dataset (truncated file"
+    elif damage == "garbage":
+        bad.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+        expected = "cannot read it as an HDF5 dataset (file signature not found); it is damaged or not an HDF5 file"
     else:
         bad.write_text("chr2L\t10\t20\n")
-        expected = "damaged or not an HDF5 file"
+        expected = "this is a BED file, not an HDF5 dataset; give the .h5 file that dnaseq build-dataset wrote"
     for args in (["evaluate", "-m", tiny_checkpoint, "-d", bad, "-o", tmp_path / "ev"], ["info", bad]):
         proc = run_cli(*args, check=False)
         err = proc.stderr.strip()
         assert proc.returncode == 1 and "Traceback" not in err and len(err.splitlines()) == 1, err
-        assert f"{bad}: cannot read it as an HDF5 dataset" in err and expected in err, err
+        assert f"{bad}: {expected}" in err, err
     assert not (tmp_path / "ev" / "metrics.json").exists()
 
 

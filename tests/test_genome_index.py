@@ -301,6 +301,18 @@ def test_gzip_named_fa_is_a_clear_error(tmp_path):
         Genome(path)
 
 
+
+def test_plain_fasta_named_gz_and_irregular_lines_say_how_to_fix(tmp_path):
+    plain = tmp_path / "plain.fa.gz"  # not compressed at all: renaming, not recompressing, fixes it
+    plain.write_text(">c\nACGTACGT\n")
+    with pytest.raises(ValueError, match="not compressed although its name ends in .gz; rename it"):
+        Genome(plain)
+    ragged = tmp_path / "ragged.fa"  # lines of 6, 4 and 6 bases: no index can address it
+    ragged.write_text(">c\nACGTAC\nGTAC\nGTACGT\nA\n")
+    with pytest.raises(ValueError, match=r"cannot index this FASTA: .*line.*; rewrap it to one line length, "
+                                         r"e.g. `seqkit seq -w 60"):
+        Genome(ragged)
+
 def test_cli_scores_variants_on_the_sequence_missing_from_a_stale_index(tiny_checkpoint, tmp_path):
     """Before: every chr2 variant came out unknown_chromosome; now the index is rebuilt."""
     rng = np.random.default_rng(11)

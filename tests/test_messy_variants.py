@@ -143,9 +143,10 @@ def api(model, messy, vcf, out, **kw):
                           str(out), progress=False, **kw)
 
 
-def test_empty_vcf_warns_and_exits_0(tiny_checkpoint, messy, tmp_path):
+def test_empty_vcf_warns_and_exits_3(tiny_checkpoint, messy, tmp_path):
     p = score(tiny_checkpoint, messy / "messy.fa", messy / "empty.vcf", tmp_path / "e")
-    assert p.returncode == 0, p.stderr
+    assert p.returncode == 3, p.stderr  # nothing scored: the empty outputs are still written
+    assert "holds no variant record: nothing was scored (exit status 3)" in p.stderr
     assert "WARNING: VCF " in p.stderr and "empty.vcf is empty (0 bytes)" in p.stderr
     summary = json.loads((tmp_path / "e.summary.json").read_text())
     assert summary["rows"] == 0 and any("is empty (0 bytes)" in w for w in summary["warnings"])

@@ -104,6 +104,48 @@ def test_bad_requests_fail_before_work(tiny_checkpoint, genome_copy, tmp_path):
     assert proc.returncode == 1 and "NOPE" in proc.stderr
 
 
+
+def test_regions_that_cannot_be_seen_are_counted_and_nothing_to_predict_is_exit_3(model, tiny_checkpoint,
+                                                                                 genome_copy, tmp_path):
+    """A region is never dropped unseen: zero-length ones, ones on a chromosome the reference lacks
+    and ones past its chromosome's end (another build) are counted with the first line of each;
+    a run left with nothing predicts nothing, writes nothing and exits 3."""
+    bed = tmp_path / "m.bed"
+    bed.write_text("chr2L\t30000\t30200\tok\nchr2L\t100\t100\tpoint\nchr3R\t100\t300\tabsent\n"
+                   "chr2L\t70000\t70200\tbeyond\nchr3R\t500\t700\n")
+    res = dnaseq.predict(model, reference=str(genome_copy), regions=str(bed))
+    assert res.table.name.tolist() == ["ok"]
+    assert res.summary["regions_left_out"] == {"zero-length interval": 1, "chromosome not in the reference": 2,
+                                               "starts past the chromosome's end": 1}
+    # --resume with no stopped run to continue starts from the beginning (as score-variants does)
+    fresh = dnaseq.predict(model, str(tmp_path / "fresh"), reference=str(genome_copy), regions=str(bed), resume=True)
+    assert fresh.summary["windows"] == 1 and (tmp_path / "fresh.tsv").exists()
+    proc = run_cli("predict", "-m", tiny_checkpoint, "--regions", bed, "-r", genome_copy, "-o", tmp_path / "m",
+                   check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert (f"{bed}: 4 regions were not predicted: 2 chromosome not in the reference (first: {bed}:3 (chr3R)), "
+            f"1 zero-length interval (first: {bed}:2), 1 starts past the chromosome's end (first: {bed}:4 "
+            f"(chr2L:70001-70200; chr2L is 60,000 bp))") in proc.stderr
+    for name, text in (("absent", "chr3R\t100\t300\n"), ("header", "track name=x\n")):
+        (tmp_path / f"{name}.bed").write_text(text)
+        proc = run_cli("predict", "-m", tiny_checkpoint, "--regions", tmp_path / f"{name}.bed", "-r", genome_copy,
+                       "-o", tmp_path / name, check=False)
+        assert proc.returncode == 3 and "error: nothing to predict" in proc.stderr, proc.stderr
+        assert not list(tmp_path.glob(f"{name}.tsv*"))
+    # a malformed line names file and line; predict has no --skip-bad-lines, so none is suggested
+    (tmp_path / "bad.bed").write_text("chr2L\t700\t500\n")
+    proc = run_cli("predict", "-m", tiny_checkpoint, "--regions", tmp_path / "bad.bed", "-r", genome_copy,
+                   "-o", tmp_path / "bad", check=False)
+    assert proc.returncode == 1 and "bad.bed:1: end 500 is before start 700" in proc.stderr
+    assert "--skip-bad-lines" not in proc.stderr
+    # an empty FASTA record and a region past the end for ism are errors that name them
+    fa = write_fasta(tmp_path / "e.fa", {"a": "ACGT" * 250, "e": "", "b": "TGCA" * 250})
+    with pytest.raises(ValueError, match=r"1 sequence\(s\) have no bases \('e'\)"):
+        dnaseq.predict(model, fasta=str(fa), stride=200)
+    proc = run_cli("ism", "-m", tiny_checkpoint, "-r", genome_copy, "--region", "chr2L:70000-70010",
+                   "--out", tmp_path / "i.h5", check=False)
+    assert proc.returncode == 1 and "runs past the end of chr2L (60,000 bp)" in proc.stderr
+
 def test_predict_on_two_ddp_processes_equals_one(tiny_checkpoint, genome_copy, tmp_path):
     args = ["predict", "-m", tiny_checkpoint, "--chroms", "chr2L", "-r", genome_copy, "--stride", "500",
             "--batch-size", "8", "-q", "--accelerator", "cpu"]

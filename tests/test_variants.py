@@ -193,12 +193,48 @@ def test_ref_policies(tiny_checkpoint, tmp_path):
     assert g.loc["ok_alias", "ref:BEAF_Kc"] == pytest.approx(v.loc["ok_alias", "ref:BEAF_Kc"], abs=1e-7)
 
 
+
+def test_a_reference_of_another_build_is_counted_and_warned(tiny_checkpoint, tmp_path, caplog):
+    """Scoring against the wrong FASTA must not look clean: rows whose REF differs are counted in
+    the summary (also after --resume) and one warning says how many and what it usually means."""
+    giab = TEST_DATA / "giab_tiny"
+    seq = "".join(line.strip() for line in open(giab / "q.fa") if not line.startswith(">"))
+    shifted = seq[7:] + seq[:7]  # same letters, another "build": most REF bases no longer line up
+    write_fasta(tmp_path / "other.fa", {"q": shifted})
+    vcf = str(giab / "NA12878.chr22.tiny.giab.vcf")
+    s = score_variants(str(tiny_checkpoint), vcf, str(tmp_path / "other.fa"), str(tmp_path / "o"), progress=False)
+    t = read_tsv(tmp_path / "o.tsv")
+    differ = int((t.ref_match.astype(str) == "False").sum())
+    assert differ >= 7 and s.ref_check == {"compared": 14, "differ": differ}
+    summary = json.load(open(tmp_path / "o.summary.json"))
+    assert summary["ref_check"] == {"compared": 14, "differ": differ}
+    assert any(f"REF differs from the reference in {differ} of 14 rows" in w for w in summary["warnings"])
+    assert f"REF differs from the reference in {differ} of 14" in caplog.text
+    assert f"in {differ:,} of 14 rows compared" in s.format()
+    # a run cut after 5 rows and resumed counts the rows of both runs
+    lines = open(tmp_path / "o.tsv").read().splitlines(True)
+    (tmp_path / "r.tsv.partial").write_text("".join(lines[:6]))
+    meta = json.load(open(tmp_path / "o.summary.json"))["meta"]
+    from dnaseq.apply.variant_writers import _run_key
+    from dnaseq.outputs import write_run_settings
+    write_run_settings(str(tmp_path / "r.tsv.partial"), _run_key(meta))
+    r = score_variants(str(tiny_checkpoint), vcf, str(tmp_path / "other.fa"), str(tmp_path / "r"), progress=False,
+                       resume=True)
+    assert r.ref_check == s.ref_check and r.rows == 14
+    # the right reference: nothing to warn about
+    ok = score_variants(str(tiny_checkpoint), vcf, str(giab / "q.fa"), str(tmp_path / "ok"), progress=False)
+    assert ok.ref_check == {"compared": 14, "differ": 0} and not ok.warnings
+
 def test_empty_and_truncated_vcfs(tiny_checkpoint, tmp_path):
     fa, _ = _bad_vcf(tmp_path)
     empty = tmp_path / "empty.vcf"
     empty.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\n")
     s = score_variants(str(tiny_checkpoint), str(empty), str(fa), str(tmp_path / "e"), progress=False)
     assert s.rows == 0 and len(read_tsv(tmp_path / "e.tsv")) == 0
+    # nothing scored is exit status 3, with the reason
+    proc = run_cli("score-variants", "-m", tiny_checkpoint, "--vcf", empty, "-r", fa, "-o", tmp_path / "e2",
+                   check=False)
+    assert proc.returncode == 3 and "holds no variant record: nothing was scored" in proc.stderr
     body = "".join(f"chr1\t{p}\t.\tA\tC\t.\t.\t.\n" for p in range(100, 2000))
     blob = gzip.compress(("#CHROM\tPOS\tID\tREF\tALT\n" + body).encode())
     trunc = tmp_path / "t.vcf.gz"
@@ -229,3 +265,19 @@ def test_a_malformed_multi_allelic_record_gives_one_row_per_alt():
     assert all(r.pos == 20001 and r.ref == "G?" and "REF 'G?' is not a DNA sequence" in r.problem for r in rows)
     rows = _parse_line("chr2L\t20x01\tp\tG\tA,C\t.\t.\t.", 8)
     assert [(r.pos, r.alt) for r in rows] == [(-1, "A"), (-1, "C")] and "POS '20x01'" in rows[1].problem
+
+
+def test_an_ambiguity_letter_in_the_genome_is_shown_and_matches_what_it_stands_for(tmp_path):
+    """The genome's Y (C or T) under an SNV: REF T is compatible (ref_match True), REF A is not;
+    both are reference_is_n (the site is unknown), and the notes show the Y, not an N."""
+    from dnaseq.apply.variant_windows import prepare
+    from dnaseq.sequence.vcf import VariantRow
+    seq = "ACGT" * 50
+    fa = write_fasta(tmp_path / "y.fa", {"c": seq[:99] + "y" + seq[100:]})  # lowercase (soft-masked) Y
+    rows = [VariantRow(1, "c", 100, "t", "T", "G", 0, "snv"), VariantRow(2, "c", 100, "a", "A", "G", 0, "snv"),
+            VariantRow(3, "c", 99, "ok", seq[98], "A" if seq[98] != "A" else "C", 0, "snv")]
+    prep = prepare(rows, dnaseq.Genome(str(fa)), 50)
+    assert prep.status == ["reference_is_n", "reference_is_n", "scored"]
+    assert prep.ref_match == [True, False, True]
+    assert "N or ambiguous (Y) at 1 of 1" in prep.note[0] and "differs" not in prep.note[0]
+    assert "REF A differs from the reference (Y)" in prep.note[1]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
@@ -28,9 +29,9 @@ import torch
 
 from ..inference import engine
 from ..inference.predictor import probabilities_step, settings
-from ..outputs import prepare_output_prefix
+from ..outputs import NothingProduced, prepare_output_prefix
 from ..sequence.genome import Genome
-from ..sequence.windows import chromosome_blocks, fasta_blocks, region_blocks
+from ..sequence.windows import chromosome_blocks, describe_left_out, fasta_blocks, region_blocks
 from ..settings import RunOptions
 from ..training.checkpoint import as_model
 from .prediction_writers import PredictionSink, resume_point
@@ -75,9 +76,11 @@ def _tracks(bigwig: Optional[Sequence[str]], features: List[str]) -> List[str]:
     return tracks
 
 
-def _blocks(genome: Optional[Genome], regions, fasta, chroms, L: int, stride: Optional[int], block: int):
+def _blocks(genome: Optional[Genome], regions, fasta, chroms, L: int, stride: Optional[int], block: int,
+            left_out: Counter, examples: Dict[str, str]):
     """(a producer of window blocks, the sequence sizes bigWig headers need or None, the number of
-    blocks where it is known in advance) for one input."""
+    blocks where it is known in advance) for one input. BED regions that cannot be seen are counted
+    in ``left_out`` (reason -> regions) with the first of each in ``examples``, once per pass."""
     if chroms is not None:
         names = genome.chromosomes if list(chroms) == ["all"] else list(dict.fromkeys(genome.resolve(c) for c in chroms))
 
@@ -88,7 +91,7 @@ def _blocks(genome: Optional[Genome], regions, fasta, chroms, L: int, stride: Op
         n_bins = (-(-n // (stride or 200)) for n in sizes.values())  # ceiling divisions
         return produce, sizes, sum(-(-b // block) for b in n_bins)
     if regions is not None:
-        return (lambda: region_blocks(genome, regions, L, stride, block)), dict(genome.lengths), None
+        return (lambda: region_blocks(genome, regions, L, stride, block, left_out, examples)), dict(genome.lengths), None
     return (lambda: fasta_blocks(fasta, L, stride, block)), None, None
 
 
@@ -107,15 +110,23 @@ def _resume_plan(produce, rows: int):
     return units, rows, gaps
 
 
-def _result(sink: PredictionSink, features: List[str], meta: Dict) -> PredictionResult:
+def _result(sink: PredictionSink, features: List[str], meta: Dict, left_out: Counter,
+            examples: Dict[str, str]) -> PredictionResult:
+    if sink.rows == 0:
+        sink.abort()
+        why = (f"every region was left out: {describe_left_out(left_out, examples)}" if left_out else
+               f"{sink.skipped:,} bins, all entirely N" if sink.skipped else
+               f"{meta['regions'] or meta['fasta'] or 'the input'} holds no region or sequence")
+        raise NothingProduced(f"nothing to predict ({why}); no output written")
     paths = sink.close()
     summary = {"windows": sink.rows, "mostly_n": sink.mostly_n, "gap_bins_skipped": sink.skipped,
-               "bigwig_overlaps_dropped": sink.overlaps_dropped, **meta}
+               "bigwig_overlaps_dropped": sink.overlaps_dropped, "regions_left_out": dict(left_out), **meta}
     if sink.rows and sink.mostly_n > sink.rows / 2:
         log.warning("%d of %d windows are more than half N: these predictions say little about sequence",
                     sink.mostly_n, sink.rows)
-    if sink.rows == 0:
-        log.warning("no windows to predict (empty input, or every bin is N)")
+    if left_out:
+        log.warning("%s: %d regions were not predicted: %s", meta["regions"], sum(left_out.values()),
+                    describe_left_out(left_out, examples))
     table, probs = sink.in_memory()
     return PredictionResult(list(features), table, probs, paths, summary)
 
@@ -151,19 +162,23 @@ def predict(checkpoint, out: Optional[str] = None, *, reference: Optional[str] =
             "precision": str(run.precision)}
     if resume and out is None:
         raise ValueError("resume needs an output prefix (out)")
-    done = resume_point(str(out), fmt, meta) if resume else 0
+    done = resume_point(str(out), fmt, meta) if resume else None
+    if resume and done is None:  # as score-variants does: nothing was stopped, so start
+        log.warning("--resume: no stopped run of %s to continue; starting from the beginning", out)
     genome = Genome(reference) if reference else None
     sinks: List[PredictionSink] = []  # the one made on rank 0, to abort on failure
 
     def make_sink() -> PredictionSink:
         sinks.append(PredictionSink(out, fmt, features, tracks, sizes, meta, in_order=chroms is not None,
-                                    resume_rows=done if resume else None))
+                                    resume_rows=done))
         sinks[-1].skipped += gaps_done
         return sinks[-1]
 
+    left_out, examples = Counter(), {}  # regions that cannot be seen, counted while they are read
     try:
-        produce, sizes, total = _blocks(genome, regions, fasta, chroms, L, stride, run.batch_size)
+        produce, sizes, total = _blocks(genome, regions, fasta, chroms, L, stride, run.batch_size, left_out, examples)
         units_done, rows_done, gaps_done = _resume_plan(produce, done) if done else (0, 0, 0)
+        left_out.clear()  # the resume plan read the regions once already
 
         def units():
             for i, make in enumerate(produce()):
@@ -192,4 +207,4 @@ def predict(checkpoint, out: Optional[str] = None, *, reference: Optional[str] =
     finally:
         if genome is not None:
             genome.close()
-    return _result(info.sink, features, meta) if info.is_main else None
+    return _result(info.sink, features, meta, left_out, examples) if info.is_main else None

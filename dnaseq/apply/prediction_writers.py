@@ -35,13 +35,14 @@ MOSTLY_N = 0.5
 _REPLAY_ROWS = 1 << 20  # rows of an earlier run read back at a time (tracks, counts)
 
 
-def resume_point(out: str, fmt: str, meta: Dict) -> int:
-    """Rows an earlier, stopped run with the same settings left in ``out``'s ``.partial`` table (0
-    if there is none); a ValueError naming the file when it was made by another run or cannot be
-    read. Reads only: the sink made with ``resume_rows`` cuts the file to these rows."""
+def resume_point(out: str, fmt: str, meta: Dict) -> Optional[int]:
+    """Rows an earlier, stopped run with the same settings left in ``out``'s ``.partial`` table
+    (None if there is no such table: nothing to resume); a ValueError naming the file when it was
+    made by another run or cannot be read. Reads only: the sink made with ``resume_rows`` cuts
+    the file to these rows."""
     partial = (f"{out}.tsv" if fmt == "tsv" else f"{out}.h5") + ".partial"
     if not os.path.exists(partial):
-        return 0
+        return None
     check_run_settings(partial, meta)
     if fmt == "tsv":
         return complete_rows(partial)

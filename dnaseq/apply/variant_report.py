@@ -8,7 +8,7 @@ import logging
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from ..sequence.vcf import VcfReport
 
@@ -23,21 +23,33 @@ class ScoringSummary:
     outputs: List[str]
     meta: Dict
     warnings: List[str] = field(default_factory=list)
+    ref_check: Dict[str, int] = field(default_factory=dict)  # rows whose REF was compared / differs
 
     def format(self) -> str:
         lines = [f"{self.rows:,} output rows (one per ALT of each record):"]
         for status, n in self.statuses.most_common():
             lines.append(f"  {status:<28}{n:>10,}")
+        if self.ref_check.get("differ"):
+            lines.append(f"  REF differs from the reference in {self.ref_check['differ']:,} of "
+                         f"{self.ref_check['compared']:,} rows compared (column ref_match)")
         return "\n".join(lines)
 
     def as_dict(self) -> Dict:
-        return {"rows": self.rows, "statuses": dict(self.statuses), "warnings": self.warnings, "meta": self.meta,
-                "outputs": self.outputs}
+        return {"rows": self.rows, "statuses": dict(self.statuses), "ref_check": self.ref_check,
+                "warnings": self.warnings, "meta": self.meta, "outputs": self.outputs}
 
 
-def run_warnings(report: VcfReport, statuses: Counter, rows: int) -> List[str]:
+def run_warnings(report: VcfReport, statuses: Counter, rows: int, ref_check: Optional[Dict[str, int]] = None,
+                 ref_policy: str = "genome") -> List[str]:
     """Warnings for the summary (also logged on the ``dnaseq`` logger)."""
     warnings = report.warnings()
+    differ, compared = (ref_check or {}).get("differ", 0), (ref_check or {}).get("compared", 0)
+    if differ:
+        what = {"genome": "the rows scored use the genome's REF", "vcf": "the rows scored use the VCF's REF",
+                "skip": "those rows are not scored (--ref-policy skip)"}[ref_policy]
+        warnings.append(f"REF differs from the reference in {differ:,} of {compared:,} rows compared "
+                        f"({differ / compared:.1%}): {what}; see columns ref_match and note. Many differences "
+                        f"usually mean another genome build or a FASTA that is not the VCF's reference")
     if rows and not statuses.get("scored"):
         top = ", ".join(f"{n:,} {s}" for s, n in statuses.most_common(3))
         warnings.append(f"no variant was scored ({top})")

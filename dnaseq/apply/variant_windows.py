@@ -10,7 +10,8 @@ is trimmed to its middle L bases. Positions off the chromosome are N and the row
 ``padded``.
 
 REF check. VCF REF is compared with the genome (case-insensitive; N in either matches
-nothing but N). ``ref_match`` is always written. ``ref_policy`` decides what is scored on a
+nothing but N; an ambiguity letter in the genome, R, Y, ..., matches the bases it stands for,
+and notes show the genome's own letters). ``ref_match`` is always written. ``ref_policy`` decides what is scored on a
 mismatch: ``genome`` (default; the reference window is the genome, the ALT replaces the REF
 span), ``vcf`` (the VCF's REF is written into the reference window), or ``skip`` (status
 ``ref_mismatch``, not scored). Under ``genome``, a mismatching record whose ALT *is* the genome's
@@ -90,6 +91,18 @@ def ref_matches(vcf_ref: np.ndarray, genome_ref: np.ndarray) -> bool:
     return len(vcf_ref) == len(genome_ref) and bool(np.array_equal(vcf_ref, genome_ref))
 
 
+#: the bases each IUPAC ambiguity letter stands for (N is left out: it matches only N)
+_IUPAC_BASES = {"R": "AG", "Y": "CT", "S": "CG", "W": "AT", "K": "GT", "M": "AC", "B": "CGT", "D": "AGT",
+                "H": "ACT", "V": "ACG"}
+
+
+def iupac_matches(vcf_ref: str, genome_letters: str) -> bool:
+    """A VCF REF against the genome's own letters: equal letters match, and an ambiguity letter of
+    the genome (Y = C or T, ...) matches the bases it stands for; N matches only N."""
+    return len(vcf_ref) == len(genome_letters) and all(
+        v == g or v in _IUPAC_BASES.get(g, "") for v, g in zip(vcf_ref, genome_letters))
+
+
 @dataclass
 class Prepared:
     """A chunk of rows with their windows (for the scorable ones)."""
@@ -164,11 +177,14 @@ def _decide(r: VariantRow, genome: Genome, length: int, ref_policy: str, score_n
                          [f"POS {r.pos} + REF length {ref_len} runs past {chrom}'s end ({chrom_len})"])
     vcf_ref = _codes(r.ref)
     genome_ref = genome.fetch(chrom, pos0, pos0 + ref_len).codes
-    match = ref_matches(vcf_ref, genome_ref)
-    notes = [] if match else [f"REF {r.ref} differs from the reference ({decode(genome_ref)})"]
     n_ref = int(np.count_nonzero(genome_ref == N_CODE))
+    # where the genome has N or an ambiguity letter (read as N), its own letters are shown and compared
+    letters = genome.fetch_text(chrom, pos0, pos0 + ref_len).upper().replace("U", "T") if n_ref else decode(genome_ref)
+    match = ref_matches(vcf_ref, genome_ref) if not n_ref else iupac_matches(r.ref.upper(), letters)
+    notes = [] if match else [f"REF {r.ref} differs from the reference ({letters})"]
     if n_ref:
-        notes.append(f"the reference is N at {n_ref} of {ref_len} REF base(s) ({_span(chrom, r.pos, ref_len)})")
+        what = "N" if set(letters) <= set("ACGTN") else f"N or ambiguous ({letters})"
+        notes.append(f"the reference is {what} at {n_ref} of {ref_len} REF base(s) ({_span(chrom, r.pos, ref_len)})")
         if _reference_is_n(r, n_ref) and not score_n_reference:
             return _Decision("reference_is_n", notes, match)
         notes[-1] += ", scored anyway" if _reference_is_n(r, n_ref) else ", scored (an indel less than half N)"

@@ -145,20 +145,20 @@ class _Writer:
 class TsvWriter(_Writer):
     """With ``resume=True`` an existing ``PATH.partial`` of the same run (its ``.json`` sidecar
     holds the run's settings) is continued: a last line cut short by a kill is dropped, and
-    ``done`` / ``done_statuses`` say which rows are already there (one line per row: cells
-    never hold a line break)."""
+    ``done`` / ``done_statuses`` / ``done_ref_match`` say which rows are already there (one line
+    per row: cells never hold a line break)."""
 
     def __init__(self, out: str, features: List[str], scores: List[str], meta: Dict, resume: bool = False,
                  summary: Sequence[str] = ()):
         super().__init__(f"{out}.tsv")
         with self._released_on_error():  # a refused --resume (other settings) leaves no claim behind
             self.scores, self.summary = scores, list(summary)
-            self.done, self.done_statuses = 0, Counter()
+            self.done, self.done_statuses, self.done_ref_match = 0, Counter(), Counter()
             score_cols = [escape_controls(f"{s}:{f}") for s in scores for f in features]
             header = list(VARIANT_COLUMNS) + self.summary + score_cols
             if resume and os.path.exists(self.partial):
                 check_run_settings(self.partial, _run_key(meta))
-                self.done, self.done_statuses = _truncate_to_complete_rows(self.partial, header)
+                self.done, self.done_statuses, self.done_ref_match = _truncate_to_complete_rows(self.partial, header)
                 self.fh = open(self.partial, "a", encoding="utf-8", newline="")
                 self.csv = csv.writer(self.fh, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
                 return
@@ -279,18 +279,22 @@ def _run_key(meta: Dict) -> Dict:
 
 
 def _truncate_to_complete_rows(path: str, header: List[str]):
-    """Cut ``path`` after its last complete line; (data rows kept, their status counts). Read as
-    a stream: a partial table of millions of rows is never held in memory."""
+    """Cut ``path`` after its last complete line; (data rows kept, their status counts, their
+    ``ref_match`` counts). Read as a stream: a partial table of millions of rows is never held in
+    memory."""
     end = last_line_end(path)
     with open(path, "rb+") as fh:
         fh.truncate(end)
-    status_col = VARIANT_COLUMNS.index("status")
+    status_col, match_col = VARIANT_COLUMNS.index("status"), VARIANT_COLUMNS.index("ref_match")
+    statuses, matches = Counter(), Counter()
     with open(path, encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh, delimiter="\t")
         if next(reader, None) != header:
             raise ValueError(f"--resume: {path} does not start with this run's header; delete it to start again")
-        statuses = Counter(row[status_col] for row in reader)
-    return sum(statuses.values()), statuses
+        for row in reader:
+            statuses[row[status_col]] += 1
+            matches[{"True": True, "False": False}.get(row[match_col])] += 1
+    return sum(statuses.values()), statuses, matches
 
 
 def make_writer(fmt: str, out: str, features: List[str], scores: List[str], meta: Dict, resume: bool = False,

@@ -233,8 +233,12 @@ def _summarise(sink: "_ScoreSink", out: str, meta: Dict, report: VcfReport) -> S
     """The run's statuses and warnings (rows of an earlier, resumed run included), in ``{out}.summary.json``."""
     writer = sink.writer
     statuses = writer.done_statuses + sink.statuses if hasattr(writer, "done_statuses") else sink.statuses
+    ref_match = writer.done_ref_match + sink.ref_match if hasattr(writer, "done_ref_match") else sink.ref_match
     n_rows = getattr(writer, "done", 0) + sink.rows
-    summary = ScoringSummary(statuses, n_rows, writer.paths, meta, run_warnings(report, statuses, n_rows))
+    ref_check = {"compared": ref_match[True] + ref_match[False], "differ": ref_match[False]}
+    summary = ScoringSummary(statuses, n_rows, writer.paths, meta,
+                             run_warnings(report, statuses, n_rows, ref_check, meta.get("ref_policy", "genome")),
+                             ref_check)
     write_summary(writer, out, summary)
     return summary
 
@@ -248,6 +252,7 @@ class _ScoreSink:
         self.background, self.threshold = background, threshold
         self.needed = list(dict.fromkeys(self.scores + (background.scores if background else [])))
         self.statuses: Counter = Counter()
+        self.ref_match: Counter = Counter()  # True / False / None (REF not compared) per row
         self.rows = 0
 
     def write(self, prep: Prepared, out) -> None:
@@ -261,6 +266,7 @@ class _ScoreSink:
             evalues, summary = self.background.annotate(values, self.threshold)
             self.writer.write(prep, {**values, **evalues}, summary)
         self.statuses.update(prep.status)
+        self.ref_match.update(prep.ref_match)
         self.rows += len(prep.rows)
 
 

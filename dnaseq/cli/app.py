@@ -12,7 +12,7 @@ import sys
 from typing import List, Optional
 
 from .._version import __version__
-from ..outputs import OutputBusy
+from ..outputs import NothingProduced, OutputBusy
 from . import apply, data, design, interpret, lm, prioritize, tune, variants, weights
 from .common import HelpFormatter, missing_input
 
@@ -88,6 +88,9 @@ def _main(argv: Optional[List[str]]) -> int:
     sys.unraisablehook = _without_write_failures(sys.unraisablehook)
     try:
         return args.func(args)
+    except NothingProduced as exc:
+        print(f"dnaseq {args.command}: error: {exc} (exit status 3)", file=sys.stderr)
+        return 3
     except (FileNotFoundError, ValueError, KeyError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"dnaseq {args.command}: error: {msg}", file=sys.stderr)

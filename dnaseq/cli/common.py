@@ -113,6 +113,9 @@ def refuse_to_overwrite(args: argparse.Namespace, *paths: str) -> None:
     existing = [p for p in paths if p and os.path.isfile(p)]  # a folder given as a file: the API says so
     if existing:
         more = f" (and {len(existing) - 1} more of its outputs)" if len(existing) > 1 else ""
+        if getattr(args, "resume", False):  # the run to continue has finished: nothing left to do
+            raise ValueError(f"--resume: {existing[0]}{more} is already complete (a stopped run leaves a .partial "
+                             f"file instead); pass --overwrite to run it again, or choose another --out")
         raise ValueError(f"{existing[0]}{more} exists from an earlier run: pass --overwrite to replace it, or "
                          f"choose another --out")
 

@@ -16,6 +16,10 @@ def _build_dataset(args) -> int:
     from ..data.build import build_dataset, parse_peak_arg, read_manifest
     from ..data.dataset import format_summary
 
+    if not args.manifest and not args.peaks:  # a usage error (exit 2), as a missing required option is
+        print("dnaseq build-dataset: error: no peak files given: pass --manifest FILE or --peaks NAME=PATH "
+              "(once per feature)", file=sys.stderr)
+        return 2
     refuse_to_overwrite(args, args.out)
 
     features = read_manifest(args.manifest) if args.manifest else []
@@ -36,12 +40,24 @@ def _build_dataset(args) -> int:
     return 0
 
 
+def _peak_option(text: str) -> str:
+    """``--peaks`` must name its feature: a bare path is a usage error (exit 2) naming the form."""
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"expects NAME=PATH or NAME:GROUP=PATH (the feature's name, then its "
+                                         f"peak file), got {text!r}")
+    return text
+
+
 def _print_left_out(summary) -> None:
     dropped = {k: v for k, v in summary.get("dropped", {}).items() if v}
     if dropped:
         print("windows left out: " + ", ".join(f"{v:,} {k}" for k, v in dropped.items()))
     for name, chroms in summary.get("peaks_unknown_chrom", {}).items():
         print(f"feature {name}: {sum(chroms.values()):,} peaks on chromosomes not in the reference "
+              f"({', '.join(sorted(chroms))}) were not used")
+    for name, chroms in summary.get("peaks_past_end", {}).items():
+        print(f"feature {name}: {sum(chroms.values()):,} peaks past the end of their chromosome "
               f"({', '.join(sorted(chroms))}) were not used")
     for name, reasons in summary.get("bad_lines_skipped", {}).items():
         print(f"feature {name}: skipped lines: " + ", ".join(f"{v} {k}" for k, v in reasons.items()))
@@ -83,7 +99,8 @@ def register(sub) -> None:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     b.add_argument("--reference", "-r", required=True, help="reference FASTA (plain or bgzip)")
     b.add_argument("--manifest", help="TSV: feature name, group (TF/DNase/Histone...), peak file path")
-    b.add_argument("--peaks", action="append", metavar="NAME[:GROUP]=PATH", help="a peak file (repeatable)")
+    b.add_argument("--peaks", action="append", metavar="NAME[:GROUP]=PATH", type=_peak_option,
+                   help="a peak file (repeatable)")
     b.add_argument("--out", "-o", required=True, help="output HDF5 path")
     b.add_argument("--bin-size", type=int, default=200)
     b.add_argument("--window-size", type=int, default=1000)

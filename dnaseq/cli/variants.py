@@ -8,7 +8,7 @@ from ..apply.variant_writers import DEFAULT_SCORES, REF_POLICIES, SCORES
 from ..settings import STRAND_TEXT
 from .common import add_overwrite, add_run_options, refuse_to_overwrite, run_options, split_list
 
-NOTHING_SCORED = 3  # exit status of score-variants when the VCF has variants but none was scored
+NOTHING_SCORED = 3  # exit status of score-variants when no variant was scored (none in the VCF, or none scorable)
 
 
 def _score_variants(args) -> int:
@@ -26,7 +26,11 @@ def _score_variants(args) -> int:
     print(summary.format())
     print(STRAND_TEXT[summary.meta["strand"]])
     print("wrote " + ", ".join(summary.outputs + [f"{args.out}.summary.json"]))
-    if summary.rows and not summary.statuses.get("scored"):  # variants, but none could be scored
+    if not summary.rows:
+        print(f"dnaseq score-variants: {args.vcf} holds no variant record: nothing was scored (exit status "
+              f"{NOTHING_SCORED})", file=sys.stderr)
+        return NOTHING_SCORED
+    if not summary.statuses.get("scored"):  # variants, but none could be scored
         print(f"dnaseq score-variants: {_nothing_scored(args, summary)}", file=sys.stderr)
         return NOTHING_SCORED
     return 0
@@ -62,9 +66,9 @@ def register(sub) -> None:
 
     v = sub.add_parser("score-variants", help="score VCF variants: reference/alternative predictions and effects",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                       epilog=f"Exit status: 0 when the run finished (an empty VCF too, with a warning); "
-                              f"{NOTHING_SCORED} when the VCF has variants but none could be scored (the outputs "
-                              f"and the warning are still written); 1 on an error, before any output.")
+                       epilog=f"Exit status: 0 when the run finished; {NOTHING_SCORED} when nothing was scored: "
+                              f"the VCF holds no variant, or none could be scored (the outputs, with every row's "
+                              f"status, and the warning are still written); 1 on an error, before any output.")
     v.add_argument("--checkpoint", "-m", required=True)
     v.add_argument("--vcf", required=True, help="VCF, plain or gzip/bgzip")
     v.add_argument("--reference", "-r", required=True, help="reference FASTA (plain or bgzip)")

@@ -98,6 +98,7 @@ class BuildReport:
     positives: Dict[str, List[int]] = field(default_factory=dict)
     dropped: Counter = field(default_factory=Counter)
     peaks_unknown_chrom: Dict[str, Dict[str, int]] = field(default_factory=dict)
+    peaks_past_end: Dict[str, Dict[str, int]] = field(default_factory=dict)  # feature -> chrom -> peaks
     bad_lines_skipped: Dict[str, Dict[str, int]] = field(default_factory=dict)
     chromosomes: Dict[str, str] = field(default_factory=dict)  # chrom -> split or "random"
     seconds: float = 0.0
@@ -105,7 +106,7 @@ class BuildReport:
     def as_dict(self) -> Dict:
         return {"features": self.features, "groups": self.groups, "windows": self.windows,
                 "positives": self.positives, "dropped": dict(self.dropped),
-                "peaks_unknown_chrom": self.peaks_unknown_chrom,
+                "peaks_unknown_chrom": self.peaks_unknown_chrom, "peaks_past_end": self.peaks_past_end,
                 "bad_lines_skipped": self.bad_lines_skipped, "chromosomes": self.chromosomes,
                 "seconds": round(self.seconds, 2)}
 
@@ -124,6 +125,17 @@ def _rename_to_genome(iv: IntervalSet, genome: Genome) -> Dict[str, int]:
                  merge_intervals(np.concatenate([s for s, _ in parts]), np.concatenate([e for _, e in parts]))
                  for c, parts in renamed.items()}
     return unknown
+
+
+def _past_chromosome_ends(iv: IntervalSet, genome: Genome) -> Dict[str, int]:
+    """Per chromosome, the peaks (merged intervals) that start at or past its end: they cover no
+    bin. (Peaks that only run past the end keep the part inside.)"""
+    past = {}
+    for chrom, (starts, _) in iv.chroms.items():
+        n = int(np.count_nonzero(starts >= genome.lengths[chrom]))
+        if n:
+            past[chrom] = n
+    return past
 
 
 def _split_for_chrom(chrom: str, valid: Sequence[str], test: Sequence[str]) -> str:
@@ -163,12 +175,18 @@ def _read_peaks(features: Sequence[Feature], genome: Genome, reference: str, on_
     """Each feature's peaks, renamed to the genome's chromosomes; what is left out goes in ``report``."""
     peak_sets = []
     for f in features:
-        iv = read_intervals(f.path, on_bad_line=on_bad_line, gff_type=gff_type)
+        iv = read_intervals(f.path, on_bad_line=on_bad_line, gff_type=gff_type, skip_hint=True)
         unknown = _rename_to_genome(iv, genome)
         if unknown:
             report.peaks_unknown_chrom[f.name] = unknown
             log.warning("%s: %d peaks on chromosomes absent from %s (%s) are not used",
                         f.path, sum(unknown.values()), reference, ", ".join(sorted(unknown)))
+        past = _past_chromosome_ends(iv, genome)
+        if past:
+            report.peaks_past_end[f.name] = past
+            log.warning("%s: %d peaks start past the end of their chromosome in %s (%s; another genome build?) "
+                        "and are not used", f.path, sum(past.values()), reference,
+                        ", ".join(f"{c} is {genome.lengths[c]:,} bp" for c in sorted(past)))
         if iv.skipped:
             report.bad_lines_skipped[f.name] = dict(iv.skipped)
         if iv.n_records == 0:
@@ -181,7 +199,7 @@ def _optional_intervals(path: Optional[str], genome: Genome, on_bad_line: str) -
     """``--regions`` / ``--blacklist`` intervals on the genome's chromosome names (None without a file)."""
     if not path:
         return None
-    iv = read_intervals(path, on_bad_line)
+    iv = read_intervals(path, on_bad_line, skip_hint=True)
     _rename_to_genome(iv, genome)
     return iv
 

@@ -25,6 +25,7 @@ import h5py
 import numpy as np
 
 from ..outputs import HDF5Output
+from ..sequence.sniff import not_a, sniff
 from . import deepsea_bundle
 from .layout import DatasetInfo, SplitSource
 
@@ -124,6 +125,10 @@ def open_h5(path: str) -> h5py.File:
     except OSError as exc:
         if not os.path.exists(path):
             raise FileNotFoundError(f"dataset not found: {path}") from None
+        kind = sniff(path)
+        if kind.name not in ("hdf5", "binary", "text"):  # a file of another kind: say which
+            raise ValueError(not_a(path, "an HDF5 dataset", kind, "give the .h5 file that dnaseq build-dataset "
+                                                                  "wrote")) from None
         reason = str(exc).split("(", 1)[-1].rstrip(")") if "(" in str(exc) else str(exc)
         hint = ("it is truncated: an interrupted copy, download or build? copy or build it again"
                 if "truncated" in reason else "it is damaged or not an HDF5 file")

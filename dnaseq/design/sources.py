@@ -8,14 +8,19 @@ chromosome and 0-based positions within the sequence.
 """
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from dataclasses import dataclass
 from typing import List, Optional
 
 import numpy as np
 
+from ..outputs import NothingProduced
 from ..sequence.genome import Genome, candidate_names
-from ..sequence.intervals import iter_bed_records, read_intervals
-from ..sequence.windows import Windows, fasta_input, region_window
+from ..sequence.intervals import read_intervals
+from ..sequence.windows import Windows, describe_left_out, fasta_input, region_records, region_window
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -36,11 +41,17 @@ class Starts:
 
 
 def region_starts(reference: str, bed: str, length: int) -> Starts:
-    """One window of ``length`` bases centred on each region of ``bed``."""
+    """One window of ``length`` bases centred on each region of ``bed``; regions the reference
+    cannot show are left out with a warning (:func:`dnaseq.sequence.windows.region_records`)."""
+    left_out, examples = Counter(), {}
     with Genome(reference) as genome:
-        windows = [region_window(genome, chrom, s, e, length) for chrom, s, e in iter_bed_records(bed)]
+        windows = [region_window(genome, chrom, s, e, length) for chrom, s, e, _ in
+                   region_records(genome, bed, left_out, examples)]
+    if left_out:
+        log.warning("%s: %d regions left out: %s", bed, sum(left_out.values()), describe_left_out(left_out, examples))
     if not windows:
-        raise ValueError(f"{bed}: no regions")
+        raise NothingProduced(f"{bed}: no regions" + (f" the reference can show ({describe_left_out(left_out, examples)})"
+                                                   if left_out else ""))
     w = Windows.stack(windows)
     return Starts(w.name, w.codes, w.chrom, [int(s) for s in w.start])
 

@@ -78,6 +78,15 @@ def territory(genome: Genome, window: int, regions: Optional[str] = None,
                 out.append((c, lo, hi))
         return out
     bed = read_intervals(regions)
+    absent = sorted(name for name in bed.chroms if not genome.has(name))
+    if absent:
+        shown = ", ".join(absent[:5]) + (" ..." if len(absent) > 5 else "")
+        has = ", ".join(genome.chromosomes[:5]) + (" ..." if len(genome.chromosomes) > 5 else "")
+        if len(absent) == len(bed.chroms):
+            raise ValueError(f"{regions}: none of its chromosomes ({shown}) is in the reference {genome.path} "
+                             f"(which has {has})")
+        log.warning("%s: regions on %d chromosome(s) absent from the reference (%s) are not used", regions,
+                    len(absent), shown)
     for name, (starts, ends) in bed.chroms.items():
         if not genome.has(name):
             continue
@@ -138,12 +147,15 @@ class BackgroundSummary:
     statuses: Counter
     seconds: float
     provenance: Dict = field(default_factory=dict)
+    ref_differs: int = 0  # VCF rows whose REF is not the genome's (scored with the genome's REF)
 
     def format(self) -> str:
         lines = [f"background of {self.n:,} scored variants in {self.path} ({self.seconds:.1f} s)"]
         other = {s: c for s, c in self.statuses.items() if s != "scored"}
         if other:
             lines.append("not in the background: " + ", ".join(f"{c:,} {s}" for s, c in sorted(other.items())))
+        if self.ref_differs:
+            lines.append(f"REF differs from the reference in {self.ref_differs:,} VCF rows (scored with the genome's REF)")
         return "\n".join(lines)
 
 
@@ -151,9 +163,10 @@ class _BackgroundSink:
     """Adds each chunk's scored rows to the distributions; saves the state every ``SAVE_EVERY`` chunks."""
 
     def __init__(self, background: Background, partial: str, run_key: Dict, consumed: int = 0,
-                 statuses: Optional[Counter] = None):
+                 statuses: Optional[Counter] = None, ref_differs: int = 0):
         self.background, self.partial, self.run_key = background, partial, run_key
         self.consumed, self.statuses, self.chunks = consumed, statuses or Counter(), 0
+        self.ref_differs = ref_differs
 
     def write(self, prep, out) -> None:
         if prep.scored_index:
@@ -161,6 +174,7 @@ class _BackgroundSink:
             for s, d in self.background.distributions.items():
                 d.add(values[s])
         self.statuses.update(prep.status)
+        self.ref_differs += sum(m is False for m in prep.ref_match)
         self.consumed += len(prep.rows)
         self.chunks += 1
         if self.chunks % SAVE_EVERY == 0:
@@ -168,7 +182,7 @@ class _BackgroundSink:
 
     def save(self, path: str) -> None:
         self.background.provenance["resume"] = {"key": self.run_key, "consumed": self.consumed,
-                                                "statuses": dict(self.statuses)}
+                                                "statuses": dict(self.statuses), "ref_differs": self.ref_differs}
         self.background.save(path + ".tmp")
         os.replace(path + ".tmp", path)
 
@@ -208,9 +222,10 @@ def build_background(checkpoint, reference: str, out: str, n: int = 100_000, vcf
     run_key = {k: prov[k] for k in ("model_fingerprint", "reference_checksum", "strand", "window", "fill", "source",
                                     "scores")}
     partial = f"{out}.partial"
-    background, consumed, statuses = Background.empty(model.feature_names, scores, prov, tail), 0, Counter()
+    background = Background.empty(model.feature_names, scores, prov, tail)
+    consumed, statuses, ref_differs = 0, Counter(), 0
     if resume and os.path.exists(partial):
-        background, consumed, statuses = _resumed(partial, run_key)
+        background, consumed, statuses, ref_differs = _resumed(partial, run_key)
         background.provenance.update({k: v for k, v in prov.items() if k not in run_key})
         log.warning(f"resuming {partial}: {consumed:,} variants already counted")
     report = VcfReport(str(vcf)) if vcf is not None else None
@@ -221,7 +236,7 @@ def build_background(checkpoint, reference: str, out: str, n: int = 100_000, vcf
             genome, n, L, seed, regions, chromosomes, ts_tv)
         return itertools.islice(source_rows, consumed, None)
 
-    sink = _BackgroundSink(background, partial, run_key, consumed, statuses)
+    sink = _BackgroundSink(background, partial, run_key, consumed, statuses, ref_differs)
     try:
         info = engine.run(st.net, lambda: variant_units(rows(), genome, L, chunk_size=chunk_size),
                           pair_step(st.fill, st.strand, run.batch_size, True), lambda: sink, run)
@@ -239,12 +254,18 @@ def build_background(checkpoint, reference: str, out: str, n: int = 100_000, vcf
     background.provenance.pop("resume", None)
     background.provenance["statuses"] = dict(sink.statuses)
     if report is not None:
-        background.provenance["vcf_warnings"] = report.warnings()
+        warnings = report.warnings()
+        if sink.ref_differs:
+            warnings.append(f"REF differs from the reference in {sink.ref_differs:,} of {sink.consumed:,} VCF rows: "
+                            f"another genome build, or a FASTA that is not the VCF's reference?")
+            log.warning(warnings[-1])
+        background.provenance["vcf_warnings"] = warnings
     background.save(out + ".tmp")
     os.replace(out + ".tmp", out)
     if os.path.exists(partial):
         os.remove(partial)
-    return BackgroundSummary(out, background.n, sink.statuses, time.time() - t0, background.provenance)
+    return BackgroundSummary(out, background.n, sink.statuses, time.time() - t0, background.provenance,
+                             sink.ref_differs)
 
 
 def _top(statuses: Counter) -> str:
@@ -259,4 +280,4 @@ def _resumed(partial: str, run_key: Dict):
     state = bg.provenance.get("resume") or {}
     if json.loads(json.dumps(state.get("key"))) != json.loads(json.dumps(run_key)):
         raise ValueError(f"--resume: {partial} was written by a run with other settings; delete it to start again")
-    return bg, int(state["consumed"]), Counter(state.get("statuses", {}))
+    return bg, int(state["consumed"]), Counter(state.get("statuses", {})), int(state.get("ref_differs", 0))

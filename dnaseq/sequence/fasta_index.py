@@ -288,13 +288,19 @@ def _build_index(path: str) -> None:
         except pyfaidx.UnsupportedCompressionFormat as exc:
             raise ValueError(_bgzip_message(path, exc)) from exc
         except ValueError as exc:
-            raise _duplicate_or(path, exc, f"{path}: cannot index this FASTA: {exc}") from exc
+            text = str(exc)
+            if "line length" in text.lower():
+                text = text.rstrip(". ") + _REWRAP
+            raise _duplicate_or(path, exc, f"{path}: cannot index this FASTA: {text}") from exc
         except RuntimeError as exc:  # pyfaidx's check_bad_lines, e.g. two blank lines ending a sequence
             raise ValueError(f"{path}: cannot index this FASTA: its line lengths are not consistent "
-                             f"(blank lines inside or after a sequence?); pyfaidx: {exc}") from exc
+                             f"(blank lines inside or after a sequence?); pyfaidx: {exc}{_REWRAP}") from exc
         except (pyfaidx.FastaIndexingError, IndexError, EOFError, struct.error, zlib.error) as exc:
             # zlib.error, struct.error, EOFError: a damaged BGZF file
-            raise ValueError(f"{path}: cannot index this FASTA: {exc}") from exc
+            text = str(exc)
+            if "line length" in text.lower():
+                text = text.rstrip(". ") + _REWRAP
+            raise ValueError(f"{path}: cannot index this FASTA: {text}") from exc
         except OSError as exc:
             raise ValueError(f"{path}: could not build its index {fai}: {exc}") from exc
         faidx.close()
@@ -319,7 +325,16 @@ def _duplicate_or(path: str, exc: ValueError, message: str) -> ValueError:
     return ValueError(message)
 
 
+# pyfaidx (like samtools faidx) needs every line of a sequence but its last to have one length
+_REWRAP = "; rewrap it to one line length, e.g. `seqkit seq -w 60 IN.fa > OUT.fa`"
+
+
 def _bgzip_message(path: str, exc: Exception) -> str:
+    with open(path, "rb") as fh:
+        compressed = fh.read(2) == b"\x1f\x8b"
+    if not compressed:  # a plain-text FASTA named .gz: pyfaidx goes by the name
+        return (f"{path}: this FASTA is not compressed although its name ends in .gz; rename it without .gz "
+                f"(or compress it with `bgzip`)")
     return (f"{path}: gzip FASTA must be BGZF-compressed to be indexed; "
             f"recompress with `zcat {path} | bgzip > new.fa.gz` ({exc})")
 

@@ -78,7 +78,7 @@ def iter_bed_records(path: str, on_bad_line: str = "error",
                      skipped: Optional[Counter] = None,
                      examples: Optional[Dict[str, str]] = None,
                      lines: Optional[Counter] = None, names: bool = False,
-                     gff_type: Optional[str] = None) -> Iterator[tuple]:
+                     gff_type: Optional[str] = None, skip_hint: bool = False) -> Iterator[tuple]:
     """Yield (chrom, start, end) from a BED3+ / narrowPeak file (plain or gzipped), or from a
     GFF3 / GTF file, recognised by its first data line (9 columns, 1-based closed coordinates in
     columns 4-5, a strand in column 7) whatever it is called: its intervals are converted to
@@ -95,7 +95,8 @@ def iter_bed_records(path: str, on_bad_line: str = "error",
     ``lines["total"]`` counts every line). Only ``\n`` ends a line (a ``\r`` before it is
     dropped), so line numbers are those of ``sed -n Np`` and ``awk``. Columns are split on tabs, or on any whitespace when a line has
     fewer than 3 tab-separated columns. A malformed line raises :class:`BedFormatError` whose
-    message starts ``file:line: problem``, or with ``on_bad_line="skip"`` is counted in
+    message starts ``file:line: problem`` (ending with a pointer to ``--skip-bad-lines`` when
+    ``skip_hint``: the commands that have it), or with ``on_bad_line="skip"`` is counted in
     ``skipped`` under its reason (a fixed category such as ``"negative start"``; the first such
     line is kept in ``examples``). A column header before the data and zero-length intervals are
     counted in ``skipped`` in both modes. So, in skip mode, records yielded + ``sum(skipped)`` +
@@ -131,8 +132,8 @@ def iter_bed_records(path: str, on_bad_line: str = "error",
                 skipped[reason] += 1
                 examples.setdefault(reason, f"{path}:{lineno}")
                 continue
-            raise BedFormatError(f"{path}:{lineno}: {detail}: {line[:80]!r} "
-                                 f"(fix the line, or pass --skip-bad-lines to count and skip such lines)")
+            hint = ", or pass --skip-bad-lines to count and skip such lines" if skip_hint else ""
+            raise BedFormatError(f"{path}:{lineno}: {detail}: {line[:80]!r} (fix the line{hint})")
         kept += 1
         if names:
             label = fields[3].strip() if len(fields) > 3 else ""
@@ -280,14 +281,15 @@ def coverage(starts: np.ndarray, ends: np.ndarray, q_starts: np.ndarray, q_ends:
     return cumulative(q_ends) - cumulative(q_starts)
 
 
-def read_intervals(path: str, on_bad_line: str = "error", gff_type: Optional[str] = None) -> IntervalSet:
+def read_intervals(path: str, on_bad_line: str = "error", gff_type: Optional[str] = None,
+                   skip_hint: bool = False) -> IntervalSet:
     """Read a BED/narrowPeak (or GFF/GTF: :func:`iter_bed_records`) file into a merged
     :class:`IntervalSet`."""
     out = IntervalSet(source=str(path))
     per_chrom: Dict[str, Tuple[List[int], List[int]]] = {}
     lines: Counter = Counter()
     for chrom, start, end in iter_bed_records(str(path), on_bad_line, out.skipped, out.skipped_examples, lines,
-                                              gff_type=gff_type):
+                                              gff_type=gff_type, skip_hint=skip_hint):
         s, e = per_chrom.setdefault(chrom, ([], []))
         s.append(start)
         e.append(end)

@@ -15,6 +15,12 @@ The rules, stated once:
   ``stride`` bp bins from its start, each seen through the window centred on it. Bins of a
   chromosome that are entirely N (assembly gaps) are left out and counted.
 
+BED regions that cannot be seen are left out and counted by reason (:func:`region_records`),
+never dropped unseen: zero-length intervals and column headers, regions on a chromosome that
+the reference does not have, and regions that start past their chromosome's end (another
+genome build's coordinates). A ``chrom:start-end`` region given alone (``ism``, ``attribute``)
+that runs past its chromosome's end is an error. An empty FASTA record is an error.
+
 The block readers (``*_blocks``) yield callables that each build up to ``block`` windows when
 called, so the inference engine builds each block on the rank that predicts it.
 """
@@ -22,12 +28,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from collections import Counter
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
 from .encoding import N_CODE
-from .genome import Genome
+from .genome import Genome, UnknownChromosomeError
 from .intervals import iter_bed_records
 
 Block = Callable[[], Tuple["Windows", int]]  # -> (windows, bins left out as assembly gaps)
@@ -136,17 +143,46 @@ def chromosome_blocks(genome: Genome, chrom: str, L: int, stride: int, block: in
         yield unit
 
 
-def region_blocks(genome: Genome, bed: str, L: int, stride: Optional[int], block: int) -> Iterator[Block]:
+def region_records(genome: Genome, bed: str, left_out: Optional[Counter] = None,
+                   examples: Optional[Dict[str, str]] = None) -> Iterator[Tuple[str, int, int, Optional[str]]]:
+    """(chromosome as the reference names it, start, end, BED name or None) of each region of
+    ``bed`` that the reference can show; the others are counted in ``left_out`` by reason, the
+    first of each kept in ``examples`` as ``file:line`` (module docstring). Malformed lines are
+    errors naming the file and line."""
+    left_out = left_out if left_out is not None else Counter()
+    examples = examples if examples is not None else {}
+    lines: Counter = Counter()
+    for chrom, s, e, label in iter_bed_records(bed, skipped=left_out, examples=examples, lines=lines, names=True):
+        try:
+            name = genome.resolve(chrom)
+        except UnknownChromosomeError:
+            reason, detail = "chromosome not in the reference", chrom
+        else:
+            if s < genome.lengths[name]:
+                yield name, s, e, label
+                continue
+            reason, detail = "starts past the chromosome's end", f"{chrom}:{s + 1}-{e}; {name} is {genome.lengths[name]:,} bp"
+        left_out[reason] += 1
+        examples.setdefault(reason, f"{bed}:{lines['total']} ({detail})")
+
+
+def describe_left_out(left_out: Counter, examples: Dict[str, str]) -> str:
+    """``3 chromosome not in the reference (first: file:line (chr9)), ...``"""
+    return ", ".join(f"{n:,} {reason} (first: {examples.get(reason, '?')})" for reason, n in left_out.most_common())
+
+
+def region_blocks(genome: Genome, bed: str, L: int, stride: Optional[int], block: int,
+                  left_out: Optional[Counter] = None, examples: Optional[Dict[str, str]] = None) -> Iterator[Block]:
     """Blocks of up to ``block`` windows for the regions of a BED file: one centred window per
     region (named by the BED's name column when it has one, else ``chrom:start+1-end``), or with
-    ``stride`` the region tiled into bins from its start (each named by its coordinates)."""
+    ``stride`` the region tiled into bins from its start (each named by its coordinates).
+    Regions that cannot be seen are counted in ``left_out`` (:func:`region_records`)."""
     pending: List[tuple] = []
 
     def flush(items):
         return lambda: (Windows.stack([region_window(genome, c, s, e, L, n) for c, s, e, n in items]), 0)
 
-    for chrom, s, e, label in iter_bed_records(bed, names=True):
-        genome.resolve(chrom)  # unknown chromosome: stop early, naming it
+    for chrom, s, e, label in region_records(genome, bed, left_out, examples):
         if stride:
             bs, be = bins(e, stride, lo=s, hi=e)
             pending.extend((chrom, int(a), int(b), None) for a, b in zip(bs, be))
@@ -164,6 +200,7 @@ def fasta_blocks(path: str, L: int, stride: Optional[int], block: int) -> Iterat
     without ``stride``; longer sequences need ``stride`` and are tiled."""
     with Genome(path) as g:
         lengths = dict(g.lengths)
+    _refuse_empty_records(path, lengths)
     for name, length in lengths.items():
         if length == L or (length < L and not stride):
             def unit(name=name, length=length):
@@ -183,6 +220,13 @@ def fasta_blocks(path: str, L: int, stride: Optional[int], block: int) -> Iterat
                     with Genome(path) as g:
                         return _tiled(lambda a, b: g.fetch(name, a, b).codes, name, length, s, e, L), 0
                 yield unit
+
+
+def _refuse_empty_records(path: str, lengths: Dict[str, int]) -> None:
+    empty = [n for n, n_bp in lengths.items() if n_bp == 0]
+    if empty:
+        raise ValueError(f"{path}: {len(empty)} sequence(s) have no bases ({', '.join(map(repr, empty[:5]))}); "
+                         f"remove them or give them sequence")
 
 
 def fasta_windows(path: str, L: int) -> Windows:
@@ -206,6 +250,10 @@ def region_input(genome: Genome, region: str, length: int):
     """(names, codes, positions, window starts) of the model-length window centred on a
     ``chrom:start-end`` region; positions are the region's bases inside the window."""
     chrom, s, e = parse_region(region)
+    size = genome.lengths[genome.resolve(chrom)]
+    if e > size:
+        raise ValueError(f"region {region} runs past the end of {genome.resolve(chrom)} ({size:,} bp): "
+                         f"is it another genome build's coordinates?")
     if e - s > length:
         raise ValueError(f"region {region} spans {e - s} bp, more than the model's {length} bp window; "
                          f"split it into pieces of at most {length} bp")
