@@ -27,6 +27,8 @@ def test_options_are_never_abbreviated(argv, expect):
 @pytest.mark.parametrize("argv,expect", [
     (["build-dataset", "-r", "g.fa", "--peaks", "pk.bed", "-o", "d.h5"], "--peaks: expects NAME=PATH"),
     (["build-dataset", "-r", "g.fa", "-o", "d.h5"], "no peak files given: pass --manifest FILE or --peaks"),
+    (["ism", "-m", "m.ckpt", "-r", "g.fa", "--region", "c:1-10", "--region", "c:11-20", "-o", "i.h5"],
+     "--region was given twice ('c:1-10' and 'c:11-20'); it takes one value"),
 ])
 def test_a_missing_or_malformed_option_is_a_usage_error(argv, expect, tmp_path):
     (tmp_path / "g.fa").write_text(">c\n" + "ACGT" * 500 + "\n")

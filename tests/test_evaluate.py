@@ -129,7 +129,7 @@ def test_single_sweep_metrics_equal_sklearn_scorers():
         assert ap == pytest.approx(average_precision_score(y, p), abs=1e-12)
 
 
-@pytest.mark.parametrize("damage", ["truncated", "garbage", "bed"])
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "bed", "checkpoint"])
 def test_damaged_dataset_is_one_line_naming_file_and_damage(tiny_checkpoint, tmp_path, damage):
     """A dataset cut short by an interrupted copy (or a text file called .h5) used to end in
     h5py's OSError and a traceback; now evaluate and info say which file and what is wrong (a
@@ -141,9 +141,12 @@ def test_damaged_dataset_is_one_line_naming_file_and_damage(tiny_checkpoint, tmp
     elif damage == "garbage":
         bad.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
         expected = "cannot read it as an HDF5 dataset (file signature not found); it is damaged or not an HDF5 file"
-    else:
+    elif damage == "bed":
         bad.write_text("chr2L\t10\t20\n")
         expected = "this is a BED file, not an HDF5 dataset; give the .h5 file that dnaseq build-dataset wrote"
+    else:
+        bad.write_bytes(open(tiny_checkpoint, "rb").read())
+        expected = "this is a model checkpoint, not an HDF5 dataset"
     for args in (["evaluate", "-m", tiny_checkpoint, "-d", bad, "-o", tmp_path / "ev"], ["info", bad]):
         proc = run_cli(*args, check=False)
         err = proc.stderr.strip()

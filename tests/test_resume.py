@@ -3,6 +3,7 @@ weights are bitwise those of a run that was never stopped (dropout and reverse-c
 augmentation on, so the random streams and the data order must both be restored)."""
 import json
 
+import pandas as pd
 import torch
 import yaml
 
@@ -53,6 +54,34 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(tmp_path):
     best = [v for k, v in b["callbacks"].items() if k.startswith("ModelCheckpoint") and "valid_auroc" in k]
     best_a = [v for k, v in a["callbacks"].items() if k.startswith("ModelCheckpoint") and "valid_auroc" in k]
     assert best[0]["best_model_score"] == best_a[0]["best_model_score"]
+
+
+
+def test_ctrl_c_inside_a_training_step_then_resume_trains_every_batch_once(tmp_path):
+    """Ctrl-C after the loader handed out a batch but before the model trained on it: the resumed
+    run used to skip that batch, end the epoch one batch short, skip its validation and stop with
+    Lightning's "valid_auroc which is not available". Now it trains that batch, validates every
+    epoch and ends with the weights of a run that was never stopped."""
+    data = build_slice_dataset(tmp_path)
+    cfg = _config(tmp_path / "resume.yaml", data)
+    env = {"PYTHONPATH": str(ROOT)}
+    whole, broken = tmp_path / "whole", tmp_path / "broken"
+    stop = json.dumps([{"class_path": "tests.train_helpers.InterruptAtStep", "init_args": {"step": 11}}])
+    run_cli("train", "--config", cfg, "--trainer.default_root_dir", whole, cwd=tmp_path, env=env)
+    stopped = run_cli("train", "--config", cfg, "--trainer.default_root_dir", broken, "--trainer.callbacks", stop,
+                      cwd=tmp_path, env=env, check=False)
+    assert stopped.returncode == 130, stopped.stderr[-2000:]
+    run = broken / "resume" / "version_0"
+    assert checkpoint_metadata(str(run / "last.ckpt"))["global_step"] == 11
+    resumed = run_cli("train", "--config", cfg, "--trainer.default_root_dir", broken, "--ckpt_path", "last",
+                      cwd=tmp_path, env=env, check=False)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    a = torch.load(whole / "resume" / "version_0" / "last.ckpt", weights_only=False)
+    b = torch.load(run / "last.ckpt", weights_only=False)
+    assert a["global_step"] == b["global_step"] == 16 and a["epoch"] == b["epoch"]
+    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+    metrics = pd.read_csv(run / "metrics.csv")
+    assert sorted(metrics.dropna(subset=["valid_auroc"]).epoch.unique()) == [0, 1]
 
 
 def test_sampler_state_resumes_the_same_order():

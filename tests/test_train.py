@@ -315,3 +315,22 @@ def test_one_window_splits_and_a_batch_larger_than_every_split(tmp_path):
     run_cli("predict", "-m", ckpt, "--fasta", one, "-o", tmp_path / "pred", "-q")
     pred = pd.read_csv(tmp_path / "pred.tsv", sep="\t")
     assert len(pred) == 1 and pred["name"].tolist() == ["only"]
+
+
+def test_an_empty_validation_split_is_named_at_build_and_refused_by_train(tmp_path, caplog):
+    """A random split too small for a validation window: build-dataset warns, and train stops
+    before the first epoch with one line (Lightning failed after it, with a traceback)."""
+    import logging
+
+    from tests.conftest import DATA
+    slice_dir = DATA / "dm3_slice"
+    data = tmp_path / "v.h5"
+    with caplog.at_level(logging.WARNING):
+        report = dnaseq.build_dataset(str(slice_dir / "dm3_chr2L_400k.fa.gz"),
+                                      dnaseq.read_manifest(str(slice_dir / "manifest.tsv")), str(data),
+                                      valid_fraction=0.0005, test_fraction=0.05, max_n_fraction=0, progress=False)
+    assert report.windows["valid"] == 0 and report.windows["train"] > 0
+    assert "the valid split got no window (--valid-fraction 0.0005" in caplog.text
+    proc = run_cli("train", "--config", write_config(tmp_path / "c.yaml", data, tmp_path / "ckpt"), check=False)
+    assert proc.returncode == 1 and "the 'valid' split has 0 windows: nothing to validate on" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "ckpt").exists()

@@ -281,3 +281,17 @@ def test_an_ambiguity_letter_in_the_genome_is_shown_and_matches_what_it_stands_f
     assert prep.ref_match == [True, False, True]
     assert "N or ambiguous (Y) at 1 of 1" in prep.note[0] and "differs" not in prep.note[0]
     assert "REF A differs from the reference (Y)" in prep.note[1]
+
+
+def test_repeated_records_and_alts_are_scored_with_a_note(tmp_path):
+    """A record repeated (adjacent, as in a sorted VCF) or an ALT listed twice is scored each time,
+    never silently: the row says which line it repeats and the report counts them."""
+    from dnaseq.sequence.vcf import VcfReport, read_vcf
+    vcf = tmp_path / "dup.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\n"
+                   "c\t10\ta\tA\tG\nc\t10\tb\ta\tg\nc\t10\tc\tA\tT\nc\t20\td\tC\tT,T\nc\t30\te\tG\tA\n")
+    report = VcfReport(str(vcf))
+    rows = list(read_vcf(str(vcf), report))
+    assert [r.duplicate_of for r in rows] == [0, 3, 0, 0, 6, 0]
+    assert report.duplicates == 2 and report.first_duplicate_line == 4
+    assert any("2 rows repeat an earlier row's CHROM, POS, REF and ALT (first: line 4)" in w for w in report.warnings())

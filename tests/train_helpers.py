@@ -20,6 +20,18 @@ class KillAtStep(Callback):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
+class InterruptAtStep(Callback):
+    """Ctrl-C as the training batch after optimizer step ``step`` starts: the loader has handed
+    the batch out, the model has not trained on it."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.step:
+            raise KeyboardInterrupt
+
+
 def checkpoint_metadata(path: str) -> Dict:
     """What a checkpoint records about itself: dnaseq's block, hyperparameters, epoch and step."""
     ckpt = torch.load(path, map_location="cpu", weights_only=False)

@@ -137,6 +137,8 @@ def prepare(rows: Sequence[VariantRow], genome: Genome, length: int, ref_policy:
             d.notes.append("control characters in CHROM/ID are written as \\xNN")
         if r.not_utf8:
             d.notes.append(f"bytes that are not UTF-8 in {'/'.join(r.not_utf8)} are written as \\xNN")
+        if r.duplicate_of:
+            d.notes.append(f"same CHROM, POS, REF and ALT as line {r.duplicate_of}")
         if d.windows is not None:
             out.scored_index.append(i)
             out.ref_codes.append(d.windows[0])

@@ -8,7 +8,7 @@ import os
 import sys
 
 from ..settings import STRAND_TEXT
-from .common import add_overwrite, add_run_options, progress_wanted, refuse_to_overwrite, run_options, split_list
+from .common import Once, add_overwrite, add_run_options, progress_wanted, refuse_to_overwrite, run_options, split_list
 
 
 def _evaluate_language_model(args) -> int:
@@ -173,7 +173,7 @@ def register(sub) -> None:
     src.add_argument("--chroms", help="comma-separated chromosomes, or 'all' (with --reference), tiled in "
                                       "--stride bp bins (default 200)")
     src.add_argument("--fasta", help="FASTA of sequences of the model's length (shorter: N-padded; longer: "
-                                     "tiled with --stride)")
+                                     "need --stride; with --stride every sequence of another length is tiled)")
     r.add_argument("--reference", "-r", help="reference FASTA for --regions / --chroms")
     r.add_argument("--stride", type=int, help="bin size: each bin is predicted from the window centred on it")
     r.add_argument("--out", "-o", required=True, help="output prefix: PREFIX.tsv or PREFIX.h5 (+ PREFIX.FEATURE.bw)")
@@ -189,7 +189,8 @@ def register(sub) -> None:
     s = sub.add_parser("ism", help="in-silico saturation mutagenesis of a region or FASTA sequences",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     s.add_argument("--checkpoint", "-m", required=True)
-    s.add_argument("--region", help="chrom:start-end (1-based, inclusive), at most the model's length")
+    s.add_argument("--region", action=Once, help="chrom:start-end (1-based, inclusive), at most the model's length "
+                                                 "(one region; many sequences: --fasta)")
     s.add_argument("--reference", "-r", help="reference FASTA for --region")
     s.add_argument("--fasta", help="FASTA of sequences of exactly the model's length")
     s.add_argument("--out", "-o", required=True, help="output HDF5")

@@ -119,3 +119,13 @@ def refuse_to_overwrite(args: argparse.Namespace, *paths: str) -> None:
         raise ValueError(f"{existing[0]}{more} exists from an earlier run: pass --overwrite to replace it, or "
                          f"choose another --out")
 
+
+class Once(argparse.Action):
+    """An option that may be given once: a second value is a usage error (exit 2), not silently
+    the one that wins."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if getattr(namespace, self.dest, None) is not None:
+            parser.error(f"{option_string} was given twice ({getattr(namespace, self.dest)!r} and {values!r}); "
+                         f"it takes one value")
+        setattr(namespace, self.dest, values)

@@ -320,6 +320,11 @@ def build_dataset(reference: str, features: Sequence[Feature], out: str, *,
             _check_not_empty(report, genome, all_chroms, valid_chroms, test_chroms, window_size, reference)
         finally:
             genome.close()
+        for split, fraction in (("valid", valid_fraction), ("test", test_fraction)):
+            if not by_chrom and fraction > 0 and report.windows[split] == 0:
+                log.warning("the %s split got no window (--%s-fraction %g of %d windows): training cannot %s on "
+                            "it; use a larger fraction or --%s-chroms", split, split, fraction,
+                            sum(report.windows.values()), "validate" if split == "valid" else "be tested", split)
         os.replace(tmp, out)  # a crash never leaves a half-written file under the real name
         return report
     except BaseException:

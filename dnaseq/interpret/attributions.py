@@ -35,6 +35,7 @@ differentiated in eval mode).
 """
 from __future__ import annotations
 
+import warnings
 from typing import Optional, Sequence, Union
 
 import numpy as np
@@ -140,7 +141,9 @@ def _one_view(method: str, module: nn.Module, x: torch.Tensor, codes: torch.Tens
     for i in range(len(x)):  # each sequence gets its own shuffled references
         refs = np.stack([dinucleotide_shuffle(codes[i].cpu().numpy(), rng) for _ in range(shuffles)])
         base = one_hot(torch.from_numpy(refs), fill=fill).to(x.device, x.dtype)
-        out.append(algo.attribute(x[i:i + 1], baselines=base, target=0))
+        with warnings.catch_warnings():  # captum's notice that it hooks the activations (and removes the hooks)
+            warnings.filterwarnings("ignore", message="Setting forward, backward hooks", category=UserWarning)
+            out.append(algo.attribute(x[i:i + 1], baselines=base, target=0))
     return torch.cat(out)
 
 

@@ -41,6 +41,7 @@ from .._version import __version__
 from ..apply.variant_writers import read_scores_h5, read_scores_tsv
 from ..apply.variants import score_variants
 from ..outputs import prepare_output_prefix
+from ..sequence.sniff import sniff
 
 FORMAT = "dnaseq functional classifier"
 FORMAT_VERSION = 1
@@ -79,6 +80,13 @@ def read_scored(path: str) -> Scored:
         with h5py.File(path, "r") as h5:
             meta = json.loads(h5.attrs["meta"])
     else:
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"score file not found: {path}")
+        if not _is_score_tsv(path):
+            kind = sniff(path)
+            what = f"a {kind.description}" if kind.name not in ("text", "binary") else "not a score table"
+            raise ValueError(f"{path}: this is {what}, not an output of dnaseq score-variants (a TSV starting "
+                             f"'chrom, pos, id' or its .h5); score the variants first: dnaseq score-variants ...")
         table = read_scores_tsv(path)
         features = list(dict.fromkeys(c.split(":", 1)[1] for c in table.columns if c.startswith("ref:")
                                       or c.startswith("diff:")))

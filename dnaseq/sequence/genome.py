@@ -190,6 +190,13 @@ class Genome:
         """Text of [lo, hi) inside the sequence; ValueError if pyfaidx returns another length."""
         try:
             text = self._fasta[name][lo:hi]
+        except ValueError as exc:
+            if lo == 0 or "within_block_offset" not in str(exc):
+                raise
+            # pyfaidx 0.9 seeks into the block *before* a BGZF block boundary when a read starts
+            # exactly on it (offset 65536: "Require 0 <= within_block_offset < 2**16"); one base
+            # earlier starts inside a block
+            text = self._fasta[name][lo - 1:hi][1:]
         except (zlib.error, struct.error, EOFError, pyfaidx.FetchError) as exc:  # a damaged BGZF block
             damage = "a compressed block is corrupt" if isinstance(exc, zlib.error) else "it ends early or is corrupt"
             raise ValueError(f"{self.path}: cannot read {name}:{lo}-{hi}: the file is damaged ({damage}: {exc}); "

@@ -66,6 +66,7 @@ class VariantRow:
     kind: str  # snv / mnv / indel / one of UNSCORABLE / malformed
     problem: str = ""  # what is wrong, for malformed lines and invalid ALTs
     not_utf8: Tuple[str, ...] = ()  # the fields (CHROM, POS, ID, REF, ALT) that held bytes that are not UTF-8
+    duplicate_of: int = 0  # the line of an earlier row with the same CHROM, POS, REF and ALT (0: none)
 
     @property
     def scorable(self) -> bool:
@@ -114,6 +115,8 @@ class VcfReport:
     malformed_lines: int = 0  # data lines with at least one malformed row
     first_malformed_line: Optional[int] = None
     corrupt: str = ""  # the gzip/IO error that ended the file early
+    duplicates: int = 0  # rows repeating an earlier row's CHROM, POS, REF and ALT
+    first_duplicate_line: Optional[int] = None
 
     def warnings(self) -> List[str]:
         w = []
@@ -132,6 +135,9 @@ class VcfReport:
                      f"(first: line {self.first_malformed_line}); see the rows with status 'malformed'")
         if self.corrupt:
             w.append(f"VCF {self.path}: {self.corrupt}")
+        if self.duplicates:
+            w.append(f"VCF {self.path}: {self.duplicates:,} rows repeat an earlier row's CHROM, POS, REF and ALT "
+                     f"(first: line {self.first_duplicate_line}); each is scored again, with a note")
         return w
 
 
@@ -219,6 +225,7 @@ def read_vcf(path: str, report: Optional[VcfReport] = None) -> Iterator[VariantR
     rep = report if report is not None else VcfReport(path)
     rep.size = os.path.getsize(path)
     lineno = 0
+    site, seen = None, {}  # duplicates are looked for among the rows of one position (bounded memory)
     try:
         with open_text(path, **_OPEN) as fh:
             for lineno, line in enumerate(fh, start=1):
@@ -244,7 +251,18 @@ def read_vcf(path: str, report: Optional[VcfReport] = None) -> Iterator[VariantR
                     rep.malformed_lines += 1
                     if rep.first_malformed_line is None:
                         rep.first_malformed_line = lineno
-                yield from rows
+                for r in rows:
+                    if r.kind == "malformed":
+                        yield r
+                        continue
+                    if (r.chrom, r.pos) != site:
+                        site, seen = (r.chrom, r.pos), {}
+                    first = seen.setdefault((r.ref.upper(), r.alt.upper()), (r.line, r.alt_index))
+                    if first != (r.line, r.alt_index):  # an earlier line, or an ALT listed twice (A,A)
+                        r = replace(r, duplicate_of=first[0])
+                        rep.duplicates += 1
+                        rep.first_duplicate_line = rep.first_duplicate_line or r.line
+                    yield r
     except _CORRUPT as exc:
         rep.corrupt = f"file ends early or is corrupt after line {lineno} ({exc})"
         yield VariantRow(lineno + 1, "", -1, "", "", "", 0, "malformed", rep.corrupt)

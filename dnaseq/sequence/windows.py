@@ -11,9 +11,9 @@ The rules, stated once:
   accept no other length: their output is per base of the sequence);
 * **padded**: a shorter FASTA sequence is centred in its window with N on both sides
   (``predict`` without a stride);
-* **tiled**: with a ``stride``, a region, a chromosome or a longer sequence is cut into
-  ``stride`` bp bins from its start, each seen through the window centred on it. Bins of a
-  chromosome that are entirely N (assembly gaps) are left out and counted.
+* **tiled**: with a ``stride``, a region, a chromosome or a FASTA sequence of any length but
+  L is cut into ``stride`` bp bins from its start, each seen through the window centred on it.
+  Bins of a chromosome that are entirely N (assembly gaps) are left out and counted.
 
 BED regions that cannot be seen are left out and counted by reason (:func:`region_records`),
 never dropped unseen: zero-length intervals and column headers, regions on a chromosome that

@@ -65,10 +65,33 @@ class ExactResume(Callback):
     def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
         self._pending = state_dict.get("rng")
 
+    def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: Dict) -> None:
+        align_loader_with_progress(checkpoint)
+
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx) -> None:
         if self._pending is not None:
             set_rng_states(self._pending)
             self._pending = None
+
+
+def align_loader_with_progress(checkpoint: Dict) -> None:
+    """A checkpoint saved by Ctrl-C during a training step holds a loader that has handed out
+    that batch (``consumed``) while Lightning has not completed it. Resumed as saved, the batch
+    was lost and the epoch came up one batch short of what Lightning counts, so it never saw its
+    last batch, skipped the epoch's validation and early stopping failed ("valid_auroc which is
+    not available"). Called before the loops and the loader are restored, this puts the loader
+    back to the batches Lightning processed, so the interrupted batch is trained again."""
+    loops = (checkpoint.get("loops") or {}).get("fit_loop") or {}
+    progress = loops.get("epoch_loop.batch_progress")
+    loaders = (loops.get("state_dict") or {}).get("combined_loader")
+    if not progress or not isinstance(loaders, list):
+        return
+    # "processed", not "completed": a checkpoint written in on_train_batch_end (save_every_n_steps)
+    # has processed its batch but not yet counted it completed, and Lightning completes it on restart
+    processed = progress["current"]["processed"]
+    for state in loaders:
+        if isinstance(state, dict) and isinstance(state.get("consumed"), int) and state["consumed"] > processed:
+            state["consumed"] = processed
 
 
 def step_checkpoint(dirpath: Optional[str], every_n_steps: int) -> ModelCheckpoint:

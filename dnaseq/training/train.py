@@ -30,7 +30,7 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
 
 from ..data.datamodule import DNADataModule
-from ..data.dataset import available_splits, open_split
+from ..data.dataset import available_splits, open_split, read_info
 from ..models import describe_models, is_language_model
 from ..outputs import ensure_writable_dir
 from .config import ConfigError, check_config_args, config_paths, explain_config_error, typed_word
@@ -243,6 +243,34 @@ def _check_train_split(dm) -> None:
         raise ValueError(f"{dm.data}: the {split!r} split has 0 windows: nothing to train on (every chromosome "
                          f"went to validation or test?); rebuild the dataset with fewer --valid-chroms / "
                          f"--test-chroms, or set --data.train_split")
+    _check_valid_split(dm, have)
+
+
+def _check_valid_split(dm, have) -> None:
+    """Stop before training when the validation split has no windows (Lightning then fails after
+    the first epoch); warn when no feature has both positive and negative windows in it
+    (valid_auroc is NaN: the best checkpoint and early stopping have nothing to go by)."""
+    split = dm.splits.get("valid")
+    if not split or split not in have:
+        return
+    fix = ("rebuild the dataset with a larger --valid-fraction or other --valid-chroms, or set "
+           "--data.val_split")
+    summary = read_info(dm.data).attrs.get("summary") or {}
+    windows = (summary.get("windows") or {}).get(split)
+    if windows is None:
+        src = open_split(dm.data, split, in_memory=False)
+        try:
+            windows = len(src)
+        finally:
+            src.close()
+    if windows == 0:
+        raise ValueError(f"{dm.data}: the {split!r} split has 0 windows: nothing to validate on; {fix}")
+    positives = (summary.get("positives") or {}).get(split)
+    if positives is not None and not any(0 < p < windows for p in positives):  # legal, but say what it means
+        logging.getLogger("dnaseq").warning(
+            f"{dm.data}: no feature has both positive and negative windows in the {split!r} split ({windows:,} "
+            f"windows): valid_auroc is undefined (NaN), so early stopping ends the run after its first epoch "
+            f"and best.ckpt is that epoch; for a model judged on validation, {fix}")
 
 
 def _resume_path(cli) -> Optional[str]:
