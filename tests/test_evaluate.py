@@ -190,3 +190,20 @@ def test_a_corrupt_block_in_a_bgzip_reference_is_one_line(tmp_path):
     assert proc.returncode == 1 and len(err.splitlines()) == 1, err
     assert f"{fa}: cannot read chr2L:" in err and "the file is damaged (a compressed block is corrupt" in err
     assert not (tmp_path / "o.h5").exists() and not (tmp_path / "o.h5.partial").exists()
+
+
+def test_comparing_evaluations_of_other_windows_warns(caplog):
+    import logging
+
+    import pandas as pd
+
+    from dnaseq.apply.compare import compare_evaluations
+    from dnaseq.apply.evaluate import Evaluation
+    t = pd.DataFrame({"feature": ["a"], "group": ["g"], "roc_auc": [0.7], "pr_auc": [0.3]})
+    with caplog.at_level(logging.WARNING):
+        compare_evaluations(Evaluation(t, t, {"data": "d.h5", "split": "test"}),
+                            Evaluation(t, t, {"data": "d.h5", "split": "test"}))
+        assert "different" not in caplog.text  # the same windows: nothing to say
+        compare_evaluations(Evaluation(t, t, {"data": "d.h5", "split": "test"}),
+                            Evaluation(t, t, {"data": "d.h5", "split": "valid"}))
+    assert "the two evaluations are on different split (split: test vs valid)" in caplog.text

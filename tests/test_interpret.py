@@ -371,3 +371,16 @@ def test_meme_matrices_cut_short_are_errors_and_open_ones_end_at_text(tmp_path):
         parse_meme("MOTIF X\nletter-probability matrix: w= 3\n1 0 0 0\n".splitlines(), "end.meme")
     with pytest.raises(ValueError, match=r"row.meme:3: expected 4 probabilities \(ACGT\), got '0.5 x 0 0'"):
         parse_meme("MOTIF X\nletter-probability matrix: w= 2\n0.5 x 0 0\n".splitlines(), "row.meme")
+
+
+def test_meme_rows_past_w_and_typos_in_rows_are_named(tmp_path):
+    from dnaseq.sequence.motifs import parse_meme
+    head = ["MEME version 4", "", "ALPHABET= ACGT", "", "MOTIF M1 one",
+            "letter-probability matrix: alength= 4 w= 2 nsites= 10 E= 0"]
+    rows = ["0.7 0.1 0.1 0.1", "0.1 0.7 0.1 0.1", "0.1 0.1 0.7 0.1"]
+    with pytest.raises(ValueError, match=r"x.meme:9: a row of numbers after the matrix of motif M1: its w=2"):
+        parse_meme(head + rows, "x.meme")  # the third row used to be dropped: a motif cut short
+    typo = head[:-1] + ["letter-probability matrix: alength= 4 w= 3"] + [rows[0], "0.86x 0.1 0.02 0.02", rows[2]]
+    with pytest.raises(ValueError, match=r"x.meme:8: expected 4 probabilities \(ACGT\), got '0.86x"):
+        parse_meme(typo, "x.meme")
+    assert parse_meme(head + rows[:2], "x.meme")[0].width == 2

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass
 from typing import Dict, Optional
@@ -11,6 +12,8 @@ import pandas as pd
 from ..outputs import ensure_writable_dir
 from ..training.runs import BEST, LAST, checkpoint_in
 from .evaluate import Evaluation, evaluate, load_evaluation
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -56,6 +59,20 @@ def _as_evaluation(item: str, data: Optional[str], split: str, **kw) -> Evaluati
     return load_evaluation(item)
 
 
+def _warn_other_windows(a: Dict, b: Dict) -> None:
+    """Two evaluations on other data or another split compare the windows as much as the models:
+    say so (a comparison of models needs the same windows)."""
+    def same(key: str, x, y) -> bool:
+        return os.path.realpath(str(x)) == os.path.realpath(str(y)) if key == "data" else x == y
+
+    differ = [k for k in ("data", "split") if a.get(k) is not None and b.get(k) is not None
+              and not same(k, a[k], b[k])]
+    if differ:
+        log.warning("the two evaluations are on different %s (%s): their differences mix the models with the "
+                    "windows; evaluate both on the same data and split to compare models", " and ".join(differ),
+                    "; ".join(f"{k}: {a[k]} vs {b[k]}" for k in differ))
+
+
 def compare_evaluations(a: Evaluation, b: Evaluation, label_a: str = "A", label_b: str = "B") -> Comparison:
     """Per-feature differences; refuses evaluations whose feature names differ."""
     fa, fb = list(a.table.feature), list(b.table.feature)
@@ -66,6 +83,7 @@ def compare_evaluations(a: Evaluation, b: Evaluation, label_a: str = "A", label_
                   else "same names in a different order")
         raise ValueError(f"cannot compare: the two results have different features "
                          f"({len(fa)} vs {len(fb)}; {detail})")
+    _warn_other_windows(a.meta, b.meta)
     merged = pd.DataFrame({"feature": fa, "group": list(a.table.group),
                            "roc_auc_a": a.table.roc_auc.values, "roc_auc_b": b.table.roc_auc.values,
                            "pr_auc_a": a.table.pr_auc.values, "pr_auc_b": b.table.pr_auc.values})

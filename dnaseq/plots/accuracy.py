@@ -36,7 +36,9 @@ def plot_curves(labels: np.ndarray, probs: np.ndarray, names: Sequence[str], fea
         fpr, tpr, _ = roc_curve(y, p)
         prec, rec, _ = precision_recall_curve(y, p)
         line, = ax_roc.plot(fpr, tpr, label=f"{name} ({roc_auc_score(y, p):.3f})")
-        ax_pr.plot(rec, prec, color=line.get_color(), label=f"{name} ({average_precision_score(y, p):.3f})")
+        # steps, as average precision sums them (a straight line between points overstates precision)
+        ax_pr.plot(rec, prec, color=line.get_color(), drawstyle="steps-post",
+                   label=f"{name} ({average_precision_score(y, p):.3f})")
         # a random ranking's precision is the positive rate: the line to beat, named in the legend
         ax_pr.axhline(y.mean(), color=line.get_color(), ls=":", lw=0.8,
                       label=f"random ranking, {name} ({y.mean():.3f})")

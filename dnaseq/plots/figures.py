@@ -75,7 +75,7 @@ def plot_classifier_curves(y: np.ndarray, scores: Dict[str, np.ndarray], path: s
         prec, rec, _ = precision_recall_curve(y, s)
         line, = ax_roc.plot(fpr, tpr, lw=2 if name == "classifier" else 1.2,
                             label=f"{name} ({roc_auc_score(y, s):.3f})")
-        ax_pr.plot(rec, prec, color=line.get_color(), lw=line.get_linewidth(),
+        ax_pr.plot(rec, prec, color=line.get_color(), lw=line.get_linewidth(), drawstyle="steps-post",
                    label=f"{name} ({average_precision_score(y, s):.3f})")
     ax_roc.plot([0, 1], [0, 1], ":", color="grey", label="random (0.500)")
     rate = float(np.mean(y))

@@ -149,11 +149,14 @@ def parse_meme(lines: Iterable[str], path: str = "<meme>") -> List[Motif]:
                 continue
             if not line and (width is not None or not rows):
                 continue  # blank lines inside a stated-width matrix, or before its first row
-            if _numbers(line.split()[0]) is not None:  # a row with something else in it
+            if re.match(r"[-+.\d]", line):  # a row with something else in it (a typo such as 0.86x)
                 raise ValueError(f"{path}:{lineno}: expected 4 probabilities ({BASES}), got {line!r}")
             if width is not None or not rows:
                 raise cut_short(lineno)
             finish()  # an open matrix ends at the first line that is not a row
+        if motifs and _numbers(line):  # a matrix row after the rows that w= announced
+            raise ValueError(f"{path}:{lineno}: a row of numbers after the matrix of motif {motifs[-1].id}: its "
+                             f"w={motifs[-1].width} says fewer rows than it has; correct w=")
         if line.startswith("ALPHABET"):
             alphabet = line.split("=", 1)[1].strip().split()[0] if "=" in line else ""
             if alphabet and alphabet.upper() != BASES:
