@@ -291,6 +291,11 @@ def test_motifs_command_writes_tables_meme_influence_and_logos(tiny_checkpoint, 
                    "--strand", "both", "--show-motif", "MA0529", "--quiet")
     assert "8 filters of width 11 over 40 windows (test, strand both)" in proc.stdout
     assert "MA0529.3 BEAF-32: best filter filter" in proc.stdout
+    # a motif id the database does not have stops before any work, leaving nothing behind
+    wrong = run_cli("motifs", "--checkpoint", tiny_checkpoint, "--data", shipped_dataset, "--motif-db", SUBSET,
+                    "--out", tmp_path / "m2", "--show-motif", "MA9999", check=False)
+    assert wrong.returncode == 1 and "--show-motif MA9999: no motif id in" in wrong.stderr
+    assert not (tmp_path / "m2").exists()
     table = pd.read_csv(out / "filter_motifs.tsv", sep="\t")
     assert list(table["filter"]) == [f"filter{i}" for i in range(8)]
     assert {"sites", "information_content", "match_id", "p_value", "q_value", "offset", "orientation",

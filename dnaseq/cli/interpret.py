@@ -70,6 +70,7 @@ def _motifs(args) -> int:
     from ..interpret.motifs import filter_motifs, write_motif_report
 
     refuse_to_overwrite(args, os.path.join(args.out, "filter_motifs.tsv"))
+    _check_show_motif(args)
     ensure_writable_dir(args.out)
     result = filter_motifs(args.checkpoint, args.data, split=args.split, motif_db=args.motif_db,
                            threshold=args.threshold, strand=args.strand, max_windows=args.max_windows,
@@ -95,6 +96,22 @@ def _motifs(args) -> int:
     shown = [p for p in paths if "/logos/" not in p] + folders
     print("wrote " + ", ".join(shown))
     return 0
+
+
+def _check_show_motif(args) -> None:
+    """A --show-motif prefix that names no motif of the database stops before any work and
+    before any output is written (the database is read here once more: it is small)."""
+    if not args.show_motif:
+        return
+    if not args.motif_db:
+        raise ValueError("--show-motif needs --motif-db (the database the motif id is in)")
+    from ..sequence.motifs import read_motifs
+    motifs = read_motifs(args.motif_db)
+    for prefix in args.show_motif:
+        if not any(m.id.startswith(prefix) for m in motifs):
+            near = sorted(m.id for m in motifs if m.id[:4].lower() == prefix[:4].lower())[:5]
+            raise ValueError(f"--show-motif {prefix}: no motif id in {args.motif_db} starts with it"
+                             + (f" (ids there begin like {', '.join(near)})" if near else ""))
 
 
 def _show_motif(result, prefix: str) -> None:
