@@ -234,16 +234,19 @@ def _check_train_split(dm) -> None:
     if split not in have:
         raise ValueError(f"{dm.data} has no {split!r} split (it has {', '.join(have) or 'none'}): nothing to "
                          f"train on; set --data.train_split or rebuild the dataset")
-    src = open_split(dm.data, split, in_memory=False)
-    try:
-        n = len(src)
-    finally:
-        src.close()
-    if n == 0:
+    if _split_windows(dm.data, split) == 0:
         raise ValueError(f"{dm.data}: the {split!r} split has 0 windows: nothing to train on (every chromosome "
                          f"went to validation or test?); rebuild the dataset with fewer --valid-chroms / "
                          f"--test-chroms, or set --data.train_split")
     _check_valid_split(dm, have)
+
+
+def _split_windows(data: str, split: str) -> int:
+    src = open_split(data, split, in_memory=False)
+    try:
+        return len(src)
+    finally:
+        src.close()
 
 
 def _check_valid_split(dm, have) -> None:
@@ -256,13 +259,7 @@ def _check_valid_split(dm, have) -> None:
     fix = ("rebuild the dataset with a larger --valid-fraction or other --valid-chroms, or set "
            "--data.val_split")
     summary = read_info(dm.data).attrs.get("summary") or {}
-    windows = (summary.get("windows") or {}).get(split)
-    if windows is None:
-        src = open_split(dm.data, split, in_memory=False)
-        try:
-            windows = len(src)
-        finally:
-            src.close()
+    windows = _split_windows(dm.data, split)
     if windows == 0:
         raise ValueError(f"{dm.data}: the {split!r} split has 0 windows: nothing to validate on; {fix}")
     positives = (summary.get("positives") or {}).get(split)
