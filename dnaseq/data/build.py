@@ -40,6 +40,7 @@ from ..sequence.encoding import N_CODE
 from ..sequence.genome import Genome, UnknownChromosomeError
 from ..sequence.intervals import IntervalSet, merge_intervals, read_intervals
 from .dataset import SPLITS, DatasetWriter
+from .splits import assign_splits, held_out_chromosomes, split_of_chromosome, warn_empty_random_splits
 
 log = logging.getLogger(__name__)
 
@@ -138,14 +139,6 @@ def _past_chromosome_ends(iv: IntervalSet, genome: Genome) -> Dict[str, int]:
     return past
 
 
-def _split_for_chrom(chrom: str, valid: Sequence[str], test: Sequence[str]) -> str:
-    if chrom in test:
-        return "test"
-    if chrom in valid:
-        return "valid"
-    return "train"
-
-
 @dataclass
 class _Rules:
     """What decides which bins become windows, and their labels, in one build."""
@@ -232,15 +225,6 @@ def _block(rules: _Rules, codes: np.ndarray, chrom: str, b0: int, b1: int, repor
     return _Block(bin_starts, win_starts, windows, n_count, labels, keep)
 
 
-def _assign(split: str, n: int, rng: np.random.Generator, valid_fraction: float, test_fraction: float) -> np.ndarray:
-    """The split index (0 train, 1 valid, 2 test) of ``n`` bins of a chromosome in ``split``
-    (``random``: drawn per bin)."""
-    if split != "random":
-        return np.full(n, SPLITS.index(split))
-    u = rng.random(n)
-    return np.where(u < test_fraction, 2, np.where(u < test_fraction + valid_fraction, 1, 0))
-
-
 def _write_block(writer: DatasetWriter, block: _Block, assigned: np.ndarray, chrom_index: int,
                  report: BuildReport) -> None:
     """The kept windows of a block into their splits, counted in ``report``."""
@@ -282,7 +266,7 @@ def build_dataset(reference: str, features: Sequence[Feature], out: str, *,
                    _optional_intervals(regions, genome, on_bad_line), _optional_intervals(blacklist, genome, on_bad_line))
 
     all_chroms = genome.chromosomes if chroms is None else [genome.resolve(c) for c in chroms]
-    valid_chroms, test_chroms = _held_out(genome, valid_chroms, test_chroms)
+    valid_chroms, test_chroms = held_out_chromosomes(genome, valid_chroms, test_chroms)
     by_chrom = bool(valid_chroms or test_chroms)
     rng = np.random.default_rng(seed)
     report.positives = {s: [0] * len(features) for s in SPLITS}
@@ -297,9 +281,9 @@ def build_dataset(reference: str, features: Sequence[Feature], out: str, *,
             for s in SPLITS:
                 writer.ensure_split(s)
             for ci, chrom in enumerate(all_chroms):
-                split = _split_for_chrom(chrom, valid_chroms, test_chroms) if by_chrom else "random"
+                split = split_of_chromosome(chrom, valid_chroms, test_chroms) if by_chrom else "random"
                 report.chromosomes[chrom] = split
-                assign = functools.partial(_assign, split, rng=rng, valid_fraction=valid_fraction,
+                assign = functools.partial(assign_splits, split, rng=rng, valid_fraction=valid_fraction,
                                            test_fraction=test_fraction)
                 _write_chromosome(writer, rules, genome.chromosome_codes(chrom), chrom, ci, assign, block_bins,
                                   report, bar)
@@ -320,11 +304,8 @@ def build_dataset(reference: str, features: Sequence[Feature], out: str, *,
             _check_not_empty(report, genome, all_chroms, valid_chroms, test_chroms, window_size, reference)
         finally:
             genome.close()
-        for split, fraction in (("valid", valid_fraction), ("test", test_fraction)):
-            if not by_chrom and fraction > 0 and report.windows[split] == 0:
-                log.warning("the %s split got no window (--%s-fraction %g of %d windows): training cannot %s on "
-                            "it; use a larger fraction or --%s-chroms", split, split, fraction,
-                            sum(report.windows.values()), "validate" if split == "valid" else "be tested", split)
+        if not by_chrom:
+            warn_empty_random_splits(report.windows, valid_fraction, test_fraction)
         os.replace(tmp, out)  # a crash never leaves a half-written file under the real name
         return report
     except BaseException:
@@ -333,16 +314,6 @@ def build_dataset(reference: str, features: Sequence[Feature], out: str, *,
         raise
     finally:
         lock.release()
-
-
-def _held_out(genome: Genome, valid_chroms: Sequence[str], test_chroms: Sequence[str]):
-    """The validation and test chromosomes under the reference's names; none in both."""
-    valid_chroms = [genome.resolve(c) for c in valid_chroms]
-    test_chroms = [genome.resolve(c) for c in test_chroms]
-    overlap = set(valid_chroms) & set(test_chroms)
-    if overlap:
-        raise ValueError(f"chromosomes {sorted(overlap)} are in both --valid-chroms and --test-chroms")
-    return valid_chroms, test_chroms
 
 
 def _write_chromosome(writer: DatasetWriter, rules: _Rules, codes: np.ndarray, chrom: str, ci: int, assign,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from collections import OrderedDict
 from typing import Dict, List, Optional, Tuple
 
@@ -118,15 +117,6 @@ class DatasetWriter:
         self.close()
 
 
-def _is_torch_checkpoint(path: str) -> bool:
-    """A zip archive as torch.save writes it (``NAME/data.pkl`` inside)."""
-    try:
-        with zipfile.ZipFile(path) as z:
-            return any(n.endswith("/data.pkl") for n in z.namelist())
-    except (OSError, zipfile.BadZipFile):
-        return False
-
-
 def open_h5(path: str) -> h5py.File:
     """``path`` opened for reading; a file HDF5 cannot open (truncated by an interrupted copy,
     damaged, or not HDF5 at all) is one ValueError naming it and the damage, not h5py's OSError."""
@@ -136,9 +126,6 @@ def open_h5(path: str) -> h5py.File:
         if not os.path.exists(path):
             raise FileNotFoundError(f"dataset not found: {path}") from None
         kind = sniff(path)
-        if kind.name == "zip" and _is_torch_checkpoint(path):
-            raise ValueError(f"{path}: this is a model checkpoint, not an HDF5 dataset; give the .h5 file that "
-                             f"dnaseq build-dataset wrote") from None
         if kind.name not in ("hdf5", "binary", "text"):  # a file of another kind: say which
             raise ValueError(not_a(path, "an HDF5 dataset", kind, "give the .h5 file that dnaseq build-dataset "
                                                                   "wrote")) from None

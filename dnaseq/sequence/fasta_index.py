@@ -288,19 +288,13 @@ def _build_index(path: str) -> None:
         except pyfaidx.UnsupportedCompressionFormat as exc:
             raise ValueError(_bgzip_message(path, exc)) from exc
         except ValueError as exc:
-            text = str(exc)
-            if "line length" in text.lower():
-                text = text.rstrip(". ") + _REWRAP
-            raise _duplicate_or(path, exc, f"{path}: cannot index this FASTA: {text}") from exc
+            raise _duplicate_or(path, exc, f"{path}: cannot index this FASTA: {_with_rewrap(exc)}") from exc
         except RuntimeError as exc:  # pyfaidx's check_bad_lines, e.g. two blank lines ending a sequence
             raise ValueError(f"{path}: cannot index this FASTA: its line lengths are not consistent "
                              f"(blank lines inside or after a sequence?); pyfaidx: {exc}{_REWRAP}") from exc
         except (pyfaidx.FastaIndexingError, IndexError, EOFError, struct.error, zlib.error) as exc:
             # zlib.error, struct.error, EOFError: a damaged BGZF file
-            text = str(exc)
-            if "line length" in text.lower():
-                text = text.rstrip(". ") + _REWRAP
-            raise ValueError(f"{path}: cannot index this FASTA: {text}") from exc
+            raise ValueError(f"{path}: cannot index this FASTA: {_with_rewrap(exc)}") from exc
         except OSError as exc:
             raise ValueError(f"{path}: could not build its index {fai}: {exc}") from exc
         faidx.close()
@@ -327,6 +321,12 @@ def _duplicate_or(path: str, exc: ValueError, message: str) -> ValueError:
 
 # pyfaidx (like samtools faidx) needs every line of a sequence but its last to have one length
 _REWRAP = "; rewrap it to one line length, e.g. `seqkit seq -w 60 IN.fa > OUT.fa`"
+
+
+def _with_rewrap(exc: Exception) -> str:
+    """pyfaidx's message, with how to fix it when it is about line lengths."""
+    text = str(exc)
+    return text.rstrip(". ") + _REWRAP if "line length" in text.lower() else text
 
 
 def _bgzip_message(path: str, exc: Exception) -> str:

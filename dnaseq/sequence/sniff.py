@@ -22,6 +22,7 @@ from __future__ import annotations
 import gzip
 import os
 import re
+import zipfile
 import zlib
 from dataclasses import dataclass
 from typing import List
@@ -46,7 +47,7 @@ DESCRIPTIONS = {
     "fasta": "FASTA sequence file", "vcf": "VCF of variants", "sam": "SAM alignment file",
     "bam": "BAM alignment file", "gff": "GFF/GTF annotation", "bedgraph": "bedGraph signal track",
     "wig": "wiggle signal track", "bed": "BED file", "empty": "empty file", "binary": "binary file",
-    "text": "text file", "jaspar": "JASPAR motif file", **{name: desc for _, name, desc in _BINARY},
+    "text": "text file", "jaspar": "JASPAR motif file", "checkpoint": "model checkpoint", **{name: desc for _, name, desc in _BINARY},
 }
 
 _INT = re.compile(r"-?[0-9]+")  # ASCII digits only, as the BED reader reads them
@@ -89,7 +90,7 @@ def sniff(path: str | os.PathLike) -> Kind:
     head = _head(str(path))
     for magic, name, _ in _BINARY:
         if head.startswith(magic):
-            return Kind(name)
+            return Kind("checkpoint" if name == "zip" and _is_torch_checkpoint(str(path)) else name)
     if head.startswith(b"BAM\x01"):
         return Kind("bam")
     if not head.strip():
@@ -101,6 +102,15 @@ def sniff(path: str | os.PathLike) -> Kind:
     if len(head) == HEAD_BYTES and lines:
         lines = lines[:-1] or lines  # the last line may be cut
     return Kind(_text_kind([line.rstrip("\r") for line in lines[:200]]))
+
+
+def _is_torch_checkpoint(path: str) -> bool:
+    """A zip archive as ``torch.save`` writes it (``NAME/data.pkl`` inside): a model checkpoint."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any(n.endswith("/data.pkl") for n in z.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
 
 
 def _looks_binary(sample: bytes) -> bool:
@@ -198,7 +208,7 @@ def not_a(path: str, expected: str, kind: Kind, instead: str = "") -> str:
 
 #: formats that are certainly not a FASTA reference
 _NOT_FASTA = {"vcf", "bed", "gff", "sam", "bam", "cram", "bedgraph", "wig", "bigwig", "bigbed", "hdf5", "jaspar",
-              "zstd", "bzip2", "xz", "zip", "png", "pdf"}
+              "zstd", "bzip2", "xz", "zip", "png", "pdf", "checkpoint"}
 
 
 def check_fasta_file(path: str) -> Kind:

@@ -144,7 +144,7 @@ class VcfReport:
 #: formats (by content, :mod:`dnaseq.sequence.sniff`) refused as a VCF with their name; other
 #: non-VCF content gets check_vcf's own "does not look like a VCF"
 _NOT_VCF = {"bed", "fasta", "gff", "sam", "bam", "cram", "bedgraph", "wig", "bigwig", "bigbed", "hdf5", "jaspar",
-            "zstd", "bzip2", "xz", "zip"}
+            "zstd", "bzip2", "xz", "zip", "checkpoint"}
 
 
 def check_vcf(path: str, sniff_lines: int = 10) -> None:
