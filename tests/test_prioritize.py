@@ -98,12 +98,13 @@ def test_fit_refuses_what_cannot_be_cross_validated(tiny_checkpoint, two_chromos
     assert proc.returncode == 1 and "lie on disjoint chromosomes" in proc.stderr
     # one error line (the drawn negatives may repeat a site: that is a warning about the input, kept)
     errors = [line for line in proc.stderr.strip().splitlines() if not line.startswith("WARNING: VCF ")]
-    assert len(errors) == 1 and not (tmp_path / "c1" / "classifier.json").exists()
+    assert len(errors) == 1 and not (tmp_path / "c1").exists()  # refused before scoring: nothing written
     few = tmp_path / "few.vcf"
     few.write_text("\n".join(lines[:2 + 5]) + "\n")
     proc = run_cli("prioritize", "fit", "--positives", str(few), "--negatives", str(neg), "-m",
                    str(tiny_checkpoint), "-r", str(two_chromosomes), "-o", str(tmp_path / "c2"), "-q", check=False)
     assert proc.returncode == 1 and "too few scored variants to fit: 5 positive(s)" in proc.stderr
+    assert not (tmp_path / "c2").exists()
     proc = run_cli("prioritize", "fit", "--positives", str(pos), "--negatives", str(neg), "-o",
                    str(tmp_path / "c3"), check=False)
     assert proc.returncode == 1 and "give --checkpoint and --reference" in proc.stderr

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import h5py
 import numpy as np
@@ -42,6 +42,7 @@ from ..apply.variant_writers import read_scores_h5, read_scores_tsv
 from ..apply.variants import score_variants
 from ..outputs import prepare_output_prefix
 from ..sequence.sniff import sniff
+from ..sequence.vcf import check_vcf, read_vcf
 
 FORMAT = "dnaseq functional classifier"
 FORMAT_VERSION = 1
@@ -123,18 +124,28 @@ def profile(scored: Scored, use_evalues: bool = False) -> Tuple[np.ndarray, List
     return np.concatenate(blocks, axis=1), names
 
 
-def _score_or_read(path: str, checkpoint, reference, background, out_prefix: str, run) -> Scored:
-    """Score files are read; anything else is taken for a VCF and scored with the checkpoint."""
+def _read_or_glance(path: str, can_score: bool) -> Union[Scored, np.ndarray]:
+    """A score file, read; or, for a VCF to be scored, the chromosome of each scorable row: enough
+    to refuse a set that could not be fitted before any variant is scored (scoring only drops rows)."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"variants not found: {path}")
     if _is_hdf5(path) or _is_score_tsv(path):
         return read_scored(path)
-    if checkpoint is None or reference is None:
+    if not can_score:
         raise ValueError(f"{path} is not a score file of dnaseq score-variants: to score a VCF give "
                          f"--checkpoint and --reference")
+    check_vcf(path)  # a file of another kind is named as such, not counted as "0 variants"
+    return np.array([r.chrom for r in read_vcf(path) if r.scorable], dtype=str)
+
+
+def _score(path: str, checkpoint, reference, background, out_prefix: str, run) -> Scored:
     score_variants(checkpoint, path, reference, out_prefix, scores=("ref", "alt") + PROFILE_SCORES,
                    background=background, run=run)
     return read_scored(out_prefix + ".tsv")
+
+
+def _chroms(got: Union[Scored, np.ndarray]) -> np.ndarray:
+    return got.table["chrom"].to_numpy(str) if isinstance(got, Scored) else got
 
 
 def _provenance(meta: Dict, features: Sequence[str]) -> Dict:
@@ -208,10 +219,16 @@ def fit_classifier(positives: str, negatives: str, out: str, checkpoint=None, re
     score files of score-variants, or VCFs scored here with ``checkpoint`` and ``reference`` (and
     ``background``, for e-values). Writes into folder ``out``: ``classifier.json``, ``cv_folds.tsv``,
     ``coefficients.tsv``, ``curves.png`` (and the score files of VCFs it scored)."""
+    can_score = checkpoint is not None and reference is not None
+    sets = {name: _read_or_glance(path, can_score) for name, path in (("positives", positives),
+                                                                      ("negatives", negatives))}
+    pos_chroms, neg_chroms = _chroms(sets["positives"]), _chroms(sets["negatives"])
+    check_classes(np.r_[np.ones(len(pos_chroms), np.int64), np.zeros(len(neg_chroms), np.int64)],
+                  np.r_[pos_chroms, neg_chroms], min_per_class)  # before anything is scored or written
     prepare_output_prefix(os.path.join(out, "classifier"))
-    sets = {}
     for name, path in (("positives", positives), ("negatives", negatives)):
-        sets[name] = _score_or_read(path, checkpoint, reference, background, os.path.join(out, name), run)
+        if not isinstance(sets[name], Scored):
+            sets[name] = _score(path, checkpoint, reference, background, os.path.join(out, name), run)
     pos, neg = sets["positives"], sets["negatives"]
     prov = _provenance(pos.meta, pos.features)
     differs = _differing(prov, _provenance(neg.meta, neg.features))
