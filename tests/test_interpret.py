@@ -76,6 +76,20 @@ def test_motif_files_meme_and_jaspar_round_trip(db, tmp_path):
     assert all(np.allclose(a.pfm, b.pfm, atol=1e-6) for a, b in zip(again, jas + [ctcf]))
     with pytest.raises(ValueError, match=":3: expected '>ID NAME' or a count row"):
         parse_jaspar([">M1 x", "A [1 2]", "oops"], "bad.jaspar")
+    good = [">M0 ok", "A [1 2]", "C [0 0]", "G [0 0]", "T [1 0]"]  # the error names the row at fault
+    for rows, expect in [(["A [1 2]", "C [0 0]", "G [0 0 3]", "T [1 0]"],
+                          r"bad.jaspar:9: the G row of motif M1 has 3 counts, its A row \(line 7\) 2"),
+                         (["A [1 2]", "C [0 0]", "A [0 0]", "T [1 0]"],
+                          r"bad.jaspar:9: motif M1 has a second A row \(the first is line 7\)"),
+                         (["A [1 2]", "C [0 0]", "T [1 0]"], r"bad.jaspar:9: motif M1 has no G row"),
+                         (["A [1 2]", "C [0 -1]", "G [0 0]", "T [1 0]"],
+                          r"bad.jaspar:8: counts must be finite numbers >= 0: 'C \[0 -1\]'"),
+                         (["A [1 nan]", "C [0 0]", "G [0 0]", "T [1 0]"], r"bad.jaspar:7: counts must be finite")]:
+        with pytest.raises(ValueError, match=expect):
+            parse_jaspar(good + [">M1 x"] + rows + [">M2 y", "A [1]", "C [1]", "G [1]", "T [1]"], "bad.jaspar")
+    with pytest.raises(ValueError, match=r"rows.meme:4: probabilities must be finite numbers >= 0: '0.5 -0.1"):
+        parse_meme(["MEME version 4", "MOTIF M1", "letter-probability matrix: w= 2",
+                    "0.5 -0.1 0.3 0.3", "0.25 0.25 0.25 0.25"], "rows.meme")
     with pytest.raises(ValueError, match="alphabet"):
         parse_meme(["MEME version 4", "ALPHABET= ACGU"], "rna.meme")
 

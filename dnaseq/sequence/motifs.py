@@ -15,6 +15,7 @@ Formats read (:func:`read_motifs` tells them apart by their first non-blank line
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -117,6 +118,10 @@ def _numbers(line: str) -> Optional[List[float]]:
         return None
 
 
+def _non_negative(values: Sequence[float]) -> bool:
+    return all(math.isfinite(v) and v >= 0 for v in values)
+
+
 def parse_meme(lines: Iterable[str], path: str = "<meme>") -> List[Motif]:
     """Motifs of MEME-format text (see module docstring). A matrix has ``w=`` rows; without
     ``w=`` its rows run to the first line that is not four numbers. A matrix cut short (fewer
@@ -143,6 +148,8 @@ def parse_meme(lines: Iterable[str], path: str = "<meme>") -> List[Motif]:
             if values is not None and values:
                 if len(values) != 4:
                     raise ValueError(f"{path}:{lineno}: expected 4 values ({BASES}), got {len(values)}")
+                if not _non_negative(values):
+                    raise ValueError(f"{path}:{lineno}: probabilities must be finite numbers >= 0: {line!r}")
                 rows.append(values)
                 if width is not None and len(rows) == width:
                     finish()
@@ -184,15 +191,19 @@ _JASPAR_ROW = re.compile(r"^\s*([ACGTacgt])\s*\[?([^\]]*)\]?\s*$")
 
 
 def parse_jaspar(lines: Iterable[str], path: str = "<jaspar>") -> List[Motif]:
-    """Motifs of JASPAR-format text (``>ID NAME`` and four count rows)."""
+    """Motifs of JASPAR-format text (``>ID NAME`` and four count rows). An error names the line at
+    fault: a row given twice, a missing row (the motif's last line), a row whose length differs
+    from the motif's first row, or a count that is not a finite number >= 0."""
     motifs: List[Motif] = []
-    header, rows, start = None, {}, 0
+    header, rows, where, last = None, {}, {}, 0
 
     def finish():
         if header is None:
             return
-        if sorted(rows) != list(BASES) or len({len(v) for v in rows.values()}) != 1:
-            raise ValueError(f"{path}:{start}: motif {header[0]} needs four rows A, C, G, T of equal length")
+        missing = [b for b in BASES if b not in rows]
+        if missing:
+            raise ValueError(f"{path}:{last}: motif {header[0]} has no {' or '.join(missing)} row (a JASPAR motif "
+                             f"is '>ID NAME' then four count rows A, C, G, T)")
         counts = np.array([rows[b] for b in BASES], dtype=np.float64)
         motifs.append(Motif(header[0], header[1], normalise(counts), int(round(counts[:, 0].sum()))))
 
@@ -205,16 +216,29 @@ def parse_jaspar(lines: Iterable[str], path: str = "<jaspar>") -> List[Motif]:
             parts = line[1:].split()
             if not parts:
                 raise ValueError(f"{path}:{lineno}: '>' line without an identifier")
-            header, rows, start = (parts[0], " ".join(parts[1:]) or parts[0]), {}, lineno
+            header, rows, where, last = (parts[0], " ".join(parts[1:]) or parts[0]), {}, {}, lineno
             continue
         m = _JASPAR_ROW.match(line)
         if header is None or not m:
             raise ValueError(f"{path}:{lineno}: expected '>ID NAME' or a count row such as 'A [ 3 1 5 ]', "
                              f"got {line!r}")
+        base, last = m.group(1).upper(), lineno
+        if base in rows:
+            raise ValueError(f"{path}:{lineno}: motif {header[0]} has a second {base} row (the first is line "
+                             f"{where[base]})")
         try:
-            rows[m.group(1).upper()] = [float(v) for v in m.group(2).split()]
+            values = [float(v) for v in m.group(2).split()]
         except ValueError as exc:
             raise ValueError(f"{path}:{lineno}: counts must be numbers: {line!r}") from exc
+        if not values or not _non_negative(values):
+            raise ValueError(f"{path}:{lineno}: counts must be finite numbers >= 0: {line!r}")
+        if rows:
+            first = next(iter(rows))
+            if len(values) != len(rows[first]):
+                raise ValueError(f"{path}:{lineno}: the {base} row of motif {header[0]} has {len(values)} counts, "
+                                 f"its {first} row (line {where[first]}) {len(rows[first])}: the four rows must "
+                                 f"have one count per position each")
+        rows[base], where[base] = values, lineno
     finish()
     return motifs
 
