@@ -3,6 +3,7 @@ options from here before anything heavy is imported): the strand vocabulary, the
 one-hot inputs, the per-command batch sizes and :class:`RunOptions`."""
 from __future__ import annotations
 
+import numbers
 import sys
 import time
 import warnings
@@ -72,6 +73,13 @@ class RunOptions:
     progress_lines: bool = False  # no bar (not a terminal): a line per stage and per ~10% with an ETA
     label: str = ""  # what those lines start with: the command
 
+    def __post_init__(self) -> None:
+        for name, least in (("batch_size", 1), ("num_nodes", 1), ("num_workers", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+                raise ValueError(f"{name} must be a whole number >= {least}, got {value!r}")
+            setattr(self, name, int(value))  # a numpy integer from the caller becomes a plain int
+
     def say(self, text: str) -> None:
         """One progress line on stderr (a stage starting), for a command's user: printed when
         progress is shown at all (a bar or lines), never from the Python API's defaults."""
@@ -104,7 +112,7 @@ class RunOptions:
             placed = cls.from_device(device)
             changes.update(accelerator=placed.accelerator, devices=placed.devices)
         if batch_size is not None:
-            changes["batch_size"] = int(batch_size)
+            changes["batch_size"] = batch_size  # checked by __post_init__ (2.5 is not taken as 2)
         if progress is not None:
             changes["progress"] = bool(progress)
         return replace(run, **changes) if changes else run

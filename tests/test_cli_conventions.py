@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -29,6 +30,14 @@ def test_options_are_never_abbreviated(argv, expect):
     (["build-dataset", "-r", "g.fa", "-o", "d.h5"], "no peak files given: pass --manifest FILE or --peaks"),
     (["ism", "-m", "m.ckpt", "-r", "g.fa", "--region", "c:1-10", "--region", "c:11-20", "-o", "i.h5"],
      "--region was given twice ('c:1-10' and 'c:11-20'); it takes one value"),
+    (["generate", "-m", "m.ckpt", "-o", "g", "--strategies", "greedy,sample:0"], "strategy 'sample:0': use greedy"),
+    (["generate", "-m", "m.ckpt", "-o", "g", "-L", "0"], "argument --length/-L: expected at least 1, not 0"),
+    (["predict", "-m", "m.ckpt", "-r", "g.fa", "--chroms", "c", "-o", "p", "--batch-size", "0"],
+     "argument --batch-size: expected at least 1, not 0"),
+    (["score-variants", "-m", "m.ckpt", "-r", "g.fa", "--vcf", "v.vcf", "-o", "s", "--chunk-size", "-3"],
+     "argument --chunk-size: expected at least 1, not -3"),
+    (["design", "-m", "m.ckpt", "--random", "2", "--objective", "f1", "-o", "d", "--max-edits", "x"],
+     "argument --max-edits: expected a whole number, not 'x'"),
 ])
 def test_a_missing_or_malformed_option_is_a_usage_error(argv, expect, tmp_path):
     (tmp_path / "g.fa").write_text(">c\n" + "ACGT" * 500 + "\n")
@@ -41,6 +50,12 @@ def test_train_takes_no_prefix_of_an_option_and_missing_files_are_errors(tmp_pat
     config = ROOT / "configs" / "quickstart.yaml"
     proc = run_cli("train", "--config", config, "--trainer.max_epoch", "2", check=False, cwd=tmp_path)
     assert proc.returncode == 2 and "did you mean 'trainer.max_epochs'" in proc.stderr
+    data = ROOT / "data" / "dm3_insulators.h5"
+    for arg, hint in [("--model.arch_args.conv_width", "did you mean 'conv_widths'"),
+                      ("--model.arch", "did you mean 'conv_recurrent'")]:  # a misspelt name in the config
+        value = "conv_recurent" if arg == "--model.arch" else "9"
+        proc = run_cli("train", "--config", config, "--data.data", data, arg, value, check=False, cwd=tmp_path)
+        assert proc.returncode == 2 and hint in proc.stderr, proc.stderr
     proc = run_cli("train", "--config", tmp_path / "nope.yaml", check=False, cwd=tmp_path)
     assert proc.returncode == 1 and "config file not found" in proc.stderr  # as every missing input
     proc = run_cli("train", "--config", config, "--data.data", tmp_path / "nope.h5", check=False, cwd=tmp_path)
@@ -48,6 +63,18 @@ def test_train_takes_no_prefix_of_an_option_and_missing_files_are_errors(tmp_pat
     proc = run_cli("score-variants", "-m", tmp_path / "m.ckpt", "--vcf", tmp_path / "v.vcf", "-r", tmp_path / "g.fa",
                    "-o", tmp_path / "x", check=False)
     assert proc.returncode == 1 and "not found" in proc.stderr
+
+
+def test_ctrl_c_while_a_command_starts_is_one_line(tmp_path):
+    """Ctrl-C a second in, while torch and Lightning are still importing: one line and 130, no traceback."""
+    args = ["train", "--config", str(ROOT / "configs" / "quickstart.yaml"), "--trainer.max_epochs", "1"]
+    proc = subprocess.Popen([sys.executable, "-m", "dnaseq.cli", *args], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 130 and "dnaseq train: interrupted" in out and "Traceback" not in out, out
 
 
 def test_ctrl_c_in_train_saves_the_run_and_says_how_to_continue(tmp_path):

@@ -123,7 +123,10 @@ def test_the_checker_sees_an_upward_arrow_and_a_loop(tmp_path):
                                   ["design", "--help"], ["build-dataset", "--help"], ["score-variants"],
                                   ["nosuchcommand"], ["evaluate", "-m", "nope.ckpt", "-d", "nope.h5"],
                                   ["score-variants", "-m", "nope.ckpt", "--vcf", "x.vcf", "-r", "x.fa", "-o", "o"],
-                                  ["tune", "-c", "nope.yaml", "-s", "s.yaml", "-o", "o"]])
+                                  ["tune", "-c", "nope.yaml", "-s", "s.yaml", "-o", "o"],
+                                  ["generate", "-m", "m.ckpt", "-o", "o", "--strategies", "sample:0"],
+                                  ["predict", "-m", "m.ckpt", "-r", "g.fa", "--chroms", "c", "-o", "o",
+                                   "--batch-size", "0"]])
 def test_cli_answers_without_torch(argv):
     """Help, version and argument errors (a bad option, a missing input file) return before torch,
     Lightning or matplotlib are imported."""

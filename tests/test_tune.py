@@ -225,3 +225,17 @@ def test_valid_pr_metrics_reuse_validation_forward_pass():
     ap, prevalence = _pr_aucs(y.numpy(), model.predict_proba(x))
     assert metrics["valid_auprc"] == pytest.approx(float(np.mean(ap)), abs=1e-6)
     assert metrics["valid_prlift"] == pytest.approx(float(np.mean(np.log2(ap / prevalence))), abs=1e-5)
+
+
+def test_cli_a_failed_trial_is_one_line_without_traceback(setup, tmp_path):
+    search = tmp_path / "bad_lr.yaml"
+    search.write_text("model.lr: [-1.0]\n")  # passes the search-file checks, fails when the optimiser is made
+    proc = run_cli("tune", "--config", setup.config, "--search", search, "--trials", 1, "--out", tmp_path / "o",
+                   check=False, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 1, proc.stderr
+    assert "Trial 0 failed with parameters: {'model.lr': -1.0} because of the following error: ValueError(" \
+        in proc.stderr
+    assert proc.stderr.strip().endswith("no trial of 1 finished; the first: ValueError: Invalid learning rate: -1.0")
+    assert "Traceback" not in proc.stderr and "Seed set to" not in proc.stderr and "Tip:" not in proc.stderr
+    note = pd.read_csv(tmp_path / "o" / "trials.tsv", sep="\t").note[0]
+    assert note == "ValueError: Invalid learning rate: -1.0"

@@ -53,6 +53,10 @@ def _no_abbreviations(parser: argparse.ArgumentParser) -> None:
 def main(argv: Optional[List[str]] = None) -> int:
     try:
         return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C while a command was still starting (importing torch, say)
+        words = sys.argv[1:] if argv is None else argv
+        print(" ".join(["dnaseq", *words[:1]]) + ": interrupted", file=sys.stderr)
+        return 130
     finally:
         if argv is None:  # run as the `dnaseq` command (a caller passing argv keeps its process as it was)
             _quick_exit()

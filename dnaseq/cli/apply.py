@@ -8,7 +8,9 @@ import os
 import sys
 
 from ..settings import STRAND_TEXT
-from .common import Once, add_overwrite, add_run_options, progress_wanted, refuse_to_overwrite, run_options, split_list
+from .common import (
+    Once, add_overwrite, add_run_options, positive_int, progress_wanted, refuse_to_overwrite, run_options,
+    split_list)
 
 
 def _evaluate_language_model(args) -> int:
@@ -128,7 +130,7 @@ def register(sub) -> None:
     """Add ``models``, ``evaluate``, ``compare``, ``predict`` and ``ism`` to the ``dnaseq`` subcommands ``sub``."""
     ms = sub.add_parser("models", help="the architectures for model.arch, with their arguments, defaults and "
                                        "parameter counts (also: dnaseq train --list-models)")
-    ms.add_argument("--seq-len", type=int, default=1000, help="window length (bp) for the parameter counts")
+    ms.add_argument("--seq-len", type=positive_int, default=1000, help="window length (bp) for the parameter counts")
     ms.add_argument("--features", default="919,8", help="comma-separated feature counts for the parameter "
                                                         "counts (919: DeepSEA's; 8: the shipped dm3 data)")
     ms.set_defaults(func=_models)
@@ -175,7 +177,7 @@ def register(sub) -> None:
     src.add_argument("--fasta", help="FASTA of sequences of the model's length (shorter: N-padded; longer: "
                                      "need --stride; with --stride every sequence of another length is tiled)")
     r.add_argument("--reference", "-r", help="reference FASTA for --regions / --chroms")
-    r.add_argument("--stride", type=int, help="bin size: each bin is predicted from the window centred on it")
+    r.add_argument("--stride", type=positive_int, help="bin size: each bin is predicted from the window centred on it")
     r.add_argument("--out", "-o", required=True, help="output prefix: PREFIX.tsv or PREFIX.h5 (+ PREFIX.FEATURE.bw)")
     r.add_argument("--format", choices=["tsv", "hdf5"], default="tsv")
     r.add_argument("--bigwig", help="comma-separated features to write as bigWig tracks, or 'all'")
@@ -196,7 +198,7 @@ def register(sub) -> None:
     s.add_argument("--out", "-o", required=True, help="output HDF5")
     s.add_argument("--feature", help="feature to plot (default: the first)")
     s.add_argument("--plot-dir", help="folder for heatmap and logo PNGs")
-    s.add_argument("--logo-width", type=int, default=100,
+    s.add_argument("--logo-width", type=positive_int, default=100,
                    help="bp the logo shows: the strongest stretch of a longer sequence; 0 shows all of it")
     add_run_options(s, "ism")
     add_overwrite(s)

@@ -42,6 +42,26 @@ def split_list(text: Optional[str]) -> Optional[List[str]]:
     return [c.strip() for c in text.split(",") if c.strip()]
 
 
+def _whole_number(text: str, least: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"expected at least {least}, not {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1 (a count, a size, a batch); anything else is a usage error."""
+    return _whole_number(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: a whole number >= 0 (an edit budget, a margin)."""
+    return _whole_number(text, 0)
+
+
 def devices(text: str):
     """``--devices``: a count (``2``), ``auto``, ``-1`` (all) or a list of indices (``0,3``)."""
     text = str(text).strip()
@@ -62,10 +82,10 @@ def add_run_options(parser, command: str) -> None:
                         "and its reverse complement; forward: the given strand only")
     g.add_argument("--accelerator", default=None, help="cpu, gpu, mps or auto (Lightning)")
     g.add_argument("--devices", default=None, help="device count (default 1), 'auto', or indices such as 0,1")
-    g.add_argument("--num-nodes", type=int, default=1)
+    g.add_argument("--num-nodes", type=positive_int, default=1)
     g.add_argument("--strategy", default="auto", help="auto, or ddp for several devices/nodes")
     g.add_argument("--precision", default="32-true", help="32-true, bf16-mixed, 16-mixed ...")
-    g.add_argument("--batch-size", type=int, default=BATCH_SIZES[command])
+    g.add_argument("--batch-size", type=positive_int, default=BATCH_SIZES[command])
     g.add_argument("--device", default="auto", help=argparse.SUPPRESS)  # 0.1 spelling: cpu, cuda, cuda:1
     g.add_argument("--quiet", "-q", action="store_true", help="no progress bar (there is none when stderr "
                                                               "is not a terminal)")

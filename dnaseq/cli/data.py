@@ -6,7 +6,7 @@ import json
 import shlex
 import sys
 
-from .common import add_overwrite, progress_mode, refuse_to_overwrite, split_list
+from .common import add_overwrite, positive_int, progress_mode, refuse_to_overwrite, split_list
 
 
 SUMMARY_ROWS = 40  # features listed one per row; more are condensed by group
@@ -102,8 +102,8 @@ def register(sub) -> None:
     b.add_argument("--peaks", action="append", metavar="NAME[:GROUP]=PATH", type=_peak_option,
                    help="a peak file (repeatable)")
     b.add_argument("--out", "-o", required=True, help="output HDF5 path")
-    b.add_argument("--bin-size", type=int, default=200)
-    b.add_argument("--window-size", type=int, default=1000)
+    b.add_argument("--bin-size", type=positive_int, default=200)
+    b.add_argument("--window-size", type=positive_int, default=1000)
     b.add_argument("--min-coverage", type=float, default=0.5, help="fraction of a bin peaks must cover")
     b.add_argument("--max-n-fraction", type=float, default=0.05, help="drop windows with more N than this")
     b.add_argument("--regions", help="BED: keep only bins at least half inside these regions")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_overwrite, add_run_options, refuse_to_overwrite, run_options
+from .common import add_overwrite, add_run_options, non_negative_int, positive_int, refuse_to_overwrite, run_options
 
 
 def _pair(text: str):
@@ -46,7 +46,7 @@ def register(sub) -> None:
     src = d.add_mutually_exclusive_group(required=True)
     src.add_argument("--regions", help="BED of regions (with --reference): the model-length window centred on each")
     src.add_argument("--fasta", help="FASTA of sequences of exactly the model's length")
-    src.add_argument("--random", type=int, metavar="N", help="N random sequences of the model's length (--seed)")
+    src.add_argument("--random", type=positive_int, metavar="N", help="N random sequences of the model's length (--seed)")
     d.add_argument("--reference", "-r", help="reference FASTA for --regions")
     d.add_argument("--objective", required=True,
                    help="features to raise (+) and lower (-), optionally weighted: '+BEAF_Kc -BEAF_Mbn2', "
@@ -54,16 +54,16 @@ def register(sub) -> None:
     d.add_argument("--space", choices=["prob", "logit"], default="prob", help="objective on probabilities or logits")
     d.add_argument("--strategies", type=_strategies, default=["greedy", "beam", "sample"],
                    help="comma-separated, from greedy, beam, sample")
-    d.add_argument("--max-edits", type=int, default=5, help="edit budget: positions that may differ from the start")
-    d.add_argument("--steps", type=int, help="search steps (default: --max-edits)")
-    d.add_argument("--beam-width", type=int, default=4)
+    d.add_argument("--max-edits", type=non_negative_int, default=5, help="edit budget: positions that may differ from the start")
+    d.add_argument("--steps", type=positive_int, help="search steps (default: --max-edits)")
+    d.add_argument("--beam-width", type=positive_int, default=4)
     d.add_argument("--temperature", type=float, default=0.1, help="sampling: softmax(gain / T); 0 is greedy")
     d.add_argument("--final-temperature", type=float, help="anneal T geometrically to this over the steps")
-    d.add_argument("--chains", type=int, default=8, help="independent sampling chains per sequence")
+    d.add_argument("--chains", type=positive_int, default=8, help="independent sampling chains per sequence")
     d.add_argument("--seed", type=int, default=0, help="sampling and --random seed")
     d.add_argument("--protect", help="BED of bases that may not change (genome coordinates for --regions; "
                                      "sequence name and 0-based positions for --fasta / --random)")
-    d.add_argument("--protect-core", type=int, default=0, metavar="BP", help="keep the central BP bases unchanged")
+    d.add_argument("--protect-core", type=non_negative_int, default=0, metavar="BP", help="keep the central BP bases unchanged")
     d.add_argument("--gc-range", type=_pair, metavar="MIN,MAX", help="keep the GC fraction within this range")
     d.add_argument("--forbid-motifs", metavar="MOTIFS", help="MEME or JASPAR motif file: edits may not create hits (both "
                                                           "strands) the start lacks")

@@ -6,7 +6,7 @@ import os
 
 from ..interpret.methods import METHODS
 from ..outputs import ensure_writable_dir
-from .common import add_overwrite, add_run_options, refuse_to_overwrite, run_options
+from .common import add_overwrite, add_run_options, positive_int, refuse_to_overwrite, run_options
 
 
 def register(sub) -> None:
@@ -22,8 +22,8 @@ def register(sub) -> None:
     m.add_argument("--out", "-o", required=True, help="output folder")
     m.add_argument("--threshold", type=float, default=0.5,
                    help="a site is where a filter's activation exceeds this fraction of its maximum (DanQ: 0.5)")
-    m.add_argument("--max-windows", type=int, help="use a seeded random subset of the split's windows")
-    m.add_argument("--influence-windows", type=int, default=1000,
+    m.add_argument("--max-windows", type=positive_int, help="use a seeded random subset of the split's windows")
+    m.add_argument("--influence-windows", type=positive_int, default=1000,
                    help="windows used for filter influence (0: skip it)")
     m.add_argument("--trim-ic", type=float, default=0.3,
                    help="leave filter flanks under this many bits out of the TOMTOM comparison")
@@ -35,7 +35,7 @@ def register(sub) -> None:
     m.add_argument("--from-attributions", metavar="FEATURE", action="append",
                    help="also run TF-MoDISco on the attributions of FEATURE's positive windows (repeatable, "
                         "or comma-separated: the patterns of each feature, matched together)")
-    m.add_argument("--modisco-windows", type=int, default=1000, help="positive windows for TF-MoDISco")
+    m.add_argument("--modisco-windows", type=positive_int, default=1000, help="positive windows for TF-MoDISco")
     m.add_argument("--modisco-method", choices=("saliency", "ism"), default="saliency",
                    help="hypothetical contributions for TF-MoDISco")
     m.add_argument("--seed", type=int, default=0)
@@ -58,8 +58,8 @@ def register(sub) -> None:
                    help="what is explained: the feature's probability, or (gradient methods) its logit")
     a.add_argument("--out", "-o", required=True, help="output HDF5")
     a.add_argument("--plot-dir", help="folder for one logo track PNG per sequence")
-    a.add_argument("--steps", type=int, default=50, help="integrated-gradients steps")
-    a.add_argument("--shuffles", type=int, default=20, help="deeplift-shap: dinucleotide-shuffled references")
+    a.add_argument("--steps", type=positive_int, default=50, help="integrated-gradients steps")
+    a.add_argument("--shuffles", type=positive_int, default=20, help="deeplift-shap: dinucleotide-shuffled references")
     a.add_argument("--seed", type=int, default=0)
     add_run_options(a, "attribute")
     add_overwrite(a)

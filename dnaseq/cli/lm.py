@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import List
 
-from .common import add_overwrite, progress_wanted, refuse_to_overwrite, split_list
+from ..apply.generation_strategy import Strategy, parse_strategy
+from .common import add_overwrite, positive_int, progress_wanted, refuse_to_overwrite, split_list
 
 MAX_ORDER = 12  # dnaseq.models.ngram.MAX_ORDER (not imported: the parser answers before numpy work)
 
@@ -18,6 +20,17 @@ def _order(text: str) -> int:
     if not 0 <= value <= MAX_ORDER:
         raise argparse.ArgumentTypeError(f"expected 0 to {MAX_ORDER}, not {value}")
     return value
+
+
+def _strategies(text: str) -> List[Strategy]:
+    """``--strategies``: comma-separated specs, each parsed here (a bad one is a usage error)."""
+    try:
+        parsed = [parse_strategy(spec) for spec in split_list(text) or []]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not parsed:
+        raise argparse.ArgumentTypeError("no strategy given")
+    return parsed
 
 
 def _lm_baseline(args) -> int:
@@ -50,9 +63,9 @@ def _lm_baseline(args) -> int:
 
 
 def _generate(args) -> int:
-    from ..apply.generate import compare_with_genome, generate, parse_strategy, write_generation
+    from ..apply.generate import compare_with_genome, generate, write_generation
 
-    strategies = [parse_strategy(s) for s in split_list(args.strategies)]  # a bad spec stops before the model loads
+    strategies = args.strategies
     if args.baseline and not args.reference:
         raise ValueError("--baseline scores the comparison with the genome: give --reference and --chroms too")
     refuse_to_overwrite(args, args.out + ".fa", args.out + ".tsv", args.out + ".json")
@@ -109,9 +122,9 @@ def register(sub) -> None:
                                    "spectrum distance, GC, n-gram bits per base (--baseline), short tandem "
                                    "repeats. See docs/lm.md.")
     g.add_argument("--checkpoint", "-m", required=True, help="a causal language model (arch lm)")
-    g.add_argument("-n", type=int, default=10, help="sequences per sampling strategy")
-    g.add_argument("--length", "-L", type=int, default=1000, help="bases generated per sequence")
-    g.add_argument("--strategies", "-s", default="sample:1.0",
+    g.add_argument("-n", type=positive_int, default=10, help="sequences per sampling strategy")
+    g.add_argument("--length", "-L", type=positive_int, default=1000, help="bases generated per sequence")
+    g.add_argument("--strategies", "-s", type=_strategies, default="sample:1.0",
                    help="comma-separated: greedy, beam:W, sample:T, topk:K[:T]")
     g.add_argument("--prompt", help="bases read before generating (default: none, the model's start)")
     g.add_argument("--seed", type=int, default=0)

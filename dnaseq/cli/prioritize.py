@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from .common import add_overwrite, add_run_options, refuse_to_overwrite, run_options, split_list
+from .common import add_overwrite, add_run_options, positive_int, refuse_to_overwrite, run_options, split_list
 
 
 def _background(args) -> int:
@@ -32,17 +32,17 @@ def register(sub) -> None:
     b.add_argument("--reference", "-r", required=True, help="reference FASTA (plain or bgzip)")
     b.add_argument("--out", "-o", required=True, help="background file to write (HDF5, e.g. background.h5)")
     b.add_argument("--vcf", help="score these variants (e.g. common variants) instead of random SNVs")
-    b.add_argument("-n", "--n", type=int, default=100_000, help="random SNVs to draw (without --vcf)")
+    b.add_argument("-n", "--n", type=positive_int, default=100_000, help="random SNVs to draw (without --vcf)")
     b.add_argument("--seed", type=int, default=0, help="seed of the random draw")
     b.add_argument("--regions", help="draw only inside these BED intervals (e.g. the training regions)")
     b.add_argument("--chromosomes", help="draw only on these chromosomes (comma-separated)")
     b.add_argument("--ts-tv", type=float, default=2.0, help="expected transition/transversion ratio of "
                                                              "the random ALTs")
     b.add_argument("--scores", default="diff,logit_diff", help="score types kept: diff, logit_diff, combined")
-    b.add_argument("--tail", type=int, default=None,
+    b.add_argument("--tail", type=positive_int, default=None,
                    help="exact values kept per feature (default 100,000, fewer past 128 MiB); a histogram "
                         "covers the rest")
-    b.add_argument("--chunk-size", type=int, default=1024, help="variants per streamed chunk")
+    b.add_argument("--chunk-size", type=positive_int, default=1024, help="variants per streamed chunk")
     b.add_argument("--resume", action="store_true", help="continue a killed run from OUT.partial")
     add_overwrite(b)
     add_run_options(b, "background")
@@ -95,7 +95,7 @@ def register_prioritize(sub) -> None:
     f.add_argument("--background", help="a background file, for e-values of the VCFs scored here")
     f.add_argument("--use-evalues", action="store_true", help="add -log10 e-values to the profile")
     f.add_argument("--C", type=float, default=1.0, help="inverse L2 strength of the logistic regression")
-    f.add_argument("--min-per-class", type=int, default=10, help="scored variants needed in each class")
+    f.add_argument("--min-per-class", type=positive_int, default=10, help="scored variants needed in each class")
     add_run_options(f, "score-variants")
     add_overwrite(f)
     f.set_defaults(func=_fit, command="prioritize fit")
@@ -104,8 +104,8 @@ def register_prioritize(sub) -> None:
     r.add_argument("--scores", dest="score_file", required=True, help="a score file of score-variants (TSV or HDF5)")
     r.add_argument("--out", "-o", required=True, help="the ranked table (TSV)")
     r.add_argument("--classifier", help="classifier.json of dnaseq prioritize fit")
-    r.add_argument("--top", type=int, default=30, help="variants in the e-value heatmap")
+    r.add_argument("--top", type=positive_int, default=30, help="variants in the e-value heatmap")
     r.add_argument("--plot", help="the heatmap's path (default: OUT with .png)")
-    r.add_argument("--show", type=int, default=10, help="rows printed")
+    r.add_argument("--show", type=positive_int, default=10, help="rows printed")
     add_overwrite(r)
     r.set_defaults(func=_rank, command="prioritize rank")

@@ -7,6 +7,8 @@ import warnings
 
 import yaml
 
+from .common import positive_int
+
 
 def _override(text: str):
     """``trainer.max_epochs=2`` -> ("trainer.max_epochs", 2); the value is read as YAML."""
@@ -21,16 +23,6 @@ def _override(text: str):
     return key.strip(), parsed
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, not {value}")
-    return value
-
-
 def _quiet_lightning() -> None:
     """Trials report through Optuna's lines and trials.tsv: Lightning's per-run notices
     (devices, seeds, advertising, a run folder that already holds its config) would bury them."""
@@ -39,6 +31,13 @@ def _quiet_lightning() -> None:
     for message in (".*LeafSpec.*", ".*args parameter is intended.*", ".*exists and is not empty.*",
                     ".*smaller than the logging interval.*"):
         warnings.filterwarnings("ignore", message=message)
+
+
+def _one_line_failures(record: logging.LogRecord) -> bool:
+    """Optuna's "Trial N failed ... because of the following error: X" without the traceback under
+    it (the error is in the line and in trials.tsv's note; --verbose keeps the traceback)."""
+    record.exc_info, record.exc_text = None, None
+    return True
 
 
 def _print_summary(result, out: str) -> None:
@@ -59,9 +58,13 @@ def register(sub) -> None:
     from the config's trainer section, or ``--set trainer.accelerator=gpu``)."""
 
     def handler(args) -> int:
-        if not args.verbose:
-            _quiet_lightning()
+        from ..training.train import quiet_lightning_tips
         from ..training.tune import tune
+
+        quiet_lightning_tips()
+        if not args.verbose:  # after the import: Lightning sets its loggers' levels when imported
+            _quiet_lightning()
+            logging.getLogger("optuna.study._optimize").addFilter(_one_line_failures)
 
         result = tune(args.config, args.search, args.trials, args.out, metric=args.metric, seed=args.seed,
                       timeout=args.timeout, overrides=dict(args.overrides), prune=not args.no_prune)
@@ -77,7 +80,7 @@ def register(sub) -> None:
                                    "The test split is never read.")
     t.add_argument("--config", "-c", required=True, help="the `dnaseq train` config to start from")
     t.add_argument("--search", "-s", required=True, help="search space YAML, e.g. configs/search_quickstart.yaml")
-    t.add_argument("--trials", "-n", type=_positive, default=20, help="number of trials")
+    t.add_argument("--trials", "-n", type=positive_int, default=20, help="number of trials")
     t.add_argument("--out", "-o", required=True, help="output folder: trials.tsv, best_config.yaml, trials.png, "
                                                        "runs/ (one run folder per trial)")
     t.add_argument("--metric", choices=["auroc", "auprc", "prlift"], default="auroc",

@@ -6,7 +6,7 @@ import sys
 
 from ..apply.variant_writers import DEFAULT_SCORES, REF_POLICIES, SCORES
 from ..settings import STRAND_TEXT
-from .common import add_overwrite, add_run_options, refuse_to_overwrite, run_options, split_list
+from .common import add_overwrite, add_run_options, positive_int, refuse_to_overwrite, run_options, split_list
 
 NOTHING_SCORED = 3  # exit status of score-variants when no variant was scored (none in the VCF, or none scorable)
 
@@ -77,7 +77,7 @@ def register(sub) -> None:
     v.add_argument("--format", choices=["tsv", "hdf5"], default="tsv")
     v.add_argument("--ref-policy", choices=REF_POLICIES, default="genome",
                    help="on REF mismatch: score with the genome's REF, the VCF's REF, or skip")
-    v.add_argument("--chunk-size", type=int, default=1024, help="variants per streamed chunk (unit of work)")
+    v.add_argument("--chunk-size", type=positive_int, default=1024, help="variants per streamed chunk (unit of work)")
     v.add_argument("--background", help="a background file of dnaseq background: adds e-values per feature "
                                          "and per-row summary columns (smallest e-value, its feature, ...)")
     v.add_argument("--evalue-threshold", type=float, default=0.01,

@@ -5,7 +5,7 @@ import argparse
 
 from ..settings import DEFAULT_FILL, STRANDS
 from ..training.weight_formats import BY_NAME, PUBLISHED_MD5
-from .common import add_overwrite, refuse_to_overwrite
+from .common import add_overwrite, positive_int, refuse_to_overwrite
 
 
 def _fill(text: str) -> float:
@@ -53,7 +53,7 @@ def register(sub) -> None:
                    help="layout of the weights (default auto: recognised by parameter names and shapes)")
     p.add_argument("--features", help="feature names, one per line (optionally name<TAB>group); default: the "
                                       "published 919 DeepSEA/DanQ or 2002 Beluga names")
-    p.add_argument("--seq-len", type=int, help="window length in bp when the weights fit several "
+    p.add_argument("--seq-len", type=positive_int, help="window length in bp when the weights fit several "
                                                "(default: the published 1000 / 2000)")
     p.add_argument("--strand", choices=[*STRANDS, "auto"], default="as-trained",
                    help="strand mode saved in the checkpoint (as-trained: as the peer's distributed model runs; "

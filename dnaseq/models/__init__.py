@@ -24,6 +24,10 @@ MODELS: Dict[str, Callable[..., nn.Module]] = {
 }
 
 
+class ModelArgumentError(ValueError):
+    """An unknown architecture or hyperparameter name: a usage error (the command exits 2)."""
+
+
 def register(name: str):
     """Decorator adding a model class to the registry under ``name``."""
     def wrap(cls):
@@ -38,7 +42,7 @@ def build_model(name: str, seq_len: int, n_features: int, **hparams) -> nn.Modul
     if key not in MODELS:
         near = difflib.get_close_matches(key, MODELS, n=1)
         hint = f"; did you mean {near[0]!r}?" if near else ""
-        raise ValueError(f"unknown model {name!r}{hint} (registered: {', '.join(sorted(MODELS))})")
+        raise ModelArgumentError(f"unknown model {name!r}{hint} (registered: {', '.join(sorted(MODELS))})")
     try:
         return MODELS[key](seq_len=seq_len, n_features=n_features, **hparams)
     except TypeError as exc:
@@ -47,7 +51,7 @@ def build_model(name: str, seq_len: int, n_features: int, **hparams) -> nn.Modul
         if bad:
             near = difflib.get_close_matches(bad[0], valid, n=1)
             hint = f" (did you mean {near[0]!r}?)" if near else ""
-            raise ValueError(f"model {name!r} has no hyperparameter {bad[0]!r}{hint}; valid: {', '.join(valid)}") from exc
+            raise ModelArgumentError(f"model {name!r} has no hyperparameter {bad[0]!r}{hint}; valid: {', '.join(valid)}") from exc
         raise
 
 

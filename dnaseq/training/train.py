@@ -31,7 +31,7 @@ from pytorch_lightning.cli import LightningCLI
 
 from ..data.datamodule import DNADataModule
 from ..data.dataset import available_splits, open_split, read_info
-from ..models import describe_models, is_language_model
+from ..models import ModelArgumentError, describe_models, is_language_model
 from ..outputs import ensure_writable_dir
 from .config import ConfigError, check_config_args, config_paths, explain_config_error, typed_word
 from .console import EpochSummary, LogInterval, bars_wanted, quiet_fit_warnings
@@ -285,11 +285,18 @@ def _no_tips(record) -> bool:
     return "Tip:" not in str(record.msg)
 
 
+def quiet_lightning_tips() -> None:
+    """Keep Lightning's advertising out of a command's output (``train``, ``tune``)."""
+    logger = logging.getLogger("pytorch_lightning.utilities.rank_zero")
+    if _no_tips not in logger.filters:
+        logger.addFilter(_no_tips)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of ``dnaseq train``; errors become one clear line instead of a usage dump."""
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_no_tips)
+    quiet_lightning_tips()
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=".*args parameter is intended.*")
     if "--list-models" in argv:
@@ -325,7 +332,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (FileNotFoundError, ValueError, KeyError, TypeError) as exc:  # TypeError: jsonargparse on odd input
         sys.stderr.write(_without_usage(captured.getvalue()))
         print(f"dnaseq train: error: {_root_cause(exc)}", file=sys.stderr)
-        return 1
+        return 2 if _is_usage_error(exc) else 1
     sys.stderr.write(captured.getvalue())
     try:
         fit(cli)
@@ -387,6 +394,15 @@ def _root_cause(exc: BaseException) -> str:
     while exc.__cause__ is not None and isinstance(exc.__cause__, (FileNotFoundError, ValueError, KeyError)):
         exc = exc.__cause__
     return exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+
+
+def _is_usage_error(exc: BaseException) -> bool:
+    """A misspelt architecture or hyperparameter in the config, anywhere in the exception's chain."""
+    while exc is not None:
+        if isinstance(exc, ModelArgumentError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _without_usage(text: str) -> str:
