@@ -11,6 +11,7 @@ holds the writer's pid and nothing that looks like an output).
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -210,6 +211,34 @@ def last_line_end(path: str) -> int:
                 return start + at + 1
             end = start
     return 0
+
+
+def output_prefix(out: str, suffix: str) -> str:
+    """An output prefix given with its file's suffix (``preds.tsv`` for ``PREFIX.tsv``) as the prefix
+    (``preds``), so the file is not ``preds.tsv.tsv``."""
+    return out[:-len(suffix)] if out.endswith(suffix) and len(out) > len(suffix) else out
+
+
+@contextlib.contextmanager
+def completed(path: str):
+    """``with completed(path) as partial:`` write ``partial`` (``PATH.partial``); it becomes ``path``
+    when the block ends, and is removed if the block fails: nothing that looks finished is left."""
+    partial = path + ".partial"
+    try:
+        yield partial
+    except BaseException:
+        if os.path.exists(partial):
+            os.remove(partial)
+        raise
+    os.replace(partial, path)
+
+
+def write_json(path: str, obj, **dump_kwargs) -> str:
+    """``obj`` as JSON at ``path`` through :func:`completed` (an object that JSON cannot hold
+    fails with nothing left under ``path``)."""
+    with completed(path) as partial, open(partial, "w", encoding="utf-8") as fh:
+        json.dump(obj, fh, **dump_kwargs)
+    return path
 
 
 def write_run_settings(partial: str, settings: Dict) -> None:

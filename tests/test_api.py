@@ -154,6 +154,14 @@ def test_wrong_shapes_and_dtypes_get_a_clear_message(model):
         model.predict_proba(np.zeros((1, 2, L), np.uint8))
     with pytest.raises(ValueError, match=r"codes must be 0\.\.4"):
         model.predict_proba(np.full(L, 7, np.int64))
+    for dtype in (np.uint8, np.int64):  # an integer one-hot (4, L) is not four code sequences
+        with pytest.raises(ValueError, match=r"\(4, 1000\) holding only 0 and 1.*looks like a one-hot window"):
+            model.predict_proba(x[0].numpy().astype(dtype))
+    with pytest.raises(ValueError, match="looks like a one-hot window"):
+        model.predict_proba(x[0].to(torch.uint8))
+    codes = np.zeros((4, L), np.uint8)  # four real code sequences (all A, one with some C) are codes
+    codes[0, :10] = 1
+    assert model.predict_proba(codes).shape == (4, model.n_features)
     with pytest.raises(TypeError, match="dtype complex128"):
         model.predict_proba(np.zeros((1, L), complex))
     with pytest.raises(TypeError, match="cannot predict on an object of type 'dict'"):
@@ -229,3 +237,16 @@ def test_one_hot_and_encode_take_windows_strings_codes_and_lists(genome):
         dnaseq.one_hot(expect.numpy())
     with pytest.raises(dnaseq.InvalidBaseError, match="looks like uint8 codes already"):
         dnaseq.encode(w.codes)
+
+
+def test_a_double_model_with_a_kmer_part_predicts_as_the_float_one(genome):
+    """.double() on a wide-and-deep model (k-mer counts, batch norm) ran counts in float32 into a
+    float64 batch norm: 'mixed dtype (CPU)'."""
+    torch.manual_seed(0)
+    net = dnaseq.SequenceModel("conv_recurrent", {"conv_filters": [4], "conv_widths": 9, "pool_sizes": 10,
+                                                  "rnn_hidden": 4, "head_hidden": [4], "kmer_k": 3},
+                               seq_len=200, n_features=2).eval()
+    windows = _windows(genome, 200)
+    single = net.predict_proba(windows)
+    double = net.double().predict_proba(windows)
+    assert double.shape == (3, 2) and np.allclose(single, double, atol=1e-6)

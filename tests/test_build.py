@@ -126,6 +126,26 @@ def test_empty_peak_file_gives_all_negative_feature(tmp_path):
     assert rep.positives["train"] == [0] and rep.windows["train"] == 20
 
 
+@pytest.mark.parametrize("bad,expect", [
+    ({"min_coverage": 2}, r"min_coverage must be a fraction in \(0, 1\], got 2"),  # no positive ever, silently
+    ({"min_coverage": 0}, r"min_coverage must be a fraction in \(0, 1\]"),
+    ({"valid_fraction": 1.5}, r"valid_fraction must be a fraction in \[0, 1\], got 1.5"),
+    ({"valid_fraction": 0.6, "test_fraction": 0.4}, "must leave windows to train on: 0.6 \\+ 0.4 >= 1"),
+    ({"max_n_fraction": 5}, "max_n_fraction must be a fraction"),
+    ({"bin_size": 0}, "bin_size must be a whole number of bp >= 1, got 0"),  # was a ZeroDivisionError
+    ({"window_size": 1000.0}, "window_size must be a whole number"),
+])
+def test_numbers_that_would_build_a_wrong_dataset_are_refused_by_name(tmp_path, bad, expect):
+    fa = _genome(tmp_path, ("chr1",))
+    peaks = _bed(tmp_path, "p.bed", ["chr1\t100\t400"])
+    with pytest.raises(ValueError, match=expect):
+        build_dataset(str(fa), [Feature("f", "TF", str(peaks))], str(tmp_path / "d.h5"), progress=False, **bad)
+    assert not (tmp_path / "d.h5").exists()
+    proc = run_cli("build-dataset", "-r", fa, "--peaks", f"f={peaks}", "-o", tmp_path / "d.h5", "--min-coverage",
+                   "1.5", check=False)
+    assert proc.returncode == 2 and "argument --min-coverage: expected a number from 0 to 1, not 1.5" in proc.stderr
+
+
 def test_manifest_errors(tmp_path):
     bad = tmp_path / "m.tsv"
     bad.write_text("name\tgroup\tpath\nf1\tTF\n")

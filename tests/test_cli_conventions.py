@@ -143,3 +143,25 @@ def test_earlier_outputs_are_kept_unless_overwrite(tiny_checkpoint, tmp_path, co
         assert again.returncode == 1 and "--resume:" in again.stderr and "is already complete" in again.stderr
     run_cli(args[0], "-m", tiny_checkpoint, *args[1:], "-q", "--overwrite")
     assert path.read_bytes() != b"an earlier result"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the machine has a GPU")
+def test_a_gpu_asked_for_on_a_machine_without_one_is_one_line(tiny_checkpoint, tmp_path):
+    import dnaseq
+
+    reference = ROOT / "data" / "dm3_slice" / "dm3_chr2L_400k.fa.gz"
+    (tmp_path / "r.bed").write_text("chr2L\t155000\t156000\tx\n")
+    proc = run_cli("predict", "-m", tiny_checkpoint, "-r", reference, "--regions", tmp_path / "r.bed", "-o",
+                   tmp_path / "p", "--accelerator", "gpu", check=False)
+    assert proc.returncode == 1 and "a GPU was asked for" in proc.stderr and "sees none" in proc.stderr
+    assert "Traceback" not in proc.stderr and sorted(p.name for p in tmp_path.iterdir()) == ["r.bed"]
+    proc = run_cli("train", "--config", ROOT / "configs" / "quickstart.yaml", "--data.data",
+                   ROOT / "data" / "dm3_insulators.h5", "--trainer.accelerator", "gpu", check=False, cwd=tmp_path)
+    assert proc.returncode == 1 and "use --trainer.accelerator cpu" in proc.stderr and "Traceback" not in proc.stderr
+    with pytest.raises(ValueError, match="map_location='cuda', but torch sees no GPU"):
+        dnaseq.load_model(tiny_checkpoint, map_location="cuda")
+    (tmp_path / "v.vcf").write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                                    "chr2L\t155500\t.\tA\tG\t.\t.\t.\n")
+    with pytest.raises(ValueError, match="a GPU was asked for"):
+        dnaseq.score_variants(tiny_checkpoint, tmp_path / "v.vcf", reference, tmp_path / "s", device="cuda")
+    assert not list(tmp_path.glob("s.*"))  # nothing that looks like output

@@ -145,6 +145,26 @@ def test_train_fraction_is_a_seeded_subset(shipped_dataset):
         DNADataModule(str(shipped_dataset), train_fraction=0)
 
 
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_rows_are_read_by_index_or_mask_and_nothing_else(shipped_dataset, in_memory):
+    """A boolean mask reads its True rows (it was taken for the indices 0 and 1, silently); an index
+    outside the split or of another type is refused the same way in memory and on disk."""
+    src = dnaseq.open_split(str(shipped_dataset), "test", in_memory=in_memory)
+    mask = np.zeros(len(src), bool)
+    mask[[5, 7]] = True
+    codes, labels = src.read(mask)
+    want_codes, want_labels = src.read(np.array([5, 7]))
+    assert codes.shape[0] == 2 and np.array_equal(codes, want_codes) and np.array_equal(labels, want_labels)
+    for bad, expect in [(np.array([len(src)]), f"row index {len(src)} is outside the split's"),
+                        (np.array([-1]), "row index -1 is outside"), (np.array([0.5]), "must be integers"),
+                        (np.ones(3, bool), "one value per row")]:
+        with pytest.raises(ValueError, match=expect):
+            src.read(bad)
+    subset = DNADataModule(str(shipped_dataset), train_fraction=0.1).source("train")
+    with pytest.raises(ValueError, match="outside the split's"):
+        subset.read(np.array([len(subset)]))
+
+
 def test_packed_labels_travel_packed_and_are_unpacked_on_the_device(tmp_path):
     """Issue 31, item 3: a bit-packed dataset's labels leave the loader workers packed (8 features
     a byte) when a Trainer drives the loader, and on_after_batch_transfer unpacks them to exactly

@@ -37,6 +37,24 @@ def test_features_without_positives_or_negatives_keep_their_row():
     assert s.loc["all", "scored"] == 1 and s.loc["all", "roc_auc_mean"] == 1.0
 
 
+def test_labels_and_predictions_that_cannot_be_scored_are_refused_by_name():
+    rng = np.random.default_rng(0)
+    y = (rng.random((200, 2)) < 0.2).astype(np.uint8)
+    p = rng.random((200, 2))
+    nan = p.copy()
+    nan[3, 1] = np.nan
+    for args, expect in [((y * 2, p, ["a", "b"]), "labels must be 0 or 1 .* found 2"),  # was n_pos doubled
+                         ((p, p, ["a", "b"]), "labels must be 0 or 1 .* threshold soft labels first"),
+                         ((y[:, 0], p[:, 0], ["a"]), r"must be 2-D .* reshape\(-1, 1\)"),
+                         ((y, nan, ["a", "b"]), "1 values that are NaN or infinite .* window 3, feature 'b'"),
+                         ((y, p, ["a", "b"], ["TF"]), "1 feature groups for 2 features")]:
+        with pytest.raises(ValueError, match=expect):
+            evaluate_predictions(*args)
+    same = [evaluate_predictions(labels, p, ["a", "b"]).table.roc_auc.tolist()
+            for labels in (y, y.astype(bool), y.astype(np.float32), y.astype(np.int64))]
+    assert all(s == same[0] for s in same)
+
+
 def test_group_summary_mean_and_median():
     t = pd.DataFrame({"feature": list("abcde"), "group": ["TF", "TF", "TF", "DNase", "DNase"],
                       "n_pos": 1, "n_neg": 1, "roc_auc": [0.6, 0.7, 0.95, 0.8, 0.9],

@@ -87,6 +87,18 @@ def test_config_errors_are_one_clear_line(tiny_dataset, tmp_path):
     assert missing.returncode == 1 and "absent.h5" in missing.stderr and "Traceback" not in missing.stderr
 
 
+def test_the_python_train_raises_what_the_command_prints(tiny_dataset, tmp_path, capsys):
+    """dnaseq.train: a usage error is a ValueError naming it (it ended the caller's process with
+    SystemExit(2) and a usage dump); paths and numbers in the list, or one string, work."""
+    cfg = write_config(tmp_path / "c.yaml", tiny_dataset, tmp_path / "ckpt")
+    for args in (["--config", cfg, "--trainer.max_epohcs", 3], f"--config {cfg} --trainer.max_epohcs 3"):
+        with pytest.raises(ValueError, match="did you mean 'trainer.max_epochs'"):
+            dnaseq.train(args)
+    assert "usage:" not in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError, match="config file not found: .*absent.yaml"):
+        dnaseq.train(["--config", tmp_path / "absent.yaml"])
+
+
 def test_feature_count_mismatch_names_both_numbers(tiny_dataset, tmp_path):
     cfg = write_config(tmp_path / "c.yaml", tiny_dataset, tmp_path / "ckpt", limit_train_batches=2,
                        limit_val_batches=1)

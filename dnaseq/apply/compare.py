@@ -1,7 +1,6 @@
 """Compare two evaluations feature by feature (DanQ vs DeepSEA style)."""
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass
@@ -9,7 +8,8 @@ from typing import Dict, Optional
 
 import pandas as pd
 
-from ..outputs import ensure_writable_dir
+from .._lazy import api
+from ..outputs import ensure_writable_dir, write_json
 from ..training.runs import BEST, LAST, checkpoint_in
 from .evaluate import Evaluation, evaluate, load_evaluation
 
@@ -51,7 +51,9 @@ def _label(item: str) -> str:
     return os.path.basename(path)
 
 
-def _as_evaluation(item: str, data: Optional[str], split: str, **kw) -> Evaluation:
+def _as_evaluation(item, data: Optional[str], split: str, **kw) -> Evaluation:
+    if isinstance(item, Evaluation):  # already loaded (evaluate()'s result)
+        return item
     if _is_checkpoint(item):
         if not data:
             raise ValueError(f"{item} is a checkpoint: pass --data to evaluate it")
@@ -99,23 +101,26 @@ def compare_evaluations(a: Evaluation, b: Evaluation, label_a: str = "A", label_
     return Comparison(merged, stats, label_a, label_b)
 
 
+@api
 def compare(a: str, b: str, out_dir: Optional[str] = None, data: Optional[str] = None,
             split: str = "test", **evaluate_kwargs) -> Comparison:
-    """Compare two evaluation folders (or two checkpoints on ``data``); write TSV, JSON, PNG.
+    """Compare two evaluation folders (or two checkpoints on ``data``, or two loaded :class:`Evaluation`
+    results, named A and B); write TSV, JSON, PNG.
 
     ``out_dir`` is created (or refused with one line naming it) before anything is evaluated."""
     if out_dir:
         ensure_writable_dir(out_dir)
     ev_a = _as_evaluation(a, data, split, **evaluate_kwargs)
     ev_b = _as_evaluation(b, data, split, **evaluate_kwargs)
-    la, lb = _label(a), _label(b)
-    if la == lb:  # e.g. two runs' best.ckpt: name them by their paths
+    la, lb = (_label(x) if not isinstance(x, Evaluation) else name for x, name in ((a, "A"), (b, "B")))
+    if la == lb and not isinstance(a, Evaluation):  # e.g. two runs' best.ckpt: name them by their paths
         la, lb = os.path.normpath(str(a)), os.path.normpath(str(b))
     result = compare_evaluations(ev_a, ev_b, la, lb)
     if out_dir:
         result.merged.to_csv(os.path.join(out_dir, "comparison.tsv"), sep="\t", index=False, float_format="%.6g")
-        with open(os.path.join(out_dir, "comparison.json"), "w") as fh:
-            json.dump({"a": a, "b": b, "stats": result.stats}, fh, indent=1)
+        write_json(os.path.join(out_dir, "comparison.json"),
+                   {"a": a if isinstance(a, str) else la, "b": b if isinstance(b, str) else lb, "stats": result.stats},
+                   indent=1)
         from ..plots.accuracy import plot_comparison  # matplotlib: slow to import, needed only here
         plot_comparison(result.merged, result.label_a, result.label_b, os.path.join(out_dir, "comparison.png"))
     return result

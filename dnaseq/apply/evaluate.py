@@ -10,7 +10,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import h5py
 import numpy as np
@@ -18,10 +18,12 @@ import pandas as pd
 import torch
 from joblib import Parallel, delayed
 
+from .._lazy import api
 from ..data.dataset import open_split
 from ..inference import engine
 from ..inference.predictor import probabilities_step, settings
-from ..outputs import ensure_writable_dir
+from ..outputs import ensure_writable_dir, write_json
+from ..sequence.sniff import not_a, sniff
 from ..settings import RunOptions
 from ..training.metrics import roc_and_pr_auc
 from ..training.checkpoint import as_model
@@ -41,14 +43,36 @@ def _one_feature(y: np.ndarray, p: np.ndarray):
     return n_pos, n_neg, roc, ap, ""
 
 
-def feature_metrics(labels: np.ndarray, probs: np.ndarray, feature_names: Sequence[str],
-                    feature_groups: Optional[Sequence[str]] = None, n_jobs: int = -1) -> pd.DataFrame:
-    """One row per feature: name, group, n_pos, n_neg, roc_auc, pr_auc, note."""
+def _checked_inputs(labels, probs, feature_names, feature_groups) -> Tuple[np.ndarray, np.ndarray]:
     labels, probs = np.asarray(labels), np.asarray(probs)
+    if labels.ndim != 2 or probs.ndim != 2:
+        raise ValueError(f"labels and predictions must be 2-D (windows, features), got shapes {labels.shape} and "
+                         f"{probs.shape} (one feature: reshape(-1, 1))")
     if labels.shape != probs.shape:
         raise ValueError(f"labels {labels.shape} and predictions {probs.shape} differ in shape")
     if labels.shape[1] != len(feature_names):
         raise ValueError(f"{labels.shape[1]} label columns but {len(feature_names)} feature names")
+    if feature_groups is not None and len(feature_groups) != len(feature_names):
+        raise ValueError(f"{len(feature_groups)} feature groups for {len(feature_names)} features")
+    if labels.dtype.kind not in "biuf" or probs.dtype.kind not in "biuf":
+        raise ValueError(f"labels and predictions must be numbers, got dtypes {labels.dtype} and {probs.dtype}")
+    binary = labels.dtype == bool or (labels.dtype.kind in "iu" and (not labels.size or labels.min() >= 0 and
+                                                                     labels.max() <= 1))
+    if not binary and labels.size and not np.isin(labels, (0, 1)).all():  # whole-array checks only when needed
+        bad = labels[~np.isin(labels, (0, 1))].flat[0].item()
+        raise ValueError(f"labels must be 0 or 1 (absent / present), found {bad!r}; threshold soft labels first")
+    if probs.size and not np.isfinite(probs.sum(dtype=np.float64)):
+        rows, cols = np.nonzero(~np.isfinite(probs))
+        raise ValueError(f"predictions hold {len(rows):,} values that are NaN or infinite (the first: window "
+                         f"{rows[0]}, feature {feature_names[cols[0]]!r})")
+    return labels.astype(np.uint8, copy=False), probs
+
+
+def feature_metrics(labels: np.ndarray, probs: np.ndarray, feature_names: Sequence[str],
+                    feature_groups: Optional[Sequence[str]] = None, n_jobs: int = -1) -> pd.DataFrame:
+    """One row per feature: name, group, n_pos, n_neg, roc_auc, pr_auc, note. ``labels`` (n, F)
+    are 0/1 (bool or numbers), ``probs`` (n, F) finite scores; anything else is refused by name."""
+    labels, probs = _checked_inputs(labels, probs, feature_names, feature_groups)
     groups = list(feature_groups) if feature_groups is not None else ["all"] * len(feature_names)
 
     # threads: numpy's sorts release the GIL, and threads share the big arrays without copies
@@ -86,9 +110,8 @@ class Evaluation:
                  "json": os.path.join(out_dir, "metrics.json")}
         self.table.to_csv(paths["features"], sep="\t", index=False, float_format="%.6g")
         self.summary.to_csv(paths["summary"], sep="\t", index=False, float_format="%.6g")
-        with open(paths["json"], "w") as fh:
-            json.dump({"meta": self.meta, "summary": _records(self.summary),
-                       "features": _records(self.table)}, fh, indent=1)
+        write_json(paths["json"], {"meta": self.meta, "summary": _records(self.summary),
+                                   "features": _records(self.table)}, indent=1)
         return paths
 
     def format(self, max_rows: int = 60) -> str:
@@ -121,12 +144,14 @@ def _records(df: pd.DataFrame) -> List[Dict]:
             for row in df.to_dict(orient="records")]
 
 
+@api
 def evaluate_predictions(labels: np.ndarray, probs: np.ndarray, feature_names, feature_groups=None,
                          meta: Optional[Dict] = None) -> Evaluation:
     table = feature_metrics(labels, probs, feature_names, feature_groups)
     return Evaluation(table, summarize(table), dict(meta or {}))
 
 
+@api
 def evaluate(checkpoint, data: str, split: str = "test", strand: Optional[str] = None,
              batch_size: Optional[int] = None, device: Optional[str] = None, out_dir: Optional[str] = None,
              save_predictions: bool = False, plots: bool = True, plot_features: Optional[Sequence[str]] = None,
@@ -252,15 +277,24 @@ def save_predictions_h5(path: str, probs: np.ndarray, labels: np.ndarray, names,
         h5.attrs["meta"] = json.dumps(meta)
 
 
+@api
 def load_evaluation(path: str) -> Evaluation:
     """Read an evaluation back from its output folder or ``metrics.json``."""
     file = os.path.join(path, "metrics.json") if os.path.isdir(path) else path
     if not os.path.exists(file):
         raise FileNotFoundError(f"no evaluation results at {path} (expected metrics.json)")
-    with open(file) as fh:
-        d = json.load(fh)
-    table = pd.DataFrame(d["features"])
+    what = "an evaluation (a folder written by dnaseq evaluate, or its metrics.json)"
+    kind = sniff(file)
+    if kind.name != "text":
+        raise ValueError(not_a(file, what, kind, "compare takes evaluations, or checkpoints with --data"))
+    try:
+        with open(file, encoding="utf-8") as fh:
+            d = json.load(fh)
+        features, summary = d["features"], d["summary"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{file}: not {what} ({type(exc).__name__}: {exc})") from None
+    table = pd.DataFrame(features)
     for col in METRICS:
         table[col] = table[col].astype(float)
     table["note"] = table["note"].fillna("")
-    return Evaluation(table, pd.DataFrame(d["summary"]), d.get("meta", {}))
+    return Evaluation(table, pd.DataFrame(summary), d.get("meta", {}))

@@ -22,7 +22,6 @@ repeats itself with a period of 1 to 6 (``x[j] == x[j - p]`` throughout).
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ import torch
 from ..models.language import select_state
 from ..models.ngram import NgramModel
 from ..models.state import preserved
-from ..outputs import ensure_writable_dir
+from ..outputs import ensure_writable_dir, write_json
 from ..sequence.encoding import N_CODE, decode, encode
 from ..sequence.genome import Genome
 from ..sequence.onehot import one_hot
@@ -240,8 +239,8 @@ def write_generation(results: List[Generated], report: Optional[GenerationReport
     if report is not None:
         paths += [out + ".tsv", out + ".json"]
         report.table.to_csv(paths[1], sep="\t", index=False, float_format="%.6g")
-        with open(paths[2], "w") as fh:
-            json.dump({"meta": report.meta, "table": report.table.to_dict(orient="records")}, fh, indent=2, default=float)
+        write_json(paths[2], {"meta": report.meta, "table": report.table.to_dict(orient="records")}, indent=2,
+                   default=float)
     return paths
 
 

@@ -12,7 +12,8 @@ import h5py
 import numpy as np
 import torch
 
-from ..outputs import ensure_writable_dir, prepare_output_file
+from .._lazy import api
+from ..outputs import completed, ensure_writable_dir, prepare_output_file
 from ..sequence.encoding import N_CODE
 from ..sequence.genome import Genome
 from ..sequence.windows import fasta_input, region_input
@@ -45,6 +46,7 @@ def check_outputs(out: str, plot_dir: Optional[str] = None) -> None:
         ensure_writable_dir(plot_dir, "--plot-dir")
 
 
+@api
 def run_ism(checkpoint, out: str, reference: Optional[str] = None, region: Optional[str] = None,
             fasta: Optional[str] = None, feature: Optional[str] = None, plot_dir: Optional[str] = None,
             strand: Optional[str] = None, batch_size: Optional[int] = None, device: Optional[str] = None,
@@ -94,7 +96,7 @@ def run_ism(checkpoint, out: str, reference: Optional[str] = None, region: Optio
 
 
 def write_ism(path: str, r: IsmResult, meta: dict) -> None:
-    with h5py.File(path, "w") as h5:
+    with completed(path) as partial, h5py.File(partial, "w") as h5:
         h5.create_dataset("ism", data=r.predictions.numpy(), compression="gzip")
         h5.create_dataset("reference", data=r.reference.numpy())
         h5.create_dataset("codes", data=r.codes)

@@ -18,7 +18,7 @@ from .._version import __version__
 from ..data.dataset import available_splits, open_split
 from ..models.ngram import MAX_ORDER, SMOOTHINGS, NgramModel
 from ..models.ngram_scan import as_codes
-from ..outputs import prepare_output_prefix
+from ..outputs import prepare_output_prefix, write_json
 from ..sequence.genome import Genome
 from ..sequence.intervals import read_intervals
 
@@ -269,8 +269,6 @@ def lm_baseline(out: str, reference: Optional[str] = None, train_chromosomes: Op
         "table": json.loads(table.to_json(orient="records")),
         "files": paths,
     }
-    with open(paths["summary"], "w") as fh:
-        json.dump(summary, fh, indent=2)
-        fh.write("\n")
+    write_json(paths["summary"], summary, indent=2)
     summary["table_frame"] = table
     return summary

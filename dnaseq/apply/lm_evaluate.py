@@ -13,7 +13,6 @@ never scored. Bits are -log2 P averaged over the scored bases of each class; per
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from ..inference import engine
 from ..inference.predictor import settings
 from ..models.language import token_nll
 from ..models.ngram import NgramModel
-from ..outputs import ensure_writable_dir
+from ..outputs import ensure_writable_dir, write_json
 from ..sequence.encoding import N_CODE
 from ..sequence.genome import Genome
 from ..sequence.intervals import read_intervals
@@ -116,8 +115,8 @@ class LMEvaluation:
     def write(self, out_dir: str) -> None:
         ensure_writable_dir(out_dir)
         self.table.to_csv(os.path.join(out_dir, "lm_metrics.tsv"), sep="\t", index=False, float_format="%.6g")
-        with open(os.path.join(out_dir, "lm_metrics.json"), "w") as fh:
-            json.dump({"meta": self.meta, "table": self.table.to_dict(orient="records")}, fh, indent=2, default=float)
+        write_json(os.path.join(out_dir, "lm_metrics.json"),
+                   {"meta": self.meta, "table": self.table.to_dict(orient="records")}, indent=2, default=float)
         from ..plots.figures import plot_lm_evaluation  # matplotlib: slow to import, needed only here
         plot_lm_evaluation(self.table, self.meta, os.path.join(out_dir, "lm_metrics.png"))
 

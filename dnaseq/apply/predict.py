@@ -19,6 +19,7 @@ options (devices, strategy, precision) and the checkpoint's strand mode and N fi
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,9 +28,10 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
+from .._lazy import api
 from ..inference import engine
 from ..inference.predictor import probabilities_step, settings
-from ..outputs import NothingProduced, prepare_output_prefix
+from ..outputs import NothingProduced, output_prefix, prepare_output_prefix
 from ..sequence.genome import Genome
 from ..sequence.windows import chromosome_blocks, describe_left_out, fasta_blocks, region_blocks
 from ..settings import RunOptions
@@ -55,8 +57,8 @@ def _check_request(regions, fasta, chroms, reference, stride, fmt, bigwig) -> No
         raise ValueError("give exactly one input: regions (BED), fasta, or chroms")
     if (regions is not None or chroms is not None) and not reference:
         raise ValueError("regions and chroms need --reference")
-    if stride is not None and stride < 1:
-        raise ValueError(f"stride must be >= 1, got {stride}")
+    if stride is not None and (isinstance(stride, bool) or not isinstance(stride, numbers.Integral) or stride < 1):
+        raise ValueError(f"stride must be a whole number of bp >= 1, got {stride!r}")
     if fmt not in ("tsv", "hdf5", "h5"):
         raise ValueError(f"unknown output format {fmt!r}; use tsv or hdf5")
     if bigwig and fasta is not None:
@@ -131,6 +133,7 @@ def _result(sink: PredictionSink, features: List[str], meta: Dict, left_out: Cou
     return PredictionResult(list(features), table, probs, paths, summary)
 
 
+@api
 def predict(checkpoint, out: Optional[str] = None, *, reference: Optional[str] = None,
             regions: Optional[str] = None, fasta: Optional[str] = None,
             chroms: Optional[Sequence[str]] = None, stride: Optional[int] = None,
@@ -150,6 +153,10 @@ def predict(checkpoint, out: Optional[str] = None, *, reference: Optional[str] =
     Returns None on ranks other than 0 of a multi-process run.
     """
     _check_request(regions, fasta, chroms, reference, stride, fmt, bigwig)
+    if bigwig and out is None:
+        raise ValueError("bigWig tracks are files: give out (an output prefix) with bigwig")
+    if out is not None:
+        out = output_prefix(out, {"tsv": ".tsv", "hdf5": ".h5", "h5": ".h5"}[fmt])
     model, label = as_model(checkpoint)
     s = settings(model, strand)
     L, features = model.seq_len, model.feature_names

@@ -23,6 +23,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence
 
 import numpy as np
 
+from .._lazy import api
 from .._version import __version__
 from ..inference import engine
 from ..inference.pairs import lm_pair_step, pair_step, pair_unit
@@ -102,6 +103,7 @@ def check_inputs(checkpoint, vcf: str, reference: str, out: str, fmt: str = "tsv
     prepare_output_prefix(str(out))
 
 
+@api
 def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Sequence[str] = DEFAULT_SCORES,
                    fmt: str = "tsv", ref_policy: str = "genome", strand: Optional[str] = None,
                    batch_size: Optional[int] = None, chunk_size: int = 1024, device: Optional[str] = None,

@@ -7,6 +7,7 @@ import glob
 import os
 import sys
 
+from ..outputs import output_prefix
 from ..settings import STRAND_TEXT
 from .common import (
     Once, add_overwrite, add_run_options, positive_int, progress_wanted, refuse_to_overwrite, run_options,
@@ -63,6 +64,7 @@ def _predict(args) -> int:
     from ..apply.predict import predict
 
     suffix = {"tsv": "tsv", "hdf5": "h5", "h5": "h5"}.get(args.format, args.format)
+    args.out = output_prefix(args.out, "." + suffix)  # -o preds.tsv: the prefix preds, as predict() takes it
     refuse_to_overwrite(args, f"{args.out}.{suffix}", *sorted(glob.glob(glob.escape(args.out) + ".*.bw")))
     result = predict(args.checkpoint, args.out, reference=args.reference, regions=args.regions, fasta=args.fasta,
                      chroms=split_list(args.chroms), stride=args.stride, fmt=args.format,

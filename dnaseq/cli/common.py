@@ -62,6 +62,17 @@ def non_negative_int(text: str) -> int:
     return _whole_number(text, 0)
 
 
+def fraction(text: str) -> float:
+    """An argparse type: a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, not {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, not {value:g}")
+    return value
+
+
 def devices(text: str):
     """``--devices``: a count (``2``), ``auto``, ``-1`` (all) or a list of indices (``0,3``)."""
     text = str(text).strip()

@@ -6,7 +6,7 @@ import json
 import shlex
 import sys
 
-from .common import add_overwrite, positive_int, progress_mode, refuse_to_overwrite, split_list
+from .common import add_overwrite, fraction, positive_int, progress_mode, refuse_to_overwrite, split_list
 
 
 SUMMARY_ROWS = 40  # features listed one per row; more are condensed by group
@@ -104,15 +104,15 @@ def register(sub) -> None:
     b.add_argument("--out", "-o", required=True, help="output HDF5 path")
     b.add_argument("--bin-size", type=positive_int, default=200)
     b.add_argument("--window-size", type=positive_int, default=1000)
-    b.add_argument("--min-coverage", type=float, default=0.5, help="fraction of a bin peaks must cover")
-    b.add_argument("--max-n-fraction", type=float, default=0.05, help="drop windows with more N than this")
+    b.add_argument("--min-coverage", type=fraction, default=0.5, help="fraction of a bin peaks must cover")
+    b.add_argument("--max-n-fraction", type=fraction, default=0.05, help="drop windows with more N than this")
     b.add_argument("--regions", help="BED: keep only bins at least half inside these regions")
     b.add_argument("--blacklist", help="BED: drop windows touching these regions")
     b.add_argument("--chroms", help="comma-separated chromosomes to use (default: all in the FASTA)")
     b.add_argument("--valid-chroms", help="comma-separated chromosomes held out for validation")
     b.add_argument("--test-chroms", help="comma-separated chromosomes held out for testing")
-    b.add_argument("--valid-fraction", type=float, default=0.05, help="random split (no --*-chroms)")
-    b.add_argument("--test-fraction", type=float, default=0.05, help="random split (no --*-chroms)")
+    b.add_argument("--valid-fraction", type=fraction, default=0.05, help="random split (no --*-chroms)")
+    b.add_argument("--test-fraction", type=fraction, default=0.05, help="random split (no --*-chroms)")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--require-positive", action="store_true", help="keep only bins with a positive feature")
     b.add_argument("--pack-labels", action="store_true", help="bit-pack labels (many features)")

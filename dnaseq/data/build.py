@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import functools
 import logging
+import numbers
 import os
 import sys
 import time
@@ -33,12 +34,14 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from tqdm.auto import tqdm
 
+from .._lazy import api
 from .._version import __version__
 from ..outputs import OutputLock, prepare_output_file
 from ..settings import ProgressLines
 from ..sequence.encoding import N_CODE
 from ..sequence.genome import Genome, UnknownChromosomeError
 from ..sequence.intervals import IntervalSet, merge_intervals, read_intervals
+from ..sequence.sniff import not_a, sniff
 from .dataset import SPLITS, DatasetWriter
 from .splits import assign_splits, held_out_chromosomes, split_of_chromosome, warn_empty_random_splits
 
@@ -52,15 +55,26 @@ class Feature:
     path: str
 
 
+@api
 def read_manifest(path: str) -> List[Feature]:
     """A TSV of ``name<TAB>group<TAB>path`` (a header line starting with ``name`` is allowed;
     relative paths are relative to the manifest)."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"manifest not found: {path}")
+    kind = sniff(path)
+    if kind.name not in ("text", "empty"):
+        hint = ("give a peak file with --peaks NAME=PATH, or list it in a manifest" if kind.name in ("bed", "gff")
+                else "a manifest is a plain TSV of name, group and peak file path, one feature per line")
+        raise ValueError(not_a(path, "a manifest", kind, hint))
     features = []
     base = os.path.dirname(os.path.abspath(path))
-    with open(path, newline="") as fh:
-        for lineno, row in enumerate(csv.reader(fh, delimiter="\t"), start=1):
+    with open(path, newline="", encoding="utf-8", errors="strict") as fh:
+        try:
+            rows = list(csv.reader(fh, delimiter="\t"))
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path}: not a plain-text manifest ({exc.reason} at byte {exc.start}); a manifest is "
+                             f"a plain TSV of name, group and peak file path") from None
+        for lineno, row in enumerate(rows, start=1):
             if not row or not "".join(row).strip() or row[0].startswith("#"):
                 continue
             if lineno == 1 and row[0].strip().lower() == "name":
@@ -239,6 +253,25 @@ def _write_block(writer: DatasetWriter, block: _Block, assigned: np.ndarray, chr
         report.positives[s] = [a + int(b) for a, b in zip(report.positives[s], pos)]
 
 
+def _check_sizes(bin_size, window_size, min_coverage, max_n_fraction, valid_fraction, test_fraction,
+                 random_split: bool) -> None:
+    """Refuse, naming the argument, a number that would build a wrong dataset without a word
+    (min_coverage 2: no positive ever; valid_fraction 1.5: no training window) or crash."""
+    for name, value in (("bin_size", bin_size), ("window_size", window_size)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{name} must be a whole number of bp >= 1, got {value!r}")
+    if window_size < bin_size or (window_size - bin_size) % 2:
+        raise ValueError("window_size must be >= bin_size and differ from it by an even number")
+    for name, value, low_open in (("min_coverage", min_coverage, True), ("max_n_fraction", max_n_fraction, False),
+                                  ("valid_fraction", valid_fraction, False), ("test_fraction", test_fraction, False)):
+        if not isinstance(value, numbers.Real) or not ((0 < value) if low_open else (0 <= value)) or value > 1:
+            raise ValueError(f"{name} must be a fraction in {'(0' if low_open else '[0'}, 1], got {value!r}")
+    if random_split and valid_fraction + test_fraction >= 1:
+        raise ValueError(f"valid_fraction + test_fraction must leave windows to train on: {valid_fraction:g} + "
+                         f"{test_fraction:g} >= 1")
+
+
+@api
 def build_dataset(reference: str, features: Sequence[Feature], out: str, *,
                   bin_size: int = 200, window_size: int = 1000, min_coverage: float = 0.5,
                   max_n_fraction: float = 0.05, regions: Optional[str] = None,
@@ -253,8 +286,8 @@ def build_dataset(reference: str, features: Sequence[Feature], out: str, *,
     ``progress``: a bar (True), a line per tenth of the genome with an ETA (``"lines"``, for a
     log file), or nothing (False)."""
     t0 = time.perf_counter()
-    if window_size < bin_size or (window_size - bin_size) % 2:
-        raise ValueError("window_size must be >= bin_size and differ from it by an even number")
+    _check_sizes(bin_size, window_size, min_coverage, max_n_fraction, valid_fraction, test_fraction,
+                 random_split=not (valid_chroms or test_chroms))
     if not features:
         raise ValueError("no peak files given: pass --manifest or --peaks NAME=PATH")
     prepare_output_file(str(out), "dataset.h5")  # before any work: one line naming the path

@@ -24,10 +24,11 @@ from typing import Dict, List, Optional, Tuple
 import h5py
 import numpy as np
 
+from .._lazy import api
 from ..outputs import HDF5Output
 from ..sequence.sniff import not_a, sniff
 from . import deepsea_bundle
-from .layout import DatasetInfo, SplitSource
+from .layout import DatasetInfo, SplitSource, row_indices
 
 FORMAT = "dnaseq-dataset"
 FORMAT_VERSION = 1
@@ -135,6 +136,7 @@ def open_h5(path: str) -> h5py.File:
         raise ValueError(f"{path}: cannot read it as an HDF5 dataset ({reason}); {hint}") from None
 
 
+@api
 def read_info(path: str) -> DatasetInfo:
     with open_h5(path) as h5:
         return _info_from_attrs(h5, path)
@@ -250,7 +252,7 @@ class H5Split(SplitSource):
         """Base codes (n, L) and labels (n, F) of rows ``idx``; with ``packed`` the labels as
         stored (bit-packed rows of ``ceil(F / 8)`` bytes when the dataset packs them, to be
         unpacked where they are used, e.g. on the training device)."""
-        idx = np.asarray(idx, dtype=np.int64)
+        idx = row_indices(idx, self.n)
         if self._memory is not None:
             raw = self._memory[1][idx]
             return self._memory[0][idx], (raw if packed else self._unpack(raw))
@@ -276,6 +278,7 @@ class H5Split(SplitSource):
             self._h5 = None
 
 
+@api
 def open_split(path: str, split: str, in_memory: Optional[bool] = None,
                memory_limit_bytes: int = 2 << 30) -> SplitSource:
     """Open one split of a dnaseq HDF5 dataset, a DeepSEA ``.mat`` file, or a DeepSEA bundle
@@ -297,6 +300,7 @@ def open_split(path: str, split: str, in_memory: Optional[bool] = None,
     return src
 
 
+@api
 def available_splits(path: str) -> List[str]:
     if not os.path.exists(path):
         raise FileNotFoundError(f"dataset not found: {path} (relative paths are relative to "

@@ -21,7 +21,7 @@ from typing import List, Optional, Tuple
 import h5py
 import numpy as np
 
-from .layout import DatasetInfo, SplitSource
+from .layout import DatasetInfo, SplitSource, row_indices
 
 #: index into a DeepSEA (A, G, C, T) axis that gives dnaseq's (A, C, G, T)
 DEEPSEA_TO_DNASEQ_CHANNELS = np.array([0, 2, 1, 3])
@@ -113,6 +113,7 @@ class MatV5Split(SplitSource):
         self.chunk_rows = 1
 
     def read(self, idx):
+        idx = row_indices(idx, self.n)
         return self.codes[idx], self.labels[idx]
 
 
@@ -149,7 +150,7 @@ class MatV73Split(SplitSource):
         return self._h5
 
     def read(self, idx, max_gap: int = 4096):
-        idx = np.asarray(idx, dtype=np.int64)
+        idx = row_indices(idx, self.n)
         order = np.argsort(idx, kind="stable")
         sorted_idx = idx[order]
         h5 = self._file()

@@ -22,7 +22,7 @@ import numpy as np
 from ..sequence.encoding import N_CODE
 from ..sequence.genome import Genome
 from ..sequence.intervals import read_intervals
-from .layout import DatasetInfo, SplitSource
+from .layout import DatasetInfo, SplitSource, row_indices
 
 BASES = ["A", "C", "G", "T"]
 SPLIT_ROLES = ("train", "valid", "test")
@@ -162,7 +162,7 @@ class GenomeWindowSplit(SplitSource):
                 f"than {cfg.max_n_fraction:g} N (data.windows.max_n_fraction)")
 
     def read(self, idx: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        codes = self.seq[self.starts[np.asarray(idx)][:, None] + np.arange(self.window)[None, :]]
+        codes = self.seq[self.starts[row_indices(idx, self.n)][:, None] + np.arange(self.window)[None, :]]
         return codes, codes
 
     def read_all_labels(self) -> np.ndarray:

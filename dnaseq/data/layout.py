@@ -21,6 +21,26 @@ class DatasetInfo:
         return len(self.feature_names)
 
 
+def row_indices(idx, n: int) -> np.ndarray:
+    """Rows ``idx`` of a split of ``n`` rows as int64, checked: integers in ``0 .. n-1``, or a
+    boolean mask of length ``n`` (its True rows). Anything else is a ValueError that says what was
+    given (a mask read as indices would give rows 0 and 1 over and over, silently)."""
+    a = np.asarray(idx)
+    if a.dtype == bool:
+        if a.shape != (n,):
+            raise ValueError(f"a boolean mask of rows must have one value per row of the split ({n}); got shape "
+                             f"{a.shape}")
+        return np.flatnonzero(a)
+    if a.size == 0:
+        return a.astype(np.int64).reshape(-1)
+    if a.dtype.kind not in "iu":
+        raise ValueError(f"row indices must be integers (or a boolean mask); got dtype {a.dtype}")
+    lo, hi = int(a.min()), int(a.max())
+    if lo < 0 or hi >= n:
+        raise ValueError(f"row index {lo if lo < 0 else hi} is outside the split's {n:,} rows (0 to {n - 1:,})")
+    return a.astype(np.int64, copy=False)
+
+
 class SplitSource:
     """Row access to one split: ``read(sorted_indices) -> (codes (b, L) uint8, labels (b, F) uint8)``."""
     info: DatasetInfo
@@ -51,7 +71,7 @@ class SubsetSource(SplitSource):
         self.info, self.n = source.info, len(self.rows)
 
     def read(self, idx: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        return self.source.read(self.rows[np.asarray(idx)])
+        return self.source.read(self.rows[row_indices(idx, self.n)])
 
     def close(self) -> None:
         self.source.close()

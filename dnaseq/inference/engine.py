@@ -241,6 +241,18 @@ def quiet_lightning():
             lg.setLevel(level)
 
 
+def check_accelerator(accelerator) -> None:
+    """A ValueError in words when the accelerator asked for is not on this machine (Lightning's
+    "No supported gpu backend found!" names neither the option nor the fix)."""
+    kind = str(accelerator or "auto").lower()
+    if kind in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ValueError(f"a GPU was asked for (accelerator {accelerator!r}, or device 'cuda'), but torch "
+                         f"{torch.__version__} sees none on this machine: run on the CPU (device='cpu', "
+                         f"--accelerator cpu) or let it choose (auto)")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("the Apple GPU (mps) was asked for, but torch sees none on this machine: use cpu or auto")
+
+
 def run(net: nn.Module, produce: Callable[[], Iterable], step: Callable, make_sink: Callable[[], Any],
         options: Optional[RunOptions] = None, total: Optional[int] = None) -> RunInfo:
     """Run ``step(net, unit_tensors) -> {name: tensor}`` over every unit of ``produce()`` and hand
@@ -249,6 +261,7 @@ def run(net: nn.Module, produce: Callable[[], Iterable], step: Callable, make_si
     ``total`` (number of units, if known) only feeds the progress bar.
     """
     options = options or RunOptions()
+    check_accelerator(options.accelerator)
     writer = _OrderedWriter(make_sink, options, total)
     loader = DataLoader(_Units(produce), batch_size=None, num_workers=options.num_workers)
     with preserved(net), quiet_lightning():

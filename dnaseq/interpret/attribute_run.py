@@ -28,7 +28,7 @@ import h5py
 import numpy as np
 
 from ..inference.predictor import predict_codes
-from ..outputs import ensure_writable_dir, prepare_output_file
+from ..outputs import completed, ensure_writable_dir, prepare_output_file
 from ..sequence.encoding import N_CODE
 from ..sequence.genome import Genome
 from ..sequence.windows import fasta_input, region_input
@@ -130,7 +130,7 @@ def run_attribute(checkpoint, out: str, reference: Optional[str] = None, regions
 def write_attributions(path: str, r: AttributionResult, meta: dict) -> str:
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    with h5py.File(path, "w") as h5:
+    with completed(path) as partial, h5py.File(partial, "w") as h5:
         h5.create_dataset("attributions", data=r.attributions.astype(np.float32), compression="gzip")
         h5.create_dataset("contributions", data=r.contributions, compression="gzip")
         h5.create_dataset("codes", data=r.codes)

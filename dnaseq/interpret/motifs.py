@@ -7,7 +7,6 @@ the files (listed in its docstring) and the figures (:mod:`dnaseq.plots`).
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.dataset import open_split
+from ..outputs import write_json
 from ..sequence.motifs import Motif, consensus, information_content, read_motifs, write_meme
 from ..settings import RunOptions
 from ..training.checkpoint import as_model
@@ -191,8 +191,7 @@ def write_motif_report(result: FilterMotifsResult, out_dir: str, logos: bool = T
                "filters_with_sites": int((result.pfms.sites > 0).sum()),
                "filters_matched": int((result.table.get("q_value", pd.Series(dtype=float)) < q_threshold).sum()),
                "q_threshold": q_threshold}
-    with open(path, "w") as fh:
-        json.dump(summary, fh, indent=2)
+    write_json(path, summary, indent=2)
     return paths + [path]
 
 

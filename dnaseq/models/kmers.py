@@ -118,7 +118,8 @@ class KmerLinear(nn.Module):
     def from_counts(self, counts: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """The logits of windows whose raw k-mer counts are ``counts`` (B, n): what :meth:`forward`
         computes after counting, so an edit's logits follow from its changed counts alone."""
-        return self.linear(self.dropout(self.norm(torch.log1p(counts))).to(dtype))
+        z = torch.log1p(counts).to(self.norm.running_mean.dtype)  # float32, or a .double() model's float64
+        return self.linear(self.dropout(self.norm(z)).to(dtype))
 
     @torch.no_grad()
     def edited_counts(self, ref_counts: torch.Tensor, ref_strip: torch.Tensor, alt_strip: torch.Tensor) -> torch.Tensor:

@@ -41,6 +41,7 @@ from typing import Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 
+from .._lazy import api
 from .._version import __version__
 from ..apply.calibration import DEFAULT_BACKGROUND_SCORES, Background, provenance
 from ..apply.variant_windows import MOSTLY_N
@@ -187,6 +188,7 @@ class _BackgroundSink:
         os.replace(path + ".tmp", path)
 
 
+@api
 def build_background(checkpoint, reference: str, out: str, n: int = 100_000, vcf: Optional[str] = None,
                      seed: int = 0, regions: Optional[str] = None, chromosomes: Optional[Sequence[str]] = None,
                      ts_tv: float = 2.0, scores: Sequence[str] = DEFAULT_BACKGROUND_SCORES,

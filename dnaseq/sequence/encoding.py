@@ -158,6 +158,9 @@ def decode(codes: np.ndarray) -> str:
     codes = np.asarray(codes)
     if codes.ndim != 1:
         raise ValueError("decode expects a 1-D array of codes")
+    if codes.size and (codes.dtype.kind not in "iu" or int(codes.min()) < 0 or int(codes.max()) > N_CODE):
+        shown = f"values {codes.min()}..{codes.max()}" if codes.dtype.kind in "iuf" else f"dtype {codes.dtype}"
+        raise ValueError(f"decode takes codes 0..{N_CODE} (A C G T N) as integers; got {shown}")
     return DECODE_TABLE[codes].tobytes().decode("ascii")
 
 
@@ -178,7 +181,20 @@ def _codes_array(x) -> np.ndarray:
     return encode(x)
 
 
-def reverse_complement(codes: np.ndarray) -> np.ndarray:
-    """Reverse complement of codes (L,) or (N, L)."""
-    codes = np.asarray(codes)
-    return COMPLEMENT[codes[..., ::-1]]
+_TEXT_COMPLEMENT = str.maketrans("ACGTNRYKMBVDHSWacgtnrykmbvdhsw", "TGCANYRMKVBHDSWtgcanyrmkvbhdsw")
+
+
+def reverse_complement(codes):
+    """Reverse complement of codes (L,) or (N, L) (numpy or torch integers), or of DNA text (a
+    str, its case and IUPAC letters kept: ``"ACGTn"`` -> ``"nACGT"``). One-hot input belongs to
+    :func:`dnaseq.reverse_complement_one_hot`."""
+    if isinstance(codes, str):
+        encode(codes)  # an invalid character is named (InvalidBaseError)
+        return codes.translate(_TEXT_COMPLEMENT)[::-1]
+    arr = codes.detach().cpu().numpy() if _is_tensor(codes) else np.asarray(codes)
+    if arr.dtype.kind in "fb":
+        raise TypeError(f"reverse_complement takes codes or DNA text, got a {_describe(arr)}: for one-hot input use "
+                        f"dnaseq.reverse_complement_one_hot")
+    if arr.ndim not in (1, 2):
+        raise ValueError(f"reverse_complement takes codes (L,) or (N, L), got shape {arr.shape}")
+    return COMPLEMENT[_codes_array(arr)[..., ::-1]]

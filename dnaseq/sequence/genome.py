@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import numbers
 import os
 import struct
 import zlib
@@ -98,10 +99,27 @@ class Window:
     def __len__(self) -> int:
         return len(self.codes)
 
+    def __eq__(self, other) -> bool:  # the dataclass's own would compare the codes arrays elementwise
+        if not isinstance(other, Window):
+            return NotImplemented
+        return ((self.chrom, self.start, self.end, self.pad_left, self.pad_right) ==
+                (other.chrom, other.start, other.end, other.pad_left, other.pad_right)
+                and np.array_equal(self.codes, other.codes))
+
+    __hash__ = None  # mutable codes: not a dict key
+
     def __repr__(self) -> str:
         pad = f", padded {self.pad_left}+{self.pad_right}" if self.padded else ""
         return (f"Window({self.chrom}:{self.start}-{self.end}, {len(self.codes)} bp, "
                 f"{100 * self.n_fraction:.0f}% N{pad})")
+
+
+def _position(value, what: str) -> int:
+    """A coordinate as a plain int; a float (``(start + end) / 2``) is refused, not rounded."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        hint = " (use // for a midpoint: (start + end) // 2)" if isinstance(value, numbers.Real) else ""
+        raise ValueError(f"{what} must be a whole number of bases, got {value!r}{hint}")
+    return int(value)
 
 
 # -- index checks ----------------------------------------------------------------------------
@@ -167,13 +185,21 @@ class Genome:
 
     # -- sequence ------------------------------------------------------------------------
     def fetch_text(self, chrom: str, start: int, end: int) -> str:
-        """Raw text of [start, end) inside the chromosome (case kept)."""
+        """Raw text of [start, end) inside the chromosome (case kept); :meth:`fetch` pads with N
+        what lies off the chromosome."""
         name = self.resolve(chrom)
+        start, end = _position(start, "start"), _position(end, "end")
+        if not 0 <= start <= end <= self.lengths[name]:
+            raise ValueError(f"{name}:{start}-{end} is not inside {name} (0 to {self.lengths[name]:,}): fetch_text "
+                             f"reads within the chromosome; fetch() pads what lies off it with N")
+        self._check_open()
         return self._fasta[name][start:end]
 
     def fetch(self, chrom: str, start: int, end: int) -> Window:
         """Codes for the 0-based half-open [start, end); parts off the chromosome become N."""
         name = self.resolve(chrom)
+        start, end = _position(start, "start"), _position(end, "end")
+        self._check_open()
         length = self.lengths[name]
         if end < start:
             raise ValueError(f"end {end} < start {start} for {chrom}")
@@ -212,6 +238,9 @@ class Genome:
 
         For even lengths the centre base sits at index ``length // 2`` (right of the middle).
         """
+        center, length = _position(center, "center"), _position(length, "length")
+        if length < 0:
+            raise ValueError(f"a window's length cannot be negative, got {length}")
         start = center - length // 2
         return self.fetch(chrom, start, start + length)
 
@@ -234,6 +263,11 @@ class Genome:
 
     def close(self) -> None:
         self._fasta.close()
+        self._closed = True
+
+    def _check_open(self) -> None:
+        if getattr(self, "_closed", False):
+            raise ValueError(f"Genome({self.path!r}) was closed (its `with` block ended): open it again to read")
 
     def __enter__(self):
         return self

@@ -44,6 +44,19 @@ def _kind(x) -> str:
     return "other"
 
 
+def _integer_one_hot(x) -> bool:
+    """Whether integer ``x`` (N, L) is in fact a one-hot (4, L) window: only 0 and 1, at most one 1
+    per column, and exactly one in most columns (an N column has none). Four code sequences would
+    need, at most positions, three A and one C."""
+    if x.ndim != 2 or x.shape[0] != 4 or not x.shape[1]:
+        return False
+    a = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    if a.min() < 0 or a.max() != 1:
+        return False
+    column = a.sum(axis=0)
+    return bool(column.max() == 1 and 2 * (column == 1).sum() > len(column))
+
+
 def as_input_batch(x, fill: float, seq_len: int):
     """(one-hot float batch (N, 4, L), checked against ``seq_len``; the device to return results on,
     None for numpy) for anything :meth:`dnaseq.SequenceModel.predict_proba` takes."""
@@ -84,6 +97,11 @@ def as_input_batch(x, fill: float, seq_len: int):
                              "(one-hot input must be a float array)")
         if x.shape[-1] != seq_len:
             raise wrong_length(int(x.shape[-1]))
+        if _integer_one_hot(x):
+            raise ValueError(f"an integer array of shape {tuple(x.shape)} holding only 0 and 1, one 1 per column, "
+                             "looks like a one-hot window, but integers are read as base codes (4 sequences "
+                             "here): pass "
+                             "one-hot as floats (x.astype(np.float32) / x.float()), or codes A=0 C=1 G=2 T=3 N=4")
         if x.numel() if isinstance(x, torch.Tensor) else x.size:
             lo, hi = int(x.min()), int(x.max())
             if lo < 0 or hi > 4:

@@ -16,6 +16,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
+from .._lazy import api
 from .sniff import check_peak_file, is_gff_fields
 from .textio import open_text
 
@@ -281,6 +282,7 @@ def coverage(starts: np.ndarray, ends: np.ndarray, q_starts: np.ndarray, q_ends:
     return cumulative(q_ends) - cumulative(q_starts)
 
 
+@api
 def read_intervals(path: str, on_bad_line: str = "error", gff_type: Optional[str] = None,
                    skip_hint: bool = False) -> IntervalSet:
     """Read a BED/narrowPeak (or GFF/GTF: :func:`iter_bed_records`) file into a merged

@@ -31,6 +31,8 @@ def one_hot(codes, fill: float = DEFAULT_FILL, dtype: torch.dtype = torch.float3
     base is several times faster than writing four channel planes. Every torch op accepts it;
     call ``.contiguous()`` before ``.view()``.
     """
+    if not isinstance(dtype, torch.dtype):  # np.float32, "float32": the torch dtype of that name
+        dtype = torch.from_numpy(np.zeros(0, dtype=np.dtype(dtype))).dtype
     if isinstance(codes, torch.Tensor):
         t = codes
     elif isinstance(codes, np.ndarray) and codes.dtype == np.uint8:
@@ -81,6 +83,11 @@ def codes_from_one_hot(x: Union[np.ndarray, torch.Tensor]) -> np.ndarray:
 
 
 def reverse_complement_one_hot(x: torch.Tensor) -> torch.Tensor:
-    """Reverse complement of one-hot (N, 4, L): with A,C,G,T order it is a flip of both
-    the channel and the length axis."""
+    """Reverse complement of one-hot (4, L) or (N, 4, L), torch or numpy (returned as given): with
+    A,C,G,T order it is a flip of both the channel and the length axis."""
+    if x.ndim not in (2, 3) or x.shape[-2] != 4:
+        raise ValueError(f"reverse_complement_one_hot takes one-hot (4, L) or (N, 4, L) with channels A, C, G, T; "
+                         f"got shape {tuple(x.shape)}")
+    if isinstance(x, np.ndarray):
+        return np.ascontiguousarray(x[..., ::-1, ::-1])
     return torch.flip(x, dims=(-2, -1))

@@ -6,6 +6,9 @@ from __future__ import annotations
 import os
 import warnings
 
+import torch
+
+from .._lazy import api
 from .runs import checkpoint_in
 from .task import SequenceModel
 
@@ -36,6 +39,7 @@ def _check_checkpoint_file(path: str) -> None:
                          "that dnaseq train wrote")
 
 
+@api
 def load_model(path: str, map_location: str = "cpu") -> SequenceModel:
     """A trained model, ready for prediction (eval mode), from a dnaseq checkpoint alone.
 
@@ -44,6 +48,9 @@ def load_model(path: str, map_location: str = "cpu") -> SequenceModel:
         raise FileNotFoundError(f"checkpoint not found: {path}")
     path = checkpoint_in(str(path))
     _check_checkpoint_file(path)
+    if str(map_location).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"map_location={map_location!r}, but torch sees no GPU on this machine: load with "
+                         f"map_location='cpu'")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

@@ -7,6 +7,8 @@ groups, sequence length, base order, dnaseq version — goes into the checkpoint
 """
 from __future__ import annotations
 
+import numbers
+
 from typing import Any, Dict, List, Optional, Union
 
 import pytorch_lightning as pl
@@ -101,6 +103,8 @@ class SequenceModel(pl.LightningModule):
         loss = choice(loss, LOSSES, "loss")
         if focal_gamma < 0:
             raise ValueError(f"focal_gamma must be >= 0, got {focal_gamma}")
+        if isinstance(feature_names, str):  # one name, not its letters
+            feature_names = [feature_names]
         feature_names = list(feature_names) if feature_names else [f"feature_{i}" for i in range(n_features)]
         feature_groups = list(feature_groups) if feature_groups else ["unknown"] * n_features
         if len(feature_names) != n_features:
@@ -210,6 +214,9 @@ class SequenceModel(pl.LightningModule):
         if param is not None:
             batch = batch.to(device=param.device,
                              dtype=param.dtype if param.is_floating_point() else batch.dtype)
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral)
+                                       or batch_size < 1):
+            raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
         step = int(batch_size) if batch_size else len(batch)
         with preserved(self.model), torch.no_grad():
             self.model.eval()

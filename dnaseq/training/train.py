@@ -28,6 +28,7 @@ import torch
 from jsonargparse import DefaultHelpFormatter
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.cli import LightningCLI
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from ..data.datamodule import DNADataModule
 from ..data.dataset import available_splits, open_split, read_info
@@ -275,9 +276,30 @@ def _resume_path(cli) -> Optional[str]:
     return cli.resume_from if hasattr(cli, "resume_from") else cli.config.get("ckpt_path")
 
 
-def run_training(args: Optional[List[str]] = None) -> DnaseqCLI:
-    """Train from CLI-style arguments (``--config X.yaml``, overrides, ``--ckpt_path last``)."""
-    return fit(build_cli(args))
+def run_training(args=None) -> DnaseqCLI:
+    """Train from CLI-style arguments (``--config X.yaml``, overrides, ``--ckpt_path last``): a
+    list (paths and numbers in it are taken as text) or one string split as a shell would. A
+    usage error (a misspelt option or key, a config that is not there) is a ValueError naming it,
+    never a SystemExit that would end the caller's process."""
+    if isinstance(args, (str, os.PathLike)):
+        args = shlex.split(os.fspath(args))
+    args = [os.fspath(a) if isinstance(a, os.PathLike) else str(a) for a in (args or [])]
+    missing = [path for path in config_paths(args) if not os.path.exists(path)]
+    if missing:
+        raise FileNotFoundError(f"config file not found: {missing[0]}")
+    check_config_args(args)
+    captured = io.StringIO()
+    try:
+        with redirect_stderr(captured):
+            cli = build_cli(args)
+    except SystemExit as exc:
+        if exc.code:
+            raise ValueError(explain_config_error(captured.getvalue())) from None
+        raise
+    except MisconfigurationException as exc:
+        raise ValueError(_in_words(exc)) from exc
+    sys.stderr.write(captured.getvalue())
+    return fit(cli)
 
 
 def _no_tips(record) -> bool:
@@ -333,6 +355,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         sys.stderr.write(_without_usage(captured.getvalue()))
         print(f"dnaseq train: error: {_root_cause(exc)}", file=sys.stderr)
         return 2 if _is_usage_error(exc) else 1
+    except MisconfigurationException as exc:  # Lightning's: e.g. a GPU asked for on a machine without one
+        sys.stderr.write(_without_usage(captured.getvalue()))
+        print(f"dnaseq train: error: {_in_words(exc)}", file=sys.stderr)
+        return 1
     sys.stderr.write(captured.getvalue())
     try:
         fit(cli)
@@ -394,6 +420,16 @@ def _root_cause(exc: BaseException) -> str:
     while exc.__cause__ is not None and isinstance(exc.__cause__, (FileNotFoundError, ValueError, KeyError)):
         exc = exc.__cause__
     return exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+
+
+def _in_words(exc: BaseException) -> str:
+    """Lightning's complaint about the trainer settings, with the option to change when it is a
+    device that this machine lacks."""
+    text = str(exc)
+    if "gpu backend" in text.lower() or "cuda" in text.lower() and not torch.cuda.is_available():
+        return (f"trainer.accelerator asks for a GPU, but torch {torch.__version__} sees none on this machine: "
+                f"use --trainer.accelerator cpu (or auto)")
+    return f"trainer settings: {text}"
 
 
 def _is_usage_error(exc: BaseException) -> bool:

@@ -62,6 +62,7 @@ import pandas as pd
 import yaml
 from pytorch_lightning.callbacks import Callback
 
+from .._lazy import api
 from ..outputs import ensure_writable_dir
 from .config import SECTIONS, ConfigError, explain_config_error, load_config
 from .metrics import roc_and_pr_auc
@@ -239,6 +240,7 @@ def check_search(config: str, search: str, overrides: Optional[Mapping[str, Any]
     return space, base
 
 
+@api
 def tune(config: str, search: str, trials: int, out: str, metric: str = "auroc", seed: int = 0,
          timeout: Optional[float] = None, overrides: Optional[Mapping[str, Any]] = None, prune: bool = True,
          pruner=None) -> TuneResult:
