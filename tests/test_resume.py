@@ -4,6 +4,7 @@ augmentation on, so the random streams and the data order must both be restored)
 import json
 
 import pandas as pd
+import pytest
 import torch
 import yaml
 
@@ -82,6 +83,29 @@ def test_ctrl_c_inside_a_training_step_then_resume_trains_every_batch_once(tmp_p
     assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
     metrics = pd.read_csv(run / "metrics.csv")
     assert sorted(metrics.dropna(subset=["valid_auroc"]).epoch.unique()) == [0, 1]
+
+
+@pytest.mark.parametrize("callback", ["InterruptAfterBackward", "InterruptBeforeProcessed"])
+def test_ctrl_c_anywhere_in_a_step_resumes_to_the_same_weights(tmp_path, callback):
+    """Ctrl-C after the batch drew its dropout masks (the resumed run drew others: the batch start's
+    random states are now restored), and after its optimizer step was counted but not the batch
+    (the resumed run trained it again: one step too many, as a new user's real Ctrl-C showed)."""
+    data = build_slice_dataset(tmp_path)
+    cfg = _config(tmp_path / "resume.yaml", data)
+    env = {"PYTHONPATH": str(ROOT)}
+    whole, broken = tmp_path / "whole", tmp_path / "broken"
+    stop = json.dumps([{"class_path": f"tests.train_helpers.{callback}", "init_args": {"step": 11}}])
+    run_cli("train", "--config", cfg, "--trainer.default_root_dir", whole, cwd=tmp_path, env=env)
+    stopped = run_cli("train", "--config", cfg, "--trainer.default_root_dir", broken, "--trainer.callbacks", stop,
+                      cwd=tmp_path, env=env, check=False)
+    assert stopped.returncode == 130, stopped.stderr[-2000:]
+    run = broken / "resume" / "version_0"
+    run_cli("train", "--config", cfg, "--trainer.default_root_dir", broken, "--ckpt_path", "last", cwd=tmp_path,
+            env=env)
+    a = torch.load(whole / "resume" / "version_0" / "last.ckpt", weights_only=False)
+    b = torch.load(run / "last.ckpt", weights_only=False)
+    assert a["global_step"] == b["global_step"] == 16
+    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
 
 
 def test_sampler_state_resumes_the_same_order():

@@ -32,6 +32,33 @@ class InterruptAtStep(Callback):
             raise KeyboardInterrupt
 
 
+class InterruptAfterBackward(Callback):
+    """Ctrl-C after the backward pass of the batch at optimizer step ``step`` (its dropout masks
+    drawn), before the optimizer steps."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_after_backward(self, trainer, pl_module):
+        if trainer.global_step == self.step:
+            raise KeyboardInterrupt
+
+
+class InterruptBeforeProcessed(Callback):
+    """Ctrl-C after the optimizer step of the batch at step ``step`` was counted, before Lightning
+    counts the batch processed (the window a real SIGINT hit: the resumed run trained it twice)."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        progress = trainer.fit_loop.epoch_loop.batch_progress
+        if trainer.global_step == self.step:
+            def interrupted():
+                raise KeyboardInterrupt
+            progress.increment_processed = interrupted
+
+
 def checkpoint_metadata(path: str) -> Dict:
     """What a checkpoint records about itself: dnaseq's block, hyperparameters, epoch and step."""
     ckpt = torch.load(path, map_location="cpu", weights_only=False)

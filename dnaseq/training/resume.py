@@ -58,40 +58,64 @@ class ExactResume(Callback):
 
     def __init__(self) -> None:
         self._pending: Optional[Dict[str, Any]] = None
+        self._batch_start: Optional[Dict[str, Any]] = None  # the states as the current batch began
+        self._rewound = False
 
     def state_dict(self) -> Dict[str, Any]:
-        return {"rng": rng_states()}
+        # a checkpoint saved inside a batch (Ctrl-C) keeps both: the batch is trained again on
+        # resume when the model had not trained on it, and must then draw what it drew the first time
+        return {"rng": rng_states(), "rng_batch_start": self._batch_start}
 
     def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
-        self._pending = state_dict.get("rng")
+        start = state_dict.get("rng_batch_start")
+        self._pending = start if self._rewound and start is not None else state_dict.get("rng")
 
     def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: Dict) -> None:
-        align_loader_with_progress(checkpoint)
+        self._rewound = align_loader_with_progress(checkpoint)  # called before load_state_dict
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx) -> None:
         if self._pending is not None:
             set_rng_states(self._pending)
             self._pending = None
+        self._batch_start = rng_states()
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch,
+                           batch_idx) -> None:
+        self._batch_start = None
 
 
-def align_loader_with_progress(checkpoint: Dict) -> None:
+def align_loader_with_progress(checkpoint: Dict) -> bool:
     """A checkpoint saved by Ctrl-C during a training step holds a loader that has handed out
     that batch (``consumed``) while Lightning has not completed it. Resumed as saved, the batch
     was lost and the epoch came up one batch short of what Lightning counts, so it never saw its
     last batch, skipped the epoch's validation and early stopping failed ("valid_auroc which is
     not available"). Called before the loops and the loader are restored, this puts the loader
-    back to the batches Lightning processed, so the interrupted batch is trained again."""
+    back to the batches Lightning processed, so the interrupted batch is trained again. Returns
+    whether it did (the batch is then drawn again: :class:`ExactResume` restores the random
+    states of its start)."""
     loops = (checkpoint.get("loops") or {}).get("fit_loop") or {}
     progress = loops.get("epoch_loop.batch_progress")
     loaders = (loops.get("state_dict") or {}).get("combined_loader")
     if not progress or not isinstance(loaders, list):
-        return
+        return False
     # "processed", not "completed": a checkpoint written in on_train_batch_end (save_every_n_steps)
     # has processed its batch but not yet counted it completed, and Lightning completes it on restart
-    processed = progress["current"]["processed"]
+    processed, rewound = progress["current"]["processed"], False
+    optim = loops.get("epoch_loop.automatic_optimization.optim_progress") or {}
+    stepped = (((optim.get("optimizer") or {}).get("step") or {}).get("current") or {}).get("completed")
+    consumed = [s["consumed"] for s in loaders if isinstance(s, dict) and isinstance(s.get("consumed"), int)]
+    if stepped == processed + 1 and consumed and all(c == processed + 1 for c in consumed):
+        # Ctrl-C after the optimizer stepped on the batch, before Lightning counted it processed: the
+        # model has trained on it, so it counts as processed (Lightning completes it on restart, as
+        # for a checkpoint written in on_train_batch_end); trained again, it was a step too many.
+        # (One optimizer step per batch: with accumulation the steps never exceed the batches.)
+        progress["current"]["processed"] += 1
+        progress["total"]["processed"] += 1
+        return False
     for state in loaders:
         if isinstance(state, dict) and isinstance(state.get("consumed"), int) and state["consumed"] > processed:
-            state["consumed"] = processed
+            state["consumed"], rewound = processed, True
+    return rewound
 
 
 def step_checkpoint(dirpath: Optional[str], every_n_steps: int) -> ModelCheckpoint:
