@@ -54,12 +54,33 @@ def test_train_subprocess_checkpoint_is_self_contained(tiny_dataset, tmp_path):
 
 def test_resume_from_last_continues_epoch_and_step(tiny_dataset, tmp_path):
     cfg = write_config(tmp_path / "c.yaml", tiny_dataset, tmp_path / "ckpt")
-    run_cli("train", "--config", cfg)
+    run_cli("train", "--config", cfg, "--model.lr_scheduler", "cosine")
     first = checkpoint_metadata(str(tmp_path / "ckpt" / "last.ckpt"))
-    run_cli("train", "--config", cfg, "--ckpt_path", "last", "--trainer.max_epochs", "2")
+    proc = run_cli("train", "--config", cfg, "--model.lr_scheduler", "cosine", "--ckpt_path", "last",
+                   "--trainer.max_epochs", "2")
     second = checkpoint_metadata(str(tmp_path / "ckpt" / "last.ckpt"))
     assert first["epoch"] == 0 and second["epoch"] == 1
     assert second["global_step"] == 2 * first["global_step"] > 0
+    # the one-epoch cosine had ended at learning rate 0: the added epoch would have trained nothing
+    assert "the cosine schedule planned for 1 epoch(s) is stretched to 2 (learning rate now 0.0015" in proc.stderr
+
+
+def test_a_cosine_schedule_stretched_follows_the_longer_curve():
+    from dnaseq.training.optim import stretch_cosine
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=1)
+    opt.step()
+    sched.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.0)  # the end of a 1-epoch curve
+    assert stretch_cosine(sched, 1) is None and stretch_cosine(None, 3) is None
+    assert "stretched to 3" in stretch_cosine(sched, 3)
+    rates = [opt.param_groups[0]["lr"]]
+    for _ in range(2):
+        opt.step()
+        sched.step()
+        rates.append(opt.param_groups[0]["lr"])
+    assert rates == pytest.approx([0.75, 0.25, 0.0])  # (1 + cos(pi t / 3)) / 2 for t = 1, 2, 3
 
 
 def test_same_seed_gives_identical_weights(tiny_dataset, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import math
 from typing import Any, Dict, Iterable, Optional, Union
 
 import torch
@@ -93,3 +94,22 @@ def build_optimizers(params: Iterable, optimizer: Spec, lr: float, weight_decay:
         return {"optimizer": opt, "lr_scheduler": torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=t_max, **extra)}
     return {"optimizer": opt,
             "lr_scheduler": torch.optim.lr_scheduler.StepLR(opt, **{"step_size": 10, "gamma": 0.5, **extra})}
+
+
+def stretch_cosine(scheduler, max_epochs: Optional[int]) -> Optional[str]:
+    """A resumed run whose ``trainer.max_epochs`` differs from the ``T_max`` its cosine schedule
+    was built with (``cosine`` without its own ``T_max``): stretch the schedule to the new number
+    of epochs and set the learning rate to the stretched curve's value now. Kept as it was, the
+    run went on past the curve's end, at learning rate 0 (PyTorch's recursive cosine update
+    multiplies the last rate), so the added epochs trained nothing. Returns what was done, in words."""
+    if not isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingLR) or not max_epochs or max_epochs < 1:
+        return None
+    if scheduler.T_max == max_epochs:
+        return None
+    before, scheduler.T_max = scheduler.T_max, int(max_epochs)
+    t = min(scheduler.last_epoch, scheduler.T_max)
+    for group, base in zip(scheduler.optimizer.param_groups, scheduler.base_lrs):
+        group["lr"] = scheduler.eta_min + (base - scheduler.eta_min) * (1 + math.cos(math.pi * t / scheduler.T_max)) / 2
+    scheduler._last_lr = [group["lr"] for group in scheduler.optimizer.param_groups]
+    return (f"resumed with trainer.max_epochs {max_epochs}: the cosine schedule planned for {before} epoch(s) is "
+            f"stretched to {max_epochs} (learning rate now {scheduler._last_lr[0]:.3g}, epoch {t})")

@@ -8,6 +8,7 @@ groups, sequence length, base order, dnaseq version — goes into the checkpoint
 from __future__ import annotations
 
 import numbers
+import sys
 
 from typing import Any, Dict, List, Optional, Union
 
@@ -24,7 +25,7 @@ from ..settings import DEFAULT_FILL, resolve_strand, strand_or_rc_average
 from .finetune import check_held_out, data_record, transfer_weights, trunk_parameters
 from .lm_objective import BaseNLL, check_language_model_options, check_objective_matches_data, lm_loss
 from .losses import LOSSES, auto_pos_weight, bce, focal, probability_bce
-from .optim import build_optimizers, check_optimizer, choice
+from .optim import build_optimizers, check_optimizer, choice, stretch_cosine
 from .validation import MeanAUROC
 from .wide_init import fit_on_split
 
@@ -286,6 +287,13 @@ class SequenceModel(pl.LightningModule):
             print(f"wide_fit: k-mer wide part fitted on {report['windows']:,} training windows (loss "
                   f"{report['loss']:.4f}, kmer_l2 {self.model.kmer_l2:g}, {report['seconds']} s)"
                   + ("; frozen for the run" if self._wide_fit == "frozen" else ""), flush=True)
+
+    def on_train_start(self) -> None:  # after Lightning restored a resumed run's optimizer and scheduler
+        if "T_max" in (self.hparams.get("scheduler_args") or {}):
+            return  # a schedule of the config's own length
+        said = stretch_cosine(self.lr_schedulers(), self.trainer.max_epochs)
+        if said and self.trainer.is_global_zero:
+            print(f"warning: {said}", file=sys.stderr, flush=True)
 
     def on_train_batch_start(self, batch, batch_idx) -> None:
         if self._wide_fit == "frozen":
