@@ -188,7 +188,13 @@ def test_killed_background_resumes_to_the_same_file(tiny_checkpoint, slice_fasta
     with pytest.raises(KeyboardInterrupt):
         build_background(*args, str(out), n=900, seed=8, chunk_size=50)
     assert not out.exists()
-    assert Background.load(str(out) + ".partial").provenance["resume"]["consumed"] == 350
+    assert Background.load(str(out) + ".partial", unfinished=True).provenance["resume"]["consumed"] == 350
+    with pytest.raises(ValueError, match="stopped after 350 variants, not a finished background: .* --resume"):
+        Background.load(str(out) + ".partial")  # e-values against a part of the variants: refused
+    vcf = write_vcf(tmp_path / "few.vcf", list(random_snvs(Genome(str(slice_fasta)), 3, 1000, seed=1)))
+    proc = run_cli("score-variants", "-m", tiny_checkpoint, "-r", slice_fasta, "--vcf", vcf, "-o", tmp_path / "s",
+                   "--background", str(out) + ".partial", check=False)
+    assert proc.returncode == 1 and "not a finished background" in proc.stderr and not (tmp_path / "s.tsv").exists()
     monkeypatch.setattr(bgmod._BackgroundSink, "write", real_write)
     with pytest.raises(ValueError, match="other settings"):
         build_background(*args, str(out), n=900, seed=9, chunk_size=50, resume=True)

@@ -38,12 +38,26 @@ def test_options_are_never_abbreviated(argv, expect):
      "argument --chunk-size: expected at least 1, not -3"),
     (["design", "-m", "m.ckpt", "--random", "2", "--objective", "f1", "-o", "d", "--max-edits", "x"],
      "argument --max-edits: expected a whole number, not 'x'"),
+    (["score-variants", "-m", "m.ckpt", "-r", "g.fa", "--vcf", "v.vcf", "-o", "s", "--scores", ""],
+     "argument --scores: expected one or more comma-separated names"),
+    (["score-variants", "-m", "m.ckpt", "-r", "g.fa", "--vcf", "v.vcf", "-o", "s", "--evalue-threshold", "0.05"],
+     "--evalue-threshold counts features below an e-value: it needs --background"),
+    (["score-variants", "-m", "m.ckpt", "-r", "g.fa", "--vcf", "v.vcf", "-o", "s", "--evalue-threshold", "0"],
+     "argument --evalue-threshold: expected a number > 0"),
+    (["background", "-m", "m.ckpt", "-r", "g.fa", "--vcf", "v.vcf", "-o", "b.h5", "--chromosomes", "c", "-n", "5"],
+     "-n, --chromosomes choose the random SNVs drawn without --vcf"),
+    (["background", "-m", "m.ckpt", "-r", "g.fa", "-o", "b.h5", "--ts-tv", "0"], "argument --ts-tv: expected a number > 0"),
+    (["generate", "-m", "m.ckpt", "-o", "g", "--chroms", "c"], "--chroms goes with the comparison with the genome"),
+    (["generate", "-m", "m.ckpt", "-o", "g", "--seed", "-1"], "argument --seed: expected at least 0, not -1"),
+    (["lm-baseline", "-r", "g.fa", "-o", "l"], "--reference needs --train-chromosomes and --test-chromosomes"),
 ])
 def test_a_missing_or_malformed_option_is_a_usage_error(argv, expect, tmp_path):
     (tmp_path / "g.fa").write_text(">c\n" + "ACGT" * 500 + "\n")
+    (tmp_path / "m.ckpt").write_bytes(b"")  # inputs that exist: the options are what is wrong
+    (tmp_path / "v.vcf").write_text("")
     proc = run_cli(*argv, check=False, cwd=tmp_path)
     assert proc.returncode == 2 and expect in proc.stderr, proc.stderr
-    assert [p.name for p in tmp_path.iterdir()] == ["g.fa"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.fa", "m.ckpt", "v.vcf"]
 
 
 def test_train_takes_no_prefix_of_an_option_and_missing_files_are_errors(tmp_path):

@@ -277,6 +277,13 @@ def test_generate_from_the_command_line(lm_run, tmp_path):
     assert again == generate(str(best), n=3, length=120, strategies=["sample:1.0"], seed=0)[0].sequences
     proc = run_cli("generate", "-m", best, "-o", tmp_path / "gen", check=False)
     assert proc.returncode == 1 and "exists from an earlier run" in proc.stderr
+    (tmp_path / "afile").write_text("")
+    for out in (tmp_path / "folder/", tmp_path / "afile" / "x"):  # refused before anything is generated
+        proc = run_cli("generate", "-m", best, "-L", "100000", "-o", str(out) + ("/" if out.name == "folder" else ""),
+                       check=False)
+        assert proc.returncode == 1 and ("is a folder" in proc.stderr or "is a file" in proc.stderr), proc.stderr
+    from dnaseq.cli.lm import _strategies
+    assert [s.name for s in _strategies("greedy,greedy,sample:1,sample:1.0")] == ["greedy", "sample_T1"]
 
 
 def test_zero_shot_variant_scores(lm_run, tmp_path):

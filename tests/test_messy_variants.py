@@ -188,12 +188,20 @@ def test_gzip_of_random_bytes_is_refused(model, messy, tmp_path):
     assert files_in(tmp_path) == []
 
 
-def test_truncated_gzip_ends_with_one_malformed_row(model, messy, tmp_path):
-    s = api(model, messy, messy / "truncated.vcf.gz", tmp_path / "t")
-    t = read_scores_tsv(tmp_path / "t.tsv")
-    assert (t.status == "malformed").sum() == 1 and t.status.iloc[-1] == "malformed"
-    assert "file ends early or is corrupt" in t.note.iloc[-1] and (t.status == "scored").sum() > 50
-    assert any("ends early" in w for w in s.warnings)
+def test_a_truncated_gzip_stops_before_any_output(tiny_checkpoint, messy, tmp_path):
+    """Read to its end first, like a truncated BED or checkpoint: one line, exit 1, nothing written
+    (it scored the rows before the break and exited 0 with a warning)."""
+    p = score(tiny_checkpoint, messy / "messy.fa", messy / "truncated.vcf.gz", tmp_path / "out" / "t")
+    assert p.returncode == 1 and "truncated.vcf.gz is truncated or corrupt" in p.stderr, p.stderr
+    assert "zcat" in p.stderr and len(p.stderr.strip().splitlines()) == 1 and files_in(tmp_path) == []
+
+
+def test_a_table_with_a_column_header_is_not_a_vcf(model, messy, tmp_path):
+    table = tmp_path / "scores.tsv"
+    table.write_text("chrom\tpos\tid\tref\talt\tstatus\nchr2L\t100\t.\tA\tG\tscored\n")
+    with pytest.raises(ValueError, match=r"a table with a column header .* \(an output of dnaseq score-variants\?\)"):
+        api(model, messy, table, tmp_path / "x")
+    assert not (tmp_path / "x.tsv").exists()
 
 
 def test_missing_vcf_leaves_nothing(tiny_checkpoint, messy, tmp_path):

@@ -155,3 +155,40 @@ def test_a_vcf_given_as_scores_is_named(tmp_path):
     with pytest.raises(ValueError, match=r"this is a VCF of variants, not an output of dnaseq score-variants"):
         rank_variants(str(vcf), str(tmp_path / "r.tsv"))
     assert not (tmp_path / "r.tsv").exists()
+
+
+def test_e_values_against_two_backgrounds_are_refused(tiny_checkpoint, two_chromosomes, labelled, tmp_path):
+    """Positives scored against one background and negatives against another: the classifier
+    learned the backgrounds (ROC AUC 1.000, exit 0); now refused in fit and in rank."""
+    from dnaseq.prioritize.background import build_background
+
+    pos, neg = labelled
+    args = (str(tiny_checkpoint), str(two_chromosomes))
+    for name, n in (("bg1", 300), ("bg2", 200)):
+        build_background(*args, str(tmp_path / f"{name}.h5"), n=n, seed=n)
+    for vcf, bg, out in ((pos, "bg1", "pos1"), (neg, "bg1", "neg1"), (neg, "bg2", "neg2")):
+        score_variants(args[0], str(vcf), args[1], str(tmp_path / out), background=str(tmp_path / f"{bg}.h5"),
+                       scores=("ref", "alt", "diff", "logit_diff"))
+    with pytest.raises(ValueError, match="e-values against different backgrounds .*bg1.h5 and .*bg2.h5"):
+        fit_classifier(str(tmp_path / "pos1.tsv"), str(tmp_path / "neg2.tsv"), str(tmp_path / "mixed"),
+                       use_evalues=True)
+    fit_classifier(str(tmp_path / "pos1.tsv"), str(tmp_path / "neg1.tsv"), str(tmp_path / "clf"), use_evalues=True)
+    proc = run_cli("prioritize", "rank", "--scores", tmp_path / "neg2.tsv", "--classifier",
+                   tmp_path / "clf" / "classifier.json", "-o", tmp_path / "r.tsv", check=False)
+    assert proc.returncode == 1 and "e-values against another background" in proc.stderr
+    assert not (tmp_path / "r.tsv").exists()
+
+
+def test_fit_options_that_cannot_work_stop_before_scoring(tiny_checkpoint, two_chromosomes, labelled, tmp_path):
+    pos, neg = labelled
+    common = dict(checkpoint=str(tiny_checkpoint), reference=str(two_chromosomes))
+    for kwargs, expect in [({"C": 0}, "C .* must be a number > 0"),
+                           ({"use_evalues": True}, "use_evalues adds e-values .* give a background")]:
+        with pytest.raises(ValueError, match=expect):
+            fit_classifier(str(pos), str(neg), str(tmp_path / "o"), **common, **kwargs)
+    with pytest.raises(ValueError, match="the positives and the negatives are the same file"):
+        fit_classifier(str(pos), str(pos), str(tmp_path / "o"), **common)
+    assert not (tmp_path / "o").exists()
+    proc = run_cli("prioritize", "fit", "--positives", pos, "--negatives", neg, "-o", tmp_path / "o", "--C", "0",
+                   check=False)
+    assert proc.returncode == 2 and "argument --C: expected a number > 0, not 0" in proc.stderr

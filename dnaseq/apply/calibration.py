@@ -43,6 +43,7 @@ keeps an exact tail beside a histogram in a file that runs no code when read.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from typing import Dict, List, Optional, Sequence
@@ -52,6 +53,7 @@ import numpy as np
 
 from ..models.state import fingerprint
 from ..sequence.genome import file_checksum
+from .variant_writers import DEFAULT_THRESHOLD
 
 FORMAT = "dnaseq background"
 FORMAT_VERSION = 1
@@ -60,7 +62,6 @@ BINS = 2048
 #: (|logit_diff| <= 2 * logit(1 - 1e-6) = 27.63 with the clipping of :func:`effect_scores`)
 TOPS = {"diff": 1.0, "logit_diff": 28.0, "combined": 28.0}
 DEFAULT_BACKGROUND_SCORES = ("diff", "logit_diff")
-DEFAULT_THRESHOLD = 0.01
 #: the provenance entries that must agree between a background and the run that uses it
 MUST_MATCH = ("model_fingerprint", "features", "reference_checksum", "strand", "window", "fill")
 SUMMARY_PARTS = ("min_evalue", "min_feature", "n_below", "combined_evalue")
@@ -199,6 +200,13 @@ class Background:
     def scores(self) -> List[str]:
         return list(self.distributions)
 
+    @property
+    def fingerprint(self) -> str:
+        """Which background this is, whatever its file is called: a hash of its provenance (the
+        checkpoint, reference, draw and count). E-values against two backgrounds are not comparable."""
+        text = json.dumps({**self.provenance, "n_variants": self.n}, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
     def save(self, path: str) -> None:
         with h5py.File(path, "w") as h5:
             h5.attrs.update({"format": FORMAT, "format_version": FORMAT_VERSION, "n": self.n,
@@ -212,8 +220,9 @@ class Background:
                 g.create_dataset("edges", data=d.edges)
 
     @classmethod
-    def load(cls, path: str) -> "Background":
-        """Read a background file; one-line errors for a missing file or a file of another kind."""
+    def load(cls, path: str, unfinished: bool = False) -> "Background":
+        """Read a background file; one-line errors for a missing file, a file of another kind, or
+        (unless ``unfinished``) the state of a stopped run, which counts only part of its variants."""
         if not os.path.exists(path):
             raise FileNotFoundError(f"background file not found: {path}")
         try:
@@ -235,7 +244,13 @@ class Background:
                 d = Distribution(len(features), int(g.attrs["tail_size"]), g["edges"][:])
                 d._top, d.hist, d.n = g["tail"][:].astype(np.float32), g["hist"][:], int(h5.attrs["n"])
                 dists[s] = d
-            return cls(features, dists, json.loads(h5.attrs["provenance"]), path)
+            provenance = json.loads(h5.attrs["provenance"])
+        state = provenance.get("resume")
+        if state and not unfinished:
+            raise ValueError(f"{path} is the state of a background run that stopped after {int(state['consumed']):,} "
+                             f"variants, not a finished background: finish it by running the same dnaseq background "
+                             f"command with --resume")
+        return cls(features, dists, provenance, path)
 
     def check_matches(self, provenance: Dict) -> None:
         """Refuse, in one line, a background made under other settings than ``provenance``."""

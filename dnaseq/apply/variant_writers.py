@@ -51,6 +51,8 @@ from ..sequence.textio import escape_controls
 #: REF that differs from the genome does (score with the genome's REF, the VCF's, or skip the record)
 SCORES = ("ref", "alt", "diff", "abs_diff", "logit_diff", "combined")
 DEFAULT_SCORES = ("ref", "alt", "diff", "logit_diff", "combined")
+#: with a background: a feature's e-value below this counts in the row's n_features_below
+DEFAULT_THRESHOLD = 0.01
 REF_POLICIES = ("genome", "vcf", "skip")
 
 VARIANT_COLUMNS = ("chrom", "pos", "id", "ref", "alt", "alt_index", "line", "status", "ref_match",

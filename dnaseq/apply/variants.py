@@ -128,6 +128,9 @@ def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Seque
     :mod:`dnaseq.apply.calibration`). A background made with other weights, reference, strand
     setting, window or N fill is refused before anything is written.
     """
+    scores = list(dict.fromkeys(DEFAULT_SCORES if scores is None else scores))  # each once (diff,diff: two columns)
+    if not scores:
+        raise ValueError("scores is empty: name at least one score type")
     _check_options(scores, ref_policy, evalue_threshold)
     strand = strand_or_rc_average(strand, rc_average)
     check_inputs(checkpoint, vcf, reference, out, fmt)
@@ -216,7 +219,8 @@ def _background_meta(bg: Optional[Background], path: Optional[str], threshold: f
     """The run settings' entries about the e-value background (None without one)."""
     meta = {"background": None if bg is None else str(path), "evalue_threshold": None if bg is None else threshold}
     if bg is not None:
-        meta.update(background_n=bg.n, background_source=bg.provenance.get("source"))
+        meta.update(background_n=bg.n, background_source=bg.provenance.get("source"),
+                    background_fingerprint=bg.fingerprint)
     return meta
 
 def _keep_or_discard(writer, keep: bool, partial: str) -> None:

@@ -14,7 +14,7 @@ from typing import List, Optional
 from .._version import __version__
 from ..outputs import NothingProduced, OutputBusy
 from . import apply, data, design, interpret, lm, prioritize, tune, variants, weights
-from .common import HelpFormatter, missing_input
+from .common import HelpFormatter, UsageError, missing_input
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -95,6 +95,9 @@ def _main(argv: Optional[List[str]]) -> int:
     except NothingProduced as exc:
         print(f"dnaseq {args.command}: error: {exc} (exit status 3)", file=sys.stderr)
         return 3
+    except UsageError as exc:
+        print(f"dnaseq {args.command}: error: {exc}", file=sys.stderr)
+        return 2
     except (FileNotFoundError, ValueError, KeyError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"dnaseq {args.command}: error: {msg}", file=sys.stderr)

@@ -42,6 +42,29 @@ def split_list(text: Optional[str]) -> Optional[List[str]]:
     return [c.strip() for c in text.split(",") if c.strip()]
 
 
+class UsageError(ValueError):
+    """Options that cannot go together (found after parsing): the command exits 2, as argparse does."""
+
+
+def name_list(text: str) -> List[str]:
+    """An argparse type: comma-separated names, at least one, each once (``diff,diff`` is ``diff``)."""
+    names = list(dict.fromkeys(split_list(text) or []))
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected one or more comma-separated names, got {text!r}")
+    return names
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, not {text}")
+    return value
+
+
 def _whole_number(text: str, least: int) -> int:
     try:
         value = int(text)

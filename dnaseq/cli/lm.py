@@ -7,7 +7,9 @@ import sys
 from typing import List
 
 from ..apply.generation_strategy import Strategy, parse_strategy
-from .common import add_overwrite, positive_int, progress_wanted, refuse_to_overwrite, split_list
+from ..outputs import prepare_output_prefix
+from .common import (
+    UsageError, add_overwrite, non_negative_int, positive_int, progress_wanted, refuse_to_overwrite, split_list)
 
 MAX_ORDER = 12  # dnaseq.models.ngram.MAX_ORDER (not imported: the parser answers before numpy work)
 
@@ -30,15 +32,15 @@ def _strategies(text: str) -> List[Strategy]:
         raise argparse.ArgumentTypeError(str(exc)) from None
     if not parsed:
         raise argparse.ArgumentTypeError("no strategy given")
-    return parsed
+    return list({p.name: p for p in parsed}.values())  # greedy,greedy: one greedy (its records share a name)
 
 
 def _lm_baseline(args) -> int:
     refuse_to_overwrite(args, *(args.out + s for s in (".tsv", ".json", ".png", ".best.npz")))
     if args.reference and not (args.train_chromosomes and args.test_chromosomes):
-        raise ValueError("--reference needs --train-chromosomes and --test-chromosomes")
+        raise UsageError("--reference needs --train-chromosomes and --test-chromosomes")
     if args.data and (args.train_chromosomes or args.test_chromosomes or args.regions):
-        raise ValueError("--train-chromosomes, --test-chromosomes and --regions go with --reference, "
+        raise UsageError("--train-chromosomes, --test-chromosomes and --regions go with --reference, "
                          "not --data (a dataset's splits are its own)")
     # imported after the checks: dnaseq.models (above ngram.py) loads torch
     from ..apply.lm_baseline import lm_baseline
@@ -63,12 +65,14 @@ def _lm_baseline(args) -> int:
 
 
 def _generate(args) -> int:
-    from ..apply.generate import compare_with_genome, generate, write_generation
+    if (args.baseline or args.chroms) and not args.reference:
+        raise UsageError(f"{'--baseline' if args.baseline else '--chroms'} goes with the comparison with the genome: "
+                         f"give --reference (and --chroms)")
+    from ..apply.generate import compare_with_genome, generate, write_generation  # torch: after the checks
 
     strategies = args.strategies
-    if args.baseline and not args.reference:
-        raise ValueError("--baseline scores the comparison with the genome: give --reference and --chroms too")
     refuse_to_overwrite(args, args.out + ".fa", args.out + ".tsv", args.out + ".json")
+    prepare_output_prefix(args.out)  # a folder given as the prefix, or an unwritable place, before generating
     results = generate(args.checkpoint, n=args.n, length=args.length, strategies=strategies, prompt=args.prompt or "",
                        seed=args.seed, accelerator=args.accelerator)
     report = None
@@ -127,7 +131,7 @@ def register(sub) -> None:
     g.add_argument("--strategies", "-s", type=_strategies, default="sample:1.0",
                    help="comma-separated: greedy, beam:W, sample:T, topk:K[:T]")
     g.add_argument("--prompt", help="bases read before generating (default: none, the model's start)")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=non_negative_int, default=0)
     g.add_argument("--reference", "-r", help="reference FASTA for the comparison with held-out genome")
     g.add_argument("--chroms", help="held-out chromosomes to compare with, comma-separated")
     g.add_argument("--baseline", help="n-gram model (dnaseq lm-baseline PREFIX.best.npz): bits per base of each set")

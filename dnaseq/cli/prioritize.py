@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import os
 
-from .common import add_overwrite, add_run_options, positive_int, refuse_to_overwrite, run_options, split_list
+from .common import (
+    UsageError, add_overwrite, add_run_options, name_list, positive_float, positive_int, refuse_to_overwrite,
+    run_options, split_list)
+
+
+#: how random SNVs are drawn: options that mean nothing with --vcf (its variants are the background)
+_DRAW = {"n": "-n", "seed": "--seed", "regions": "--regions", "chromosomes": "--chromosomes", "ts_tv": "--ts-tv"}
 
 
 def _background(args) -> int:
-    from ..prioritize.background import build_background
-
+    given = [option for dest, option in _DRAW.items() if getattr(args, dest) is not None]
+    if args.vcf and given:
+        raise UsageError(f"{', '.join(given)} {'choose' if len(given) > 1 else 'chooses'} the random SNVs drawn "
+                         f"without --vcf; with --vcf the background is the VCF's variants (filter the VCF instead)")
+    from ..prioritize.background import build_background  # torch: after the checks of the options
+    drawn = {dest: getattr(args, dest) for dest in _DRAW if getattr(args, dest) is not None}
     refuse_to_overwrite(args, args.out)
-    summary = build_background(args.checkpoint, args.reference, args.out, n=args.n, vcf=args.vcf, seed=args.seed,
-                               regions=args.regions, chromosomes=split_list(args.chromosomes), ts_tv=args.ts_tv,
-                               scores=split_list(args.scores), tail=args.tail, strand=args.strand,
+    summary = build_background(args.checkpoint, args.reference, args.out, vcf=args.vcf,
+                               **{**drawn, "chromosomes": split_list(args.chromosomes)},
+                               scores=args.scores, tail=args.tail, strand=args.strand,
                                run=run_options(args), chunk_size=args.chunk_size, resume=args.resume)
     if summary is not None:
         print(summary.format())
@@ -32,13 +42,14 @@ def register(sub) -> None:
     b.add_argument("--reference", "-r", required=True, help="reference FASTA (plain or bgzip)")
     b.add_argument("--out", "-o", required=True, help="background file to write (HDF5, e.g. background.h5)")
     b.add_argument("--vcf", help="score these variants (e.g. common variants) instead of random SNVs")
-    b.add_argument("-n", "--n", type=positive_int, default=100_000, help="random SNVs to draw (without --vcf)")
-    b.add_argument("--seed", type=int, default=0, help="seed of the random draw")
+    b.add_argument("-n", "--n", type=positive_int, help="random SNVs to draw (without --vcf; default 100,000)")
+    b.add_argument("--seed", type=int, help="seed of the random draw (default 0)")
     b.add_argument("--regions", help="draw only inside these BED intervals (e.g. the training regions)")
     b.add_argument("--chromosomes", help="draw only on these chromosomes (comma-separated)")
-    b.add_argument("--ts-tv", type=float, default=2.0, help="expected transition/transversion ratio of "
-                                                             "the random ALTs")
-    b.add_argument("--scores", default="diff,logit_diff", help="score types kept: diff, logit_diff, combined")
+    b.add_argument("--ts-tv", type=positive_float, help="expected transition/transversion ratio of "
+                                                         "the random ALTs (default 2)")
+    b.add_argument("--scores", type=name_list, default="diff,logit_diff",
+                   help="score types kept: diff, logit_diff, combined")
     b.add_argument("--tail", type=positive_int, default=None,
                    help="exact values kept per feature (default 100,000, fewer past 128 MiB); a histogram "
                         "covers the rest")
@@ -94,7 +105,7 @@ def register_prioritize(sub) -> None:
     f.add_argument("--reference", "-r", help="to score VCFs given as positives / negatives")
     f.add_argument("--background", help="a background file, for e-values of the VCFs scored here")
     f.add_argument("--use-evalues", action="store_true", help="add -log10 e-values to the profile")
-    f.add_argument("--C", type=float, default=1.0, help="inverse L2 strength of the logistic regression")
+    f.add_argument("--C", type=positive_float, default=1.0, help="inverse L2 strength of the logistic regression")
     f.add_argument("--min-per-class", type=positive_int, default=10, help="scored variants needed in each class")
     add_run_options(f, "score-variants")
     add_overwrite(f)

@@ -4,23 +4,35 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..apply.variant_writers import DEFAULT_SCORES, REF_POLICIES, SCORES
+from ..apply.variant_writers import DEFAULT_SCORES, DEFAULT_THRESHOLD, REF_POLICIES, SCORES
 from ..settings import STRAND_TEXT
-from .common import add_overwrite, add_run_options, positive_int, refuse_to_overwrite, run_options, split_list
+from .common import (
+    UsageError, add_overwrite, add_run_options, name_list, positive_float, positive_int, refuse_to_overwrite,
+    run_options)
 
 NOTHING_SCORED = 3  # exit status of score-variants when no variant was scored (none in the VCF, or none scorable)
 
 
-def _score_variants(args) -> int:
-    from ..apply.variant_writers import output_path
-    from ..apply.variants import score_variants
+def _threshold(text: str) -> float:
+    """``--evalue-threshold``: an e-value, above 0 and at most 1."""
+    value = positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"an e-value is at most 1, not {text}")
+    return value
 
+
+def _score_variants(args) -> int:
+    if args.evalue_threshold is not None and not args.background:
+        raise UsageError("--evalue-threshold counts features below an e-value: it needs --background")
+    from ..apply.variant_writers import output_path
+    from ..apply.variants import score_variants  # torch: after the checks of the options
     refuse_to_overwrite(args, output_path(args.format, args.out), f"{args.out}.summary.json")
-    summary = score_variants(args.checkpoint, args.vcf, args.reference, args.out, scores=split_list(args.scores),
+    summary = score_variants(args.checkpoint, args.vcf, args.reference, args.out, scores=args.scores,
                              fmt=args.format, ref_policy=args.ref_policy,
                              strand=args.strand, chunk_size=args.chunk_size, run=run_options(args),
                              resume=args.resume, background=args.background,
-                             evalue_threshold=args.evalue_threshold)
+                             evalue_threshold=DEFAULT_THRESHOLD if args.evalue_threshold is None
+                             else args.evalue_threshold)
     if summary is None:
         return 0
     print(summary.format())
@@ -73,15 +85,17 @@ def register(sub) -> None:
     v.add_argument("--vcf", required=True, help="VCF, plain or gzip/bgzip")
     v.add_argument("--reference", "-r", required=True, help="reference FASTA (plain or bgzip)")
     v.add_argument("--out", "-o", required=True, help="output prefix: PREFIX.tsv or PREFIX.h5, PREFIX.summary.json")
-    v.add_argument("--scores", default=",".join(DEFAULT_SCORES), help=f"comma-separated, from {', '.join(SCORES)}")
+    v.add_argument("--scores", type=name_list, default=",".join(DEFAULT_SCORES),
+                   help=f"comma-separated, from {', '.join(SCORES)}")
     v.add_argument("--format", choices=["tsv", "hdf5"], default="tsv")
     v.add_argument("--ref-policy", choices=REF_POLICIES, default="genome",
                    help="on REF mismatch: score with the genome's REF, the VCF's REF, or skip")
     v.add_argument("--chunk-size", type=positive_int, default=1024, help="variants per streamed chunk (unit of work)")
     v.add_argument("--background", help="a background file of dnaseq background: adds e-values per feature "
                                          "and per-row summary columns (smallest e-value, its feature, ...)")
-    v.add_argument("--evalue-threshold", type=float, default=0.01,
-                   help="with --background: count the features whose e-value is below this")
+    v.add_argument("--evalue-threshold", type=_threshold, metavar="E",
+                   help=f"with --background: count the features whose e-value is below E (default "
+                        f"{DEFAULT_THRESHOLD:g})")
     v.add_argument("--resume", action="store_true",
                    help="continue a killed TSV run from where PREFIX.tsv.partial ends")
     add_overwrite(v)

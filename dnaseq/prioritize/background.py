@@ -204,6 +204,9 @@ def build_background(checkpoint, reference: str, out: str, n: int = 100_000, vcf
     if not os.path.exists(reference):
         raise FileNotFoundError(f"reference FASTA not found: {reference}")
     if vcf is not None:
+        if regions is not None or chromosomes:
+            raise ValueError("regions and chromosomes choose where random SNVs are drawn; with a VCF the background "
+                             "is the VCF's variants (filter the VCF instead)")
         check_vcf(str(vcf))
     elif n < 1:
         raise ValueError(f"the number of background variants must be at least 1, got {n}")
@@ -276,7 +279,7 @@ def _top(statuses: Counter) -> str:
 
 def _resumed(partial: str, run_key: Dict):
     try:
-        bg = Background.load(partial)
+        bg = Background.load(partial, unfinished=True)
     except ValueError as exc:
         raise ValueError(f"--resume: {exc}; delete {partial} to start again") from None
     state = bg.provenance.get("resume") or {}

@@ -151,12 +151,15 @@ def _chroms(got: Union[Scored, np.ndarray]) -> np.ndarray:
 def _provenance(meta: Dict, features: Sequence[str]) -> Dict:
     return {"model_fingerprint": meta.get("model_fingerprint"), "checkpoint": meta.get("checkpoint"),
             "features": list(features), "window": meta.get("window"), "strand": meta.get("strand"),
-            "fill": meta.get("fill"), "background": meta.get("background")}
+            "fill": meta.get("fill"), "background": meta.get("background"),
+            "background_fingerprint": meta.get("background_fingerprint")}
 
 
-def _differing(mine: Dict, theirs: Dict) -> List[str]:
-    """The ``MUST_MATCH`` entries on which two provenances differ."""
-    return [k for k in MUST_MATCH if mine.get(k) != theirs.get(k)]
+def _differing(mine: Dict, theirs: Dict, use_evalues: bool = False) -> List[str]:
+    """The ``MUST_MATCH`` entries on which two provenances differ; with ``use_evalues`` the
+    background the e-values came from too (e-values against two backgrounds are not comparable)."""
+    keys = MUST_MATCH + (("background_fingerprint",) if use_evalues else ())
+    return [k for k in keys if mine.get(k) != theirs.get(k)]
 
 
 def _folds(groups: np.ndarray):
@@ -219,9 +222,19 @@ def fit_classifier(positives: str, negatives: str, out: str, checkpoint=None, re
     score files of score-variants, or VCFs scored here with ``checkpoint`` and ``reference`` (and
     ``background``, for e-values). Writes into folder ``out``: ``classifier.json``, ``cv_folds.tsv``,
     ``coefficients.tsv``, ``curves.png`` (and the score files of VCFs it scored)."""
+    if not (isinstance(C, (int, float)) and C > 0):
+        raise ValueError(f"C (the inverse L2 strength) must be a number > 0, got {C!r}")
+    if os.path.exists(positives) and os.path.exists(negatives) and os.path.samefile(positives, negatives):
+        raise ValueError(f"the positives and the negatives are the same file ({positives}): give two sets")
     can_score = checkpoint is not None and reference is not None
     sets = {name: _read_or_glance(path, can_score) for name, path in (("positives", positives),
                                                                       ("negatives", negatives))}
+    if use_evalues and background is None and not all(isinstance(x, Scored) for x in sets.values()):
+        raise ValueError("use_evalues adds e-values to the profile: give a background (--background) to score the "
+                         "VCFs against")
+    for got in sets.values():
+        if use_evalues and isinstance(got, Scored):
+            profile(got, use_evalues=True)  # a score file without e-values is named before anything is scored
     pos_chroms, neg_chroms = _chroms(sets["positives"]), _chroms(sets["negatives"])
     check_classes(np.r_[np.ones(len(pos_chroms), np.int64), np.zeros(len(neg_chroms), np.int64)],
                   np.r_[pos_chroms, neg_chroms], min_per_class)  # before anything is scored or written
@@ -231,7 +244,11 @@ def fit_classifier(positives: str, negatives: str, out: str, checkpoint=None, re
             sets[name] = _score(path, checkpoint, reference, background, os.path.join(out, name), run)
     pos, neg = sets["positives"], sets["negatives"]
     prov = _provenance(pos.meta, pos.features)
-    differs = _differing(prov, _provenance(neg.meta, neg.features))
+    differs = _differing(prov, _provenance(neg.meta, neg.features), use_evalues)
+    if "background_fingerprint" in differs:
+        raise ValueError(f"{pos.path} and {neg.path} have e-values against different backgrounds "
+                         f"({pos.meta.get('background')} and {neg.meta.get('background')}): the classifier would learn "
+                         f"the backgrounds, not the variants; score both with the same --background")
     if differs:
         raise ValueError(f"{pos.path} and {neg.path} were scored with different {', '.join(differs)}: score both "
                          f"with the same checkpoint and settings")
@@ -307,7 +324,11 @@ def load_classifier(path: str) -> Dict:
 def functional_scores(doc: Dict, scored: Scored) -> np.ndarray:
     """The classifier's probability that each scored row is functional."""
     mine = doc["provenance"]
-    differs = _differing(mine, _provenance(scored.meta, scored.features))
+    differs = _differing(mine, _provenance(scored.meta, scored.features), doc["use_evalues"])
+    if "background_fingerprint" in differs:
+        raise ValueError(f"{scored.path} has e-values against another background ({scored.meta.get('background')}) "
+                         f"than the classifier was fitted on ({mine.get('background')}): score the variants with "
+                         f"--background {mine.get('background')}")
     if differs:
         what = "checkpoint (other weights)" if "model_fingerprint" in differs else ", ".join(differs)
         raise ValueError(f"{scored.path} was scored with another {what} than the classifier was fitted on "

@@ -64,12 +64,12 @@ def rank_variants(scores: str, out: str, classifier: Optional[str] = None, top: 
     order = np.argsort(ranked[rank_by].to_numpy() * (1 if ascending else -1), kind="stable")
     ranked = ranked.iloc[order].reset_index(drop=True)
     ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
-    prepare_output_prefix(out)
+    figure = (plot or os.path.splitext(out)[0] + ".png") if has_e and top > 0 else None
+    for path in [out] + ([figure] if figure else []):  # both places checked before anything is written
+        prepare_output_prefix(path)
     ranked.to_csv(out + ".partial", sep="\t", index=False, float_format="%.6g", quoting=csv.QUOTE_MINIMAL)
     os.replace(out + ".partial", out)
-    figure = None
-    if has_e and top > 0:
-        figure = plot or os.path.splitext(out)[0] + ".png"
+    if figure:
         e = np.minimum(scored.scores["evalue_diff"], scored.scores.get("evalue_logit_diff", np.inf))[order][:top]
         labels = [f"{r.chrom}:{r.pos} {r.ref}>{r.alt}" + (f" {r.id}" if r.id not in ("", ".") and str(r.pos) not in r.id
                                                          else "") for r in ranked.head(top).itertuples()]

@@ -159,6 +159,14 @@ def check_vcf(path: str, sniff_lines: int = 10) -> None:
     kind = sniff(path)
     if kind.name in _NOT_VCF:
         raise ValueError(not_a(path, "a VCF", kind, "--vcf takes a VCF (plain, gzip or bgzip)"))
+    try:
+        with open(path, "rb") as fh:
+            gz = fh.read(2) == b"\x1f\x8b"
+    except PermissionError as exc:
+        raise ValueError(f"cannot read VCF {path}: {exc.strerror}") from exc
+    if gz and count_records(path) is None:  # read to its end now: a damaged file stops before any output
+        raise ValueError(f"VCF {path} is truncated or corrupt: it cannot be decompressed to its end; copy or "
+                         f"download it again (or decompress what can be read: zcat {path} > partial.vcf)")
     data: List[str] = []
     try:
         with open_text(path, **_OPEN) as fh:
@@ -184,6 +192,12 @@ def check_vcf(path: str, sniff_lines: int = 10) -> None:
         return  # read_vcf reports a corrupt/truncated gzip as one malformed row
     if not data:
         return
+    first = data[0].split("\t")
+    if len(first) >= 2 and first[1].strip().lower() in ("pos", "position", "start", "bp"):
+        ours = [f.lower() for f in first[:5]] == ["chrom", "pos", "id", "ref", "alt"]
+        raise ValueError(f"{path} is a table with a column header ({' '.join(first[:5])} ...), not a VCF"
+                         + (" (an output of dnaseq score-variants?)" if ours else "")
+                         + ": --vcf takes a VCF, with its ##fileformat and #CHROM header lines")
     vcf_like = sum(1 for t in data if len(f := t.split("\t")) >= 5 and _POS.fullmatch(f[1]))
     if 2 * vcf_like < len(data):
         sample = "".join(data)
