@@ -1,6 +1,7 @@
 """DNA language models: a base never sees itself, windows straight from a FASTA, training through
 `dnaseq train`, bits per base, and chromatin commands refusing a language model."""
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -162,6 +163,9 @@ def test_train_a_language_model_through_dnaseq_train(lm_run):
     import dnaseq
     folder, proc = lm_run
     assert "valid_bpb" in proc.stdout
+    # what the windows are and what the N rule left out, said as the run starts
+    assert re.search(r"train: [\d,]+ windows of 200 bp on 3 chromosome\(s\) \(chr2R, chr3L, chr3R\); [\d,]+ of "
+                     r"[\d,]+ left out for more than 0.5 N", proc.stderr), proc.stderr[-3000:]
     best = next(folder.rglob("best.ckpt"))
     state = torch.load(best, map_location="cpu", weights_only=False)
     callback = next(v for k, v in state["callbacks"].items() if k.startswith("ModelCheckpoint"))
@@ -221,6 +225,13 @@ def test_evaluate_a_language_model_beside_the_ngram(lm_run, tmp_path, tiny_check
     assert table.bases[0] == 240_907 == table.bases[1] + table.bases[2]  # every known base of chr2L, once
     assert table.bits_per_base.between(1.5, 2.5).all() and table.ngram_bits_per_base.between(1.8, 2.1).all()
     assert (tmp_path / "ev" / "lm_metrics.png").stat().st_size > 10_000
+    proc = run_cli("evaluate", "-m", best, "--data", LM_FASTA, "--split", "valid", "--chroms", "chr2R,chr2L")
+    assert "held-out chr2R, chr2L" in proc.stdout and "chr2R was trained on: bits per base there are not held-out" \
+        in proc.stderr
+    proc = run_cli("evaluate", "-m", best, "--data", LM_FASTA, "--strand", "both", check=False)
+    assert proc.returncode == 2 and "--strand both: for a chromatin model" in proc.stderr  # was silently ignored
+    proc = run_cli("evaluate", "-m", best, "--data", LM_FASTA, "--split", "nonsense", check=False)
+    assert proc.returncode == 1 and "split 'nonsense': a language model is evaluated on" in proc.stderr
     proc = run_cli("evaluate", "-m", tiny_checkpoint, "--data", LM_FASTA, check=False)
     assert proc.returncode == 1 and "is a chromatin model" in proc.stderr
     proc = run_cli("evaluate", "-m", best, "--data", DATA / "dm3_insulators.h5", check=False)

@@ -13,6 +13,7 @@ never scored. Bits are -log2 P averaged over the scored bases of each class; per
 """
 from __future__ import annotations
 
+import logging
 import math
 import os
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from ..sequence.onehot import one_hot
 from ..settings import RunOptions
 from ..training.checkpoint import as_model
 
+log = logging.getLogger(__name__)
 LN2 = math.log(2)
 
 
@@ -135,11 +137,16 @@ def _row(name: str, bits: np.ndarray, ngram_bits: Optional[np.ndarray]) -> Dict:
 
 def evaluate_language_model(checkpoint, reference: str, chroms: Optional[Sequence[str]] = None,
                             classes: Optional[Dict[str, str]] = None, baseline: Optional[str] = None,
-                            out_dir: Optional[str] = None, run: Optional[RunOptions] = None) -> Optional[LMEvaluation]:
+                            out_dir: Optional[str] = None, run: Optional[RunOptions] = None,
+                            split: str = "test") -> Optional[LMEvaluation]:
     """Bits per base of a language model on ``chroms`` of ``reference`` (default: the checkpoint's
-    test chromosomes), overall and per ``classes`` ({name: BED}), beside the n-gram model
-    ``baseline`` (a ``dnaseq lm-baseline`` ``PREFIX.best.npz``) on the same bases. Returns None
-    on ranks other than 0 of a multi-process run."""
+    chromosomes of ``split``, ``test`` or ``valid``), overall and per ``classes`` ({name: BED}),
+    beside the n-gram model ``baseline`` (a ``dnaseq lm-baseline`` ``PREFIX.best.npz``) on the
+    same bases. Chromosomes the model was trained on are evaluated with a warning (their bits per
+    base are not held-out). Returns None on ranks other than 0 of a multi-process run."""
+    if split not in ("test", "valid"):
+        raise ValueError(f"split {split!r}: a language model is evaluated on its test or valid chromosomes "
+                         f"(or name them with --chroms)")
     model, label = as_model(checkpoint, language_model=True)
     if not model.language_model:
         raise ValueError(f"{label} is a chromatin model: evaluate it on a dataset (--data DATA.h5); a reference "
@@ -149,10 +156,14 @@ def evaluate_language_model(checkpoint, reference: str, chroms: Optional[Sequenc
     L = int(model.seq_len)
     ngram = NgramModel.load(baseline) if baseline else None
     with Genome(reference) as genome:
-        names = list(chroms or model.held_out_chromosomes("test"))
+        names = list(chroms or model.held_out_chromosomes(split))
         if not names:
-            raise ValueError(f"{label} records no test chromosomes: name the held-out ones with --chroms")
+            raise ValueError(f"{label} records no {split} chromosomes: name the held-out ones with --chroms")
         names = [genome.resolve(c) for c in names]
+        trained = set(model.held_out_chromosomes("train")) & set(names)
+        if trained:
+            log.warning("%s: %s %s trained on: bits per base there are not held-out", label,
+                        ", ".join(sorted(trained)), "was" if len(trained) == 1 else "were")
         codes = {c: genome.chromosome_codes(c) for c in names}
         masks = class_masks(classes or {}, genome, names)
     tiles = {c: _windows(codes[c], L) for c in names}
@@ -176,6 +187,9 @@ def evaluate_language_model(checkpoint, reference: str, chroms: Optional[Sequenc
     inside_any = np.zeros(len(bits), bool)
     for name, per in masks.items():
         m = np.concatenate([per[c] for c in names])
+        if not m.any():
+            log.warning("class %s (%s) covers no base of %s: its row is empty", name, (classes or {})[name],
+                        ", ".join(names))
         inside_any |= m
         rows.append(_row(name, np.where(m, bits, np.nan), None if ngram_bits is None else np.where(m, ngram_bits, np.nan)))
     if masks:

@@ -10,16 +10,22 @@ import sys
 from ..outputs import output_prefix
 from ..settings import STRAND_TEXT
 from .common import (
-    Once, add_overwrite, add_run_options, positive_int, progress_wanted, refuse_to_overwrite, run_options,
-    split_list)
+    Once, UsageError, add_overwrite, add_run_options, positive_int, progress_wanted, refuse_to_overwrite,
+    run_options, split_list)
 
 
 def _evaluate_language_model(args) -> int:
-    from ..apply.lm_evaluate import evaluate_language_model, parse_classes
+    chromatin_only = [o for o, given in (("--save-predictions", args.save_predictions),
+                                         ("--plot-features", args.plot_features),
+                                         ("--strand both", args.strand == "both")) if given]
+    if chromatin_only:
+        raise UsageError(f"{', '.join(chromatin_only)}: for a chromatin model on a dataset; a language model on a "
+                         f"reference FASTA reads the given strand and writes lm_metrics.tsv/json/png")
+    from ..apply.lm_evaluate import evaluate_language_model, parse_classes  # torch: after the option checks
 
     result = evaluate_language_model(args.checkpoint, args.data, chroms=split_list(args.chroms),
                                      classes=parse_classes(args.classes), baseline=args.baseline,
-                                     out_dir=args.out, run=run_options(args))
+                                     out_dir=args.out, run=run_options(args), split=args.split)
     if result is None:
         return 0
     print(result.format())

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from typing import Iterator, List, Optional
 
 import numpy as np
@@ -333,6 +334,22 @@ class DNADataModule(pl.LightningDataModule):
                 rows = np.random.default_rng(self.train_subset_seed).choice(full.n, keep, replace=False)
                 self._sources[split] = SubsetSource(full, rows)
         return self._sources[split]
+
+    def setup(self, stage: str) -> None:
+        """Lightning's hook, as a run starts: a language model's run says what its windows are."""
+        if self.language_model and stage == "fit" and self.trainer is not None and self.trainer.is_global_zero:
+            for role in ("train", "valid"):
+                self._say_windows(self.source(role))
+
+    def _say_windows(self, src: GenomeWindowSplit) -> None:
+        """What a split of a reference's windows holds and what its rules left out (windows over
+        the N limit were dropped without a word)."""
+        c, cfg = src.counts, as_windows(self.windows)
+        dropped = (f"; {c['over_n_limit']:,} of {c['windows_tiled']:,} left out for more than "
+                   f"{cfg.max_n_fraction:g} N (gaps, or chromosomes shorter than a window)" if c["over_n_limit"] else "")
+        print(f"{src.split}: {c['windows']:,} windows of {src.window} bp on {c['chromosomes']} chromosome(s) "
+              f"({', '.join(src.info.attrs['chroms'][:6])}{' ...' if c['chromosomes'] > 6 else ''}){dropped}",
+              file=sys.stderr, flush=True)
 
     def _loader(self, role: str, shuffle: bool) -> DataLoader:
         src = self.source(role)
