@@ -5,17 +5,7 @@ import argparse
 
 from ..settings import DEFAULT_FILL, STRANDS
 from ..training.weight_formats import BY_NAME, PUBLISHED_MD5
-from .common import add_overwrite, positive_int, refuse_to_overwrite
-
-
-def _fill(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--fill takes a number such as 0.25 or 0, not {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"--fill must lie in [0, 1], not {value}")
-    return value
+from .common import add_overwrite, fraction, positive_int, refuse_to_overwrite
 
 
 def _import_weights(args) -> int:
@@ -58,7 +48,7 @@ def register(sub) -> None:
     p.add_argument("--strand", choices=[*STRANDS, "auto"], default="as-trained",
                    help="strand mode saved in the checkpoint (as-trained: as the peer's distributed model runs; "
                         "auto is its 0.1 spelling)")
-    p.add_argument("--fill", type=_fill, default=DEFAULT_FILL,
+    p.add_argument("--fill", type=fraction, default=DEFAULT_FILL,
                    help="one-hot value of N in every channel (default 0.25, as Selene and Kipoi feed it; "
                         "the original DeepSEA / ExPecto scripts used 0)")
     p.add_argument("--base-order", help="input channel order of the weights, e.g. AGCT (default: the layout's)")
