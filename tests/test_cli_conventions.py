@@ -70,6 +70,9 @@ def test_train_takes_no_prefix_of_an_option_and_missing_files_are_errors(tmp_pat
         value = "conv_recurent" if arg == "--model.arch" else "9"
         proc = run_cli("train", "--config", config, "--data.data", data, arg, value, check=False, cwd=tmp_path)
         assert proc.returncode == 2 and hint in proc.stderr, proc.stderr
+    proc = run_cli("train", "--config", config, "--data.data", data, "--data.batch_size", "0", check=False, cwd=tmp_path)
+    assert proc.returncode == 1 and "data.batch_size must be a whole number >= 1, got 0" in proc.stderr
+    assert not list(tmp_path.rglob("version_*"))  # a run that never started leaves no run folder
     proc = run_cli("train", "--config", tmp_path / "nope.yaml", check=False, cwd=tmp_path)
     assert proc.returncode == 1 and "config file not found" in proc.stderr  # as every missing input
     proc = run_cli("train", "--config", config, "--data.data", tmp_path / "nope.h5", check=False, cwd=tmp_path)

@@ -3,6 +3,7 @@ import pytest
 
 from dnaseq import Genome, UnknownChromosomeError, decode
 from dnaseq.sequence.genome import candidate_names, write_fasta
+from tests.conftest import DATA
 
 
 @pytest.fixture
@@ -97,3 +98,13 @@ def test_reads_that_start_on_a_bgzf_block_boundary(tmp_path):
             assert decode(g.fetch("c", lo, hi).codes) == seq[lo:hi]
         checked += 1
     assert checked >= 3
+
+
+def test_a_truncated_bgzip_reference_says_so(tmp_path):
+    """A BGZF FASTA cut short (an interrupted download) said only 'unpack requires a buffer of 4 bytes'."""
+    whole = (DATA / "dm3_slice" / "dm3_chr2L_400k.fa.gz").read_bytes()
+    cut = tmp_path / "cut.fa.gz"
+    cut.write_bytes(whole[:30_000])
+    with pytest.raises(ValueError, match="cut.fa.gz: cannot index this FASTA: .*ends early or is damaged: copy or "
+                                         "download it again"):
+        Genome(str(cut))

@@ -168,7 +168,10 @@ def evaluate(checkpoint, data: str, split: str = "test", strand: Optional[str] =
     than 0 of a multi-process run.
     """
 
-    model, label = as_model(checkpoint)
+    model, label = as_model(checkpoint, language_model=True)
+    if model.language_model:
+        raise ValueError(f"{label} is a DNA language model: evaluate it on a reference FASTA (--data genome.fa), "
+                         f"which reports held-out bits per base; {data} is a chromatin dataset")
     source = open_split(data, split)
     check_compatible(model.n_features, model.seq_len, source.info.n_features, source.info.seq_len,
                      model_label="the checkpoint", data_label=str(data))

@@ -25,6 +25,7 @@ from a generator seeded by seed, epoch, batch and rank), so the global stream is
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import sys
 from typing import Iterator, List, Optional
@@ -272,6 +273,10 @@ class DNADataModule(pl.LightningDataModule):
             raise ValueError(f"train_fraction must be in (0, 1], got {train_fraction}")
         self.train_fraction, self.train_subset_seed = float(train_fraction), int(train_subset_seed)
         self.data = data
+        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+            raise ValueError(f"data.batch_size must be a whole number >= 1, got {batch_size!r}")
+        if isinstance(num_workers, bool) or not isinstance(num_workers, numbers.Integral) or num_workers < 0:
+            raise ValueError(f"data.num_workers must be a whole number >= 0, got {num_workers!r}")
         self.batch_size, self.num_workers = batch_size, num_workers
         self.rc_augment, self.in_memory, self.seed = rc_augment, in_memory, seed
         self.pin_memory, self.mix_chunks, self.fill = pin_memory, mix_chunks, fill

@@ -43,6 +43,7 @@ from ..apply.variants import score_variants
 from ..outputs import prepare_output_prefix
 from ..sequence.sniff import sniff
 from ..sequence.vcf import check_vcf, read_vcf
+from ..training.checkpoint import as_model
 
 FORMAT = "dnaseq functional classifier"
 FORMAT_VERSION = 1
@@ -227,6 +228,8 @@ def fit_classifier(positives: str, negatives: str, out: str, checkpoint=None, re
     if os.path.exists(positives) and os.path.exists(negatives) and os.path.samefile(positives, negatives):
         raise ValueError(f"the positives and the negatives are the same file ({positives}): give two sets")
     can_score = checkpoint is not None and reference is not None
+    if can_score:
+        as_model(checkpoint)  # a language model is refused by name before anything is read or scored
     sets = {name: _read_or_glance(path, can_score) for name, path in (("positives", positives),
                                                                       ("negatives", negatives))}
     if use_evalues and background is None and not all(isinstance(x, Scored) for x in sets.values()):

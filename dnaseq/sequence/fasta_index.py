@@ -294,7 +294,9 @@ def _build_index(path: str) -> None:
                              f"(blank lines inside or after a sequence?); pyfaidx: {exc}{_REWRAP}") from exc
         except (pyfaidx.FastaIndexingError, IndexError, EOFError, struct.error, zlib.error) as exc:
             # zlib.error, struct.error, EOFError: a damaged BGZF file
-            raise ValueError(f"{path}: cannot index this FASTA: {_with_rewrap(exc)}") from exc
+            damaged = (" (the compressed file ends early or is damaged: copy or download it again)"
+                       if isinstance(exc, (EOFError, struct.error, zlib.error)) else "")
+            raise ValueError(f"{path}: cannot index this FASTA: {_with_rewrap(exc)}{damaged}") from exc
         except OSError as exc:
             raise ValueError(f"{path}: could not build its index {fai}: {exc}") from exc
         faidx.close()

@@ -152,8 +152,10 @@ class Genome:
                                                 f"{self.index_path}: {exc}") from exc
         except (pyfaidx.FastaIndexingError, OSError, EOFError, IndexError, struct.error,
                 zlib.error) as exc:
+            damaged = (" (it ends early or is damaged: copy or download it again)"
+                       if isinstance(exc, (EOFError, struct.error, zlib.error)) else "")
             raise ValueError(f"{self.path}: cannot read this FASTA or its index {self.index_path}: "
-                             f"{exc}") from exc
+                             f"{exc}{damaged}") from exc
         self.lengths: Dict[str, int] = {k: len(v) for k, v in self._fasta.records.items()}
         self._resolved: Dict[str, str] = {}
 

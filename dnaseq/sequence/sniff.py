@@ -203,7 +203,8 @@ def not_a(path: str, expected: str, kind: Kind, instead: str = "") -> str:
     if kind.name in _COMPRESSED:
         instead = (f"decompress it ({_COMPRESSED[kind.name]}), or compress it with gzip or bgzip, which "
                    f"dnaseq reads")
-    return f"{path}: this is a {kind.description}, not {expected}" + (f"; {instead}" if instead else "")
+    article = "an" if kind.description[:1].lower() in "aeiou" else "a"
+    return f"{path}: this is {article} {kind.description}, not {expected}" + (f"; {instead}" if instead else "")
 
 
 #: formats that are certainly not a FASTA reference

@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import shlex
+import shutil
 import sys
 import warnings
 from contextlib import redirect_stderr
@@ -364,6 +365,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         fit(cli)
     except (FileNotFoundError, ValueError) as exc:
         print(f"dnaseq train: error: {_root_cause(exc)}", file=sys.stderr)
+        _remove_if_nothing_ran(cli)
         return 1
     except (SystemExit, KeyboardInterrupt):  # Lightning turns Ctrl-C into sys.exit(1)
         if not cli.trainer.interrupted:
@@ -380,6 +382,22 @@ def main(argv: Optional[List[str]] = None) -> int:
         if last:
             print(f"last checkpoint: {last}")
     return 0
+
+
+#: what a run folder holds before its first step: a failed start leaves nothing else
+_SET_UP_ONLY = {"config.yaml", "hparams.yaml"}
+
+
+def _remove_if_nothing_ran(cli) -> None:
+    """A run that failed before it saved anything (an empty split, a wrong option found by the
+    data module) leaves no run folder that holds only its config: a later --ckpt_path last or
+    a look at runs/ would find a run that never was."""
+    folder = getattr(cli, "run_dir", "")
+    if not folder or not os.path.isdir(folder) or cli.trainer.global_rank != 0:
+        return
+    names = set(os.listdir(folder))
+    if names <= _SET_UP_ONLY and not getattr(cli, "resume_from", None):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _say_interrupted(cli, argv: List[str]) -> None:
