@@ -170,6 +170,10 @@ def test_background_from_a_vcf_counts_what_it_could_not_score(tiny_checkpoint, s
     with pytest.raises(ValueError, match="no background variant could be scored .*unknown_chromosome"):
         build_background(str(tiny_checkpoint), str(slice_fasta), str(tmp_path / "none.h5"), vcf=str(nothing))
     assert not (tmp_path / "none.h5").exists()
+    header_only = write_vcf(tmp_path / "header.vcf", [])
+    proc = run_cli("background", "-m", tiny_checkpoint, "-r", slice_fasta, "--vcf", header_only, "-o",
+                   tmp_path / "h.h5", check=False)
+    assert proc.returncode == 3 and "no background variant could be scored" in proc.stderr  # as score-variants
 
 
 def test_killed_background_resumes_to_the_same_file(tiny_checkpoint, slice_fasta, tmp_path, monkeypatch):

@@ -118,6 +118,8 @@ def test_windows_in_regions_and_short_regions_centred(tmp_path):
 
 def test_windows_errors_name_the_rule(tmp_path):
     fa = _toy_fasta(tmp_path)
+    with pytest.raises(ValueError, match="its longest chromosome is 1,000 bp, shorter than a 5,000 bp window"):
+        GenomeWindowSplit(str(fa), "train", GenomeWindows(window=5000, valid_chroms=["chr2"], test_chroms=["chr3"]))
     with pytest.raises(ValueError, match="valid_chroms"):
         GenomeWindowSplit(str(fa), "train", GenomeWindows(window=100))
     with pytest.raises(ValueError, match="both a validation and a test"):

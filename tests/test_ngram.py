@@ -309,6 +309,8 @@ def check_outputs(prefix: Path, max_k: int):
     assert Path(f"{prefix}.png").stat().st_size > 10_000
     model = NgramModel.load(f"{prefix}.best.npz")
     assert model.max_k == best
+    with pytest.raises(ValueError, match=r"\.tsv is not a dnaseq n-gram model: give the PREFIX.best.npz"):
+        NgramModel.load(f"{prefix}.tsv")  # the table beside it (numpy said: 'allow_pickle=False')
     return table, summary
 
 

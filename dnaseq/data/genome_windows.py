@@ -158,6 +158,11 @@ class GenomeWindowSplit(SplitSource):
             return f"{where} has no chromosome: every chromosome is held out; name data.windows.train_chroms"
         if not spans:
             return f"{where} has no region of {cfg.regions} on it"
+        longest = max(e - s for _, s, e in spans)
+        if longest < cfg.window:
+            return (f"{where} has 0 windows: its longest {'region' if cfg.regions else 'chromosome'} is {longest:,} "
+                    f"bp, shorter than a {cfg.window:,} bp window (data.windows.window): every window is padded with N "
+                    f"past the ends, over the N limit with the gaps; use a smaller window")
         return (f"{where} has 0 windows: all {self.counts['windows_tiled']:,} windows of {cfg.window} bp have more "
                 f"than {cfg.max_n_fraction:g} N (data.windows.max_n_fraction)")
 

@@ -354,6 +354,10 @@ class NgramModel:
         """A model written by :meth:`save` (its max_k is the order it was saved at)."""
         if not os.path.exists(path):
             raise FileNotFoundError(f"n-gram model not found: {path}")
+        with open(path, "rb") as fh:
+            if fh.read(4) != b"PK\x03\x04":  # an .npz is a zip archive
+                raise ValueError(f"{path} is not a dnaseq n-gram model: give the PREFIX.best.npz that dnaseq "
+                                 f"lm-baseline writes (not its table or summary)")
         try:
             with np.load(path, allow_pickle=False) as z:
                 arrays = {name: z[name] for name in z.files}

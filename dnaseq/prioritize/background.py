@@ -49,7 +49,7 @@ from ..apply.variants import effect_scores, variant_units
 from ..inference import engine
 from ..inference.pairs import pair_step
 from ..inference.predictor import settings
-from ..outputs import prepare_output_prefix
+from ..outputs import NothingProduced, prepare_output_prefix
 from ..sequence.encoding import ALPHABET, N_CODE
 from ..sequence.genome import Genome
 from ..sequence.intervals import read_intervals
@@ -255,7 +255,7 @@ def build_background(checkpoint, reference: str, out: str, n: int = 100_000, vcf
     if not info.is_main:
         return None
     if background.n == 0:
-        raise ValueError(f"no background variant could be scored ({_top(sink.statuses)}): nothing written")
+        raise NothingProduced(f"no background variant could be scored ({_top(sink.statuses)}): nothing written")
     background.provenance.pop("resume", None)
     background.provenance["statuses"] = dict(sink.statuses)
     if report is not None:
