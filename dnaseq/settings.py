@@ -22,6 +22,14 @@ BATCH_SIZES = {"evaluate": 256, "predict": 256, "score-variants": 128, "ism": 51
                "attribute": 64, "design": 1024, "background": 128}
 
 
+def whole_number(value, name: str, least: int = 1, unit: str = "") -> int:
+    """``value`` as a plain int when it is a whole number >= ``least`` (numpy integers included;
+    bool, 2.5 and 1000.0 are not); a ValueError naming ``name`` (and its ``unit``) otherwise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+        raise ValueError(f"{name} must be a whole number{' of ' + unit if unit else ''} >= {least}, got {value!r}")
+    return int(value)
+
+
 def deprecated_spelling(old: str, new: str) -> None:
     """Say once per call site that ``old`` is an old spelling of ``new`` (a FutureWarning: shown
     to users by default, unlike DeprecationWarning), and go on with ``new``."""
@@ -75,10 +83,7 @@ class RunOptions:
 
     def __post_init__(self) -> None:
         for name, least in (("batch_size", 1), ("num_nodes", 1), ("num_workers", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
-                raise ValueError(f"{name} must be a whole number >= {least}, got {value!r}")
-            setattr(self, name, int(value))  # a numpy integer from the caller becomes a plain int
+            setattr(self, name, whole_number(getattr(self, name), name, least))  # numpy integers become int
 
     def say(self, text: str) -> None:
         """One progress line on stderr (a stage starting), for a command's user: printed when

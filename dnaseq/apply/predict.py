@@ -19,7 +19,6 @@ options (devices, strategy, precision) and the checkpoint's strand mode and N fi
 from __future__ import annotations
 
 import logging
-import numbers
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from ..inference.predictor import probabilities_step, settings
 from ..outputs import NothingProduced, output_prefix, prepare_output_prefix
 from ..sequence.genome import Genome
 from ..sequence.windows import chromosome_blocks, describe_left_out, fasta_blocks, region_blocks
-from ..settings import RunOptions
+from ..settings import RunOptions, whole_number
 from ..training.checkpoint import as_model
 from .prediction_writers import PredictionSink, resume_point
 
@@ -57,8 +56,8 @@ def _check_request(regions, fasta, chroms, reference, stride, fmt, bigwig) -> No
         raise ValueError("give exactly one input: regions (BED), fasta, or chroms")
     if (regions is not None or chroms is not None) and not reference:
         raise ValueError("regions and chroms need --reference")
-    if stride is not None and (isinstance(stride, bool) or not isinstance(stride, numbers.Integral) or stride < 1):
-        raise ValueError(f"stride must be a whole number of bp >= 1, got {stride!r}")
+    if stride is not None:
+        whole_number(stride, "stride", unit="bp")
     if fmt not in ("tsv", "hdf5", "h5"):
         raise ValueError(f"unknown output format {fmt!r}; use tsv or hdf5")
     if bigwig and fasta is not None:

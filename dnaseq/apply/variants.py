@@ -88,19 +88,21 @@ def _chunks(rows: Iterable[VariantRow], size: int) -> Iterator[List[VariantRow]]
         yield chunk
 
 
-def check_inputs(checkpoint, vcf: str, reference: str, out: str, fmt: str = "tsv") -> None:
+def check_inputs(checkpoint, vcf: str, reference: str, out: str, fmt: str = "tsv") -> Optional[int]:
     """Everything that can be checked before outputs are created: the output format, the
     checkpoint and reference exist, the VCF is readable and looks like a VCF
     (:func:`dnaseq.sequence.vcf.check_vcf`), and the output prefix's folder exists (it is created) and
-    is writable. Raises FileNotFoundError / ValueError with one line naming the path."""
+    is writable. Raises FileNotFoundError / ValueError with one line naming the path. Returns the
+    VCF's record count when the check read it to its end (a gzipped VCF), else None."""
 
     output_path(fmt, str(out))
     if isinstance(checkpoint, (str, os.PathLike)) and not os.path.exists(checkpoint):
         raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
     if not os.path.exists(reference):
         raise FileNotFoundError(f"reference FASTA not found: {reference}")
-    check_vcf(str(vcf))
+    records = check_vcf(str(vcf))
     prepare_output_prefix(str(out))
+    return records
 
 
 @api
@@ -133,7 +135,7 @@ def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Seque
         raise ValueError("scores is empty: name at least one score type")
     _check_options(scores, ref_policy, evalue_threshold)
     strand = strand_or_rc_average(strand, rc_average)
-    check_inputs(checkpoint, vcf, reference, out, fmt)
+    records = check_inputs(checkpoint, vcf, reference, out, fmt)
     bg = Background.load(str(background)) if background is not None else None
     model, label = as_model(checkpoint, language_model=True)
     language_model = model.language_model
@@ -175,7 +177,8 @@ def score_variants(checkpoint, vcf: str, reference: str, out: str, scores: Seque
     try:
         step = lm_pair_step(st.fill, run.batch_size) if language_model else pair_step(st.fill, st.strand,
                                                                                        run.batch_size, local)
-        records = count_records(str(vcf)) if run.progress or run.progress_lines else None
+        if records is None and (run.progress or run.progress_lines):  # a gzipped VCF was counted in its check
+            records = count_records(str(vcf))
         total = -(-max(records - skip, 0) // chunk_size) if records is not None else None  # for the progress
         info = engine.run(st.net, produce, step, make_sink, run, total=total)
     except BaseException as exc:

@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 from .._lazy import api
 from .._version import __version__
 from ..outputs import OutputLock, prepare_output_file
-from ..settings import ProgressLines
+from ..settings import ProgressLines, whole_number
 from ..sequence.encoding import N_CODE
 from ..sequence.genome import Genome, UnknownChromosomeError
 from ..sequence.intervals import IntervalSet, merge_intervals, read_intervals
@@ -257,9 +257,8 @@ def _check_sizes(bin_size, window_size, min_coverage, max_n_fraction, valid_frac
                  random_split: bool) -> None:
     """Refuse, naming the argument, a number that would build a wrong dataset without a word
     (min_coverage 2: no positive ever; valid_fraction 1.5: no training window) or crash."""
-    for name, value in (("bin_size", bin_size), ("window_size", window_size)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"{name} must be a whole number of bp >= 1, got {value!r}")
+    whole_number(bin_size, "bin_size", unit="bp")
+    whole_number(window_size, "window_size", unit="bp")
     if window_size < bin_size or (window_size - bin_size) % 2:
         raise ValueError("window_size must be >= bin_size and differ from it by an even number")
     for name, value, low_open in (("min_coverage", min_coverage, True), ("max_n_fraction", max_n_fraction, False),

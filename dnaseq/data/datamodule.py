@@ -25,7 +25,6 @@ from a generator seeded by seed, epoch, batch and rank), so the global stream is
 from __future__ import annotations
 
 import math
-import numbers
 import os
 import sys
 from typing import Iterator, List, Optional
@@ -38,7 +37,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from ..sequence.encoding import N_CODE
 from ..sequence.genome import Genome, is_fasta
 from ..sequence.onehot import one_hot, reverse_complement_one_hot
-from ..settings import DEFAULT_FILL
+from ..settings import DEFAULT_FILL, whole_number
 from .dataset import SplitSource, available_splits, open_split
 from .genome_windows import BASES, GenomeWindows, GenomeWindowSplit, as_windows, split_chromosomes
 from .layout import DatasetInfo, SubsetSource
@@ -273,11 +272,8 @@ class DNADataModule(pl.LightningDataModule):
             raise ValueError(f"train_fraction must be in (0, 1], got {train_fraction}")
         self.train_fraction, self.train_subset_seed = float(train_fraction), int(train_subset_seed)
         self.data = data
-        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-            raise ValueError(f"data.batch_size must be a whole number >= 1, got {batch_size!r}")
-        if isinstance(num_workers, bool) or not isinstance(num_workers, numbers.Integral) or num_workers < 0:
-            raise ValueError(f"data.num_workers must be a whole number >= 0, got {num_workers!r}")
-        self.batch_size, self.num_workers = batch_size, num_workers
+        self.batch_size = whole_number(batch_size, "data.batch_size")
+        self.num_workers = whole_number(num_workers, "data.num_workers", least=0)
         self.rc_augment, self.in_memory, self.seed = rc_augment, in_memory, seed
         self.pin_memory, self.mix_chunks, self.fill = pin_memory, mix_chunks, fill
         if not 0 <= int(jitter) < 500:
@@ -343,18 +339,8 @@ class DNADataModule(pl.LightningDataModule):
     def setup(self, stage: str) -> None:
         """Lightning's hook, as a run starts: a language model's run says what its windows are."""
         if self.language_model and stage == "fit" and self.trainer is not None and self.trainer.is_global_zero:
-            for role in ("train", "valid"):
-                self._say_windows(self.source(role))
-
-    def _say_windows(self, src: GenomeWindowSplit) -> None:
-        """What a split of a reference's windows holds and what its rules left out (windows over
-        the N limit were dropped without a word)."""
-        c, cfg = src.counts, as_windows(self.windows)
-        dropped = (f"; {c['over_n_limit']:,} of {c['windows_tiled']:,} left out for more than "
-                   f"{cfg.max_n_fraction:g} N (gaps, or chromosomes shorter than a window)" if c["over_n_limit"] else "")
-        print(f"{src.split}: {c['windows']:,} windows of {src.window} bp on {c['chromosomes']} chromosome(s) "
-              f"({', '.join(src.info.attrs['chroms'][:6])}{' ...' if c['chromosomes'] > 6 else ''}){dropped}",
-              file=sys.stderr, flush=True)
+            for role in ("train", "valid"):  # windows over the N limit were dropped without a word
+                print(self.source(role).describe(), file=sys.stderr, flush=True)
 
     def _loader(self, role: str, shuffle: bool) -> DataLoader:
         src = self.source(role)

@@ -134,7 +134,7 @@ class GenomeWindowSplit(SplitSource):
         n_frac = self._n_fraction(starts, L)
         keep = n_frac <= cfg.max_n_fraction
         self.starts = starts[keep]
-        self.n, self.window, self.split = len(self.starts), L, split
+        self.n, self.window, self.split, self.max_n_fraction = len(self.starts), L, split, cfg.max_n_fraction
         self.counts = {"chromosomes": len(chroms), "spans": len(spans), "windows_tiled": int(len(starts)),
                        "over_n_limit": int((~keep).sum()), "windows": int(self.n),
                        "bases": int(np.count_nonzero(self.seq < N_CODE))}
@@ -165,6 +165,15 @@ class GenomeWindowSplit(SplitSource):
                     f"past the ends, over the N limit with the gaps; use a smaller window")
         return (f"{where} has 0 windows: all {self.counts['windows_tiled']:,} windows of {cfg.window} bp have more "
                 f"than {cfg.max_n_fraction:g} N (data.windows.max_n_fraction)")
+
+    def describe(self) -> str:
+        """One line: the split's windows, and how many the N rule left out."""
+        c = self.counts
+        dropped = (f"; {c['over_n_limit']:,} of {c['windows_tiled']:,} left out for more than {self.max_n_fraction:g} "
+                   f"N (gaps, or chromosomes shorter than a window)" if c["over_n_limit"] else "")
+        chroms = self.info.attrs["chroms"]
+        return (f"{self.split}: {c['windows']:,} windows of {self.window} bp on {c['chromosomes']} chromosome(s) "
+                f"({', '.join(chroms[:6])}{' ...' if len(chroms) > 6 else ''}){dropped}")
 
     def read(self, idx: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         codes = self.seq[self.starts[row_indices(idx, self.n)][:, None] + np.arange(self.window)[None, :]]

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import difflib
 import inspect
-import numbers
 import textwrap
 from typing import Callable, Dict
 
 import torch
 from torch import nn
 
+from ..settings import whole_number
 from .beluga import Beluga
 from .deepsea import DeepSEA
 from .language import LanguageModelChromatin, RecurrentLM
@@ -44,11 +44,9 @@ def build_model(name: str, seq_len: int, n_features: int, **hparams) -> nn.Modul
         near = difflib.get_close_matches(key, MODELS, n=1)
         hint = f"; did you mean {near[0]!r}?" if near else ""
         raise ModelArgumentError(f"unknown model {name!r}{hint} (registered: {', '.join(sorted(MODELS))})")
-    for what, value in (("seq_len", seq_len), ("n_features", n_features)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"{what} must be a whole number >= 1, got {value!r}")
+    seq_len, n_features = whole_number(seq_len, "seq_len"), whole_number(n_features, "n_features")
     try:
-        return MODELS[key](seq_len=int(seq_len), n_features=int(n_features), **hparams)
+        return MODELS[key](seq_len=seq_len, n_features=n_features, **hparams)
     except TypeError as exc:
         valid = [p for p in inspect.signature(MODELS[key]).parameters if p not in ("seq_len", "n_features")]
         bad = [k for k in hparams if k not in valid]

@@ -147,10 +147,12 @@ _NOT_VCF = {"bed", "fasta", "gff", "sam", "bam", "cram", "bedgraph", "wig", "big
             "zstd", "bzip2", "xz", "zip", "checkpoint"}
 
 
-def check_vcf(path: str, sniff_lines: int = 10) -> None:
+def check_vcf(path: str, sniff_lines: int = 10) -> Optional[int]:
     """Raise (before any output is created) if ``path`` is missing, unreadable, a folder, or
     clearly not a VCF: no ``##fileformat``/``#CHROM`` header and fewer than half of its first
-    ``sniff_lines`` data lines are tab-separated records with an integer POS."""
+    ``sniff_lines`` data lines are tab-separated records with an integer POS. A gzipped VCF is read
+    to its end (a truncated one raises); its record count (:func:`count_records`) is returned, None
+    for a plain one."""
     path = str(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"VCF not found: {path}")
@@ -164,7 +166,8 @@ def check_vcf(path: str, sniff_lines: int = 10) -> None:
             gz = fh.read(2) == b"\x1f\x8b"
     except PermissionError as exc:
         raise ValueError(f"cannot read VCF {path}: {exc.strerror}") from exc
-    if gz and count_records(path) is None:  # read to its end now: a damaged file stops before any output
+    records = count_records(path) if gz else None  # read to its end now: a damaged file stops before any output
+    if gz and records is None:
         raise ValueError(f"VCF {path} is truncated or corrupt: it cannot be decompressed to its end; copy or "
                          f"download it again (or decompress what can be read: zcat {path} > partial.vcf)")
     data: List[str] = []
@@ -183,15 +186,15 @@ def check_vcf(path: str, sniff_lines: int = 10) -> None:
                 if not text:
                     continue
                 if text.startswith("##fileformat=") or text.startswith("#CHROM"):
-                    return
+                    return records
                 if not text.startswith("#"):
                     data.append(text)
     except PermissionError as exc:
         raise ValueError(f"cannot read VCF {path}: {exc.strerror}") from exc
     except _CORRUPT:
-        return  # read_vcf reports a corrupt/truncated gzip as one malformed row
+        return records  # read_vcf reports a corrupt/truncated gzip as one malformed row
     if not data:
-        return
+        return records
     first = data[0].split("\t")
     if len(first) >= 2 and first[1].strip().lower() in ("pos", "position", "start", "bp"):
         ours = [f.lower() for f in first[:5]] == ["chrom", "pos", "id", "ref", "alt"]
@@ -205,6 +208,7 @@ def check_vcf(path: str, sniff_lines: int = 10) -> None:
         raise ValueError(f"{path} does not look like a VCF: it has no ##fileformat or #CHROM header line and "
                          f"{len(data) - vcf_like} of its first {len(data)} lines are not tab-separated "
                          f"CHROM POS ID REF ALT records" + (" (it looks like binary data)" if binary else ""))
+    return records
 
 
 def count_records(path: str) -> Optional[int]:

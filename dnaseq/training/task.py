@@ -7,7 +7,6 @@ groups, sequence length, base order, dnaseq version — goes into the checkpoint
 """
 from __future__ import annotations
 
-import numbers
 import sys
 
 from typing import Any, Dict, List, Optional, Union
@@ -21,7 +20,7 @@ from ..models.state import preserved
 from ..models.strand import StrandWrapper
 from ..sequence.encoding import ALPHABET
 from ..sequence.inputs import as_input_batch, check_one_hot_shape
-from ..settings import DEFAULT_FILL, resolve_strand, strand_or_rc_average
+from ..settings import DEFAULT_FILL, resolve_strand, strand_or_rc_average, whole_number
 from .finetune import check_held_out, data_record, transfer_weights, trunk_parameters
 from .lm_objective import BaseNLL, check_language_model_options, check_objective_matches_data, lm_loss
 from .losses import LOSSES, auto_pos_weight, bce, focal, probability_bce
@@ -215,10 +214,7 @@ class SequenceModel(pl.LightningModule):
         if param is not None:
             batch = batch.to(device=param.device,
                              dtype=param.dtype if param.is_floating_point() else batch.dtype)
-        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral)
-                                       or batch_size < 1):
-            raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
-        step = int(batch_size) if batch_size else len(batch)
+        step = len(batch) if batch_size is None else whole_number(batch_size, "batch_size")
         with preserved(self.model), torch.no_grad():
             self.model.eval()
             probs = torch.cat([wrapper(batch[lo:lo + step]) for lo in range(0, len(batch), step)])

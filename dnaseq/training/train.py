@@ -32,12 +32,12 @@ from pytorch_lightning.cli import LightningCLI
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from ..data.datamodule import DNADataModule
-from ..data.dataset import available_splits, open_split, read_info
 from ..models import ModelArgumentError, describe_models, is_language_model
 from ..outputs import ensure_writable_dir
 from .config import ConfigError, check_config_args, config_paths, explain_config_error, typed_word
 from .console import EpochSummary, LogInterval, bars_wanted, quiet_fit_warnings
 from .logs import default_loggers
+from .data_checks import check_train_split
 from .resume import ExactResume, LastEveryEpoch, step_checkpoint
 from .runs import RUN_DIR_ENV, resolve_run_dir, run_name
 from .task import SequenceModel, check_compatible
@@ -122,7 +122,7 @@ class DnaseqCLI(LightningCLI):
     def _instantiate_trainer(self, config: dict, callbacks: list):
         """Put the run in its folder (see :mod:`dnaseq.training.runs`) unless the config names
         other places, and add the exact-resume and step-checkpoint callbacks."""
-        _check_train_split(self.datamodule)  # before the trainer prints anything
+        check_train_split(self.datamodule)  # before the trainer prints anything
         for key, value in self.whole_numbers.items():  # jsonargparse made them floats again when instantiating
             config[key.split(".", 1)[1]] = value
         root = config.get("default_root_dir") or "runs"
@@ -221,57 +221,6 @@ def fit(cli: DnaseqCLI) -> DnaseqCLI:
     return cli
 
 
-def _check_train_split(dm) -> None:
-    """Stop before training, naming the file, when the training split is missing or empty."""
-    if getattr(dm, "language_model", False):
-        dm.source("train")  # windows of a reference: an empty split stops here, saying which rule emptied it
-        return
-    splits, data = getattr(dm, "splits", None), str(getattr(dm, "data", "") or "")
-    if not isinstance(splits, dict) or "train" not in splits or not data:
-        return  # not dnaseq's data module
-    if os.path.isdir(data) or data.endswith(".mat"):
-        return  # DeepSEA bundles: their train.mat is read lazily, and a lone .mat names no split
-
-    split, have = splits["train"], available_splits(dm.data)
-    if split not in have:
-        raise ValueError(f"{dm.data} has no {split!r} split (it has {', '.join(have) or 'none'}): nothing to "
-                         f"train on; set --data.train_split or rebuild the dataset")
-    if _split_windows(dm.data, split) == 0:
-        raise ValueError(f"{dm.data}: the {split!r} split has 0 windows: nothing to train on (every chromosome "
-                         f"went to validation or test?); rebuild the dataset with fewer --valid-chroms / "
-                         f"--test-chroms, or set --data.train_split")
-    _check_valid_split(dm, have)
-
-
-def _split_windows(data: str, split: str) -> int:
-    src = open_split(data, split, in_memory=False)
-    try:
-        return len(src)
-    finally:
-        src.close()
-
-
-def _check_valid_split(dm, have) -> None:
-    """Stop before training when the validation split has no windows (Lightning then fails after
-    the first epoch); warn when no feature has both positive and negative windows in it
-    (valid_auroc is NaN: the best checkpoint and early stopping have nothing to go by)."""
-    split = dm.splits.get("valid")
-    if not split or split not in have:
-        return
-    fix = ("rebuild the dataset with a larger --valid-fraction or other --valid-chroms, or set "
-           "--data.val_split")
-    summary = read_info(dm.data).attrs.get("summary") or {}
-    windows = _split_windows(dm.data, split)
-    if windows == 0:
-        raise ValueError(f"{dm.data}: the {split!r} split has 0 windows: nothing to validate on; {fix}")
-    positives = (summary.get("positives") or {}).get(split)
-    if positives is not None and not any(0 < p < windows for p in positives):  # legal, but say what it means
-        logging.getLogger("dnaseq").warning(
-            f"{dm.data}: no feature has both positive and negative windows in the {split!r} split ({windows:,} "
-            f"windows): valid_auroc is undefined (NaN), so early stopping ends the run after its first epoch "
-            f"and best.ckpt is that epoch; for a model judged on validation, {fix}")
-
-
 def _resume_path(cli) -> Optional[str]:
     """The checkpoint the run continues from (resolved from ``--ckpt_path`` with the run folder)."""
     return cli.resume_from if hasattr(cli, "resume_from") else cli.config.get("ckpt_path")
@@ -285,22 +234,30 @@ def run_training(args=None) -> DnaseqCLI:
     if isinstance(args, (str, os.PathLike)):
         args = shlex.split(os.fspath(args))
     args = [os.fspath(a) if isinstance(a, os.PathLike) else str(a) for a in (args or [])]
-    missing = [path for path in config_paths(args) if not os.path.exists(path)]
-    if missing:
-        raise FileNotFoundError(f"config file not found: {missing[0]}")
-    check_config_args(args)
     captured = io.StringIO()
     try:
-        with redirect_stderr(captured):
-            cli = build_cli(args)
-    except SystemExit as exc:
-        if exc.code:
-            raise ValueError(explain_config_error(captured.getvalue())) from None
-        raise
+        cli = _checked_cli(args, captured)
     except MisconfigurationException as exc:
         raise ValueError(_in_words(exc)) from exc
     sys.stderr.write(captured.getvalue())
     return fit(cli)
+
+
+def _checked_cli(args: List[str], captured: io.StringIO, progress_bars: Optional[bool] = None) -> DnaseqCLI:
+    """:func:`build_cli` after the configs' own checks, with jsonargparse's output kept in
+    ``captured``: a missing config is FileNotFoundError, a usage error (a misspelt option or key)
+    ConfigError with one line; the API and the command report these their own ways."""
+    missing = [path for path in config_paths(args) if not os.path.exists(path)]
+    if missing:
+        raise FileNotFoundError(f"config file not found: {missing[0]}")
+    check_config_args(args)
+    try:
+        with redirect_stderr(captured):
+            return build_cli(args, progress_bars=progress_bars)
+    except SystemExit as exc:
+        if exc.code:
+            raise ConfigError(explain_config_error(captured.getvalue())) from None
+        raise
 
 
 def _no_tips(record) -> bool:
@@ -332,26 +289,15 @@ def main(argv: Optional[List[str]] = None) -> int:
             print("\nArchitectures (model.arch) with their arguments and sizes: dnaseq train --list-models "
                   "(or dnaseq models)")
         return 0
-    missing = [path for path in config_paths(argv) if not os.path.exists(path)]
-    if missing:  # a missing input file is an error (1), as in every command; a bad option is usage (2)
-        print(f"dnaseq train: error: config file not found: {missing[0]}", file=sys.stderr)
-        return 1
-    try:
-        check_config_args(argv)
-    except ConfigError as exc:
-        print(f"dnaseq train: error: {exc}", file=sys.stderr)
-        return 2
     captured = io.StringIO()
-    bars = bars_wanted()  # asked before stderr is captured below
     try:
-        with redirect_stderr(captured):
-            cli = build_cli(argv, progress_bars=bars)
-    except SystemExit as exc:
-        if exc.code:
-            print(f"dnaseq train: error: {explain_config_error(captured.getvalue())}", file=sys.stderr)
-            return 2
+        cli = _checked_cli(argv, captured, progress_bars=bars_wanted())  # bars asked before stderr is captured
+    except SystemExit:  # exit status 0 from jsonargparse (--print_config ...): its output is the answer
         sys.stderr.write(captured.getvalue())
         return 0
+    except ConfigError as exc:  # a usage error (2); a missing input file is an error (1), as in every command
+        print(f"dnaseq train: error: {exc}", file=sys.stderr)
+        return 2
     except (FileNotFoundError, ValueError, KeyError, TypeError) as exc:  # TypeError: jsonargparse on odd input
         sys.stderr.write(_without_usage(captured.getvalue()))
         print(f"dnaseq train: error: {_root_cause(exc)}", file=sys.stderr)
