@@ -220,7 +220,15 @@ def test_background_on_two_ddp_processes_equals_one(tiny_checkpoint, slice_fasta
     assert a.n == b.n == 300
     for s in a.scores:
         np.testing.assert_allclose(a.distributions[s].sorted_tail(), b.distributions[s].sorted_tail(), atol=1e-6)
-        assert np.abs(a.distributions[s].hist - b.distributions[s].hist).sum() <= 4  # values a hair from a bin edge
+        # the histograms cannot be compared bin by bin: effects of ~1e-5 carry float32 noise of one
+        # ULP of a probability (6e-8) that differs with batch shapes, moving values between the fine
+        # bins; each holds exactly its own 300 values (the tails keep them all), merged across ranks
+        for d in (a.distributions[s], b.distributions[s]):
+            tail = d.sorted_tail()
+            assert len(tail) == 300 and d.hist.sum(axis=0).tolist() == [300] * d.F
+            bins = np.clip(np.searchsorted(d.edges, tail, side="right") - 1, 0, len(d.edges) - 2)
+            for f in range(d.F):
+                np.testing.assert_array_equal(np.bincount(bins[:, f], minlength=len(d.hist)), d.hist[:, f])
 
 
 def test_regions_on_chromosomes_the_reference_lacks_are_named(slice_fasta, tmp_path, caplog):

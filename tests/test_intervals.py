@@ -27,6 +27,17 @@ def test_headers_narrowpeak_and_gzip(tmp_path):
     assert s.tolist() == [100] and e.tolist() == [300]
 
 
+def test_intervals_found_under_either_naming_scheme(tmp_path):
+    path = tmp_path / "p.bed"
+    path.write_text("chr2L\t100\t200\nMT\t5\t9\n2R\t1\t3\n")
+    iv = read_intervals(path)
+    assert iv.intervals("2L")[0].tolist() == [100]  # Ensembl name finds the UCSC record
+    assert iv.intervals("chrM")[1].tolist() == [9]
+    assert iv.intervals("chr2R")[0].tolist() == [1]
+    assert iv.covered_bases("2L", np.array([150]), np.array([250])).tolist() == [50]
+    assert iv.intervals("chr3L")[0].size == 0
+
+
 @pytest.mark.parametrize("line,problem", [
     ("chr1\t100", "at least 3"),
     ("chr1\tabc\t200", "integers"),

@@ -291,6 +291,15 @@ def test_fasta_regions(tmp_path):
     assert [len(s) for s in seqs] == [10, 5] and info["bases"] == 9 + 5
     seqs, info = fasta_sequences(str(fasta), ["chrA", "chrB"])
     assert [len(s) for s in seqs] == [100, 20] and info["bases"] == 90 + 20
+    (tmp_path / "empty.bed").write_text("# no record\n")
+    with pytest.raises(ValueError, match="empty.bed holds no interval"):
+        fasta_sequences(str(fasta), ["chrA"], str(tmp_path / "empty.bed"))
+    other = write_fasta(tmp_path / "h.fa", {"B": "ACGT" * 5, "D": "ACGT"})
+    (tmp_path / "r.bed").write_text("chrA\t2\t12\nchrB\t30\t40\n")  # chrB's interval lies past B's end
+    with pytest.raises(ValueError, match=r"r.bed has no interval inside B \(its intervals lie on chrA, chrB\)"):
+        fasta_sequences(str(other), ["B"], str(tmp_path / "r.bed"))
+    with pytest.raises(ValueError, match=r"none of its chromosomes \(chrA, chrB\) is in"):
+        fasta_sequences(str(write_fasta(tmp_path / "k.fa", {"Z": "ACGT"})), ["Z"], str(tmp_path / "r.bed"))
 
 
 # -- the command -------------------------------------------------------------------------------------

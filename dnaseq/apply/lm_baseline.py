@@ -132,11 +132,24 @@ def fasta_sequences(reference: str, chromosomes: Sequence[str], regions: Optiona
                 for lo, hi in zip(np.clip(s, 0, len(codes)), np.clip(e, 0, len(codes))):
                     if hi > lo:
                         out.append(codes[lo:hi].copy())
+        if regions and not out:
+            raise ValueError(_no_region_reason(regions, intervals, names, genome))
     finally:
         genome.close()
     where = f" in the regions of {regions}" if regions else ""
     return out, {"chromosomes": names, "chromosome_lengths": lengths, "pieces": len(out),
                  "bases": _bases(out), "where": f"{', '.join(names)} of {reference}{where}"}
+
+
+def _no_region_reason(regions: str, intervals, names: Sequence[str], genome: Genome) -> str:
+    """Why the intervals of ``regions`` gave no sequence on ``names``."""
+    if not intervals.chroms:
+        return f"{regions} holds no interval (it has no BED record): give a BED of regions, or leave out --regions"
+    on = ", ".join(sorted(intervals.chroms)[:10]) + (", ..." if len(intervals.chroms) > 10 else "")
+    if not any(genome.has(c) for c in intervals.chroms):
+        return f"{regions}: none of its chromosomes ({on}) is in {genome.path}"
+    return (f"{regions} has no interval inside {', '.join(names)} (its intervals lie on {on}): "
+            f"choose chromosomes that it covers")
 
 
 def stitch_windows(codes: np.ndarray, chroms: Sequence, starts: np.ndarray) -> Tuple[List[np.ndarray], int]:

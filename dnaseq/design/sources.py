@@ -16,7 +16,7 @@ from typing import List, Optional
 import numpy as np
 
 from ..outputs import NothingProduced
-from ..sequence.genome import Genome, candidate_names
+from ..sequence.genome import Genome
 from ..sequence.intervals import read_intervals
 from ..sequence.windows import Windows, describe_left_out, fasta_input, region_records, region_window
 
@@ -78,11 +78,10 @@ def protected_mask(bed: str, starts: Starts) -> np.ndarray:
     mask = np.zeros((n, L), bool)
     for i in range(n):
         if starts.chroms[i] is not None:
-            keys, offset = candidate_names(starts.chroms[i]), int(starts.window_starts[i])
+            key, offset = starts.chroms[i], int(starts.window_starts[i])
         else:
-            keys, offset = [starts.names[i]], 0
-        for key in keys:
-            s, e = intervals.intervals(key)
-            for a, b in zip(s - offset, e - offset):
-                mask[i, max(int(a), 0):max(min(int(b), L), 0)] = True
+            key, offset = starts.names[i], 0
+        s, e = intervals.intervals(key)
+        for a, b in zip(s - offset, e - offset):
+            mask[i, max(int(a), 0):max(min(int(b), L), 0)] = True
     return mask

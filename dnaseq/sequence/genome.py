@@ -28,13 +28,11 @@ import numpy as np
 import pyfaidx
 
 from .encoding import CODE_TABLE, DECODE_TABLE, INVALID, N_CODE
+from .names import candidate_names
 from .fasta_index import _bgzip_message, _duplicate_or, check_index, ensure_index, index_paths, is_bgzf_path  # noqa: F401
 from .sniff import check_fasta_file, sniff
 
 log = logging.getLogger(__name__)
-
-# Pairs of names that mean the same sequence in different naming schemes.
-_SPECIAL_ALIASES = {"chrM": ["MT", "M", "chrMT"], "MT": ["chrM", "M"], "M": ["chrM", "MT"]}
 
 
 class UnknownChromosomeError(KeyError):
@@ -49,23 +47,6 @@ class UnknownChromosomeError(KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return self.message
-
-
-def candidate_names(name: str) -> List[str]:
-    """Names under which ``name`` may appear in another naming scheme (chr1 <-> 1, chrM <-> MT)."""
-    names = [name]
-    if name.lower().startswith("chr"):
-        names.append(name[3:])
-    else:
-        names.append("chr" + name)
-    for n in list(names):
-        names.extend(_SPECIAL_ALIASES.get(n, []))
-    seen, out = set(), []
-    for n in names:
-        if n not in seen:
-            seen.add(n)
-            out.append(n)
-    return out
 
 
 @dataclass(frozen=True)

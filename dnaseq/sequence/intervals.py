@@ -17,6 +17,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import numpy as np
 
 from .._lazy import api
+from .names import candidate_names
 from .sniff import check_peak_file, is_gff_fields
 from .textio import open_text
 
@@ -38,8 +39,13 @@ class IntervalSet:
     n_comment_lines: int = 0  # track / browser / # / blank lines
 
     def intervals(self, chrom: str) -> Tuple[np.ndarray, np.ndarray]:
+        """The intervals on ``chrom``, found under its name in either scheme (``2L`` finds a BED's
+        ``chr2L``, ``chrM`` its ``MT``); none when the file has no record there."""
+        for name in candidate_names(chrom):
+            if name in self.chroms:
+                return self.chroms[name]
         empty = np.zeros(0, dtype=np.int64)
-        return self.chroms.get(chrom, (empty, empty))
+        return empty, empty
 
     def covered_bases(self, chrom: str, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """Bases of each [starts[i], ends[i]) covered by these intervals."""
