@@ -75,12 +75,23 @@ def prepare_output_file(path: str, example: str, option: str = "--out") -> None:
         raise ValueError(f"{exc}; choose another {option}") from None
 
 
-def prepare_output_prefix(out: str) -> None:
+def folders_in_the_way(paths) -> None:
+    """Refuse output files whose path is an existing folder: the finished file could not be
+    renamed onto it after all the work (checked first, whatever ``--overwrite`` says)."""
+    folders = [str(p) for p in paths if p and os.path.isdir(p)]
+    if folders:
+        raise ValueError(f"{folders[0]} is a folder, where an output file of this name goes: choose another --out "
+                         "(or move the folder)")
+
+
+def prepare_output_prefix(out: str, outputs=()) -> None:
     """Create the folder of output prefix ``out`` (like ``evaluate --out``) and check that it
-    is writable; a prefix that is a folder (``results/``) is an error."""
+    is writable; a prefix that is a folder (``results/``) is an error, as is a folder standing
+    where one of the ``outputs`` (file paths) will go."""
     if out.endswith(("/", os.sep)) or os.path.isdir(out):
         raise ValueError(f"output prefix {out!r} is a folder; give a prefix such as "
                          f"{os.path.join(out, 'scores')!r} (writes scores.tsv, scores.summary.json)")
+    folders_in_the_way(outputs)
     folder = os.path.dirname(os.path.abspath(out))
     blocker = _file_in_the_way(folder)
     if blocker is not None:

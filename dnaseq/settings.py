@@ -21,6 +21,10 @@ STRAND_TEXT = {"both": "predictions averaged over both strands (window and rever
 BATCH_SIZES = {"evaluate": 256, "predict": 256, "score-variants": 128, "ism": 512, "motifs": 128,
                "attribute": 64, "design": 1024, "background": 128}
 
+#: integrated-gradients steps at most: captum's Gauss-Legendre nodes take memory in the square of
+#: the steps (100,000 asked for 75 GiB), and attributions converge far below this
+MAX_IG_STEPS = 1000
+
 
 def whole_number(value, name: str, least: int = 1, unit: str = "") -> int:
     """``value`` as a plain int when it is a whole number >= ``least`` (numpy integers included;

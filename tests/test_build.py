@@ -126,6 +126,34 @@ def test_empty_peak_file_gives_all_negative_feature(tmp_path):
     assert rep.positives["train"] == [0] and rep.windows["train"] == 20
 
 
+def test_a_feature_the_train_split_cannot_teach_is_named_and_strict_stops(tmp_path, caplog):
+    fa = _genome(tmp_path, ("chr1", "chr2"))
+    on_chr2 = _bed(tmp_path, "chr2.bed", ["chr2\t1000\t1400"])  # positives only in the held-out chromosome
+    everywhere = _bed(tmp_path, "all.bed", ["chr1\t0\t4000", "chr2\t0\t4000"])
+    fine = _bed(tmp_path, "fine.bed", ["chr1\t1000\t1400", "chr2\t1000\t1400"])
+    feats = [Feature("held", "TF", str(on_chr2)), Feature("every", "TF", str(everywhere)),
+             Feature("ok", "TF", str(fine))]
+    kw = dict(valid_chroms=["chr2"], max_n_fraction=1.0, progress=False)
+    with caplog.at_level(logging.WARNING):
+        rep = build_dataset(str(fa), feats, str(tmp_path / "d.h5"), **kw)
+    assert rep.positives["train"][0] == 0 and rep.positives["train"][1] == rep.windows["train"] == 20
+    assert ("1 of 3 features has no positive window in the train split (20 windows): held; "
+            "1 of 3 features has no negative window in the train split (20 windows): every") in caplog.text
+    with pytest.raises(ValueError, match=r"has no positive window .*: held; .*--strict: nothing written"):
+        build_dataset(str(fa), feats, str(tmp_path / "s.h5"), strict=True, **kw)
+    assert not list(tmp_path.glob("s.h5*"))
+    proc = run_cli("build-dataset", "-r", fa, "--peaks", f"held={on_chr2}", "--peaks", f"ok={fine}",
+                   "--valid-chroms", "chr2", "--max-n-fraction", "1", "-o", tmp_path / "c.h5", "--strict", check=False)
+    assert proc.returncode == 1 and "1 of 2 features has no positive window" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "c.h5").exists()
+    run_cli("build-dataset", "-r", fa, "--peaks", f"ok={fine}", "--valid-chroms", "chr2", "--max-n-fraction", "1",
+            "-o", tmp_path / "c.h5", "--strict")  # every feature learnable: strict builds
+    assert read_info(str(tmp_path / "c.h5")).feature_names == ["ok"]
+    rep = build_dataset(str(fa), [Feature("ok", "TF", str(fine))], str(tmp_path / "rp.h5"), require_positive=True,
+                        strict=True, **kw)  # one feature, every kept window positive by that rule: no finding
+    assert rep.positives["train"] == [rep.windows["train"]] > [0]
+
+
 @pytest.mark.parametrize("bad,expect", [
     ({"min_coverage": 2}, r"min_coverage must be a fraction in \(0, 1\], got 2"),  # no positive ever, silently
     ({"min_coverage": 0}, r"min_coverage must be a fraction in \(0, 1\]"),

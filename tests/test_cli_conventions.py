@@ -7,11 +7,13 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
 import torch
 
+from dnaseq.sequence.genome import Genome
 from tests.conftest import ROOT, build_slice_dataset, run_cli
 
 
@@ -182,3 +184,62 @@ def test_a_gpu_asked_for_on_a_machine_without_one_is_one_line(tiny_checkpoint, t
     with pytest.raises(ValueError, match="a GPU was asked for"):
         dnaseq.score_variants(tiny_checkpoint, tmp_path / "v.vcf", reference, tmp_path / "s", device="cuda")
     assert not list(tmp_path.glob("s.*"))  # nothing that looks like output
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash for a pipe and a process substitution")
+def test_inputs_given_as_pipes_are_read_whole(tiny_checkpoint, tmp_path):
+    """A pipe is empty the second time it is read, and readers look twice (content sniffing, a
+    VCF counted, then read): ``--vcf /dev/stdin`` read as 'empty (0 bytes)' and peaks from
+    ``<(...)`` built an all-negative feature with exit 0. Pipes are now copied first."""
+    fa = tiny_checkpoint.parent / "slice" / "dm3_chr2L_400k.fa.gz"
+    with Genome(str(fa)) as genome:
+        refs = [genome.fetch_text("chr2L", p - 1, p).upper() for p in (60001, 60101)]
+    vcf = tmp_path / "v.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                   f"chr2L\t60001\tv1\t{refs[0]}\tN\t.\t.\t.\nchr2L\t60101\tv2\t{refs[1]}\tN\t.\t.\t.\n")
+    peaks = tiny_checkpoint.parent / "slice" / "BEAF_Kc_Bushey_2009.bed"
+    dnaseq = f"{shlex.quote(sys.executable)} -m dnaseq.cli"
+    script = (f"cat {vcf} | {dnaseq} score-variants -m {tiny_checkpoint} -r {fa} --vcf /dev/stdin -o {tmp_path}/s -q"
+              f" && {dnaseq} build-dataset -r {fa} --peaks 'BEAF:TF='<(cat {peaks}) "
+              f"--regions <(printf 'chr2L\\t0\\t400000\\n') -o {tmp_path}/d.h5 -q --max-n-fraction 0.5")
+    (tmp_path / "tmp").mkdir()
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=600,
+                          env={**os.environ, "TMPDIR": str(tmp_path / "tmp")})
+    assert proc.returncode == 0, proc.stderr
+    assert "2 output rows" in proc.stdout and "empty" not in proc.stderr
+    import dnaseq as api
+    positives = api.read_info(str(tmp_path / "d.h5")).attrs["summary"]["positives"]["train"]
+    assert positives[0] > 0 and "outside --regions" not in proc.stdout
+    assert not list((tmp_path / "tmp").iterdir())  # the copies are removed
+
+
+def test_spooled_pipes_are_named_in_args_and_argv(tmp_path, monkeypatch):
+    from argparse import Namespace
+
+    from dnaseq.cli.common import spool_pipes
+
+    def pipe(text: str) -> str:
+        r, w = os.pipe()
+        os.write(w, text.encode())
+        os.close(w)
+        return f"/dev/fd/{r}"
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    vcf, peaks, cls, fa = pipe("vcf text"), pipe("peaks text"), pipe("class text"), pipe(">s\nACGT\n")
+    plain = tmp_path / "plain.bed"
+    plain.write_text("x")
+    args = Namespace(vcf=vcf, peaks=[f"A:TF={peaks}", f"B={plain}"], classes=[cls], reference=fa, out="o")
+    monkeypatch.setattr(sys, "argv", ["dnaseq", "x", "--vcf", vcf, "--peaks", f"A:TF={peaks}", f"--classes={cls}",
+                                      f"-r{fa}", "-o", "o"])
+    folder = spool_pipes(args)
+    assert os.path.dirname(folder) == str(tmp_path)
+    assert open(args.vcf).read() == "vcf text" and open(args.reference).read() == ">s\nACGT\n"
+    assert args.peaks[0].startswith("A:TF=" + folder) and open(args.peaks[0][5:]).read() == "peaks text"
+    assert args.peaks[1] == f"B={plain}" and open(args.classes[0]).read() == "class text"
+    assert sys.argv == ["dnaseq", "x", "--vcf", args.vcf, "--peaks", args.peaks[0], f"--classes={args.classes[0]}",
+                        f"-r{args.reference}", "-o", "o"]
+    r, w = os.pipe()
+    os.close(w)
+    with pytest.raises(ValueError, match="is a pipe: its relative peak paths"):
+        spool_pipes(Namespace(manifest=f"/dev/fd/{r}"), rewrite_argv=False)
+    assert spool_pipes(Namespace(vcf=str(plain)), rewrite_argv=False) is None

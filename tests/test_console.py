@@ -132,6 +132,24 @@ def test_every_option_says_its_default_once():
     assert re.search(r"--batch-size BATCH_SIZE\s+\(default: 512\)", ism)
 
 
+def test_an_option_whose_help_gives_0_a_meaning_accepts_0():
+    """``--logo-width 0`` (all of it) and ``--influence-windows 0`` (skip it) were refused by a
+    whole-number type that wants at least 1, while their help and the docs used them."""
+    from dnaseq.cli.common import positive_int
+
+    sub = next(a for a in make_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    zero_means = re.compile(r"(?<![\d.])0(?: shows|:| to skip| means| turns)")
+    found = 0
+    for name, command in sub.choices.items():
+        for action in command._actions:
+            if action.type is None or not action.option_strings or not zero_means.search(action.help or ""):
+                continue
+            assert action.type is not positive_int, f"dnaseq {name} {action.option_strings[0]}: {action.help}"
+            assert action.type("0") == 0
+            found += 1
+    assert found >= 2
+
+
 def test_train_help_states_lightning_defaults_once(capsys):
     from dnaseq.training.train import main
     with pytest.raises(SystemExit):
@@ -198,7 +216,7 @@ def test_empty_vcf_exits_3_nothing_scored(work, tiny_checkpoint, tmp_path, caplo
 
 # -- mostly-N regions warn ---------------------------------------------------------------------
 
-def test_attribute_and_design_warn_on_mostly_n_regions(work, tiny_checkpoint, tmp_path, caplog, monkeypatch):
+def test_attribute_and_design_warn_on_mostly_n_regions(work, tiny_checkpoint, tmp_path, caplog, monkeypatch, capsys):
     monkeypatch.chdir(work)
     run = ["-m", str(tiny_checkpoint), "-r", FASTA, "--accelerator", "cpu", "-q"]
     assert cli_main(["attribute", *run, "--region", ALL_N, "--out", str(tmp_path / "n.h5")]) == 0
@@ -208,6 +226,9 @@ def test_attribute_and_design_warn_on_mostly_n_regions(work, tiny_checkpoint, tm
     assert "% N" not in caplog.text
     bed = tmp_path / "gap.bed"
     bed.write_text("chr2L\t10000\t10200\n")
+    capsys.readouterr()
     assert cli_main(["design", *run, "--regions", str(bed), "--objective", "+BEAF_Kc", "--strategies", "greedy",
-                     "--max-edits", "1", "--no-plot", "--out", str(tmp_path / "d")]) == 0
+                     "--max-edits", "1", "--no-plot", "--out", str(tmp_path / "d")]) == 1  # nothing to design
     assert re.search(r"chr2L:10001-10200 \(window chr2L:9601-10600\) is \d+% N", caplog.text), caplog.text
+    assert "the start sequences are all N: there is no base to edit" in capsys.readouterr().err
+    assert not list(tmp_path.glob("d.*"))

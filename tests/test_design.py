@@ -1,6 +1,7 @@
 """Sequence design (dnaseq.design): exact batched scoring of every edit, greedy / beam / sampling
 agree where they must, beam search reaches the exhaustive optimum, constraints hold, CLI outputs."""
 import itertools
+import logging
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,7 @@ from dnaseq.design import (
 )
 from dnaseq.design.motifs import threshold
 from dnaseq.design.objective import parse_terms
+from dnaseq.design.sources import Starts, protected_mask, region_starts
 from dnaseq.sequence.genome import write_fasta
 from dnaseq.sequence.motifs import read_background, read_motifs
 from tests.conftest import DATA, run_cli
@@ -233,6 +235,24 @@ def test_rules_budget_and_gc_from_outside_the_range():
         ["10 edits > 2", "GC 0.000 outside 0.6-0.8"]]
 
 
+def test_protection_that_leaves_nothing_or_matches_nothing_is_said(tmp_path, caplog):
+    start = dnaseq.encode("ACGTACGTAC")[None]
+    with pytest.raises(ValueError, match="protect_core 10 covers the whole 10 bp sequence"):
+        Constraints(protect_core=10).bind(start)
+    with pytest.raises(ValueError, match="no base of any start sequence may change"):
+        Constraints().bind(start, np.ones(10, bool))
+    starts = Starts(["A", "B"], np.zeros((2, 10), np.uint8), [None, None], [None, None])
+    bed = tmp_path / "p.bed"
+    bed.write_text("a\t0\t10\nB\t2\t4\nchrZZ\t0\t5\n")  # 'a': the record is 'A'
+    with caplog.at_level(logging.WARNING):
+        mask = protected_mask(str(bed), starts)
+    assert mask[1].tolist() == [False] * 2 + [True] * 2 + [False] * 6 and not mask[0].any()
+    assert "intervals on a, chrZZ match no start sequence (their names are A, B) and protect nothing" in caplog.text
+    fa = write_fasta(tmp_path / "g.fa", {"chr1": "ACGT" * 500})
+    (tmp_path / "r.bed").write_text("chr1\t100\t200\tpk\nchr1\t300\t400\tpk\nchr1\t500\t600\n")
+    assert region_starts(str(fa), str(tmp_path / "r.bed"), 100).names == ["pk", "pk#2", "chr1:501-600"]
+
+
 def test_motif_threshold_and_meme_reader(tmp_path):
     meme = tmp_path / "m.meme"
     meme.write_text("MEME version 4\n\nALPHABET= ACGT\n\nBackground letter frequencies\nA 0.3 C 0.2 G 0.2 T 0.3\n\n"
@@ -289,7 +309,7 @@ def test_design_api_through_the_engine(lstm_model):
 
 def test_cli_design_writes_fasta_tsv_and_plot(tiny_checkpoint, tmp_path, monkeypatch, capsys):
     bed = tmp_path / "regions.bed"
-    bed.write_text("chr2L\t65716\t65959\n")
+    bed.write_text("chr2L\t65716\t65959\tpeak_7\n")
     protect = tmp_path / "protect.bed"
     protect.write_text("chr2L\t65700\t65900\n")
     out = tmp_path / "res" / "d"
@@ -300,7 +320,7 @@ def test_cli_design_writes_fasta_tsv_and_plot(tiny_checkpoint, tmp_path, monkeyp
     assert "greedy" in proc.stdout and "d.designed.fa" in proc.stdout
     designs = (tmp_path / "res" / "d.designed.fa").read_text().splitlines()
     headers = [h for h in designs if h.startswith(">")]
-    assert len(headers) == 3 and headers[0].startswith(">chr2L:65717-65959|greedy objective=")
+    assert len(headers) == 3 and headers[0].startswith(">peak_7|greedy objective=")  # the BED's name, as predict
     assert "window=chr2L:" in headers[0] and all(len(s) == 60 for s in designs[1:17])
     t = pd.read_csv(tmp_path / "res" / "d.trajectory.tsv", sep="\t")
     assert set(t.strategy) == {"greedy", "beam", "sample"} and t.step.max() == 2 and "BEAF_Mbn2" in t.columns

@@ -225,3 +225,34 @@ def test_comparing_evaluations_of_other_windows_warns(caplog):
         compare_evaluations(Evaluation(t, t, {"data": "d.h5", "split": "test"}),
                             Evaluation(t, t, {"data": "d.h5", "split": "valid"}))
     assert "the two evaluations are on different split (split: test vs valid)" in caplog.text
+
+
+def test_outputs_are_matched_to_labels_by_feature_name(tiny_checkpoint, tmp_path, caplog):
+    """A dataset listing the checkpoint's features in another order was scored column by column
+    (the model's BEAF_Kc output against another feature's labels, under that feature's name)."""
+    import dnaseq
+    from dnaseq.apply.evaluate import evaluate, output_columns
+
+    slice_dir = tiny_checkpoint.parent / "slice"
+    same = tiny_checkpoint.parent / "tiny.h5"
+    features = dnaseq.read_manifest(str(slice_dir / "manifest.tsv"))
+    reordered = tmp_path / "reordered.h5"
+    dnaseq.build_dataset(str(slice_dir / "dm3_chr2L_400k.fa.gz"), features[::-1], str(reordered),
+                         max_n_fraction=0.0, valid_fraction=0.2, test_fraction=0.2, seed=1, progress=False)
+    a = evaluate(tiny_checkpoint, str(same), progress=False).table.set_index("feature")
+    b = evaluate(tiny_checkpoint, str(reordered), progress=False).table.set_index("feature")
+    assert list(b.index) == [f.name for f in features[::-1]] and "in another order" in caplog.text
+    pd.testing.assert_frame_equal(a.loc[b.index], b, check_exact=False, rtol=1e-6)
+    assert not np.allclose(a.roc_auc.to_numpy(), b.roc_auc.to_numpy(), equal_nan=True)  # the order mattered
+
+    assert output_columns(["a", "b", "c"], ["c", "a", "b"], "d.h5").tolist() == [2, 0, 1]
+    with pytest.raises(ValueError, match=r"match only in part: the dataset's 'x' are not the checkpoint's, which "
+                                         r"has 'c' instead"):
+        output_columns(["a", "b", "c"], ["a", "b", "x"], "d.h5")
+    assert output_columns(["feature_0", "feature_1"], ["p", "q"], "d.h5").tolist() == [0, 1]
+    assert "by position" in caplog.text
+    # DeepSEA's list repeats names; an imported checkpoint numbers the repeats: by position
+    assert output_columns(["K562|CTCF", "K562|CTCF#2", "x"], ["K562|CTCF", "K562|CTCF", "x"], "d.h5").tolist() == [0, 1, 2]
+    with pytest.raises(ValueError, match=r"plot features 'BEAF_kc' are not features of .*tiny.h5, which has 'BEAF_Kc'"):
+        evaluate(tiny_checkpoint, str(same), out_dir=str(tmp_path / "ev"), plot_features=["BEAF_kc"], progress=False)
+    assert not (tmp_path / "ev").exists()  # refused before predicting or writing anything

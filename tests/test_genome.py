@@ -71,8 +71,12 @@ def test_missing_fasta(tmp_path):
 
 def test_invalid_character_in_fasta_names_position(tmp_path):
     g = Genome(write_fasta(tmp_path / "bad.fa", {"c": "ACGT-ACGT"}))
-    with pytest.raises(ValueError, match=r"invalid character '-' at 0-based position 4"):
+    with pytest.raises(ValueError, match=r"invalid character '-' at 0-based position 4$"):
         g.chromosome_codes("c")
+    p = Genome(write_fasta(tmp_path / "prot.fa", {"sp|P69905|HBA": "MVLSPADKTNVKAAWGKVGAHAGEYGAEALERMFLSFPTTKTYFPHF"}))
+    with pytest.raises(ValueError, match=r"invalid character 'L' at 0-based position 2 \(its letters look like a "
+                                         r"protein sequence: give a DNA FASTA\)"):
+        p.chromosome_codes("sp|P69905|HBA")
 
 
 def test_reads_that_start_on_a_bgzf_block_boundary(tmp_path):

@@ -1,5 +1,6 @@
 """Interpretation: motif files, TOMTOM matching, filter PFMs on both strands, filter influence,
 attributions (strand averaging, completeness, planted motif), the motifs/attribute commands."""
+import gzip
 import json
 
 import h5py
@@ -74,6 +75,11 @@ def test_motif_files_meme_and_jaspar_round_trip(db, tmp_path):
     again = read_motifs(out)
     assert [m.label for m in again] == [m.label for m in jas + [ctcf]]
     assert all(np.allclose(a.pfm, b.pfm, atol=1e-6) for a, b in zip(again, jas + [ctcf]))
+    with gzip.open(tmp_path / "x.meme.gz", "wb") as fh:
+        fh.write((tmp_path / "x.meme").read_bytes())
+    assert [m.label for m in read_motifs(str(tmp_path / "x.meme.gz"))] == [m.label for m in again]
+    with pytest.raises(ValueError, match="is a folder; give a MEME or JASPAR motif file"):
+        read_motifs(str(tmp_path))  # was IsADirectoryError's traceback
     with pytest.raises(ValueError, match=":3: expected '>ID NAME' or a count row"):
         parse_jaspar([">M1 x", "A [1 2]", "oops"], "bad.jaspar")
     good = [">M0 ok", "A [1 2]", "C [0 0]", "G [0 0]", "T [1 0]"]  # the error names the row at fault
@@ -92,6 +98,43 @@ def test_motif_files_meme_and_jaspar_round_trip(db, tmp_path):
                     "0.5 -0.1 0.3 0.3", "0.25 0.25 0.25 0.25"], "rows.meme")
     with pytest.raises(ValueError, match="alphabet"):
         parse_meme(["MEME version 4", "ALPHABET= ACGU"], "rna.meme")
+
+
+def test_a_wrong_motif_file_stops_filter_motifs_before_its_passes(tiny_checkpoint, tmp_path, monkeypatch):
+    from dnaseq.interpret import motifs as motifs_module
+
+    def reached(*args, **kwargs):
+        raise AssertionError("the activation pass ran before the motif file was read")
+    monkeypatch.setattr(motifs_module, "filter_pfms", reached)
+    (tmp_path / "peaks.bed").write_text("chr2L\t100\t200\n")
+    codes = np.zeros((2, 1000), np.uint8)
+    with pytest.raises(ValueError, match="neither a MEME file"):
+        motifs_module.filter_motifs(str(tiny_checkpoint), codes, motif_db=str(tmp_path / "peaks.bed"))
+    with pytest.raises(ValueError, match="is a folder"):
+        motifs_module.filter_motifs(str(tiny_checkpoint), codes, motif_db=str(tmp_path))
+
+
+def test_attribute_takes_what_predict_proba_takes_and_names_bad_arguments(tiny_checkpoint):
+    import dnaseq
+
+    model = dnaseq.load_model(tiny_checkpoint)
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 4, (2, model.seq_len)).astype(np.uint8)
+    text = decode(codes[0])
+    want = attribute(model, codes, method="saliency")
+    for x in (text, [text, decode(codes[1])], one_hot(codes).numpy(), one_hot(codes[0]).numpy(), codes[0]):
+        got = attribute(model, x, method="saliency")
+        np.testing.assert_allclose(got, want[:len(got)], atol=1e-6)
+    for kwargs, expect in [({"feature": 99}, "feature index 99 is out of range: the model predicts 8 features"),
+                           ({"feature": -1}, "feature index -1 is out of range"),
+                           ({"positions": [model.seq_len]}, f"0 to {model.seq_len - 1}\\), got {model.seq_len}"),
+                           ({"method": "integrated-gradients", "steps": 100_000}, "steps must be at most 1,000")]:
+        with pytest.raises(ValueError, match=expect):
+            attribute(model, codes, **{"method": "saliency", **kwargs})
+    with pytest.raises(ValueError, match=f"takes {model.seq_len} bp windows; got 10 bp"):
+        attribute(model, "ACGTACGTAC", method="saliency")
+    with pytest.raises(TypeError, match="on an object of type 'int'"):
+        attribute(model, 5, method="saliency")
 
 
 def test_benjamini_hochberg_matches_hand_computation():

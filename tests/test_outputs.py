@@ -230,6 +230,38 @@ def test_unwritable_outputs_fail_in_one_line_before_any_prediction(tiny_checkpoi
     assert not (tmp_path / "ok.h5").exists()
 
 
+def test_a_folder_where_an_output_file_goes_is_refused_before_any_work(tiny_checkpoint, tmp_path, capsys,
+                                                                      monkeypatch):
+    """Was: a traceback (IsADirectoryError from the final rename) after every window was predicted,
+    with PREFIX.tsv.partial left beside the folder."""
+    from dnaseq.apply import predict as predict_module
+    from dnaseq.apply import variants as variants_module
+
+    def reached(*args, **kwargs):
+        raise AssertionError("the model ran before the output check")
+    monkeypatch.setattr(predict_module.engine, "run", reached)
+    monkeypatch.setattr(variants_module, "as_model", reached)
+    fa = str(tiny_checkpoint.parent / SLICE_FA)
+    vcf = write_vcf(tmp_path / "v.vcf", [("chr2L", 5000, ".", "A", "G")])
+    for folder in ("p.tsv", "q.BEAF_Kc.bw", "s.summary.json"):
+        (tmp_path / folder).mkdir()
+    predict = ["predict", "-m", str(tiny_checkpoint), "-r", fa, "--chroms", "chr2L"]
+    for argv, name in [(predict + ["-o", str(tmp_path / "p")], "p.tsv"),
+                       (predict + ["-o", str(tmp_path / "p"), "--overwrite"], "p.tsv"),  # no option removes a folder
+                       (predict + ["-o", str(tmp_path / "q"), "--bigwig", "BEAF_Kc"], "q.BEAF_Kc.bw"),
+                       (["score-variants", "-m", str(tiny_checkpoint), "-r", fa, "--vcf", str(vcf),
+                         "-o", str(tmp_path / "s")], "s.summary.json")]:
+        capsys.readouterr()
+        assert cli.main(argv) == 1, argv
+        _one_error_line(capsys.readouterr().err, f"{name} is a folder, where an output file of this name goes")
+    with pytest.raises(ValueError, match="q.BEAF_Kc.bw is a folder, where an output file"):
+        predict_module.predict(str(tiny_checkpoint), reference=fa, chroms=["chr2L"], out=str(tmp_path / "q"),
+                               bigwig=["BEAF_Kc"])
+    with pytest.raises(ValueError, match="s.summary.json is a folder"):
+        score_variants(str(tiny_checkpoint), str(vcf), fa, str(tmp_path / "s"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.tsv", "q.BEAF_Kc.bw", "s.summary.json", "v.vcf"]
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
 @pytest.mark.parametrize("command", [["predict", "--fasta", "{fa}", "-o", "/proc/preds"],
                                      ["score-variants", "--vcf", "{vcf}", "-r", "{fa}", "-o", "/proc/scores"],

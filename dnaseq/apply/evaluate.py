@@ -30,6 +30,7 @@ from ..training.checkpoint import as_model
 from ..training.task import check_compatible
 
 METRICS = ("roc_auc", "pr_auc")
+log = logging.getLogger(__name__)
 
 
 def _one_feature(y: np.ndarray, p: np.ndarray):
@@ -175,9 +176,15 @@ def evaluate(checkpoint, data: str, split: str = "test", strand: Optional[str] =
     source = open_split(data, split)
     check_compatible(model.n_features, model.seq_len, source.info.n_features, source.info.seq_len,
                      model_label="the checkpoint", data_label=str(data))
-    if list(source.info.feature_names) != model.feature_names:
-        logging.getLogger(__name__).warning("feature names of %s differ from the checkpoint's; "
-                                            "using the dataset's", data)
+    try:
+        columns = output_columns(model.feature_names, list(source.info.feature_names), str(data))
+        unknown = [f for f in plot_features or () if f not in source.info.feature_names]
+        if unknown and plots and out_dir:  # before the predictions, not after them
+            raise ValueError(f"plot features {_few(unknown)} are not features of {data}, which has "
+                             f"{_few(list(source.info.feature_names), 10)}")
+    except ValueError:
+        source.close()
+        raise
     if out_dir:
         ensure_writable_dir(out_dir)
     run = RunOptions.for_command("evaluate", run, batch_size=batch_size, device=device, progress=progress,
@@ -203,7 +210,7 @@ def evaluate(checkpoint, data: str, split: str = "test", strand: Optional[str] =
         source.close()
     if not info.is_main:
         return None
-    probs, labels = info.sink.probs, info.sink.labels
+    probs, labels = info.sink.probs[:, columns], info.sink.labels
     meta = {"checkpoint": label, "data": str(data), "split": split, "windows": int(len(labels)),
             "strand": s.strand, "fill": s.fill, "precision": str(run.precision)}
     result = evaluate_predictions(labels, probs, source.info.feature_names, source.info.feature_groups, meta)
@@ -216,6 +223,41 @@ def evaluate(checkpoint, data: str, split: str = "test", strand: Optional[str] =
             from ..plots.accuracy import plot_evaluation  # matplotlib: slow to import, needed only here
             plot_evaluation(result, labels, probs, out_dir, features=plot_features)
     return result
+
+
+def output_columns(model_features: Sequence[str], data_features: Sequence[str], data: str) -> np.ndarray:
+    """For each feature of the dataset, the model output that predicts it, matched by name: a
+    dataset that lists the checkpoint's features in another order was scored column by column
+    against the wrong labels. Names that match only in part are refused, naming the differences;
+    when no name matches (a model of unnamed features, say), columns go by position, with a
+    warning."""
+    model_features, data_features = list(model_features), list(data_features)
+    if model_features == data_features:
+        return np.arange(len(data_features))
+    if len(set(model_features)) < len(model_features) or len(set(data_features)) < len(data_features):
+        # names that repeat (DeepSEA's 919 list repeats 75; an imported checkpoint numbers them
+        # name#2 ...) cannot be matched one to one: by position, as the two files list them
+        log.warning("feature names of %s repeat or differ from the checkpoint's: model outputs are scored "
+                    "against the dataset's columns by position", data)
+        return np.arange(len(data_features))
+    if sorted(model_features) == sorted(data_features):
+        log.warning("%s lists the checkpoint's features in another order: each is scored against the model "
+                    "output of its name", data)
+        return np.array([model_features.index(f) for f in data_features])
+    only_data = [f for f in data_features if f not in model_features]
+    only_model = [f for f in model_features if f not in data_features]
+    if len(only_data) < len(data_features):
+        raise ValueError(f"the features of {data} and of the checkpoint match only in part: the dataset's "
+                         f"{_few(only_data)} are not the checkpoint's, which has {_few(only_model)} instead; "
+                         "outputs are matched to labels by name: rebuild the dataset with the checkpoint's "
+                         "feature names")
+    log.warning("no feature name of %s is the checkpoint's (%s ... vs %s ...): model outputs are scored against "
+                "the dataset's columns by position", data, data_features[0], model_features[0])
+    return np.arange(len(data_features))
+
+
+def _few(names: Sequence[str], shown: int = 5) -> str:
+    return ", ".join(map(repr, names[:shown])) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 class _SplitSink:

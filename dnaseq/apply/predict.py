@@ -35,7 +35,7 @@ from ..sequence.genome import Genome
 from ..sequence.windows import chromosome_blocks, describe_left_out, fasta_blocks, region_blocks
 from ..settings import RunOptions, whole_number
 from ..training.checkpoint import as_model
-from .prediction_writers import PredictionSink, resume_point
+from .prediction_writers import PredictionSink, resume_point, track_path
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ def _result(sink: PredictionSink, features: List[str], meta: Dict, left_out: Cou
     if sink.rows == 0:
         sink.abort()
         why = (f"every region was left out: {describe_left_out(left_out, examples)}" if left_out else
-               f"{sink.skipped:,} bins, all entirely N" if sink.skipped else
+               f"{sink.skipped:,} bins, all N where the model's {meta['window']:,} bp window sees them (assembly gaps)" if sink.skipped else
                f"{meta['regions'] or meta['fasta'] or 'the input'} holds no region or sequence")
         raise NothingProduced(f"nothing to predict ({why}); no output written")
     paths = sink.close()
@@ -161,7 +161,7 @@ def predict(checkpoint, out: Optional[str] = None, *, reference: Optional[str] =
     L, features = model.seq_len, model.feature_names
     tracks = _tracks(bigwig, features)
     if out is not None:
-        prepare_output_prefix(str(out))
+        prepare_output_prefix(str(out), [f"{out}.{'tsv' if fmt == 'tsv' else 'h5'}"] + [track_path(out, f) for f in tracks])
     run = RunOptions.for_command("predict", run)
     meta = {"checkpoint": label, "reference": reference or "", "regions": regions or "", "fasta": fasta or "",
             "chroms": list(chroms or []), "stride": stride, "window": L, "strand": s.strand, "fill": s.fill,

@@ -241,7 +241,7 @@ class PredictionSink:
 
     def _open_track(self, feature: str):
         import pyBigWig  # optional at import time of dnaseq: only bigWig output needs it
-        path = f"{self.out}.{_file_part(feature)}.bw"
+        path = track_path(self.out, feature)
         bw = pyBigWig.open(path + ".partial", "w")
         bw.addHeader([(c, int(n)) for c, n in self.sizes.items()])
         return path, bw
@@ -295,3 +295,8 @@ def _remove(path: str) -> None:
 
 def _file_part(name: str) -> str:
     return re.sub(r"[^\w.-]+", "_", name)
+
+
+def track_path(out: str, feature: str) -> str:
+    """The bigWig file of ``feature`` for output prefix ``out``."""
+    return f"{out}.{_file_part(feature)}.bw"

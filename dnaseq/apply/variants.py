@@ -101,7 +101,7 @@ def check_inputs(checkpoint, vcf: str, reference: str, out: str, fmt: str = "tsv
     if not os.path.exists(reference):
         raise FileNotFoundError(f"reference FASTA not found: {reference}")
     records = check_vcf(str(vcf))
-    prepare_output_prefix(str(out))
+    prepare_output_prefix(str(out), [output_path(fmt, str(out)), f"{out}.summary.json"])
     return records
 
 

@@ -10,7 +10,7 @@ import sys
 from ..outputs import output_prefix
 from ..settings import STRAND_TEXT
 from .common import (
-    Once, UsageError, add_overwrite, add_run_options, positive_int, progress_wanted, refuse_to_overwrite,
+    Once, UsageError, add_overwrite, add_run_options, non_negative_int, positive_int, progress_wanted, refuse_to_overwrite,
     run_options, split_list)
 
 
@@ -206,7 +206,7 @@ def register(sub) -> None:
     s.add_argument("--out", "-o", required=True, help="output HDF5")
     s.add_argument("--feature", help="feature to plot (default: the first)")
     s.add_argument("--plot-dir", help="folder for heatmap and logo PNGs")
-    s.add_argument("--logo-width", type=positive_int, default=100,
+    s.add_argument("--logo-width", type=non_negative_int, default=100,
                    help="bp the logo shows: the strongest stretch of a longer sequence; 0 shows all of it")
     add_run_options(s, "ism")
     add_overwrite(s)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import stat
 import sys
-from typing import List, Optional
+import tempfile
+from typing import Dict, List, Optional
 
 from ..settings import BATCH_SIZES, STRANDS, RunOptions
 
@@ -85,6 +88,40 @@ def non_negative_int(text: str) -> int:
     return _whole_number(text, 0)
 
 
+def non_negative_float(text: str) -> float:
+    """An argparse type: a finite number >= 0 (a temperature: 0 is greedy)."""
+    return number_between(0.0, float("inf"))(text)
+
+
+def number_between(low: float, high: float, low_open: bool = False):
+    """An argparse type: a finite number from ``low`` to ``high`` (above ``low`` with ``low_open``)."""
+    if high == float("inf"):
+        span = f"a number > {low:g}" if low_open else f"a number >= {low:g}"
+    else:
+        span = f"a number above {low:g} and up to {high:g}" if low_open else f"a number from {low:g} to {high:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {span}, not {text!r}") from None
+        if value != value or value in (float("inf"), float("-inf")) or value > high or \
+                (value <= low if low_open else value < low):
+            raise argparse.ArgumentTypeError(f"expected {span}, not {text}")
+        return value
+    return parse
+
+
+def whole_number_between(least: int, most: int):
+    """An argparse type: a whole number from ``least`` to ``most``."""
+    def parse(text: str) -> int:
+        value = _whole_number(text, least)
+        if value > most:
+            raise argparse.ArgumentTypeError(f"expected at most {most:,}, not {value:,}")
+        return value
+    return parse
+
+
 def fraction(text: str) -> float:
     """An argparse type: a number from 0 to 1."""
     try:
@@ -154,6 +191,69 @@ def missing_input(args: argparse.Namespace) -> Optional[str]:
     return None
 
 
+def _is_pipe(path) -> bool:
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, TypeError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+def spool_pipes(args: argparse.Namespace, rewrite_argv: bool = True) -> Optional[str]:
+    """Copy every input given as a pipe (``--vcf /dev/stdin``, ``--regions <(cut -f1-3 x)``,
+    ``--peaks NAME=<(...)``) into a file in a temporary folder and point ``args`` at the copy:
+    readers look at a file more than once (its content is sniffed, a VCF is counted, then read),
+    and a pipe is empty the second time, which read as an empty file. With ``rewrite_argv``
+    (the ``dnaseq`` command itself), ``sys.argv`` names the copies too: Lightning's other
+    processes reread it. Returns the folder for the caller to remove, or None when no input is a
+    pipe. A manifest cannot be a pipe (its relative peak paths are read from its folder)."""
+    copied: Dict[str, str] = {}
+    folder: List[str] = []
+
+    def spooled(path: str) -> str:
+        if path not in copied:
+            if not folder:
+                folder.append(tempfile.mkdtemp(prefix="dnaseq-pipes-"))
+            target = os.path.join(folder[0], f"{len(copied)}-{os.path.basename(path) or 'pipe'}")
+            try:
+                with open(path, "rb") as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+            except OSError as exc:
+                raise ValueError(f"cannot copy the piped input {path} to {folder[0]}: {exc.strerror or exc}") from exc
+            copied[path] = target
+        return copied[path]
+
+    def value(v):
+        if not isinstance(v, str):
+            return v
+        if _is_pipe(v):
+            return spooled(v)
+        name, sep, path = v.partition("=")  # NAME=PATH (--peaks, --classes)
+        return f"{name}={spooled(path)}" if sep and _is_pipe(path) else v
+
+    if isinstance(getattr(args, "manifest", None), str) and _is_pipe(args.manifest):
+        raise ValueError(f"--manifest {args.manifest} is a pipe: its relative peak paths are read from the "
+                         "manifest's folder, so write it to a file first")
+    try:
+        for dest in [d for d in INPUT_FILES if d != "manifest"] + ["peaks", "classes"]:
+            v = getattr(args, dest, None)
+            if isinstance(v, list):
+                setattr(args, dest, [value(x) for x in v])
+            elif v is not None:
+                setattr(args, dest, value(v))
+    except BaseException:
+        if folder:
+            shutil.rmtree(folder[0], ignore_errors=True)
+        raise
+    if rewrite_argv:
+        for i, word in enumerate(sys.argv):
+            for path, target in copied.items():  # PATH, --opt=PATH, NAME=PATH, -oPATH
+                if word == path or (word.endswith(path) and word[:-len(path)].endswith("=")) or \
+                        (word.endswith(path) and word.startswith("-") and len(word) - len(path) == 2):
+                    sys.argv[i] = word[:-len(path)] + target
+    return folder[0] if folder else None
+
+
 def add_overwrite(parser) -> None:
     """``--overwrite``: the one way a command replaces outputs of an earlier run."""
     parser.add_argument("--overwrite", action="store_true", help="replace outputs of an earlier run (without it, "
@@ -161,10 +261,11 @@ def add_overwrite(parser) -> None:
 
 
 def refuse_to_overwrite(args: argparse.Namespace, *paths: str) -> None:
-    """Stop, before any work, when an output of this command exists and ``--overwrite`` was not given."""
+    """Stop, before any work, when an output of this command exists and ``--overwrite`` was not
+    given. (A folder where an output file goes is refused by the API, which can suggest a file.)"""
     if getattr(args, "overwrite", False):
         return
-    existing = [p for p in paths if p and os.path.isfile(p)]  # a folder given as a file: the API says so
+    existing = [p for p in paths if p and os.path.isfile(p)]
     if existing:
         more = f" (and {len(existing) - 1} more of its outputs)" if len(existing) > 1 else ""
         if getattr(args, "resume", False):  # the run to continue has finished: nothing left to do

@@ -32,7 +32,8 @@ def _build_dataset(args) -> int:
         valid_fraction=args.valid_fraction, test_fraction=args.test_fraction, seed=args.seed,
         require_positive=args.require_positive, pack_labels=args.pack_labels,
         on_bad_line="skip" if args.skip_bad_lines else "error", progress=progress_mode(args.quiet),
-        command=" ".join(shlex.quote(a) for a in ["dnaseq"] + sys.argv[1:]), gff_type=args.gff_type)
+        command=" ".join(shlex.quote(a) for a in ["dnaseq"] + sys.argv[1:]), gff_type=args.gff_type,
+        strict=args.strict)
     summary = report.as_dict()
     print(f"wrote {args.out} in {report.seconds:.1f} s")
     print(format_summary(summary, max_rows=SUMMARY_ROWS, more=f"(every feature: dnaseq info {args.out} --all)"))
@@ -119,6 +120,8 @@ def register(sub) -> None:
     b.add_argument("--skip-bad-lines", action="store_true", help="count and skip malformed BED lines")
     b.add_argument("--gff-type", metavar="TYPE", help="peak files that are GFF/GTF (recognised by content): use only "
                    "the lines of this feature type (column 3, e.g. exon or gene); the others are counted")
+    b.add_argument("--strict", action="store_true", help="stop, writing nothing, when a feature has no positive "
+                   "(or no negative) window in the train split (without it: a warning naming the features)")
     b.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     add_overwrite(b)
     b.set_defaults(func=_build_dataset)

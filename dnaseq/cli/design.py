@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_overwrite, add_run_options, non_negative_int, positive_int, refuse_to_overwrite, run_options
+from .common import (
+    add_overwrite, add_run_options, non_negative_float, non_negative_int, number_between, positive_int,
+    refuse_to_overwrite, run_options)
 
 
 def _pair(text: str):
@@ -57,8 +59,8 @@ def register(sub) -> None:
     d.add_argument("--max-edits", type=non_negative_int, default=5, help="edit budget: positions that may differ from the start")
     d.add_argument("--steps", type=positive_int, help="search steps (default: --max-edits)")
     d.add_argument("--beam-width", type=positive_int, default=4)
-    d.add_argument("--temperature", type=float, default=0.1, help="sampling: softmax(gain / T); 0 is greedy")
-    d.add_argument("--final-temperature", type=float, help="anneal T geometrically to this over the steps")
+    d.add_argument("--temperature", type=non_negative_float, default=0.1, help="sampling: softmax(gain / T); 0 is greedy")
+    d.add_argument("--final-temperature", type=non_negative_float, help="anneal T geometrically to this over the steps")
     d.add_argument("--chains", type=positive_int, default=8, help="independent sampling chains per sequence")
     d.add_argument("--seed", type=int, default=0, help="sampling and --random seed")
     d.add_argument("--protect", help="BED of bases that may not change (genome coordinates for --regions; "
@@ -67,7 +69,7 @@ def register(sub) -> None:
     d.add_argument("--gc-range", type=_pair, metavar="MIN,MAX", help="keep the GC fraction within this range")
     d.add_argument("--forbid-motifs", metavar="MOTIFS", help="MEME or JASPAR motif file: edits may not create hits (both "
                                                           "strands) the start lacks")
-    d.add_argument("--motif-pvalue", type=float, default=1e-4, help="p-value threshold of a motif hit")
+    d.add_argument("--motif-pvalue", type=number_between(0, 1, low_open=True), default=1e-4, help="p-value threshold of a motif hit")
     d.add_argument("--full-passes", action="store_true", help="score edits by full forward passes (slower; "
                                                               "for checking)")
     d.add_argument("--no-plot", action="store_true", help="skip PREFIX.objective.png")

@@ -6,7 +6,10 @@ import os
 
 from ..interpret.methods import METHODS
 from ..outputs import ensure_writable_dir
-from .common import add_overwrite, add_run_options, positive_int, refuse_to_overwrite, run_options
+from ..settings import MAX_IG_STEPS
+from .common import (
+    add_overwrite, add_run_options, non_negative_int, number_between, positive_int, refuse_to_overwrite, run_options,
+    whole_number_between)
 
 
 def register(sub) -> None:
@@ -23,11 +26,11 @@ def register(sub) -> None:
     m.add_argument("--threshold", type=float, default=0.5,
                    help="a site is where a filter's activation exceeds this fraction of its maximum (DanQ: 0.5)")
     m.add_argument("--max-windows", type=positive_int, help="use a seeded random subset of the split's windows")
-    m.add_argument("--influence-windows", type=positive_int, default=1000,
+    m.add_argument("--influence-windows", type=non_negative_int, default=1000,
                    help="windows used for filter influence (0: skip it)")
-    m.add_argument("--trim-ic", type=float, default=0.3,
+    m.add_argument("--trim-ic", type=number_between(0, 2), default=0.3,
                    help="leave filter flanks under this many bits out of the TOMTOM comparison")
-    m.add_argument("--q-threshold", type=float, default=0.05, help="q-value for a match to count")
+    m.add_argument("--q-threshold", type=number_between(0, 1, low_open=True), default=0.05, help="q-value for a match to count")
     m.add_argument("--no-logos", action="store_true", help="skip the logo PNGs")
     m.add_argument("--show-motif", action="append", metavar="ID",
                    help="also print the best filter (and pattern) for this database motif, matched or not "
@@ -58,7 +61,8 @@ def register(sub) -> None:
                    help="what is explained: the feature's probability, or (gradient methods) its logit")
     a.add_argument("--out", "-o", required=True, help="output HDF5")
     a.add_argument("--plot-dir", help="folder for one logo track PNG per sequence")
-    a.add_argument("--steps", type=positive_int, default=50, help="integrated-gradients steps")
+    a.add_argument("--steps", type=whole_number_between(1, MAX_IG_STEPS), default=50,
+                   help=f"integrated-gradients steps (at most {MAX_IG_STEPS:,})")
     a.add_argument("--shuffles", type=positive_int, default=20, help="deeplift-shap: dinucleotide-shuffled references")
     a.add_argument("--seed", type=int, default=0)
     add_run_options(a, "attribute")

@@ -7,7 +7,7 @@ import warnings
 
 import yaml
 
-from .common import positive_int
+from .common import positive_float, positive_int
 
 
 def _override(text: str):
@@ -87,7 +87,7 @@ def register(sub) -> None:
                    help="validation mean ROC AUC, mean PR AUC, or mean log2(PR AUC / positive fraction), "
                         "where rare features weigh as much as common ones (best over each trial's epochs)")
     t.add_argument("--seed", type=int, default=0, help="sampler seed: the same seed draws the same trials")
-    t.add_argument("--timeout", type=float, metavar="SECONDS", help="start no trial after this many seconds")
+    t.add_argument("--timeout", type=positive_float, metavar="SECONDS", help="start no trial after this many seconds")
     t.add_argument("--set", dest="overrides", action="append", type=_override, default=[], metavar="KEY=VALUE",
                    help="set a config key in every trial but not in best_config.yaml (repeatable), e.g. "
                         "--set trainer.max_epochs=3")

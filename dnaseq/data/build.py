@@ -279,9 +279,11 @@ def build_dataset(reference: str, features: Sequence[Feature], out: str, *,
                   valid_fraction: float = 0.05, test_fraction: float = 0.05, seed: int = 0,
                   require_positive: bool = False, pack_labels: bool = False,
                   on_bad_line: str = "error", block_bins: int = 32768, progress: Union[bool, str] = True,
-                  command: Optional[str] = None, gff_type: Optional[str] = None) -> BuildReport:
+                  command: Optional[str] = None, gff_type: Optional[str] = None, strict: bool = False) -> BuildReport:
     """Build the HDF5 dataset ``out``; returns a :class:`BuildReport` (also stored in the file).
     ``gff_type``: of peak files that are GFF/GTF, use only the lines of this feature type.
+    A feature with no positive (or no negative) window in the train split is warned about, by
+    name; ``strict`` makes that an error, with nothing written.
     ``progress``: a bar (True), a line per tenth of the genome with an ETA (``"lines"``, for a
     log file), or nothing (False)."""
     t0 = time.perf_counter()
@@ -336,6 +338,7 @@ def build_dataset(reference: str, features: Sequence[Feature], out: str, *,
             _check_not_empty(report, genome, all_chroms, valid_chroms, test_chroms, window_size, reference)
         finally:
             genome.close()
+        _check_train_labels(report, strict, require_positive)
         if not by_chrom:
             warn_empty_random_splits(report.windows, valid_fraction, test_fraction)
         os.replace(tmp, out)  # a crash never leaves a half-written file under the real name
@@ -383,6 +386,28 @@ def _check_not_empty(report: BuildReport, genome: Genome, chroms: Sequence[str],
     named = valid_chroms if empty[0] == "valid" else test_chroms
     raise ValueError(f"the {empty[0]} split (chromosomes {', '.join(named)}) has no windows{why}; "
                      f"name other --{empty[0]}-chroms")
+
+
+def _check_train_labels(report: BuildReport, strict: bool, require_positive: bool = False) -> None:
+    """Features that the train split cannot teach (no positive window, or no negative one): a
+    warning naming them, or under ``strict`` an error. (With ``require_positive`` and one feature,
+    every window is positive by that rule: not a finding.)"""
+    n = report.windows["train"]
+    if not n:
+        return
+    named = {"no positive": [f for f, p in zip(report.features, report.positives["train"]) if p == 0],
+             "no negative": [f for f, p in zip(report.features, report.positives["train"]) if p == n
+                             and not (require_positive and len(report.features) == 1)]}
+    problems = [f"{len(names)} of {len(report.features)} features {'has' if len(names) == 1 else 'have'} {what} "
+                f"window in the train split ({n:,} windows): {', '.join(names[:10])}{', ...' if len(names) > 10 else ''}"
+                for what, names in named.items() if names]
+    if not problems:
+        return
+    message = ("; ".join(problems) + ". A model cannot learn such a feature: check its peak file, the chromosome "
+               "names in it and --regions / --chroms / --valid-chroms / --test-chroms")
+    if strict:
+        raise ValueError(message + " (--strict: nothing written)")
+    log.warning("%s (--strict makes this an error)", message)
 
 
 def _windows(codes: np.ndarray, first_start: int, n: int, window_size: int, step: int) -> np.ndarray:

@@ -74,7 +74,15 @@ class Rules:
         self.start = starts
         n, L = starts.shape
         fixed = np.zeros((n, L), bool) if protected is None else np.broadcast_to(np.asarray(protected, bool), (n, L))
+        if constraints.protect_core >= L:
+            raise ValueError(f"protect_core {constraints.protect_core} covers the whole {L} bp sequence: no base is "
+                             f"left to edit (protect fewer than {L} central bases)")
         self.editable = ~(fixed | core_mask(L, constraints.protect_core)[None, :] | (starts == N_CODE))
+        if n and not self.editable.any():
+            if (starts == N_CODE).all():
+                raise ValueError("the start sequences are all N: there is no base to edit (choose regions with sequence)")
+            raise ValueError("no base of any start sequence may change: the protected bases (protect BED, "
+                             "protect_core) and N cover them all")
         self.known = (starts < N_CODE).sum(axis=1)
         self.start_hits = constraints.motifs.hits(starts) if constraints.motifs is not None else None
 

@@ -18,6 +18,8 @@ import numpy as np
 from ..outputs import NothingProduced
 from ..sequence.genome import Genome
 from ..sequence.intervals import read_intervals
+from ..sequence.names import candidate_names
+from ..sequence.textio import unique_labels
 from ..sequence.windows import Windows, describe_left_out, fasta_input, region_records, region_window
 
 log = logging.getLogger(__name__)
@@ -45,15 +47,15 @@ def region_starts(reference: str, bed: str, length: int) -> Starts:
     cannot show are left out with a warning (:func:`dnaseq.sequence.windows.region_records`)."""
     left_out, examples = Counter(), {}
     with Genome(reference) as genome:
-        windows = [region_window(genome, chrom, s, e, length) for chrom, s, e, _ in
+        windows = [region_window(genome, chrom, s, e, length, label) for chrom, s, e, label in
                    region_records(genome, bed, left_out, examples)]
     if left_out:
         log.warning("%s: %d regions left out: %s", bed, sum(left_out.values()), describe_left_out(left_out, examples))
     if not windows:
         raise NothingProduced(f"{bed}: no regions" + (f" the reference can show ({describe_left_out(left_out, examples)})"
                                                    if left_out else ""))
-    w = Windows.stack(windows)
-    return Starts(w.name, w.codes, w.chrom, [int(s) for s in w.start])
+    w = Windows.stack(windows)  # named by the BED's name column as predict does; a repeated name gets #2, #3
+    return Starts(unique_labels(w.name), w.codes, w.chrom, [int(s) for s in w.start])
 
 
 def fasta_starts(path: str, length: int) -> Starts:
@@ -84,4 +86,23 @@ def protected_mask(bed: str, starts: Starts) -> np.ndarray:
         s, e = intervals.intervals(key)
         for a, b in zip(s - offset, e - offset):
             mask[i, max(int(a), 0):max(min(int(b), L), 0)] = True
+    _report_unused(bed, intervals, starts, mask)
     return mask
+
+
+def _report_unused(bed: str, intervals, starts: Starts, mask: np.ndarray) -> None:
+    """A protect BED whose names match no start (a typo, ``chrZZ``) protected nothing there: say
+    so, naming them, rather than edit what the user meant to keep."""
+    keys = list(dict.fromkeys(c if c is not None else name for c, name in zip(starts.chroms, starts.names)))
+    known = {name for key in keys for name in candidate_names(key)}
+    unused = sorted(name for name in intervals.chroms if name not in known)
+    genome_starts = any(c is not None for c in starts.chroms)  # a genome-wide BED names other chromosomes too
+    if not intervals.chroms:
+        log.warning("%s holds no interval: nothing is protected", bed)
+    elif unused and (not genome_starts or len(unused) == len(intervals.chroms)):
+        shown = ", ".join(unused[:5]) + (f" and {len(unused) - 5} more" if len(unused) > 5 else "")
+        log.warning("%s: intervals on %s match no start sequence (%s %s%s) and protect nothing",
+                    bed, shown, "their chromosomes are" if genome_starts else "their names are",
+                    ", ".join(keys[:5]), " ..." if len(keys) > 5 else "")
+    if not mask.any() and intervals.chroms:
+        log.warning("%s protects no base of the start sequences (its intervals lie outside their windows)", bed)

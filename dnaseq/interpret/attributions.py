@@ -46,9 +46,10 @@ from ..apply.ism import ism as saturation_mutagenesis
 from ..inference import engine
 from ..inference.predictor import settings
 from ..models.strand import strand_mean
-from ..sequence.encoding import N_CODE, encode
+from ..sequence.encoding import N_CODE
+from ..sequence.inputs import as_input_batch, item_length
 from ..sequence.onehot import codes_from_one_hot, one_hot
-from ..settings import RunOptions
+from ..settings import DEFAULT_FILL, MAX_IG_STEPS, RunOptions, whole_number
 from .methods import METHODS
 
 OUTPUTS = ("probability", "logit")
@@ -105,14 +106,19 @@ def _reaches(root: int, nxt: dict) -> bool:
     return True
 
 
-def as_codes(x: Union[np.ndarray, Sequence[str], torch.Tensor]) -> np.ndarray:
-    """uint8 codes (N, L) from codes, strings or one-hot (N, 4, L)."""
-    if isinstance(x, torch.Tensor) and x.dim() == 3:
-        return codes_from_one_hot(x.float().cpu())
-    if isinstance(x, (list, tuple)) and x and isinstance(x[0], str):
-        return np.stack([encode(s) for s in x])
-    codes = np.asarray(x, dtype=np.uint8)
-    return codes[None] if codes.ndim == 1 else codes
+def as_codes(x, seq_len: Optional[int] = None) -> np.ndarray:
+    """uint8 codes (N, L) of anything :meth:`dnaseq.SequenceModel.predict_proba` takes (one-hot
+    (4, L) / (N, 4, L), codes, DNA text, Genome windows, or lists of these), through the same
+    input layer and its checks; ``seq_len``: the length the model takes (default: the input's)."""
+    if isinstance(x, (list, tuple)) and not x:
+        raise ValueError("no sequence to attribute: the input is an empty list")
+    if seq_len is None:
+        seq_len = item_length(x[0] if isinstance(x, (list, tuple)) else x)
+    if seq_len is None:
+        raise TypeError(f"cannot attribute on an object of type {type(x).__name__!r}: pass one-hot floats (4, L) / "
+                        "(N, 4, L), integer codes (L,) / (N, L), DNA text, a Genome window or a list of these")
+    batch, _ = as_input_batch(x, DEFAULT_FILL, int(seq_len))
+    return codes_from_one_hot(batch.float().cpu())
 
 
 def _rc_attr(a: torch.Tensor) -> torch.Tensor:
@@ -171,9 +177,12 @@ def _gradient_step(method: str, feature: int, output: str, fill: float, strand: 
 def _feature_index(model, feature: Union[int, str, None]) -> int:
     if feature is None:
         return 0
-    if isinstance(feature, (int, np.integer)):
-        return int(feature)
     names = list(getattr(model, "feature_names", None) or [])
+    if isinstance(feature, (int, np.integer)) and not isinstance(feature, bool):
+        if feature < 0 or (names and feature >= len(names)):
+            raise ValueError(f"feature index {feature} is out of range: the model predicts {len(names) or 'its'} "
+                             f"features{f' (0 to {len(names) - 1})' if names else ''}")
+        return int(feature)
     if feature not in names:
         raise ValueError(f"feature {feature!r} is not predicted by this model; it predicts {names[:10]}"
                          + (" ..." if len(names) > 10 else ""))
@@ -188,7 +197,8 @@ def attribute(model, x, feature: Union[int, str, None] = None, method: str = "in
 
     Args:
         model: a loaded dnaseq model (its fill and strand mode apply) or a logits network.
-        x: uint8 codes (N, L), strings, or one-hot (N, 4, L).
+        x: what ``predict_proba`` takes: uint8 codes (L,) / (N, L), DNA text, one-hot (4, L) /
+            (N, 4, L) (numpy or torch), ``Genome.window`` results, or a list of these.
         feature: name or index (default: the first feature).
         method: one of :data:`METHODS`.
         strand: ``as-trained`` (default), ``forward`` or ``both``.
@@ -206,9 +216,15 @@ def attribute(model, x, feature: Union[int, str, None] = None, method: str = "in
         raise ValueError(f"output must be one of {', '.join(OUTPUTS)}, got {output!r}")
     if method == "ism" and output != "probability":
         raise ValueError("ism reports probabilities (output='probability'); logits are for the gradient methods")
-    codes = as_codes(x)
+    codes = as_codes(x, getattr(model, "seq_len", None))
     j = _feature_index(model, feature)
     pos = np.arange(codes.shape[1]) if positions is None else np.asarray(list(positions), dtype=np.int64)
+    if pos.size and (pos.min() < 0 or pos.max() >= codes.shape[1]):
+        raise ValueError(f"positions must be 0-based positions in the {codes.shape[1]} bp sequences (0 to "
+                         f"{codes.shape[1] - 1}), got {int(pos.min() if pos.min() < 0 else pos.max())}")
+    if method == "integrated-gradients" and whole_number(steps, "steps") > MAX_IG_STEPS:
+        raise ValueError(f"steps must be at most {MAX_IG_STEPS:,} (got {steps:,}): captum's integration nodes take "
+                         "memory in the square of the steps, and attributions converge long before")
     run = RunOptions.for_command("attribute", run)
     if method == "ism":
         return _ism(model, codes, j, strand, pos, run)

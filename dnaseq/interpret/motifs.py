@@ -104,6 +104,7 @@ def filter_motifs(model, data: Union[str, np.ndarray], split: str = "test", moti
     """
 
     model, label = as_model(model)
+    db = _database(motif_db)  # read first: a wrong file stops before the passes over the windows
     started = time.time()
     if isinstance(data, (str, os.PathLike)):
         codes, _, features = load_windows(str(data), split, max_windows, seed)
@@ -127,10 +128,11 @@ def filter_motifs(model, data: Union[str, np.ndarray], split: str = "test", moti
         run.say(f"influence of {pfms.n_filters} filters on {len(sub):,} windows")
         values = filter_influence(model, sub, pfms.mean_activation, strand=strand, run=run)
         if values is not None:
-            names = features if len(features) == values.shape[1] else [f"feature{j}" for j in range(values.shape[1])]
+            outputs = list(getattr(model, "feature_names", None) or [])  # the columns are the model's outputs
+            names = next((n for n in (outputs, features) if len(n) == values.shape[1]),
+                         [f"feature{j}" for j in range(values.shape[1])])
             influence = pd.DataFrame(values, index=[f"filter{i}" for i in range(len(values))], columns=names)
     timing["influence_seconds"] = round(time.time() - started - timing["pfm_seconds"], 1)
-    db = _database(motif_db)
     matches = None
     if db is not None:
         t0 = time.time()

@@ -8,7 +8,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from .figures import plt
-from .positions import position_axis
+from .positions import MIN_WIDTH, position_axis, wrapped
 
 _BASE_COLORS = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839"}
 
@@ -72,7 +72,7 @@ def draw_contribution_logo(values: np.ndarray, codes: np.ndarray, positions: Seq
     known = ref < 4
     matrix[ref[known].astype(int), np.nonzero(known)[0]] = h[known]
     n_rows = max(1, -(-len(h) // LOGO_ROW))
-    width = 2 + 0.12 * min(len(h), LOGO_ROW)
+    width = max(MIN_WIDTH, 2 + 0.12 * min(len(h), LOGO_ROW))
     fig, axes = plt.subplots(n_rows, 1, figsize=(width, 0.5 + 0.2 * zoomed + 1.9 * n_rows), squeeze=False)
     lim = float(np.abs(h).max()) if len(h) else 0.0
     lim = lim or 1.0
@@ -86,7 +86,7 @@ def draw_contribution_logo(values: np.ndarray, codes: np.ndarray, positions: Seq
         ax.set_ylabel(ylabel)
         if r < n_rows - 1:
             ax.set_xlabel("")
-    axes[0, 0].set_title(title, **({"fontsize": 10} if zoomed else {}))
+    axes[0, 0].set_title(wrapped(title, width - 1.0, 10 if zoomed else 12), **({"fontsize": 10} if zoomed else {}))
     fig.tight_layout()
     return fig
 

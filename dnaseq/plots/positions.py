@@ -2,6 +2,7 @@
 position axis shared with the logos, and the span of a region worth drawing."""
 from __future__ import annotations
 
+import textwrap
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
@@ -30,6 +31,10 @@ def position_axis(ax, n: int, positions: Sequence[int], genome_start: Optional[i
     1-based genome positions with ``genome_start``, else 0-based positions in the sequence.
     Column ``i`` is drawn at x = i."""
     coord = np.asarray(positions, dtype=np.int64)[:n] + ((genome_start + 1) if genome_start is not None else 0)
+    if n:  # no more labels than the axis has room for side by side (about 0.09 in a character)
+        inches = ax.get_position().width * ax.figure.get_figwidth()
+        chars = max(len(f"{int(c):,}") for c in (coord.min(), coord.max()))
+        max_ticks = max(2, min(max_ticks, int(inches / (0.09 * chars + 0.3))))
     if n == 0:
         ticks, labels = [], []
     elif n == 1 or np.all(np.diff(coord) == 1):  # contiguous: the round values of a linear axis
@@ -43,6 +48,17 @@ def position_axis(ax, n: int, positions: Sequence[int], genome_start: Optional[i
         labels = [f"{coord[t]:,}" for t in ticks]
     ax.set_xticks(ticks, labels)
     ax.set_xlabel("position in sequence (0-based)" if genome_start is None else f"{chrom} position (1-based)")
+
+
+MIN_WIDTH = 6.0  # inches: a short region's figure still holds its title and a few position labels
+
+
+def wrapped(title: str, inches: float, fontsize: float = 12.0) -> str:
+    """``title`` broken into lines that fit ``inches`` at ``fontsize`` (a character is about
+    half the font size wide); its own line breaks are kept."""
+    chars = max(20, int(inches * 72 / (0.55 * fontsize)))
+    return "\n".join(textwrap.fill(line, chars, break_on_hyphens=False, break_long_words=False)
+                     for line in title.split("\n"))
 
 
 ISM_ROW = 250  # columns per row of an ISM heatmap: a long region is drawn as stacked rows, not one strip
@@ -59,7 +75,7 @@ def draw_ism_heatmap(effects: np.ndarray, codes: np.ndarray, positions: Sequence
     lim = lim or 1.0
     P = e.shape[1]
     n_rows = max(1, -(-P // ISM_ROW))
-    width = min(13.0, 2.5 + 0.045 * min(P, ISM_ROW)) if n_rows == 1 else 13.0
+    width = min(13.0, max(MIN_WIDTH, 2.5 + 0.045 * min(P, ISM_ROW))) if n_rows == 1 else 13.0
     fig, axes = plt.subplots(n_rows, 1, figsize=(width, 0.9 + 1.55 * n_rows), squeeze=False)
     axes = axes[:, 0]
     ref = np.asarray(codes)[np.asarray(positions)]
@@ -80,8 +96,8 @@ def draw_ism_heatmap(effects: np.ndarray, codes: np.ndarray, positions: Sequence
         position_axis(ax, hi - lo, positions[lo:hi], genome_start, chrom, max_ticks=6)
         if r < n_rows - 1:
             ax.set_xlabel("")
-    axes[0].set_title(title or f"ISM effect on {feature} (alt - ref)"
-                      + ("; dashed: the span of the logo" if marked else ""))
+    axes[0].set_title(wrapped(title or f"ISM effect on {feature} (alt - ref)"
+                              + ("; dashed: the span of the logo" if marked else ""), width - 1.0))
     fig.tight_layout(rect=(0, 0, 1 - 1.0 / width, 1))  # the colour bar and its labels in the last inch
     fig.colorbar(im, cax=fig.add_axes((1 - 0.85 / width, 0.12, 0.12 / width, 0.76)))
     return fig

@@ -268,8 +268,10 @@ def _text_to_codes(text: str, path: str, chrom: str, offset: int) -> np.ndarray:
     bad = codes == INVALID
     if bad.any():
         pos = int(np.argmax(bad))
+        protein = np.isin(raw, np.frombuffer(b"EFILPQefilpq", np.uint8)).mean() > 0.1  # letters no DNA code uses
         raise ValueError(f"{path}: sequence {chrom} has invalid character {chr(raw[pos])!r} "
-                         f"at 0-based position {offset + pos}")
+                         f"at 0-based position {offset + pos}"
+                         + (" (its letters look like a protein sequence: give a DNA FASTA)" if protein else ""))
     return codes
 
 

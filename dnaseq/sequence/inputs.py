@@ -21,7 +21,7 @@ def check_one_hot_shape(shape: tuple, seq_len: int) -> None:
         raise ValueError(f"the model takes {seq_len} bp windows; got {shape[2]} bp")
 
 
-def _item_length(item) -> Optional[int]:
+def item_length(item) -> Optional[int]:
     """Length in bp of one sequence (text, bytes, window, codes or one-hot), without encoding it."""
     if isinstance(item, (str, bytes, bytearray)):
         return len(item)
@@ -69,7 +69,7 @@ def as_input_batch(x, fill: float, seq_len: int):
         if not x:
             return torch.zeros(0, 4, seq_len), out_device
         for i, item in enumerate(x):
-            n = _item_length(item)
+            n = item_length(item)
             if n is not None and n != seq_len:
                 raise wrong_length(n, f" (item {i} of {len(x)})" if len(x) > 1 else "")
         if all(_kind(item) == "onehot" for item in x):  # a list of (4, L) one-hots

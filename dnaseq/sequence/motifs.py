@@ -23,6 +23,8 @@ from typing import Iterable, List, Optional, Sequence
 
 import numpy as np
 
+from .textio import open_text
+
 BASES = "ACGT"
 
 
@@ -78,7 +80,9 @@ def read_motifs(path: str) -> List[Motif]:
     """Motifs of a MEME or JASPAR file (the format is recognised from the content)."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"motif file not found: {path}")
-    with open(path, "r", encoding="utf-8", errors="replace") as fh:
+    if os.path.isdir(path):
+        raise ValueError(f"{path} is a folder; give a MEME or JASPAR motif file")
+    with open_text(path) as fh:  # plain or gzipped
         text = fh.read()
     first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
     if first.startswith(">"):
@@ -96,7 +100,7 @@ def read_motifs(path: str) -> List[Motif]:
 def read_background(path: str) -> Optional[np.ndarray]:
     """The background letter frequencies (A, C, G, T, summing to 1) a MEME file states, or None
     (JASPAR files and MEME files without them). Problems are reported as ``file:line: problem``."""
-    with open(path, "r", encoding="utf-8", errors="replace") as fh:
+    with open_text(path) as fh:
         lines = fh.read().splitlines()
     for i, line in enumerate(lines):
         if line.strip().startswith("Background letter frequencies") and i + 1 < len(lines):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import re
-from typing import Optional
+from typing import Dict, Iterable, List, Optional
 
 
 def open_text(path: str, errors: str = "replace", newline: Optional[str] = None,
@@ -47,3 +47,13 @@ def escape_controls(text) -> str:
 def has_controls(text: str) -> bool:
     """Whether :func:`escape_controls` would change ``text``."""
     return bool(_UNSAFE.search(text))
+
+
+def unique_labels(names: Iterable[str]) -> List[str]:
+    """``names`` with repeats told apart: the second ``x`` becomes ``x#2``, the third ``x#3``."""
+    seen: Dict[str, int] = {}
+    out = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n}#{seen[n]}")
+    return out

@@ -37,6 +37,7 @@ import torch
 from ..models import count_parameters
 from ..outputs import prepare_output_prefix
 from ..sequence.encoding import ALPHABET
+from ..sequence.textio import unique_labels
 from ..settings import DEFAULT_FILL, resolve_strand
 from .task import SequenceModel
 from .weight_formats import _BOTH_PREFIXES, BY_NAME, FORMATS, Format
@@ -203,13 +204,6 @@ def _convert(fmt: Format, sd: Dict[str, torch.Tensor], base_order: str) -> Dict[
     return out
 
 
-def _unique(names: List[str]):
-    seen: Dict[str, int] = {}
-    for n in names:
-        seen[n] = seen.get(n, 0) + 1
-        yield n if seen[n] == 1 else f"{n}#{seen[n]}"
-
-
 _HISTONE = re.compile(r"^H(2A|2B|3|4)[KT.Z]")
 
 
@@ -291,7 +285,7 @@ def convert_state_dict(sd: Dict[str, torch.Tensor], label: str = "state dict", *
     names, groups, source = _features(n, features, notes)
     tensors = _convert(fmt, sd, order)
     with _weights_loaded_next():
-        net = SequenceModel(arch, arch_args, seq_len=L, n_features=n, feature_names=list(_unique(names)),
+        net = SequenceModel(arch, arch_args, seq_len=L, n_features=n, feature_names=unique_labels(names),
                             feature_groups=groups, strand=strand, fill=fill)
     want = net.model.state_dict()
     peer_of = {v: k for k, v in fmt.keys.items()}
