@@ -22,7 +22,6 @@ from __future__ import annotations
 import csv
 import functools
 import logging
-import numbers
 import os
 import sys
 import time
@@ -37,11 +36,12 @@ from tqdm.auto import tqdm
 from .._lazy import api
 from .._version import __version__
 from ..outputs import OutputLock, prepare_output_file
-from ..settings import ProgressLines, whole_number
+from ..settings import ProgressLines
 from ..sequence.encoding import N_CODE
 from ..sequence.genome import Genome, UnknownChromosomeError
 from ..sequence.intervals import IntervalSet, merge_intervals, read_intervals
 from ..sequence.sniff import not_a, sniff
+from .build_checks import check_not_empty, check_sizes, check_train_labels
 from .dataset import SPLITS, DatasetWriter
 from .splits import assign_splits, held_out_chromosomes, split_of_chromosome, warn_empty_random_splits
 
@@ -253,23 +253,6 @@ def _write_block(writer: DatasetWriter, block: _Block, assigned: np.ndarray, chr
         report.positives[s] = [a + int(b) for a, b in zip(report.positives[s], pos)]
 
 
-def _check_sizes(bin_size, window_size, min_coverage, max_n_fraction, valid_fraction, test_fraction,
-                 random_split: bool) -> None:
-    """Refuse, naming the argument, a number that would build a wrong dataset without a word
-    (min_coverage 2: no positive ever; valid_fraction 1.5: no training window) or crash."""
-    whole_number(bin_size, "bin_size", unit="bp")
-    whole_number(window_size, "window_size", unit="bp")
-    if window_size < bin_size or (window_size - bin_size) % 2:
-        raise ValueError("window_size must be >= bin_size and differ from it by an even number")
-    for name, value, low_open in (("min_coverage", min_coverage, True), ("max_n_fraction", max_n_fraction, False),
-                                  ("valid_fraction", valid_fraction, False), ("test_fraction", test_fraction, False)):
-        if not isinstance(value, numbers.Real) or not ((0 < value) if low_open else (0 <= value)) or value > 1:
-            raise ValueError(f"{name} must be a fraction in {'(0' if low_open else '[0'}, 1], got {value!r}")
-    if random_split and valid_fraction + test_fraction >= 1:
-        raise ValueError(f"valid_fraction + test_fraction must leave windows to train on: {valid_fraction:g} + "
-                         f"{test_fraction:g} >= 1")
-
-
 @api
 def build_dataset(reference: str, features: Sequence[Feature], out: str, *,
                   bin_size: int = 200, window_size: int = 1000, min_coverage: float = 0.5,
@@ -287,7 +270,7 @@ def build_dataset(reference: str, features: Sequence[Feature], out: str, *,
     ``progress``: a bar (True), a line per tenth of the genome with an ETA (``"lines"``, for a
     log file), or nothing (False)."""
     t0 = time.perf_counter()
-    _check_sizes(bin_size, window_size, min_coverage, max_n_fraction, valid_fraction, test_fraction,
+    check_sizes(bin_size, window_size, min_coverage, max_n_fraction, valid_fraction, test_fraction,
                  random_split=not (valid_chroms or test_chroms))
     if not features:
         raise ValueError("no peak files given: pass --manifest or --peaks NAME=PATH")
@@ -335,10 +318,10 @@ def build_dataset(reference: str, features: Sequence[Feature], out: str, *,
         if bar is not None:
             bar.close()
         try:
-            _check_not_empty(report, genome, all_chroms, valid_chroms, test_chroms, window_size, reference)
+            check_not_empty(report, genome, all_chroms, valid_chroms, test_chroms, window_size, reference)
         finally:
             genome.close()
-        _check_train_labels(report, strict, require_positive)
+        check_train_labels(report, strict, require_positive)
         if not by_chrom:
             warn_empty_random_splits(report.windows, valid_fraction, test_fraction)
         os.replace(tmp, out)  # a crash never leaves a half-written file under the real name
@@ -364,50 +347,6 @@ def _write_chromosome(writer: DatasetWriter, rules: _Rules, codes: np.ndarray, c
             bar.update(int(block.bin_starts[-1] + bin_size - block.bin_starts[0]))
     if bar is not None:
         bar.update(len(codes) - n_bins * bin_size)
-
-
-def _check_not_empty(report: BuildReport, genome: Genome, chroms: Sequence[str], valid_chroms: Sequence[str],
-                     test_chroms: Sequence[str], window_size: int, reference: str) -> None:
-    """A build that made no window, or none in a split a chromosome was named for, is an error
-    saying why (what the windows were left out for), not an empty dataset."""
-    empty = [split for split, named in (("valid", valid_chroms), ("test", test_chroms))
-             if named and report.windows[split] == 0]
-    if sum(report.windows.values()) and not empty:
-        return
-    dropped = ", ".join(f"{v:,} {k}" for k, v in report.dropped.items() if v)
-    why = f" (windows left out: {dropped})" if dropped else ""
-    longest = max((genome.lengths[c] for c in chroms), default=0)
-    if longest < window_size:
-        why += (f"; the longest sequence used is {longest:,} bp, shorter than the {window_size:,} bp window "
-                "(bases past a sequence's end count as N)")
-    if sum(report.windows.values()) == 0:
-        raise ValueError(f"no windows were made from {reference}{why}; see --max-n-fraction, --regions, "
-                         "--blacklist, --require-positive and --window-size")
-    named = valid_chroms if empty[0] == "valid" else test_chroms
-    raise ValueError(f"the {empty[0]} split (chromosomes {', '.join(named)}) has no windows{why}; "
-                     f"name other --{empty[0]}-chroms")
-
-
-def _check_train_labels(report: BuildReport, strict: bool, require_positive: bool = False) -> None:
-    """Features that the train split cannot teach (no positive window, or no negative one): a
-    warning naming them, or under ``strict`` an error. (With ``require_positive`` and one feature,
-    every window is positive by that rule: not a finding.)"""
-    n = report.windows["train"]
-    if not n:
-        return
-    named = {"no positive": [f for f, p in zip(report.features, report.positives["train"]) if p == 0],
-             "no negative": [f for f, p in zip(report.features, report.positives["train"]) if p == n
-                             and not (require_positive and len(report.features) == 1)]}
-    problems = [f"{len(names)} of {len(report.features)} features {'has' if len(names) == 1 else 'have'} {what} "
-                f"window in the train split ({n:,} windows): {', '.join(names[:10])}{', ...' if len(names) > 10 else ''}"
-                for what, names in named.items() if names]
-    if not problems:
-        return
-    message = ("; ".join(problems) + ". A model cannot learn such a feature: check its peak file, the chromosome "
-               "names in it and --regions / --chroms / --valid-chroms / --test-chroms")
-    if strict:
-        raise ValueError(message + " (--strict: nothing written)")
-    log.warning("%s (--strict makes this an error)", message)
 
 
 def _windows(codes: np.ndarray, first_start: int, n: int, window_size: int, step: int) -> np.ndarray:
