@@ -57,15 +57,42 @@ def name_list(text: str) -> List[str]:
     return names
 
 
+def number_between(low: float, high: float, low_open: bool = False):
+    """An argparse type: a finite number from ``low`` to ``high`` (above ``low`` with ``low_open``)."""
+    if high == float("inf"):
+        span = f"a number > {low:g}" if low_open else f"a number >= {low:g}"
+    else:
+        span = f"a number above {low:g} and up to {high:g}" if low_open else f"a number from {low:g} to {high:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {span}, not {text!r}") from None
+        if value != value or value in (float("inf"), float("-inf")) or value > high or \
+                (value <= low if low_open else value < low):
+            raise argparse.ArgumentTypeError(f"expected {span}, not {text}")
+        return value
+    return parse
+
+
 def positive_float(text: str) -> float:
-    """An argparse type: a number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
-    if not value > 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number > 0, not {text}")
-    return value
+    """An argparse type: a finite number > 0."""
+    return _POSITIVE(text)
+
+
+def non_negative_float(text: str) -> float:
+    """An argparse type: a finite number >= 0 (a temperature: 0 is greedy)."""
+    return _NON_NEGATIVE(text)
+
+
+def fraction(text: str) -> float:
+    """An argparse type: a number from 0 to 1."""
+    return _FRACTION(text)
+
+
+_POSITIVE, _NON_NEGATIVE, _FRACTION = (number_between(0, float("inf"), low_open=True), number_between(0, float("inf")),
+                                       number_between(0, 1))
 
 
 def _whole_number(text: str, least: int) -> int:
@@ -88,30 +115,6 @@ def non_negative_int(text: str) -> int:
     return _whole_number(text, 0)
 
 
-def non_negative_float(text: str) -> float:
-    """An argparse type: a finite number >= 0 (a temperature: 0 is greedy)."""
-    return number_between(0.0, float("inf"))(text)
-
-
-def number_between(low: float, high: float, low_open: bool = False):
-    """An argparse type: a finite number from ``low`` to ``high`` (above ``low`` with ``low_open``)."""
-    if high == float("inf"):
-        span = f"a number > {low:g}" if low_open else f"a number >= {low:g}"
-    else:
-        span = f"a number above {low:g} and up to {high:g}" if low_open else f"a number from {low:g} to {high:g}"
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {span}, not {text!r}") from None
-        if value != value or value in (float("inf"), float("-inf")) or value > high or \
-                (value <= low if low_open else value < low):
-            raise argparse.ArgumentTypeError(f"expected {span}, not {text}")
-        return value
-    return parse
-
-
 def whole_number_between(least: int, most: int):
     """An argparse type: a whole number from ``least`` to ``most``."""
     def parse(text: str) -> int:
@@ -120,17 +123,6 @@ def whole_number_between(least: int, most: int):
             raise argparse.ArgumentTypeError(f"expected at most {most:,}, not {value:,}")
         return value
     return parse
-
-
-def fraction(text: str) -> float:
-    """An argparse type: a number from 0 to 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, not {text!r}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, not {value:g}")
-    return value
 
 
 def devices(text: str):
